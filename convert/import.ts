@@ -1,0 +1,258 @@
+/**
+ * Imports pretrained ResNet weights from any supported file into a zoo spec and weight
+ * map: the format is recognised by its bytes, read by its one reader, turned into
+ * {@link SourceLayer}s (layout changes in `layout.ts`), and matched by structure.
+ *
+ * @example
+ * ```ts
+ * import { importFile } from "./import.ts";
+ * const imported = await importFile("resnet20-12fca82f.th");
+ * console.log(imported.spec.name, imported.format); // "cifar_resnet20" "pytorch-legacy"
+ * ```
+ *
+ * @module
+ */
+
+import type { ResNetSpec } from "../zoo/spec.ts";
+import type { Weight, WeightMap } from "../zoo/weights.ts";
+import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
+import { type OnnxModel, readOnnx } from "./onnx.ts";
+import { readPytorch } from "./pytorch.ts";
+import { readKeras } from "./keras.ts";
+import { readZooWeights } from "./zoofile.ts";
+import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
+import { type NamedTensor, ZooFormatError } from "./types.ts";
+
+/** Source formats the importer recognises. */
+export type SourceFormat =
+  | "pytorch-zip"
+  | "pytorch-legacy"
+  | "onnx"
+  | "keras-h5"
+  | "keras3"
+  | "tfjs-layers"
+  | "zoo-safetensors";
+
+/** A recognised architecture with its weights. */
+export interface ImportedModel {
+  /** The matched preset (or a custom spec). */
+  spec: ResNetSpec;
+  /** Weights in the zoo layout. */
+  weights: WeightMap;
+  /** What the file was. */
+  format: SourceFormat;
+}
+
+/** Options of the importers. */
+export interface ImportOptions {
+  /** Force an architecture instead of inferring it. */
+  arch?: ResNetSpec;
+}
+
+/**
+ * PyTorch state_dict tensors → source layers. Tensors are grouped into modules by their
+ * common prefix (`layer1.0.conv1.weight` → module `layer1.0.conv1`); what a module is
+ * follows from its tensors' ranks, not its name.
+ */
+function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
+  const modules = new Map<string, Map<string, NamedTensor>>();
+  for (const t of tensors) {
+    const dot = t.name.lastIndexOf(".");
+    const module = t.name.slice(0, dot);
+    if (!modules.has(module)) modules.set(module, new Map());
+    modules.get(module)!.set(t.name.slice(dot + 1), t);
+  }
+  const layers: SourceLayer[] = [];
+  for (const [name, params] of modules) {
+    const get = (p: string) => params.has(p) ? toWeight(params.get(p)!, file) : undefined;
+    const weight = get("weight");
+    if (params.has("running_mean")) {
+      layers.push({
+        kind: "bn",
+        name,
+        weights: { gamma: weight, beta: get("bias"), moving_mean: get("running_mean"), moving_variance: get("running_var") },
+      });
+    } else if (weight?.shape.length === 4) {
+      layers.push({ kind: "conv", name, weights: { kernel: oihwToHwio(weight), bias: get("bias") } });
+    } else if (weight?.shape.length === 2) {
+      layers.push({ kind: "dense", name, weights: { kernel: linearToDense(weight), bias: get("bias") } });
+    } else {
+      throw new ZooFormatError(file, `module '${name}' is neither a conv, a BatchNorm nor a linear layer`);
+    }
+  }
+  return layers;
+}
+
+/** ONNX graph → source layers in node order, plus whether a ReLU follows the residual adds. */
+function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; preact: boolean } {
+  const { graph } = model;
+  const constants = new Map<string, NamedTensor>(graph.initializers);
+  const producers = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  for (const node of graph.nodes) {
+    if (node.opType === "Constant" && node.attributes.value) {
+      constants.set(node.outputs[0], node.attributes.value as NamedTensor);
+    }
+  }
+  const constant = (name: string | undefined, node: string): Weight | undefined => {
+    if (!name) return undefined;
+    let source = name;
+    for (let p = producers.get(source); p?.opType === "Identity"; p = producers.get(source)) source = p.inputs[0];
+    const t = constants.get(source);
+    if (!t) throw new ZooFormatError(file, `node '${node}': input '${name}' is not a constant weight`);
+    return toWeight(t, file);
+  };
+  const int = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
+  const layers: SourceLayer[] = [];
+  for (const node of graph.nodes) {
+    const a = node.attributes;
+    const label = node.name || node.outputs[0];
+    if (node.opType === "Conv") {
+      if (int(a.group, 1) !== 1) throw new ZooFormatError(file, `node '${label}': grouped convolutions are not ResNet layers`);
+      const strides = (a.strides as number[] | undefined) ?? [1, 1];
+      layers.push({
+        kind: "conv",
+        name: label,
+        weights: { kernel: oihwToHwio(constant(node.inputs[1], label)!), bias: constant(node.inputs[2], label) },
+        stride: strides[0],
+      });
+    } else if (node.opType === "BatchNormalization") {
+      const [gamma, beta, mean, variance] = node.inputs.slice(1, 5).map((i) => constant(i, label));
+      layers.push({
+        kind: "bn",
+        name: label,
+        weights: { gamma, beta, moving_mean: mean, moving_variance: variance },
+        epsilon: typeof a.epsilon === "number" ? a.epsilon : 1e-5,
+      });
+    } else if (node.opType === "Gemm") {
+      const weight = constant(node.inputs[1], label)!;
+      if (int(a.transA, 0) !== 0) throw new ZooFormatError(file, `node '${label}': Gemm with transA=1 is not a classifier`);
+      layers.push({
+        kind: "dense",
+        name: label,
+        weights: {
+          kernel: int(a.transB, 0) === 1 ? linearToDense(weight) : weight,
+          bias: constant(node.inputs[2], label),
+        },
+      });
+    } else if (node.opType === "MatMul" && graph.initializers.has(node.inputs[1])) {
+      const add = graph.nodes.find((n) => n.opType === "Add" && n.inputs.includes(node.outputs[0]));
+      const biasName = add?.inputs.find((i) => i !== node.outputs[0]);
+      layers.push({
+        kind: "dense",
+        name: label,
+        weights: { kernel: constant(node.inputs[1], label)!, bias: constant(biasName, label) },
+      });
+    }
+  }
+  const addOutputs = new Set(graph.nodes.filter((n) => n.opType === "Add").map((n) => n.outputs[0]));
+  const reluAfterAdd = graph.nodes.some((n) => n.opType === "Relu" && addOutputs.has(n.inputs[0]));
+  return { layers, preact: !reluAfterAdd };
+}
+
+/** Keras layers (weights in their own order) → source layers; kernels are already HWIO. */
+function kerasLayers(layers: { name: string; weights: NamedTensor[] }[], file: string): SourceLayer[] {
+  return layers.map(({ name, weights }) => {
+    const w = weights.map((t) => toWeight(t, file));
+    const rank = w[0]?.shape.length;
+    if (rank === 4) return { kind: "conv", name, weights: { kernel: w[0], bias: w[1] } };
+    if (rank === 2) return { kind: "dense", name, weights: { kernel: w[0], bias: w[1] } };
+    if (w.length === 4) {
+      return { kind: "bn", name, weights: { gamma: w[0], beta: w[1], moving_mean: w[2], moving_variance: w[3] } };
+    }
+    if (w.length === 2) return { kind: "bn", name, weights: { moving_mean: w[0], moving_variance: w[1] } };
+    throw new ZooFormatError(file, `layer '${name}' with ${w.length} weights is not a conv, BatchNorm or dense layer`);
+  });
+}
+
+const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) => bytes[i] === b);
+const ZIP = [0x50, 0x4b, 0x03, 0x04];
+const HDF5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+/** Pickle protocol 2 header followed by the legacy torch magic number as a LONG1. */
+const TORCH_LEGACY = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+/**
+ * Recognises a weights file by its first bytes (and, for JSON and protobuf, its extension).
+ *
+ * @example
+ * ```ts
+ * console.log(detectFormat(await Deno.readFile("resnet20-12fca82f.th"), "resnet20-12fca82f.th")); // "pytorch-legacy"
+ * ```
+ */
+export function detectFormat(bytes: Uint8Array, file: string): SourceFormat {
+  if (startsWith(bytes, TORCH_LEGACY)) return "pytorch-legacy";
+  if (startsWith(bytes, HDF5)) return "keras-h5";
+  if (startsWith(bytes, ZIP)) {
+    const text = new TextDecoder("latin1").decode(bytes.subarray(0, Math.min(bytes.length, 1 << 16)));
+    return text.includes("data.pkl") ? "pytorch-zip" : "keras3";
+  }
+  if (bytes.length > 8 && bytes[8] === 0x7b && new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) === 0) {
+    return "zoo-safetensors";
+  }
+  if (/\.json$/i.test(file)) return "tfjs-layers";
+  if (/\.onnx$/i.test(file) || bytes[0] === 0x08) return "onnx";
+  throw new ZooFormatError(file, "unrecognised file: expected ONNX, PyTorch, Keras (.h5/.keras/model.json) or safetensors");
+}
+
+/**
+ * Imports a weights file already in memory. Sibling files (ONNX external data, tfjs
+ * shards) are read relative to `file`.
+ *
+ * @example
+ * ```ts
+ * const bytes = await Deno.readFile("model.onnx");
+ * const { spec, weights } = importBytes(bytes, "model.onnx");
+ * ```
+ */
+export function importBytes(bytes: Uint8Array, file: string, options: ImportOptions = {}): ImportedModel {
+  const format = detectFormat(bytes, file);
+  const arch = options.arch;
+  switch (format) {
+    case "pytorch-zip":
+    case "pytorch-legacy": {
+      const { tensors } = readPytorch(bytes, file);
+      const layers = pytorchLayers(tensors.filter((t) => !t.name.endsWith("num_batches_tracked")), file);
+      return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, arch }), format };
+    }
+    case "onnx": {
+      const { layers, preact } = onnxLayers(readOnnx(bytes, file), file);
+      return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, preact, arch }), format };
+    }
+    case "keras-h5":
+    case "keras3":
+    case "tfjs-layers": {
+      const keras = readKeras(bytes, file, { shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined });
+      const layers = kerasLayers(keras.layers, file);
+      return { ...inferResNet(layers, { file, defaults: KERAS_DEFAULTS, arch }), format };
+    }
+    case "zoo-safetensors":
+      return { ...readZooWeights(bytes, file), format };
+  }
+}
+
+/** The shard files a tfjs model.json lists, read from beside it. */
+function readShards(modelJson: Uint8Array, file: string): Map<string, Uint8Array> {
+  const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
+  const manifest = JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[] ?? [];
+  const shards = new Map<string, Uint8Array>();
+  for (const path of manifest.flatMap((group) => group.paths)) {
+    try {
+      shards.set(path, Deno.readFileSync(dir + path));
+    } catch {
+      throw new ZooFormatError(file, `weight shard '${path}' listed in the manifest is missing`);
+    }
+  }
+  return shards;
+}
+
+/**
+ * Reads and imports a weights file from disk.
+ *
+ * @example
+ * ```ts
+ * const { spec } = await importFile("tests/fixtures/nets/tv_basic.onnx");
+ * console.log(spec.block); // "basic"
+ * ```
+ */
+export async function importFile(path: string, options: ImportOptions = {}): Promise<ImportedModel> {
+  return importBytes(await Deno.readFile(path), path, options);
+}

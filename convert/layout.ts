@@ -1,0 +1,149 @@
+/**
+ * Every layout change between frameworks lives here: PyTorch/ONNX OIHW kernels to the
+ * zoo's HWIO, `[out, in]` Linear/Gemm weights to `[in, out]`, NCHW ⇄ NHWC feature
+ * orders, and BatchNorm folding and unfolding.
+ *
+ * @example
+ * ```ts
+ * import { oihwToHwio } from "./layout.ts";
+ * const hwio = oihwToHwio({ shape: [2, 1, 1, 1], data: new Float32Array([1, 2]) });
+ * console.log(hwio.shape); // [1, 1, 1, 2]
+ * ```
+ *
+ * @module
+ */
+
+import type { Weight } from "../zoo/weights.ts";
+import { type NamedTensor, ZooFormatError } from "./types.ts";
+
+/**
+ * Any tensor as float32 data (int64 via Number, for the rare integer weight).
+ *
+ * @example
+ * ```ts
+ * const w = toWeight({ name: "x", shape: [2], dtype: "float32", data: new Float32Array([1, 2]) }, "f.pth");
+ * console.log(w.data); // Float32Array [1, 2]
+ * ```
+ */
+export function toWeight(tensor: NamedTensor, file: string): Weight {
+  const size = tensor.shape.reduce((a, b) => a * b, 1);
+  if (tensor.data.length !== size) {
+    throw new ZooFormatError(file, `tensor '${tensor.name}' has ${tensor.data.length} elements, shape [${tensor.shape}] needs ${size}`);
+  }
+  const data = tensor.data instanceof Float32Array
+    ? tensor.data
+    : Float32Array.from(tensor.data as ArrayLike<number | bigint>, Number);
+  return { shape: [...tensor.shape], data };
+}
+
+/**
+ * Generic axis permutation of a row-major tensor.
+ *
+ * @example
+ * ```ts
+ * const t = transpose({ shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, [1, 0]);
+ * console.log(Array.from(t.data)); // [1, 4, 2, 5, 3, 6]
+ * ```
+ */
+export function transpose(weight: Weight, perm: number[]): Weight {
+  const shape = perm.map((p) => weight.shape[p]);
+  const rank = shape.length;
+  const inStrides = new Array<number>(rank);
+  for (let d = rank - 1, s = 1; d >= 0; d--) {
+    inStrides[d] = s;
+    s *= weight.shape[d];
+  }
+  const strides = perm.map((p) => inStrides[p]);
+  const data = new Float32Array(weight.data.length);
+  const index = new Array<number>(rank).fill(0);
+  for (let o = 0; o < data.length; o++) {
+    let offset = 0;
+    for (let d = 0; d < rank; d++) offset += index[d] * strides[d];
+    data[o] = weight.data[offset];
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return { shape, data };
+}
+
+/**
+ * PyTorch/ONNX convolution kernel `[out, in, kh, kw]` → zoo `[kh, kw, in, out]`.
+ *
+ * @example
+ * ```ts
+ * console.log(oihwToHwio({ shape: [8, 3, 7, 7], data: new Float32Array(8 * 3 * 49) }).shape); // [7, 7, 3, 8]
+ * ```
+ */
+export function oihwToHwio(weight: Weight): Weight {
+  return transpose(weight, [2, 3, 1, 0]);
+}
+
+/**
+ * Zoo kernel `[kh, kw, in, out]` → PyTorch/ONNX `[out, in, kh, kw]`.
+ *
+ * @example
+ * ```ts
+ * console.log(hwioToOihw({ shape: [7, 7, 3, 8], data: new Float32Array(8 * 3 * 49) }).shape); // [8, 3, 7, 7]
+ * ```
+ */
+export function hwioToOihw(weight: Weight): Weight {
+  return transpose(weight, [3, 2, 0, 1]);
+}
+
+/**
+ * Linear/Gemm weight `[out, in]` → dense kernel `[in, out]` (and back: it is its own inverse).
+ *
+ * @example
+ * ```ts
+ * console.log(linearToDense({ shape: [10, 64], data: new Float32Array(640) }).shape); // [64, 10]
+ * ```
+ */
+export function linearToDense(weight: Weight): Weight {
+  return transpose(weight, [1, 0]);
+}
+
+/**
+ * Reorders the input rows of a dense kernel that follows a channels_first flatten
+ * (features in C,H,W order) so that it reads a channels_last flatten (H,W,C order).
+ *
+ * @example
+ * ```ts
+ * const k = chwRowsToHwc({ shape: [8, 1], data: new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]) }, 2, 2, 2);
+ * console.log(Array.from(k.data)); // [0, 4, 1, 5, 2, 6, 3, 7]
+ * ```
+ */
+export function chwRowsToHwc(kernel: Weight, channels: number, height: number, width: number): Weight {
+  const [rows, units] = kernel.shape;
+  if (rows !== channels * height * width) {
+    throw new Error(`dense kernel has ${rows} rows, expected ${channels}×${height}×${width}`);
+  }
+  const reshaped = { shape: [channels, height, width, units], data: kernel.data };
+  const hwc = transpose(reshaped, [1, 2, 0, 3]);
+  return { shape: [rows, units], data: hwc.data };
+}
+
+/**
+ * The parameters of a BatchNorm that passes `x + bias` through unchanged up to float32
+ * rounding: how BN-folded sources (torch.onnx's default export) load into specs with BN.
+ * The variance is 1 − ε so that `1/sqrt(var + ε)` is exactly 1 in float32.
+ *
+ * @example
+ * ```ts
+ * const bn = identityBatchNorm(new Float32Array([0.5]), 1e-5);
+ * console.log(bn.gamma[0], bn.beta[0]); // 1 0.5
+ * ```
+ */
+export function identityBatchNorm(
+  bias: Float32Array,
+  epsilon: number,
+): { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array } {
+  const n = bias.length;
+  return {
+    gamma: new Float32Array(n).fill(1),
+    beta: bias.slice(),
+    mean: new Float32Array(n),
+    variance: new Float32Array(n).fill(1 - epsilon),
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Shared types of the weight readers: every importer turns its format into
+ * {@link NamedTensor}s in the layout of the framework that wrote them.
+ *
+ * @module
+ */
+
+/** Element types a reader may return. Weights are always decoded to float32. */
+export type TensorDType = "float32" | "int32" | "int64" | "uint8" | "bool";
+
+/** One tensor read from a file, in the source framework's layout (OIHW for PyTorch/ONNX, HWIO for Keras). */
+export interface NamedTensor {
+  /** The tensor's name in the source file, e.g. `layer1.0.conv1.weight` or `conv1_conv/kernel:0`. */
+  name: string;
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** Element type of {@link NamedTensor.data}. */
+  dtype: TensorDType;
+  /** Row-major elements. float16/bfloat16/float64 sources are widened or narrowed to float32. */
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+}
+
+/** Thrown by every reader for malformed or unsupported input; the message names the file and what was wrong. */
+export class ZooFormatError extends Error {
+  /** The file (or stream label) that failed. */
+  readonly file: string;
+  /**
+   * @example
+   * ```ts
+   * throw new ZooFormatError("model.onnx", "tensor 'fc.weight' has 10 bytes, expected 40");
+   * ```
+   */
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = "ZooFormatError";
+    this.file = file;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The zoo's own weights file: one safetensors file whose tensors are the zoo weight map
+ * (`layer/param`, HWIO kernels) and whose `__metadata__` records everything needed to use
+ * it: the architecture spec, preprocessing, label set and provenance.
+ *
+ * Metadata keys (all strings, as safetensors requires):
+ * - `format`: `denozoo/1`
+ * - `denozoo.spec`: the {@link ResNetSpec} as JSON (naming scheme included)
+ * - `denozoo.preprocess`: the preprocessing as JSON (optional)
+ * - `denozoo.labels`: `imagenet` | `cifar10` (optional)
+ * - `denozoo.source`, `denozoo.source_sha256`, `denozoo.source_format`: provenance (optional)
+ * - `denozoo.converter`: the converter and version that wrote the file
+ *
+ * @example
+ * ```ts
+ * import { readZooWeights, writeZooWeights } from "./zoofile.ts";
+ * import { createModel } from "../zoo/model.ts";
+ * const model = createModel("cifar_resnet20");
+ * const bytes = writeZooWeights(model.spec, model.weights, { labels: "cifar10" });
+ * console.log(readZooWeights(bytes, "m.safetensors").spec.name); // "cifar_resnet20"
+ * ```
+ *
+ * @module
+ */
+
+import type { ResNetSpec } from "../zoo/spec.ts";
+import { planResNet } from "../zoo/plan.ts";
+import { checkWeights, type WeightMap } from "../zoo/weights.ts";
+import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { ZooFormatError } from "./types.ts";
+
+/** Version of the converter recorded in files it writes. */
+export const CONVERTER_VERSION = "denozoo 0.1.0";
+
+/** Optional facts stored beside the weights. */
+export interface ZooFileInfo {
+  /** Preprocessing the weights were trained with (a `PreprocessSpec`), stored as JSON. */
+  preprocess?: unknown;
+  /** Label set of the classifier. */
+  labels?: string;
+  /** Source file name the weights came from. */
+  source?: string;
+  /** sha256 of the source file. */
+  sourceSha256?: string;
+  /** Format of the source file. */
+  sourceFormat?: string;
+}
+
+/** A zoo weights file in memory. */
+export interface ZooWeightsFile extends ZooFileInfo {
+  /** The architecture. */
+  spec: ResNetSpec;
+  /** Weights in the zoo layout. */
+  weights: WeightMap;
+  /** Converter that wrote the file. */
+  converter?: string;
+}
+
+/**
+ * Serialises a spec and its weights as a zoo safetensors file.
+ *
+ * @example
+ * ```ts
+ * // await Deno.writeFile("model.safetensors", writeZooWeights(spec, weights, { labels: "imagenet" }));
+ * ```
+ */
+export function writeZooWeights(spec: ResNetSpec, weights: WeightMap, info: ZooFileInfo = {}): Uint8Array {
+  const metadata: Record<string, string> = {
+    format: "denozoo/1",
+    "denozoo.spec": JSON.stringify(spec),
+    "denozoo.converter": CONVERTER_VERSION,
+  };
+  if (info.preprocess !== undefined) metadata["denozoo.preprocess"] = JSON.stringify(info.preprocess);
+  if (info.labels) metadata["denozoo.labels"] = info.labels;
+  if (info.source) metadata["denozoo.source"] = info.source;
+  if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
+  if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
+  const tensors = [...weights].map(([name, w]) => ({ name, shape: w.shape, dtype: "float32" as const, data: w.data }));
+  return writeSafetensors(tensors, metadata);
+}
+
+/**
+ * Reads a zoo safetensors file and checks its tensors against its spec.
+ *
+ * @example
+ * ```ts
+ * const file = readZooWeights(await Deno.readFile("models/cifar_resnet20.safetensors"), "cifar_resnet20.safetensors");
+ * console.log(file.labels); // "cifar10"
+ * ```
+ */
+export function readZooWeights(bytes: Uint8Array, file: string): ZooWeightsFile {
+  const { tensors, metadata } = readSafetensors(bytes, file);
+  if (metadata.format !== "denozoo/1" || !metadata["denozoo.spec"]) {
+    throw new ZooFormatError(file, "safetensors file without denozoo metadata (convert it with `cli.ts convert`)");
+  }
+  let spec: ResNetSpec;
+  let preprocess: unknown;
+  try {
+    spec = JSON.parse(metadata["denozoo.spec"]);
+    preprocess = metadata["denozoo.preprocess"] ? JSON.parse(metadata["denozoo.preprocess"]) : undefined;
+  } catch (error) {
+    throw new ZooFormatError(file, `invalid JSON in the metadata: ${(error as Error).message}`);
+  }
+  const weights: WeightMap = new Map();
+  for (const t of tensors) {
+    if (!(t.data instanceof Float32Array)) throw new ZooFormatError(file, `tensor '${t.name}' is not float32`);
+    weights.set(t.name, { shape: t.shape, data: t.data });
+  }
+  const includeTop = weights.has(`${spec.naming.dense}/kernel`);
+  try {
+    checkWeights(planResNet(spec, { includeTop }), weights, file);
+  } catch (error) {
+    throw new ZooFormatError(file, (error as Error).message.replace(`${file}: `, ""));
+  }
+  return {
+    spec,
+    weights,
+    preprocess,
+    labels: metadata["denozoo.labels"],
+    source: metadata["denozoo.source"],
+    sourceSha256: metadata["denozoo.source_sha256"],
+    sourceFormat: metadata["denozoo.source_format"],
+    converter: metadata["denozoo.converter"],
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Chooses and initialises the tfjs backend: WebGPU when `navigator.gpu` yields an
+ * adapter, else wasm, else cpu. WebGPU is registered by hand because the factory in
+ * tfjs-backend-webgpu 4.22 reads `adapter.info` after `requestDevice`, which Deno
+ * forbids (tfjs#8518), and passes a nested `requiredFeatures` array Deno rejects.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "./backend.ts";
+ * const name = await useBackend("auto");
+ * console.log(name); // "webgpu", "wasm" or "cpu"
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+
+/** A backend name, or `auto` for the fastest available. */
+export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
+
+/** Minimal view of Deno's WebGPU types, so no global type augmentation is needed. */
+interface GpuAdapterLike {
+  info: unknown;
+  features: Set<string>;
+  limits: Record<string, number>;
+  requestDevice(descriptor: {
+    requiredFeatures: string[];
+    requiredLimits: Record<string, number>;
+  }): Promise<unknown>;
+}
+
+// The package registers its own factory on import; it cannot work in Deno, so drop it
+// until registerWebGpu installs one that does.
+if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+
+let webgpuRegistration: Promise<boolean> | null = null;
+
+async function registerWebGpu(): Promise<boolean> {
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })
+    ?.gpu;
+  if (!gpu) return false;
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return false;
+  // Read the adapter's info before requestDevice invalidates the adapter.
+  const info = adapter.info;
+  const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
+  const limitNames = [
+    "maxComputeWorkgroupStorageSize",
+    "maxComputeWorkgroupsPerDimension",
+    "maxStorageBufferBindingSize",
+    "maxBufferSize",
+    "maxComputeWorkgroupSizeX",
+    "maxComputeInvocationsPerWorkgroup",
+  ];
+  const requiredLimits = Object.fromEntries(limitNames.map((n) => [n, adapter.limits[n]]));
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  // deno-lint-ignore no-explicit-any
+  tf.registerBackend("webgpu", () => new WebGPUBackend(device as any, info as any), 3);
+  return true;
+}
+
+/**
+ * Whether a WebGPU adapter exists (registers the Deno-compatible backend on first call).
+ *
+ * @example
+ * ```ts
+ * if (await webgpuAvailable()) console.log("GPU");
+ * ```
+ */
+export function webgpuAvailable(): Promise<boolean> {
+  webgpuRegistration ??= registerWebGpu().catch(() => false);
+  return webgpuRegistration;
+}
+
+/**
+ * Activates a backend and returns the name of the one that runs. `auto` tries WebGPU,
+ * then wasm, then cpu; a forced backend that cannot start is an error.
+ *
+ * @example
+ * ```ts
+ * await useBackend("cpu");
+ * ```
+ */
+export async function useBackend(choice: BackendChoice = "auto"): Promise<string> {
+  const order = choice === "auto" ? ["webgpu", "wasm", "cpu"] : [choice];
+  for (const name of order) {
+    if (name === "webgpu" && !(await webgpuAvailable())) continue;
+    if (tf.getBackend() === name) return name;
+    if (await tf.setBackend(name).catch(() => false)) {
+      await tf.ready();
+      return name;
+    }
+  }
+  throw new Error(`backend '${choice}' is not available on this machine`);
+}
