@@ -149,12 +149,51 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
   return { layers, preact: !reluAfterAdd };
 }
 
+interface KerasLayerConfig {
+  class_name: string;
+  config: { name: string; strides?: number[]; activation?: string };
+  inbound_nodes?: unknown;
+}
+
+/** Names of the layers feeding a Keras layer, from a Keras 2 or Keras 3 config. */
+function kerasInbound(layer: KerasLayerConfig): string[] {
+  const names: string[] = [];
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      if (typeof value[0] === "string" && typeof value[1] === "number") names.push(value[0]);
+      else value.forEach(visit);
+    } else if (value && typeof value === "object") {
+      const history = (value as { config?: { keras_history?: unknown[] } }).config?.keras_history;
+      if (history && typeof history[0] === "string") names.push(history[0]);
+      else Object.values(value).forEach(visit);
+    }
+  };
+  visit(layer.inbound_nodes);
+  return names;
+}
+
+/** What a Keras model config tells about structure: conv strides, and whether a ReLU follows the adds. */
+function kerasHints(config: Record<string, unknown> | undefined) {
+  const layers = ((config?.config as { layers?: KerasLayerConfig[] })?.layers) ?? [];
+  const strides = new Map<string, number>();
+  for (const l of layers) if (l.config.strides) strides.set(l.config.name, l.config.strides[0]);
+  const adds = new Set(layers.filter((l) => l.class_name === "Add").map((l) => l.config.name));
+  const isRelu = (l: KerasLayerConfig) =>
+    l.class_name === "ReLU" || (l.class_name === "Activation" && l.config.activation === "relu");
+  const preact = adds.size === 0 ? undefined : !layers.some((l) => isRelu(l) && kerasInbound(l).some((n) => adds.has(n)));
+  return { strides, preact };
+}
+
 /** Keras layers (weights in their own order) → source layers; kernels are already HWIO. */
-function kerasLayers(layers: { name: string; weights: NamedTensor[] }[], file: string): SourceLayer[] {
+function kerasLayers(
+  layers: { name: string; weights: NamedTensor[] }[],
+  strides: Map<string, number>,
+  file: string,
+): SourceLayer[] {
   return layers.map(({ name, weights }) => {
     const w = weights.map((t) => toWeight(t, file));
     const rank = w[0]?.shape.length;
-    if (rank === 4) return { kind: "conv", name, weights: { kernel: w[0], bias: w[1] } };
+    if (rank === 4) return { kind: "conv", name, weights: { kernel: w[0], bias: w[1] }, stride: strides.get(name) };
     if (rank === 2) return { kind: "dense", name, weights: { kernel: w[0], bias: w[1] } };
     if (w.length === 4) {
       return { kind: "bn", name, weights: { gamma: w[0], beta: w[1], moving_mean: w[2], moving_variance: w[3] } };
@@ -221,8 +260,9 @@ export function importBytes(bytes: Uint8Array, file: string, options: ImportOpti
     case "keras3":
     case "tfjs-layers": {
       const keras = readKeras(bytes, file, { shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined });
-      const layers = kerasLayers(keras.layers, file);
-      return { ...inferResNet(layers, { file, defaults: KERAS_DEFAULTS, arch }), format };
+      const { strides, preact } = kerasHints(keras.modelConfig);
+      const layers = kerasLayers(keras.layers, strides, file);
+      return { ...inferResNet(layers, { file, defaults: KERAS_DEFAULTS, preact, arch }), format };
     }
     case "zoo-safetensors":
       return { ...readZooWeights(bytes, file), format };

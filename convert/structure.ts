@@ -484,8 +484,17 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
       continue;
     }
     const inferred = specOf(walked, options);
-    const spec = options.arch ? { ...options.arch, classes: inferred.classes || options.arch.classes } : inferred;
-    return { spec, weights: weightsOf(walked, spec, options.file) };
+    if (!options.arch) return { spec: inferred, weights: weightsOf(walked, inferred, options.file) };
+    const spec = { ...options.arch, classes: inferred.classes || options.arch.classes };
+    try {
+      return { spec, weights: weightsOf(walked, spec, options.file) };
+    } catch (error) {
+      const reason = (error as Error).message.replace(`${options.file}: `, "");
+      throw new ZooFormatError(
+        options.file,
+        `does not match '${spec.name}': ${reason} (the file has depths [${inferred.depths}], widths [${inferred.widths}])`,
+      );
+    }
   }
   throw new ZooFormatError(
     options.file,
