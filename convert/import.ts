@@ -70,14 +70,30 @@ function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
       layers.push({
         kind: "bn",
         name,
-        weights: { gamma: weight, beta: get("bias"), moving_mean: get("running_mean"), moving_variance: get("running_var") },
+        weights: {
+          gamma: weight,
+          beta: get("bias"),
+          moving_mean: get("running_mean"),
+          moving_variance: get("running_var"),
+        },
       });
     } else if (weight?.shape.length === 4) {
-      layers.push({ kind: "conv", name, weights: { kernel: oihwToHwio(weight), bias: get("bias") } });
+      layers.push({
+        kind: "conv",
+        name,
+        weights: { kernel: oihwToHwio(weight), bias: get("bias") },
+      });
     } else if (weight?.shape.length === 2) {
-      layers.push({ kind: "dense", name, weights: { kernel: linearToDense(weight), bias: get("bias") } });
+      layers.push({
+        kind: "dense",
+        name,
+        weights: { kernel: linearToDense(weight), bias: get("bias") },
+      });
     } else {
-      throw new ZooFormatError(file, `module '${name}' is neither a conv, a BatchNorm nor a linear layer`);
+      throw new ZooFormatError(
+        file,
+        `module '${name}' is neither a conv, a BatchNorm nor a linear layer`,
+      );
     }
   }
   return layers;
@@ -96,9 +112,13 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
   const constant = (name: string | undefined, node: string): Weight | undefined => {
     if (!name) return undefined;
     let source = name;
-    for (let p = producers.get(source); p?.opType === "Identity"; p = producers.get(source)) source = p.inputs[0];
+    for (let p = producers.get(source); p?.opType === "Identity"; p = producers.get(source)) {
+      source = p.inputs[0];
+    }
     const t = constants.get(source);
-    if (!t) throw new ZooFormatError(file, `node '${node}': input '${name}' is not a constant weight`);
+    if (!t) {
+      throw new ZooFormatError(file, `node '${node}': input '${name}' is not a constant weight`);
+    }
     return toWeight(t, file);
   };
   const int = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
@@ -107,12 +127,20 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
     const a = node.attributes;
     const label = node.name || node.outputs[0];
     if (node.opType === "Conv") {
-      if (int(a.group, 1) !== 1) throw new ZooFormatError(file, `node '${label}': grouped convolutions are not ResNet layers`);
+      if (int(a.group, 1) !== 1) {
+        throw new ZooFormatError(
+          file,
+          `node '${label}': grouped convolutions are not ResNet layers`,
+        );
+      }
       const strides = (a.strides as number[] | undefined) ?? [1, 1];
       layers.push({
         kind: "conv",
         name: label,
-        weights: { kernel: oihwToHwio(constant(node.inputs[1], label)!), bias: constant(node.inputs[2], label) },
+        weights: {
+          kernel: oihwToHwio(constant(node.inputs[1], label)!),
+          bias: constant(node.inputs[2], label),
+        },
         stride: strides[0],
       });
     } else if (node.opType === "BatchNormalization") {
@@ -125,7 +153,9 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
       });
     } else if (node.opType === "Gemm") {
       const weight = constant(node.inputs[1], label)!;
-      if (int(a.transA, 0) !== 0) throw new ZooFormatError(file, `node '${label}': Gemm with transA=1 is not a classifier`);
+      if (int(a.transA, 0) !== 0) {
+        throw new ZooFormatError(file, `node '${label}': Gemm with transA=1 is not a classifier`);
+      }
       layers.push({
         kind: "dense",
         name: label,
@@ -144,7 +174,9 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
       });
     }
   }
-  const addOutputs = new Set(graph.nodes.filter((n) => n.opType === "Add").map((n) => n.outputs[0]));
+  const addOutputs = new Set(
+    graph.nodes.filter((n) => n.opType === "Add").map((n) => n.outputs[0]),
+  );
   const reluAfterAdd = graph.nodes.some((n) => n.opType === "Relu" && addOutputs.has(n.inputs[0]));
   return { layers, preact: !reluAfterAdd };
 }
@@ -180,7 +212,9 @@ function kerasHints(config: Record<string, unknown> | undefined) {
   const adds = new Set(layers.filter((l) => l.class_name === "Add").map((l) => l.config.name));
   const isRelu = (l: KerasLayerConfig) =>
     l.class_name === "ReLU" || (l.class_name === "Activation" && l.config.activation === "relu");
-  const preact = adds.size === 0 ? undefined : !layers.some((l) => isRelu(l) && kerasInbound(l).some((n) => adds.has(n)));
+  const preact = adds.size === 0
+    ? undefined
+    : !layers.some((l) => isRelu(l) && kerasInbound(l).some((n) => adds.has(n)));
   return { strides, preact };
 }
 
@@ -193,13 +227,29 @@ function kerasLayers(
   return layers.map(({ name, weights }) => {
     const w = weights.map((t) => toWeight(t, file));
     const rank = w[0]?.shape.length;
-    if (rank === 4) return { kind: "conv", name, weights: { kernel: w[0], bias: w[1] }, stride: strides.get(name) };
+    if (rank === 4) {
+      return {
+        kind: "conv",
+        name,
+        weights: { kernel: w[0], bias: w[1] },
+        stride: strides.get(name),
+      };
+    }
     if (rank === 2) return { kind: "dense", name, weights: { kernel: w[0], bias: w[1] } };
     if (w.length === 4) {
-      return { kind: "bn", name, weights: { gamma: w[0], beta: w[1], moving_mean: w[2], moving_variance: w[3] } };
+      return {
+        kind: "bn",
+        name,
+        weights: { gamma: w[0], beta: w[1], moving_mean: w[2], moving_variance: w[3] },
+      };
     }
-    if (w.length === 2) return { kind: "bn", name, weights: { moving_mean: w[0], moving_variance: w[1] } };
-    throw new ZooFormatError(file, `layer '${name}' with ${w.length} weights is not a conv, BatchNorm or dense layer`);
+    if (w.length === 2) {
+      return { kind: "bn", name, weights: { moving_mean: w[0], moving_variance: w[1] } };
+    }
+    throw new ZooFormatError(
+      file,
+      `layer '${name}' with ${w.length} weights is not a conv, BatchNorm or dense layer`,
+    );
   });
 }
 
@@ -207,7 +257,22 @@ const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) =>
 const ZIP = [0x50, 0x4b, 0x03, 0x04];
 const HDF5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Pickle protocol 2 header followed by the legacy torch magic number as a LONG1. */
-const TORCH_LEGACY = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+const TORCH_LEGACY = [
+  0x80,
+  0x02,
+  0x8a,
+  0x0a,
+  0x6c,
+  0xfc,
+  0x9c,
+  0x46,
+  0xf9,
+  0x20,
+  0x6a,
+  0xa8,
+  0x50,
+  0x19,
+];
 
 /**
  * Recognises a weights file by its first bytes (and, for JSON and protobuf, its extension).
@@ -221,15 +286,23 @@ export function detectFormat(bytes: Uint8Array, file: string): SourceFormat {
   if (startsWith(bytes, TORCH_LEGACY)) return "pytorch-legacy";
   if (startsWith(bytes, HDF5)) return "keras-h5";
   if (startsWith(bytes, ZIP)) {
-    const text = new TextDecoder("latin1").decode(bytes.subarray(0, Math.min(bytes.length, 1 << 16)));
+    const text = new TextDecoder("latin1").decode(
+      bytes.subarray(0, Math.min(bytes.length, 1 << 16)),
+    );
     return text.includes("data.pkl") ? "pytorch-zip" : "keras3";
   }
-  if (bytes.length > 8 && bytes[8] === 0x7b && new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) === 0) {
+  if (
+    bytes.length > 8 && bytes[8] === 0x7b &&
+    new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) === 0
+  ) {
     return "zoo-safetensors";
   }
   if (/\.json$/i.test(file)) return "tfjs-layers";
   if (/\.onnx$/i.test(file) || bytes[0] === 0x08) return "onnx";
-  throw new ZooFormatError(file, "unrecognised file: expected ONNX, PyTorch, Keras (.h5/.keras/model.json) or safetensors");
+  throw new ZooFormatError(
+    file,
+    "unrecognised file: expected ONNX, PyTorch, Keras (.h5/.keras/model.json) or safetensors",
+  );
 }
 
 /**
@@ -242,14 +315,21 @@ export function detectFormat(bytes: Uint8Array, file: string): SourceFormat {
  * const { spec, weights } = importBytes(bytes, "model.onnx");
  * ```
  */
-export function importBytes(bytes: Uint8Array, file: string, options: ImportOptions = {}): ImportedModel {
+export function importBytes(
+  bytes: Uint8Array,
+  file: string,
+  options: ImportOptions = {},
+): ImportedModel {
   const format = detectFormat(bytes, file);
   const arch = options.arch;
   switch (format) {
     case "pytorch-zip":
     case "pytorch-legacy": {
       const { tensors } = readPytorch(bytes, file);
-      const layers = pytorchLayers(tensors.filter((t) => !t.name.endsWith("num_batches_tracked")), file);
+      const layers = pytorchLayers(
+        tensors.filter((t) => !t.name.endsWith("num_batches_tracked")),
+        file,
+      );
       return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, arch }), format };
     }
     case "onnx": {
@@ -259,7 +339,9 @@ export function importBytes(bytes: Uint8Array, file: string, options: ImportOpti
     case "keras-h5":
     case "keras3":
     case "tfjs-layers": {
-      const keras = readKeras(bytes, file, { shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined });
+      const keras = readKeras(bytes, file, {
+        shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined,
+      });
       const { strides, preact } = kerasHints(keras.modelConfig);
       const layers = kerasLayers(keras.layers, strides, file);
       return { ...inferResNet(layers, { file, defaults: KERAS_DEFAULTS, preact, arch }), format };
@@ -272,7 +354,8 @@ export function importBytes(bytes: Uint8Array, file: string, options: ImportOpti
 /** The shard files a tfjs model.json lists, read from beside it. */
 function readShards(modelJson: Uint8Array, file: string): Map<string, Uint8Array> {
   const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
-  const manifest = JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[] ?? [];
+  const manifest =
+    JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[] ?? [];
   const shards = new Map<string, Uint8Array>();
   for (const path of manifest.flatMap((group) => group.paths)) {
     try {
@@ -293,6 +376,9 @@ function readShards(modelJson: Uint8Array, file: string): Map<string, Uint8Array
  * console.log(spec.block); // "basic"
  * ```
  */
-export async function importFile(path: string, options: ImportOptions = {}): Promise<ImportedModel> {
+export async function importFile(
+  path: string,
+  options: ImportOptions = {},
+): Promise<ImportedModel> {
   return importBytes(await Deno.readFile(path), path, options);
 }

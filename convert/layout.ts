@@ -28,7 +28,10 @@ import { type NamedTensor, ZooFormatError } from "./types.ts";
 export function toWeight(tensor: NamedTensor, file: string): Weight {
   const size = tensor.shape.reduce((a, b) => a * b, 1);
   if (tensor.data.length !== size) {
-    throw new ZooFormatError(file, `tensor '${tensor.name}' has ${tensor.data.length} elements, shape [${tensor.shape}] needs ${size}`);
+    throw new ZooFormatError(
+      file,
+      `tensor '${tensor.name}' has ${tensor.data.length} elements, shape [${tensor.shape}] needs ${size}`,
+    );
   }
   const data = tensor.data instanceof Float32Array
     ? tensor.data
@@ -114,7 +117,12 @@ export function linearToDense(weight: Weight): Weight {
  * console.log(Array.from(k.data)); // [0, 4, 1, 5, 2, 6, 3, 7]
  * ```
  */
-export function chwRowsToHwc(kernel: Weight, channels: number, height: number, width: number): Weight {
+export function chwRowsToHwc(
+  kernel: Weight,
+  channels: number,
+  height: number,
+  width: number,
+): Weight {
   const [rows, units] = kernel.shape;
   if (rows !== channels * height * width) {
     throw new Error(`dense kernel has ${rows} rows, expected ${channels}×${height}×${width}`);

@@ -14,7 +14,15 @@
  * @module
  */
 
-import { CIFAR_NAMES, KERAS_NAMES, layerName, type NamingScheme, PRESETS, type ResNetSpec, TORCHVISION_NAMES } from "../zoo/spec.ts";
+import {
+  CIFAR_NAMES,
+  KERAS_NAMES,
+  layerName,
+  type NamingScheme,
+  PRESETS,
+  type ResNetSpec,
+  TORCHVISION_NAMES,
+} from "../zoo/spec.ts";
 import { planResNet } from "../zoo/plan.ts";
 import { checkWeights, type Weight, type WeightMap } from "../zoo/weights.ts";
 import { identityBatchNorm } from "./layout.ts";
@@ -27,7 +35,9 @@ export interface SourceLayer {
   /** Its name in the source file (for messages only). */
   name: string;
   /** conv: `kernel` [kh,kw,in,out], optional `bias`; bn: `gamma`, `beta` (absent when non-affine), `moving_mean`, `moving_variance`; dense: `kernel` [in,out], `bias`. */
-  weights: Partial<Record<"kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance", Weight>>;
+  weights: Partial<
+    Record<"kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance", Weight>
+  >;
   /** Convolution stride, when the source graph records it. */
   stride?: number;
   /** BatchNorm epsilon, when the source records it. */
@@ -136,7 +146,9 @@ function describe(layer: SourceLayer | undefined): string {
     const c = channelsOf(layer);
     return `conv '${layer.name}' (${c.kernel}×${c.kernel}, ${c.in}→${c.out})`;
   }
-  if (layer.kind === "bn") return `BatchNorm '${layer.name}' (${layer.weights.moving_mean!.shape[0]} channels)`;
+  if (layer.kind === "bn") {
+    return `BatchNorm '${layer.name}' (${layer.weights.moving_mean!.shape[0]} channels)`;
+  }
   return `dense '${layer.name}' ([${layer.weights.kernel!.shape}])`;
 }
 
@@ -176,7 +188,9 @@ function readBlock(
   const window = layers.slice(start, start + convCount + bnCount);
   const convs = window.filter((l) => l.kind === "conv");
   const bns = window.filter((l) => l.kind === "bn");
-  if (window.length !== convCount + bnCount || convs.length !== convCount || bns.length !== bnCount) return null;
+  if (
+    window.length !== convCount + bnCount || convs.length !== convCount || bns.length !== bnCount
+  ) return null;
   // The main path by channel flow from `c` (depth-first, candidates in file order).
   const chain = (from: number, k: number, used: Set<SourceLayer>): SourceLayer[] | null => {
     if (k === kernels.length) return [];
@@ -196,32 +210,52 @@ function readBlock(
     if (c === outChannels) return null;
     const candidate = convs.find((l) => !main.includes(l));
     const shape = candidate && channelsOf(candidate);
-    if (!candidate || shape!.kernel !== 1 || shape!.in !== c || shape!.out !== outChannels) return null;
+    if (!candidate || shape!.kernel !== 1 || shape!.in !== c || shape!.out !== outChannels) {
+      return null;
+    }
     shortcut = candidate;
     const last = main[main.length - 1];
     if (channelsOf(last).in === c && channelsOf(last).kernel === 1) {
       // The last main conv and the projection look alike (1×1, c→out): the file order decides.
-      const [earlier, later] = [last, candidate].sort((x, y) => window.indexOf(x) - window.indexOf(y));
+      const [earlier, later] = [last, candidate].sort((x, y) =>
+        window.indexOf(x) - window.indexOf(y)
+      );
       [shortcut, main[main.length - 1]] = projectionFirst ? [earlier, later] : [later, earlier];
     }
   }
   const roles: ReadBlock["roles"] = [];
   const needsBn: { conv: SourceLayer; role: (stage: number, block: number) => Role }[] = [];
   main.forEach((layer, index) => {
-    roles.push({ layer, role: (stage, block) => ({ key: "conv", stage, block, index: index + 1 }) });
+    roles.push({
+      layer,
+      role: (stage, block) => ({ key: "conv", stage, block, index: index + 1 }),
+    });
     if (!flags.preact || index < kernels.length - 1) {
-      needsBn.push({ conv: layer, role: (stage, block) => ({ key: "bn", stage, block, index: index + 1 }) });
+      needsBn.push({
+        conv: layer,
+        role: (stage, block) => ({ key: "bn", stage, block, index: index + 1 }),
+      });
     }
   });
   if (shortcut) {
-    roles.push({ layer: shortcut, role: (stage, block) => ({ key: "shortcutConv", stage, block }) });
-    if (!flags.preact) needsBn.push({ conv: shortcut, role: (stage, block) => ({ key: "shortcutBn", stage, block }) });
+    roles.push({
+      layer: shortcut,
+      role: (stage, block) => ({ key: "shortcutConv", stage, block }),
+    });
+    if (!flags.preact) {
+      needsBn.push({
+        conv: shortcut,
+        role: (stage, block) => ({ key: "shortcutBn", stage, block }),
+      });
+    }
   }
   if (!bnFolded) {
     needsBn.sort((x, y) => window.indexOf(x.conv) - window.indexOf(y.conv));
     const pending = [...bns];
     for (const { conv, role } of needsBn) {
-      const k = pending.findIndex((bn) => bnChannels(bn) === channelsOf(conv).out && window.indexOf(bn) > window.indexOf(conv));
+      const k = pending.findIndex((bn) =>
+        bnChannels(bn) === channelsOf(conv).out && window.indexOf(bn) > window.indexOf(conv)
+      );
       if (k < 0) return null;
       roles.push({ layer: pending[k], role });
       pending.splice(k, 1);
@@ -243,7 +277,10 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
   const assigned: Walk["assigned"] = [];
   const bnFolded = !layers.some((l) => l.kind === "bn");
   const fail = (expected: string): never => {
-    throw new MismatchError(i, `${describe(layers[i])} at position ${i} does not fit: expected ${expected}`);
+    throw new MismatchError(
+      i,
+      `${describe(layers[i])} at position ${i} does not fit: expected ${expected}`,
+    );
   };
   const peek = (offset = 0) => layers[i + offset];
   const isConv = (l: SourceLayer | undefined, kernel?: number, inChannels?: number) =>
@@ -251,13 +288,17 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
     (inChannels === undefined || channelsOf(l).in === inChannels);
   const takeBn = (channels: number, role: Role, block?: number) => {
     const l = peek();
-    if (l?.kind !== "bn" || l.weights.moving_mean!.shape[0] !== channels) fail(`a BatchNorm of ${channels} channels`);
+    if (l?.kind !== "bn" || l.weights.moving_mean!.shape[0] !== channels) {
+      fail(`a BatchNorm of ${channels} channels`);
+    }
     assigned.push({ layer: l, role, block });
     i++;
   };
   const takeConv = (role: Role, block: number | undefined, kernel: number, inChannels: number) => {
     const l = peek();
-    if (!isConv(l, kernel, inChannels)) fail(`a ${kernel}×${kernel} conv from ${inChannels} channels`);
+    if (!isConv(l, kernel, inChannels)) {
+      fail(`a ${kernel}×${kernel} conv from ${inChannels} channels`);
+    }
     assigned.push({ layer: l, role, block });
     i++;
     return channelsOf(l);
@@ -269,7 +310,9 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
 
   if (flags.inputBn) takeBn(3, { key: "inputBn" });
   const stem = peek();
-  if (!isConv(stem, undefined, 3) || ![3, 7].includes(channelsOf(stem).kernel)) fail("a 7×7 or 3×3 stem conv on 3 channels");
+  if (!isConv(stem, undefined, 3) || ![3, 7].includes(channelsOf(stem).kernel)) {
+    fail("a 7×7 or 3×3 stem conv on 3 channels");
+  }
   takeConv({ key: "stemConv" }, undefined, channelsOf(stem).kernel, 3);
   let c = channelsOf(stem).out;
   if (flags.stemNorm) bnAfterConv(c, { key: "stemBn" });
@@ -283,7 +326,9 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
     if (preactBn && (preactBn.kind !== "bn" || bnChannels(preactBn) !== c)) break;
     const start = i + (preactBn ? 1 : 0);
     const block = [true, false]
-      .map((projection) => readBlock(layers, start, c, kernels, projection, flags, bnFolded, projectionFirst))
+      .map((projection) =>
+        readBlock(layers, start, c, kernels, projection, flags, bnFolded, projectionFirst)
+      )
       .find((found) => found !== null);
     if (!block) {
       if (blocks.length === 0) fail(`the first residual block (${flags.block})`);
@@ -292,7 +337,9 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
     if (blocks.length === 0 || blocks[b - 1].width !== block.width) stageStarts.push(b);
     const stage = stageStarts.length - 1;
     const inStage = b - stageStarts[stage];
-    if (preactBn) assigned.push({ layer: preactBn, role: { key: "preactBn", stage, block: inStage } });
+    if (preactBn) {
+      assigned.push({ layer: preactBn, role: { key: "preactBn", stage, block: inStage } });
+    }
     for (const { layer, role } of block.roles) assigned.push({ layer, role: role(stage, inStage) });
     i = start + block.length;
     blocks.push({
@@ -320,14 +367,20 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
 function specOf(w: Walk, options: InferOptions): ResNetSpec {
   const { defaults } = options;
   const stemKernel = channelsOf(w.stem).kernel;
-  const stages = w.stageStarts.map((start, s) => w.blocks.slice(start, w.stageStarts[s + 1] ?? w.blocks.length));
+  const stages = w.stageStarts.map((start, s) =>
+    w.blocks.slice(start, w.stageStarts[s + 1] ?? w.blocks.length)
+  );
   const first = w.blocks[0];
   const expansion = first.outChannels / first.width;
-  const known = w.blocks.every((b) => b.strides.slice(0, b.mainKernels.length).every((s) => s !== undefined));
+  const known = w.blocks.every((b) =>
+    b.strides.slice(0, b.mainKernels.length).every((s) => s !== undefined)
+  );
   const blockStride = (b: WalkedBlock) => Math.max(...b.strides.map((s) => s ?? 1));
   const stridedBlocks = stages.map((blocks) => blocks.findIndex((b) => blockStride(b) > 1));
   const strideBlock: ResNetSpec["strideBlock"] = known
-    ? stages.some((blocks, s) => stridedBlocks[s] > 0 && stridedBlocks[s] === blocks.length - 1) ? "last" : "first"
+    ? stages.some((blocks, s) => stridedBlocks[s] > 0 && stridedBlocks[s] === blocks.length - 1)
+      ? "last"
+      : "first"
     : defaults.strideBlock[w.flags.preact ? "v2" : "v1"];
   const stageStrides = known
     ? stages.map((blocks, s) => stridedBlocks[s] < 0 ? 1 : blockStride(blocks[stridedBlocks[s]]))
@@ -343,17 +396,23 @@ function specOf(w: Walk, options: InferOptions): ResNetSpec {
   const biased = (a: { layer: SourceLayer }) => a.layer.weights.bias !== undefined;
   const followedByBn = (a: { role: Role }) =>
     !["shortcutConv", "conv"].includes(a.role.key) ||
-    (a.role.key === "shortcutConv" ? !w.flags.preact : !w.flags.preact || (a.role as { index: number }).index < w.blocks[0].mainKernels.length);
+    (a.role.key === "shortcutConv"
+      ? !w.flags.preact
+      : !w.flags.preact || (a.role as { index: number }).index < w.blocks[0].mainKernels.length);
   const stemFollowedByBn = w.flags.stemNorm;
-  const normalised = convs.map((a) => a.role.key === "stemConv" ? stemFollowedByBn : followedByBn(a));
+  const normalised = convs.map((a) =>
+    a.role.key === "stemConv" ? stemFollowedByBn : followedByBn(a)
+  );
+  // Biases in front of a BatchNorm fold into its mean, so only biases that feed no BN decide.
+  const unnormalisedBiased = convs.every((a, k) => normalised[k] || biased(a));
   let convBias: ResNetSpec["convBias"] = "none";
-  if (!w.bnFolded && convs.every(biased)) convBias = "all";
-  else if (!w.bnFolded && convs.some(biased) && convs.every((a, k) => biased(a) || normalised[k])) {
-    // Biases on every conv that feeds no BatchNorm (Keras V2); others fold into BN means.
-    if (convs.every((a, k) => normalised[k] || biased(a)) && convs.some((a, k) => !normalised[k] && biased(a))) convBias = "unnormalized";
-  } else if (w.bnFolded) convBias = w.flags.preact ? "unnormalized" : "none";
+  if (w.bnFolded) convBias = w.flags.preact ? "unnormalized" : "none";
+  else if (convs.every(biased)) convBias = "all";
+  else if (unnormalisedBiased && convs.some((_, k) => !normalised[k])) convBias = "unnormalized";
   const firstBn = w.assigned.find((a) => a.layer.kind === "bn")?.layer;
-  const shortcut = w.blocks.some((b) => b.inChannels !== b.outChannels && !b.projection) ? "optionA" : "projection";
+  const shortcut = w.blocks.some((b) => b.inChannels !== b.outChannels && !b.projection)
+    ? "optionA"
+    : "projection";
   const structure: Omit<ResNetSpec, "name" | "naming"> = {
     stem: stemKernel === 7 ? "imagenet" : "cifar",
     stemWidth: channelsOf(w.stem).out,
@@ -381,8 +440,11 @@ function specOf(w: Walk, options: InferOptions): ResNetSpec {
     );
   const preset = Object.values(PRESETS).find(same);
   if (preset) return preset;
-  const naming = structure.stem === "cifar" && defaults.naming === TORCHVISION_NAMES ? CIFAR_NAMES : defaults.naming;
-  const depth = 2 + structure.depths.reduce((a, b) => a + b, 0) * (structure.block === "basic" ? 2 : 3);
+  const naming = structure.stem === "cifar" && defaults.naming === TORCHVISION_NAMES
+    ? CIFAR_NAMES
+    : defaults.naming;
+  const depth = 2 +
+    structure.depths.reduce((a, b) => a + b, 0) * (structure.block === "basic" ? 2 : 3);
   return { ...structure, name: `resnet${depth}_custom`, naming };
 }
 
@@ -406,8 +468,9 @@ function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
   const weights: WeightMap = new Map();
   const sources = new Map<string, SourceLayer>();
   for (const a of w.assigned) sources.set(targetName(a.role, spec.naming), a.layer);
-  const set = (name: string, data: Float32Array, shape = [data.length]) => weights.set(name, { shape, data });
-  plan.nodes.forEach((node, index) => {
+  const set = (name: string, data: Float32Array, shape = [data.length]) =>
+    weights.set(name, { shape, data });
+  plan.nodes.forEach((node) => {
     if (node.op === "conv" || node.op === "dense") {
       const source = sources.get(node.name);
       if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
@@ -418,6 +481,11 @@ function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
         weights.set(`${node.name}/bias`, bias);
       } else if (node.bias) {
         set(`${node.name}/bias`, bias?.data ?? new Float32Array(node.outChannels));
+      } else if (bias && !plan.nodes.some((n) => n.op === "bn" && plan.nodes[n.input] === node)) {
+        throw new ZooFormatError(
+          file,
+          `conv '${source.name}' has a bias that '${spec.name}' has no place for`,
+        );
       }
     } else if (node.op === "bn") {
       const source = sources.get(node.name);
@@ -426,8 +494,13 @@ function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
       // A conv bias the spec has no place for moves into the BN that follows it.
       const movedBias = conv && !conv.bias ? sources.get(conv.name)?.weights.bias?.data : undefined;
       if (!source) {
-        if (!conv || !w.bnFolded) throw new ZooFormatError(file, `no BatchNorm in the file maps to '${node.name}'`);
-        const identity = identityBatchNorm(movedBias ?? new Float32Array(node.channels), node.epsilon);
+        if (!conv || !w.bnFolded) {
+          throw new ZooFormatError(file, `no BatchNorm in the file maps to '${node.name}'`);
+        }
+        const identity = identityBatchNorm(
+          movedBias ?? new Float32Array(node.channels),
+          node.epsilon,
+        );
         set(`${node.name}/gamma`, identity.gamma);
         set(`${node.name}/beta`, identity.beta);
         set(`${node.name}/moving_mean`, identity.mean);
@@ -438,11 +511,13 @@ function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
       set(`${node.name}/moving_mean`, movedBias ? mean.map((m, k) => m - movedBias[k]) : mean);
       set(`${node.name}/moving_variance`, source.weights.moving_variance!.data);
       if (node.affine) {
-        set(`${node.name}/gamma`, source.weights.gamma?.data ?? new Float32Array(node.channels).fill(1));
+        set(
+          `${node.name}/gamma`,
+          source.weights.gamma?.data ?? new Float32Array(node.channels).fill(1),
+        );
         set(`${node.name}/beta`, source.weights.beta?.data ?? new Float32Array(node.channels));
       }
     }
-    void index;
   });
   checkWeights(plan, weights, file);
   return weights;
@@ -450,7 +525,9 @@ function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
 
 const hypotheses: Flags[] = (["bottleneck", "basic"] as const).flatMap((block) =>
   [false, true].flatMap((preact) =>
-    [!preact, preact].flatMap((stemNorm) => [false, true].map((inputBn) => ({ block, preact, stemNorm, inputBn })))
+    [!preact, preact].flatMap((stemNorm) =>
+      [false, true].map((inputBn) => ({ block, preact, stemNorm, inputBn }))
+    )
   )
 );
 
@@ -484,7 +561,9 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
       continue;
     }
     const inferred = specOf(walked, options);
-    if (!options.arch) return { spec: inferred, weights: weightsOf(walked, inferred, options.file) };
+    if (!options.arch) {
+      return { spec: inferred, weights: weightsOf(walked, inferred, options.file) };
+    }
     const spec = { ...options.arch, classes: inferred.classes || options.arch.classes };
     try {
       return { spec, weights: weightsOf(walked, spec, options.file) };
@@ -498,6 +577,8 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
   }
   throw new ZooFormatError(
     options.file,
-    `not a ResNet this zoo knows${options.arch ? ` as '${options.arch.name}'` : ""}: ${best?.message ?? "no layers"}`,
+    `not a ResNet this zoo knows${options.arch ? ` as '${options.arch.name}'` : ""}: ${
+      best?.message ?? "no layers"
+    }`,
   );
 }

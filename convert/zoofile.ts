@@ -64,18 +64,29 @@ export interface ZooWeightsFile extends ZooFileInfo {
  * // await Deno.writeFile("model.safetensors", writeZooWeights(spec, weights, { labels: "imagenet" }));
  * ```
  */
-export function writeZooWeights(spec: ResNetSpec, weights: WeightMap, info: ZooFileInfo = {}): Uint8Array {
+export function writeZooWeights(
+  spec: ResNetSpec,
+  weights: WeightMap,
+  info: ZooFileInfo = {},
+): Uint8Array {
   const metadata: Record<string, string> = {
     format: "denozoo/1",
     "denozoo.spec": JSON.stringify(spec),
     "denozoo.converter": CONVERTER_VERSION,
   };
-  if (info.preprocess !== undefined) metadata["denozoo.preprocess"] = JSON.stringify(info.preprocess);
+  if (info.preprocess !== undefined) {
+    metadata["denozoo.preprocess"] = JSON.stringify(info.preprocess);
+  }
   if (info.labels) metadata["denozoo.labels"] = info.labels;
   if (info.source) metadata["denozoo.source"] = info.source;
   if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
   if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
-  const tensors = [...weights].map(([name, w]) => ({ name, shape: w.shape, dtype: "float32" as const, data: w.data }));
+  const tensors = [...weights].map(([name, w]) => ({
+    name,
+    shape: w.shape,
+    dtype: "float32" as const,
+    data: w.data,
+  }));
   return writeSafetensors(tensors, metadata);
 }
 
@@ -91,19 +102,26 @@ export function writeZooWeights(spec: ResNetSpec, weights: WeightMap, info: ZooF
 export function readZooWeights(bytes: Uint8Array, file: string): ZooWeightsFile {
   const { tensors, metadata } = readSafetensors(bytes, file);
   if (metadata.format !== "denozoo/1" || !metadata["denozoo.spec"]) {
-    throw new ZooFormatError(file, "safetensors file without denozoo metadata (convert it with `cli.ts convert`)");
+    throw new ZooFormatError(
+      file,
+      "safetensors file without denozoo metadata (convert it with `cli.ts convert`)",
+    );
   }
   let spec: ResNetSpec;
   let preprocess: unknown;
   try {
     spec = JSON.parse(metadata["denozoo.spec"]);
-    preprocess = metadata["denozoo.preprocess"] ? JSON.parse(metadata["denozoo.preprocess"]) : undefined;
+    preprocess = metadata["denozoo.preprocess"]
+      ? JSON.parse(metadata["denozoo.preprocess"])
+      : undefined;
   } catch (error) {
     throw new ZooFormatError(file, `invalid JSON in the metadata: ${(error as Error).message}`);
   }
   const weights: WeightMap = new Map();
   for (const t of tensors) {
-    if (!(t.data instanceof Float32Array)) throw new ZooFormatError(file, `tensor '${t.name}' is not float32`);
+    if (!(t.data instanceof Float32Array)) {
+      throw new ZooFormatError(file, `tensor '${t.name}' is not float32`);
+    }
     weights.set(t.name, { shape: t.shape, data: t.data });
   }
   const includeTop = weights.has(`${spec.naming.dense}/kernel`);

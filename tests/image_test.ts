@@ -11,7 +11,7 @@ import { ZooFormatError } from "../convert/types.ts";
 import { decodeImage, expandImageArgs, type RgbImage, splitImageRows } from "../zoo/image.ts";
 
 const FIXTURES = new URL("./fixtures/images/", import.meta.url);
-const SHARED = new URL("../../shared/data/", import.meta.url);
+const SHARED = new URL("./data/", import.meta.url);
 
 function readFixture(name: string): Promise<Uint8Array> {
   return Deno.readFile(new URL(name, FIXTURES));

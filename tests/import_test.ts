@@ -31,7 +31,11 @@ function relativeError(a: Float32Array, b: Float32Array): number {
   return diff / scale;
 }
 
-async function runImported(path: string, input: string, dataFormat: "channels_first" | "channels_last") {
+async function runImported(
+  path: string,
+  input: string,
+  dataFormat: "channels_first" | "channels_last",
+) {
   const imported = await importFile(path);
   const x = await npy(input);
   const model = createModel(imported.spec, { weights: imported.weights, dataFormat });
@@ -51,7 +55,11 @@ for (const net of ["tv_basic", "tv_bottleneck"]) {
   Deno.test(`${net}: every torch export reproduces torch's logits within 1e-4`, async () => {
     const expected = await npy(nets(`${net}_logits.npy`));
     for (const [suffix, format] of TORCH_FILES) {
-      const { imported, logits } = await runImported(nets(net + suffix), nets(`${net}_input.npy`), "channels_first");
+      const { imported, logits } = await runImported(
+        nets(net + suffix),
+        nets(`${net}_input.npy`),
+        "channels_first",
+      );
       assertEquals(imported.format, format);
       assertEquals(imported.spec.block, net === "tv_basic" ? "basic" : "bottleneck");
       assertEquals(imported.spec.naming.id, "torchvision");
@@ -64,14 +72,22 @@ for (const net of ["tv_basic", "tv_bottleneck"]) {
 
 Deno.test("tv_basic at a non-square size reproduces torch", async () => {
   const expected = await npy(nets("tv_basic_logits_96.npy"));
-  const { logits } = await runImported(nets("tv_basic.onnx"), nets("tv_basic_input_96.npy"), "channels_first");
+  const { logits } = await runImported(
+    nets("tv_basic.onnx"),
+    nets("tv_basic_input_96.npy"),
+    "channels_first",
+  );
   assert(relativeError(logits, expected.data) < 1e-4);
 });
 
 for (const [net, preact] of [["keras_v1", false], ["keras_v2", true]] as const) {
   Deno.test(`${net}: Keras weights-only HDF5 reproduces the Keras-semantics logits`, async () => {
     const expected = await npy(nets(`${net}_logits.npy`));
-    const { imported, logits } = await runImported(nets(`${net}.h5`), nets(`${net}_input.npy`), "channels_last");
+    const { imported, logits } = await runImported(
+      nets(`${net}.h5`),
+      nets(`${net}_input.npy`),
+      "channels_last",
+    );
     assertEquals(imported.format, "keras-h5");
     assertEquals(imported.spec.preact, preact);
     assertEquals(imported.spec.naming.id, "keras");
@@ -89,8 +105,13 @@ const CIFAR = [
 ] as const;
 
 Deno.test("the shared CIFAR-10 checkpoints reproduce their top-1 on the 1000 test images", async () => {
-  const strip = decodeImage(await Deno.readFile(here("./data/cifar10-test/test_1000.png")), "test_1000.png");
-  const labels: number[] = JSON.parse(await Deno.readTextFile(here("./data/cifar10-test/test_1000_labels.json")));
+  const strip = decodeImage(
+    await Deno.readFile(here("./data/cifar10-test/test_1000.png")),
+    "test_1000.png",
+  );
+  const labels: number[] = JSON.parse(
+    await Deno.readTextFile(here("./data/cifar10-test/test_1000_labels.json")),
+  );
   const x = preprocessImages(splitImageRows(strip, 32, 32), CIFAR10_TORCH);
   const reference = await npy(here("./fixtures/cifar/resnet20_logits.npy"));
   for (const [file, name, correct] of CIFAR) {
@@ -125,7 +146,10 @@ Deno.test("the zoo safetensors file round-trips spec, weights and provenance", a
   assertEquals(file.spec, imported.spec);
   assertEquals(file.labels, "cifar10");
   assertEquals(file.preprocess, CIFAR10_TORCH);
-  assertEquals(file.weights.get("layer3.2.bn2/moving_variance")!.data, imported.weights.get("layer3.2.bn2/moving_variance")!.data);
+  assertEquals(
+    file.weights.get("layer3.2.bn2/moving_variance")!.data,
+    imported.weights.get("layer3.2.bn2/moving_variance")!.data,
+  );
   const again = importBytes(bytes, "resnet20.safetensors");
   assertEquals(again.format, "zoo-safetensors");
   assertEquals(again.spec.name, "cifar_resnet20");
@@ -135,16 +159,25 @@ Deno.test("--arch forces a spec and names the first tensor that does not fit", a
   const bytes = await Deno.readFile(here("./data/cifar10-resnet/resnet20-12fca82f.th"));
   const forced = importBytes(bytes, "resnet20.th", { arch: getSpec("cifar_resnet20") });
   assertEquals(forced.spec.name, "cifar_resnet20");
-  const error = assertThrows(() => importBytes(bytes, "resnet20.th", { arch: getSpec("cifar_resnet32") }), ZooFormatError);
+  const error = assertThrows(
+    () => importBytes(bytes, "resnet20.th", { arch: getSpec("cifar_resnet32") }),
+    ZooFormatError,
+  );
   assert(error.message.startsWith("resnet20.th: "), error.message);
   assert(error.message.includes("cifar_resnet32"), error.message);
-  const shapes = assertThrows(() => importBytes(bytes, "resnet20.th", { arch: getSpec("resnet18") }), ZooFormatError);
+  const shapes = assertThrows(
+    () => importBytes(bytes, "resnet20.th", { arch: getSpec("resnet18") }),
+    ZooFormatError,
+  );
   assert(shapes.message.includes("resnet18"), shapes.message);
 });
 
-Deno.test("a network outside the zoo's specs is refused, naming the layer", async () => {
+Deno.test("a network outside the zoo's specs is refused, naming the layer", () => {
   // MLPerf Tiny's ResNet-8: projections without BatchNorm, not a zoo architecture.
   const path = here("./data/keras-mlperf-tiny/resnet8_cifar10.h5");
-  const error = assertThrows(() => importBytes(Deno.readFileSync(path), "resnet8_cifar10.h5"), ZooFormatError);
+  const error = assertThrows(
+    () => importBytes(Deno.readFileSync(path), "resnet8_cifar10.h5"),
+    ZooFormatError,
+  );
   assert(error.message.includes("conv2d_3"), error.message);
 });

@@ -11,7 +11,7 @@ import { type KerasFile, readKeras } from "../convert/keras.ts";
 import { ZooFormatError } from "../convert/types.ts";
 
 const FIXTURES = new URL("./fixtures/keras_reader/", import.meta.url);
-const RESNET8 = "/work/shared/data/keras-mlperf-tiny/resnet8_cifar10.h5";
+const RESNET8 = new URL("./data/keras-mlperf-tiny/resnet8_cifar10.h5", import.meta.url).pathname;
 
 function fixture(name: string): Promise<Uint8Array> {
   return Deno.readFile(new URL(name, FIXTURES));

@@ -26,6 +26,8 @@ import { cifar10Labels, imagenetLabels, labelsFor } from "../zoo/labels.ts";
 await tf.setBackend("cpu");
 
 const FIXTURES = new URL("./fixtures/images/", import.meta.url);
+const DATA = new URL("./data/", import.meta.url);
+/** The shared data folder beside the checkout (CI lays a copy there too). */
 const SHARED = new URL("../../shared/data/", import.meta.url);
 
 async function decodeFile(url: URL): Promise<RgbImage> {
@@ -220,8 +222,8 @@ Deno.test("presets: values, and shapes on the shared photos", async () => {
   assertEquals(CIFAR10_RAW, { size: [32, 32], mode: "raw" });
   assertEquals(IMAGENET_MEAN, [0.485, 0.456, 0.406]);
 
-  const cat = await decodeFile(new URL("images/cat.jpg", SHARED)); // 480×360
-  const grace = await decodeFile(new URL("images/grace_hopper.jpg", SHARED)); // 517×606
+  const cat = await decodeFile(new URL("images/cat.jpg", DATA)); // 480×360
+  const grace = await decodeFile(new URL("images/grace_hopper.jpg", DATA)); // 517×606
   const both = run([cat, grace], TORCHVISION_V2);
   assertEquals(both.shape, [2, 224, 224, 3]);
   const caffe = run([cat], KERAS_CAFFE);

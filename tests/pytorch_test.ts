@@ -11,7 +11,7 @@ import { type PickleValue, readPickle } from "../convert/pickle.ts";
 import { type PytorchCheckpoint, readPytorch } from "../convert/pytorch.ts";
 import { type NamedTensor, ZooFormatError } from "../convert/types.ts";
 
-const cifarDir = "/work/shared/data/cifar10-resnet";
+const cifarDir = new URL("./data/cifar10-resnet", import.meta.url).pathname;
 const fixtureDir = new URL("./fixtures/pth/", import.meta.url);
 
 function fixture(name: string): Promise<Uint8Array> {

@@ -78,7 +78,12 @@ Deno.test("output shapes for input sizes, heads and data formats", () => {
     ["resnet50v2", { classes: 7 }, [1, 32, 32, 3], [1, 7]],
     ["cifar_resnet20", {}, [3, 32, 32, 3], [3, 10]],
     ["cifar_resnet20", { dataFormat: "channels_first" }, [3, 3, 32, 32], [3, 10]],
-    ["keras_resnet50", { includeTop: false, dataFormat: "channels_first" }, [1, 3, 64, 64], [1, 2, 2, 2048]],
+    ["keras_resnet50", { includeTop: false, dataFormat: "channels_first" }, [1, 3, 64, 64], [
+      1,
+      2,
+      2,
+      2048,
+    ]],
   ];
   for (const [name, options, inputShape, outputShape] of cases) {
     const model = createModel(name, options);
@@ -101,7 +106,8 @@ Deno.test("channels_first input gives the channels_last result", async () => {
   const a = await last.predict(x).data();
   const b = await first.predict(tf.transpose(x, [0, 3, 1, 2])).data();
   assert(maxRelativeDifference(b, a) < 1e-6);
-  const layers = await (first.layersModel.predict(tf.transpose(x, [0, 3, 1, 2])) as tf.Tensor).data();
+  const layers = await (first.layersModel.predict(tf.transpose(x, [0, 3, 1, 2])) as tf.Tensor)
+    .data();
   assert(maxRelativeDifference(layers, a) < 1e-5);
   last.dispose();
   first.dispose();
@@ -133,7 +139,11 @@ Deno.test("the folded path does not leak tensors", () => {
 Deno.test("the LayersModel trains and saves in the tfjs layers format", async () => {
   // Gradients of conv2d exist on cpu only; a ResNet-8 (a spec made of data) keeps it quick.
   await useBackend("cpu");
-  const model = createModel({ ...getSpec("cifar_resnet20"), name: "cifar_resnet8", depths: [1, 1, 1] }, {
+  const model = createModel({
+    ...getSpec("cifar_resnet20"),
+    name: "cifar_resnet8",
+    depths: [1, 1, 1],
+  }, {
     seed: 1,
   });
   const layers = model.layersModel;
@@ -145,7 +155,9 @@ Deno.test("the LayersModel trains and saves in the tfjs layers format", async ()
   let saved: tf.io.ModelArtifacts | null = null;
   await layers.save(tf.io.withSaveHandler((artifacts) => {
     saved = artifacts;
-    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } });
+    return Promise.resolve({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+    });
   }));
   const artifacts = saved! as tf.io.ModelArtifacts;
   const names = artifacts.weightSpecs!.map((w) => w.name);
@@ -172,7 +184,9 @@ Deno.test("cpu, wasm and webgpu agree within 1e-4", async () => {
   for (const backend of ["cpu", "wasm", "webgpu"] as const) {
     assertEquals(await useBackend(backend), backend);
     const model = createModel("cifar_resnet20", { weights: reference.weights });
-    const y = model.predict(tf.tensor4d(input.data, input.shape as [number, number, number, number]));
+    const y = model.predict(
+      tf.tensor4d(input.data, input.shape as [number, number, number, number]),
+    );
     outputs[backend] = (await y.data()) as Float32Array;
     model.dispose();
   }

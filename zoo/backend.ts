@@ -39,8 +39,9 @@ if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
 let webgpuRegistration: Promise<boolean> | null = null;
 
 async function registerWebGpu(): Promise<boolean> {
-  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })
-    ?.gpu;
+  const gpu =
+    (globalThis.navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })
+      ?.gpu;
   if (!gpu) return false;
   const adapter = await gpu.requestAdapter();
   if (!adapter) return false;

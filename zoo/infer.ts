@@ -58,7 +58,10 @@ function weight(weights: WeightMap, name: string): Float32Array {
 }
 
 /** Per-channel `scale`, `shift` with bn(x) = x·scale + shift. */
-function bnAffine(node: BatchNormNode, weights: WeightMap): { scale: Float32Array; shift: Float32Array } {
+function bnAffine(
+  node: BatchNormNode,
+  weights: WeightMap,
+): { scale: Float32Array; shift: Float32Array } {
   const mean = weight(weights, `${node.name}/moving_mean`);
   const variance = weight(weights, `${node.name}/moving_variance`);
   const gamma = node.affine ? weight(weights, `${node.name}/gamma`) : null;
@@ -87,7 +90,9 @@ export function foldBatchNorm(
   weights: WeightMap,
 ): { kernel: Float32Array; bias: Float32Array } {
   const kernel = weight(weights, `${conv.name}/kernel`).slice();
-  const bias = conv.bias ? weight(weights, `${conv.name}/bias`).slice() : new Float32Array(conv.outChannels);
+  const bias = conv.bias
+    ? weight(weights, `${conv.name}/bias`).slice()
+    : new Float32Array(conv.outChannels);
   if (!bn) return { kernel, bias };
   const { scale, shift } = bnAffine(bn, weights);
   const out = conv.outChannels;
@@ -136,7 +141,9 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
         steps.push({
           op: "conv",
           input: node.input,
-          filter: keep(tf.tensor4d(kernel, [node.kernel, node.kernel, node.inChannels, node.outChannels])),
+          filter: keep(
+            tf.tensor4d(kernel, [node.kernel, node.kernel, node.inChannels, node.outChannels]),
+          ),
           bias: keep(tf.tensor1d(bias)),
           stride: node.stride,
           pad: node.pad,
@@ -145,7 +152,9 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
         return;
       }
       case "bn": {
-        if (node.input === index - 1 && plan.nodes[node.input].op === "conv" && single(node.input)) {
+        if (
+          node.input === index - 1 && plan.nodes[node.input].op === "conv" && single(node.input)
+        ) {
           steps.push({ op: "alias", input: index - 1 });
           return;
         }
@@ -178,7 +187,12 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
         steps.push({
           op: "dense",
           input: node.input,
-          kernel: keep(tf.tensor2d(weight(weights, `${node.name}/kernel`), [node.inFeatures, node.outFeatures])),
+          kernel: keep(
+            tf.tensor2d(weight(weights, `${node.name}/kernel`), [
+              node.inFeatures,
+              node.outFeatures,
+            ]),
+          ),
           bias: keep(tf.tensor1d(weight(weights, `${node.name}/bias`))),
         });
         return;
@@ -211,7 +225,9 @@ function execute(step: Step, at: (i: number) => tf.Tensor): tf.Tensor {
         x: at(step.input) as tf.Tensor4D,
         filter: step.filter,
         strides: step.stride,
-        pad: step.pad === 0 ? "valid" : [[0, 0], [step.pad, step.pad], [step.pad, step.pad], [0, 0]],
+        pad: step.pad === 0
+          ? "valid"
+          : [[0, 0], [step.pad, step.pad], [step.pad, step.pad], [0, 0]],
         bias: step.bias,
         activation: step.relu ? "relu" : "linear",
       });
@@ -222,7 +238,12 @@ function execute(step: Step, at: (i: number) => tf.Tensor): tf.Tensor {
     case "maxpool": {
       const x = at(step.input) as tf.Tensor4D;
       if (step.padding === "same") return tf.maxPool(x, step.size, step.stride, "same");
-      return tf.maxPool(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), step.size, step.stride, "valid");
+      return tf.maxPool(
+        tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+        step.size,
+        step.stride,
+        "valid",
+      );
     }
     case "subsample": {
       const x = at(step.input) as tf.Tensor4D;

@@ -229,7 +229,10 @@ export function getLayersWeights(model: tf.LayersModel): WeightMap {
   for (const layer of model.layers) {
     for (const variable of layer.weights) {
       const name = `${layer.name}/${variable.originalName.split("/").pop()}`;
-      weights.set(name, { shape: variable.shape as number[], data: variable.read().dataSync() as Float32Array });
+      weights.set(name, {
+        shape: variable.shape as number[],
+        data: variable.read().dataSync() as Float32Array,
+      });
     }
   }
   return weights;

@@ -17,7 +17,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { getSpec, type ResNetSpec } from "./spec.ts";
-import { countParams, type ParamCounts, type Plan, planResNet, type PlanOptions } from "./plan.ts";
+import { countParams, type ParamCounts, type Plan, type PlanOptions, planResNet } from "./plan.ts";
 import { checkWeights, initialWeights, type WeightMap } from "./weights.ts";
 import { buildLayersModel, type DataFormat, getLayersWeights } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
@@ -66,7 +66,10 @@ export interface ZooModel {
  * console.log(features.predict(tf.zeros([1, 64, 64, 3])).shape); // [1, 512]
  * ```
  */
-export function createModel(architecture: string | ResNetSpec, options: ModelOptions = {}): ZooModel {
+export function createModel(
+  architecture: string | ResNetSpec,
+  options: ModelOptions = {},
+): ZooModel {
   const spec = typeof architecture === "string" ? getSpec(architecture) : architecture;
   const plan = planResNet(spec, options);
   let weights = options.weights ?? initialWeights(plan, options.seed);

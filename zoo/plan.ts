@@ -124,7 +124,9 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
   const imagenet = spec.stem === "imagenet";
   x = conv(names.stemConv, x, 3, spec.stemWidth, imagenet ? 7 : 3, imagenet ? 2 : 1, spec.stemNorm);
   if (spec.stemNorm) x = bnRelu(names.stemBn, x, spec.stemWidth);
-  if (imagenet) x = push({ op: "maxpool", input: x, size: 3, stride: 2, padding: spec.poolPadding });
+  if (imagenet) {
+    x = push({ op: "maxpool", input: x, size: 3, stride: 2, padding: spec.poolPadding });
+  }
 
   let channels = spec.stemWidth;
   spec.depths.forEach((depth, s) => {
@@ -139,7 +141,15 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
 
       let shortcut = blockInput;
       if (channels !== outChannels && spec.shortcut === "projection") {
-        shortcut = conv(name(names.shortcutConv), mainInput, channels, outChannels, 1, stride, !spec.preact);
+        shortcut = conv(
+          name(names.shortcutConv),
+          mainInput,
+          channels,
+          outChannels,
+          1,
+          stride,
+          !spec.preact,
+        );
         if (!spec.preact) shortcut = bn(name(names.shortcutBn), shortcut, outChannels);
       } else {
         if (stride !== 1) shortcut = push({ op: "subsample", input: shortcut, stride });
@@ -155,16 +165,22 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
       }
 
       const kernels = spec.block === "basic" ? [3, 3] : [1, 3, 1];
-      const strideAt = spec.block === "basic" || spec.strideConv === "3x3"
-        ? kernels.indexOf(3)
-        : 0;
+      const strideAt = spec.block === "basic" || spec.strideConv === "3x3" ? kernels.indexOf(3) : 0;
       let y = mainInput;
       let yChannels = channels;
       kernels.forEach((kernel, i) => {
         const last = i === kernels.length - 1;
         const convOut = last ? outChannels : width;
         const normalised = !spec.preact || !last;
-        y = conv(name(names.conv, i + 1), y, yChannels, convOut, kernel, i === strideAt ? stride : 1, normalised);
+        y = conv(
+          name(names.conv, i + 1),
+          y,
+          yChannels,
+          convOut,
+          kernel,
+          i === strideAt ? stride : 1,
+          normalised,
+        );
         if (normalised) y = bn(name(names.bn, i + 1), y, convOut);
         if (!last) y = relu(y);
         yChannels = convOut;

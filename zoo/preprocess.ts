@@ -157,6 +157,23 @@ export const CIFAR10_TORCH: PreprocessSpec = {
 export const CIFAR10_RAW: PreprocessSpec = { size: [32, 32], mode: "raw" };
 
 /**
+ * The presets by name, as the weights registry refers to them.
+ *
+ * @example
+ * ```ts
+ * console.log(PREPROCESS_PRESETS.TORCHVISION_V2.resize); // 232
+ * ```
+ */
+export const PREPROCESS_PRESETS: Readonly<Record<string, PreprocessSpec>> = {
+  TORCHVISION_V1,
+  TORCHVISION_V2,
+  KERAS_CAFFE,
+  KERAS_TF,
+  CIFAR10_TORCH,
+  CIFAR10_RAW,
+};
+
+/**
  * One band of an axis's resampling matrix: `outCount` consecutive outputs (bands come in output
  * order) that read only the inputs [inStart, inStart + inCount), with `weights` the
  * outCount×inCount block (row-major). Outputs in the crop's zero padding have all-zero rows; a

@@ -68,7 +68,9 @@ function initialValue(slot: WeightSlot, random: () => number): Float32Array {
 export function initialWeights(plan: Plan, seed = 0): WeightMap {
   const random = uniformSource(seed);
   return new Map(
-    weightSlots(plan).map((slot) => [slot.name, { shape: slot.shape, data: initialValue(slot, random) }]),
+    weightSlots(plan).map((
+      slot,
+    ) => [slot.name, { shape: slot.shape, data: initialValue(slot, random) }]),
   );
 }
 
@@ -88,7 +90,9 @@ export function checkWeights(plan: Plan, weights: WeightMap, source = "weights")
   const slots = weightSlots(plan);
   for (const slot of slots) {
     const weight = weights.get(slot.name);
-    if (!weight) throw new Error(`${source}: missing tensor '${slot.name}' (shape [${slot.shape}])`);
+    if (!weight) {
+      throw new Error(`${source}: missing tensor '${slot.name}' (shape [${slot.shape}])`);
+    }
     if (weight.shape.join() !== slot.shape.join()) {
       throw new Error(
         `${source}: tensor '${slot.name}' has shape [${weight.shape}], expected [${slot.shape}]`,
