@@ -32,6 +32,10 @@ interface GpuAdapterLike {
   }): Promise<unknown>;
 }
 
+// Production mode skips per-op debug checks and the cpu backend's advice to install
+// tfjs-node (which cannot load in Deno).
+tf.enableProdMode();
+
 // The package registers its own factory on import; it cannot work in Deno, so drop it
 // until registerWebGpu installs one that does.
 if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");

@@ -1,0 +1,134 @@
+/**
+ * denozoo: the ResNet family for Deno on TensorFlow.js — every standard architecture as
+ * data, pretrained weights imported from PyTorch, ONNX, Keras and safetensors with
+ * parity to the framework that trained them, and a classifier in three lines.
+ *
+ * @example Classify an image with the bundled CIFAR-10 ResNet-20
+ * ```ts
+ * import { classifyFiles, loadClassifier } from "@denozoo/zoo";
+ * const classifier = await loadClassifier();
+ * const [result] = await classifyFiles(classifier, ["cat.png"], { top: 3 });
+ * console.log(result.predictions);
+ * ```
+ *
+ * @example Build any architecture and run it
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel, useBackend } from "@denozoo/zoo";
+ * await useBackend("auto"); // webgpu, else wasm, else cpu
+ * const model = createModel("resnet50", { includeTop: false, pooling: "avg" });
+ * const features = model.predict(tf.zeros([1, 224, 224, 3])); // [1, 2048]
+ * ```
+ *
+ * @example Import pretrained weights by structure
+ * ```ts
+ * import { createModel, importFile } from "@denozoo/zoo";
+ * const { spec, weights } = await importFile("resnet18.onnx");
+ * const model = createModel(spec, { weights, dataFormat: "channels_first" });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  CIFAR_NAMES,
+  getSpec,
+  KERAS_NAMES,
+  layerName,
+  listArchitectures,
+  type NamingScheme,
+  PRESETS,
+  type ResNetSpec,
+  TORCHVISION_NAMES,
+  withOptionB,
+} from "./zoo/spec.ts";
+export {
+  type BatchNormNode,
+  type ConvNode,
+  countParams,
+  type DenseNode,
+  type ParamCounts,
+  type Plan,
+  type PlanNode,
+  type PlanOptions,
+  planResNet,
+  type WeightSlot,
+  weightSlots,
+} from "./zoo/plan.ts";
+export { checkWeights, initialWeights, type Weight, type WeightMap } from "./zoo/weights.ts";
+export { createModel, type ModelOptions, type ZooModel } from "./zoo/model.ts";
+export {
+  buildLayersModel,
+  type DataFormat,
+  getLayersWeights,
+  type LayersModelOptions,
+  PadChannels,
+  setLayersWeights,
+} from "./zoo/layers.ts";
+export { compileInference, foldBatchNorm, type InferenceGraph } from "./zoo/infer.ts";
+export { type BackendChoice, useBackend, webgpuAvailable } from "./zoo/backend.ts";
+export {
+  decodeImage,
+  expandImageArgs,
+  MAX_IMAGE_PIXELS,
+  type RgbImage,
+  splitImageRows,
+} from "./zoo/image.ts";
+export * from "./zoo/preprocess.ts";
+export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./zoo/labels.ts";
+export {
+  type Classifier,
+  classifyFiles,
+  classifyImages,
+  type ClassifyOptions,
+  type ImageResult,
+  type Prediction,
+  topK,
+} from "./zoo/classify.ts";
+export {
+  DEFAULT_MODEL,
+  loadClassifier,
+  type LoadOptions,
+  pullWeights,
+  toZooFile,
+} from "./zoo/load.ts";
+export { findWeights, REGISTRY, type WeightsEntry } from "./zoo/registry.ts";
+export { cacheDir, fetchWeights, verifyCached } from "./zoo/cache.ts";
+export { type NamedTensor, type TensorDType, ZooFormatError } from "./convert/types.ts";
+export {
+  detectFormat,
+  importBytes,
+  type ImportedModel,
+  importFile,
+  type ImportOptions,
+  type SourceFormat,
+} from "./convert/import.ts";
+export {
+  type FormatDefaults,
+  type InferOptions,
+  type InferredResNet,
+  inferResNet,
+  KERAS_DEFAULTS,
+  PYTORCH_DEFAULTS,
+  type SourceLayer,
+} from "./convert/structure.ts";
+export {
+  chwRowsToHwc,
+  hwioToOihw,
+  identityBatchNorm,
+  linearToDense,
+  oihwToHwio,
+  toWeight,
+  transpose,
+} from "./convert/layout.ts";
+export {
+  readZooWeights,
+  writeZooWeights,
+  type ZooFileInfo,
+  type ZooWeightsFile,
+} from "./convert/zoofile.ts";
+export { readSafetensors, type SafetensorsFile, writeSafetensors } from "./convert/safetensors.ts";
+export { readNpy, writeNpy } from "./convert/npy.ts";
+export { readOnnx } from "./convert/onnx.ts";
+export { readPytorch } from "./convert/pytorch.ts";
+export { readKeras } from "./convert/keras.ts";

@@ -1,0 +1,169 @@
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { encode as encodePng } from "fast-png";
+import { readNpy } from "../convert/npy.ts";
+import { decodeImage, splitImageRows } from "../zoo/image.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const here = (path: string) => new URL(path, import.meta.url).pathname;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}cli.ts`, ...args],
+    env: { DENOZOO_OFFLINE: "1", XDG_RUNTIME_DIR: "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const { code, stdout, stderr } = await command.output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}
+
+Deno.test("classify: the bundled model labels the 1000 CIFAR-10 test images at 91.5 %", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const strip = decodeImage(
+      await Deno.readFile(here("./data/cifar10-test/test_1000.png")),
+      "test_1000.png",
+    );
+    const labels: number[] = JSON.parse(
+      await Deno.readTextFile(here("./data/cifar10-test/test_1000_labels.json")),
+    );
+    const images = splitImageRows(strip, 32, 32);
+    await Promise.all(images.map((image, i) =>
+      Deno.writeFile(
+        `${dir}/${String(i).padStart(4, "0")}.png`,
+        encodePng({ width: 32, height: 32, data: image.data.slice(), channels: 3 }),
+      )
+    ));
+    const { code, stdout, stderr } = await cli(
+      "classify",
+      dir,
+      "--json",
+      "--top",
+      "1",
+      "--batch",
+      "250",
+      "--backend",
+      "wasm",
+    );
+    assertEquals(code, 0, stderr);
+    const results: {
+      image: string;
+      predictions: { index: number; label: string; probability: number }[];
+    }[] = JSON
+      .parse(stdout);
+    assertEquals(results.length, 1000);
+    const hits = results.filter((r, i) =>
+      r.image.endsWith(`${String(i).padStart(4, "0")}.png`) && r.predictions[0].index === labels[i]
+    );
+    assertEquals(hits.length, 915);
+    const names = [
+      "airplane",
+      "automobile",
+      "bird",
+      "cat",
+      "deer",
+      "dog",
+      "frog",
+      "horse",
+      "ship",
+      "truck",
+    ];
+    assertEquals(results[0].predictions[0].label, names[results[0].predictions[0].index]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("classify prints a labelled table for a photo", async () => {
+  const { code, stdout } = await cli(
+    "classify",
+    here("./data/images/cat.jpg"),
+    "--top",
+    "3",
+    "--backend",
+    "cpu",
+  );
+  assertEquals(code, 0);
+  assertStringIncludes(stdout, "cat.jpg");
+  assertEquals(stdout.trim().split("\n").length, 4);
+  assert(/1\. \w+ +\d+\.\d\d%/.test(stdout), stdout);
+});
+
+Deno.test("convert reports the architecture and writes a zoo file that predict runs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/tv_basic.safetensors`;
+    const converted = await cli("convert", here("./fixtures/nets/tv_basic.onnx"), "--out", out);
+    assertEquals(converted.code, 0, converted.stderr);
+    assertStringIncludes(converted.stdout, "source format: onnx");
+    assertStringIncludes(converted.stdout, "architecture:  resnet12_custom");
+    assertStringIncludes(converted.stdout, "33,826 trainable");
+    const predicted = await cli(
+      "predict",
+      "--weights",
+      out,
+      "--input",
+      here("./fixtures/nets/tv_basic_input.npy"),
+      "--input-layout",
+      "nchw",
+      "--output",
+      `${dir}/logits.npy`,
+      "--backend",
+      "wasm",
+    );
+    assertEquals(predicted.code, 0, predicted.stderr);
+    const got = readNpy(await Deno.readFile(`${dir}/logits.npy`), "logits").data as Float32Array;
+    const expected = readNpy(
+      await Deno.readFile(here("./fixtures/nets/tv_basic_logits.npy")),
+      "ref",
+    ).data as Float32Array;
+    const scale = Math.max(...expected.map(Math.abs));
+    const diff = Math.max(...got.map((v, i) => Math.abs(v - expected[i])));
+    assert(diff / scale < 1e-4, `relative error ${diff / scale}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bad input gets a clear error naming the file, and nothing is written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bogus = `${dir}/broken.onnx`;
+    await Deno.writeFile(bogus, new Uint8Array([8, 7, 18, 3, 1, 2]));
+    const out = `${dir}/out.safetensors`;
+    const result = await cli("convert", bogus, "--out", out);
+    assertEquals(result.code, 1);
+    assertStringIncludes(result.stderr, "broken.onnx");
+    assert(!result.stderr.includes("    at "), "no stack trace");
+    await assertMissing(out);
+    const usage = await cli("convert", bogus);
+    assertEquals(usage.code, 2);
+    assertStringIncludes(usage.stderr, "--out");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("list and info show the registry", async () => {
+  const listed = await cli("list", "--json");
+  assertEquals(listed.code, 0);
+  const rows: { id: string; params: number }[] = JSON.parse(listed.stdout);
+  const resnet50 = rows.find((r) => r.id === "resnet50.tv_in1k");
+  assertEquals(resnet50?.params, 25_557_032);
+  assert(rows.some((r) => r.id === "cifar_resnet20.cifar10"));
+  const table = await cli("list");
+  assertStringIncludes(table.stdout, "resnet50.keras_in1k");
+  const shown = await cli("info", "cifar_resnet20.cifar10");
+  assertEquals(shown.code, 0);
+  assertStringIncludes(shown.stdout, "resnet20-12fca82f.th");
+});
+
+async function assertMissing(path: string): Promise<void> {
+  try {
+    await Deno.stat(path);
+    throw new Error(`${path} should not exist`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
