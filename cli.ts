@@ -20,12 +20,18 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "@std/cli/parse-args";
-import { type BackendChoice, useBackend } from "./zoo/backend.ts";
+import { type BackendChoice, hardwareGpuAvailable, useBackend } from "./zoo/backend.ts";
 import { classifyFiles, type ImageResult } from "./zoo/classify.ts";
+import type { EngineChoice } from "./zoo/engine.ts";
 import { loadClassifier, pullWeights, toZooFile } from "./zoo/load.ts";
 import { expandImageArgs } from "./zoo/image.ts";
-import { createModel } from "./zoo/model.ts";
-import { getSpec } from "./zoo/spec.ts";
+import { createModel, type ZooModel } from "./zoo/model.ts";
+import { getSpec, PRESETS } from "./zoo/spec.ts";
+import { createEngine, ortEngine } from "./zoo/engine.ts";
+import { createOrtSession, ortAvailable } from "./zoo/ort.ts";
+import { measure } from "./zoo/bench.ts";
+import { exportOnnx } from "./convert/onnx_export.ts";
+import { readOnnx } from "./convert/onnx.ts";
 import { countParams } from "./zoo/plan.ts";
 import { findWeights, REGISTRY, type WeightsEntry } from "./zoo/registry.ts";
 import { verifyCached } from "./zoo/cache.ts";
@@ -37,12 +43,14 @@ import { ZooFormatError } from "./convert/types.ts";
 const USAGE = `denozoo: pretrained ResNets for Deno
 
 Usage:
-  cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--backend auto|webgpu|wasm|cpu] [--batch 16]
-  cli.ts convert SRC --out FILE.safetensors [--arch auto|NAME] [--verify]
+  cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--batch 16]
+                 [--engine auto|tfjs|onnxruntime] [--backend auto|webgpu|wasm|cpu]
+  cli.ts convert SRC --out FILE.safetensors|FILE.onnx [--arch auto|NAME] [--verify]
   cli.ts predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc] [--backend …]
   cli.ts list [--json]
   cli.ts info ID
   cli.ts pull ID [--verify]
+  cli.ts bench --model NAME|ID|FILE [--engine tfjs|onnxruntime|auto|all] [--backend …] [--batch 1] [--runs 10] [--json]
 
 IMAGE may be a file, a directory or a glob. Without --model, classify uses the bundled
 CIFAR-10 ResNet-20. Weights files: .safetensors (zoo), .onnx, .pth/.pt/.th, Keras .h5/.keras, model.json.`;
@@ -89,12 +97,26 @@ function positiveInt(args: Args, name: string, fallback: number): number {
   return n;
 }
 
+/**
+ * Activates `--backend`. Without it, a hardware GPU gets WebGPU and everything else wasm:
+ * a software WebGPU adapter (llvmpipe) is several times slower than wasm.
+ */
 async function backend(args: Args): Promise<string> {
-  const choice = (args.backend ?? "auto") as BackendChoice;
+  const choice =
+    (args.backend ?? ((await hardwareGpuAvailable()) ? "webgpu" : "wasm")) as BackendChoice;
   if (!["auto", "webgpu", "wasm", "cpu"].includes(choice)) {
     throw new UsageError(`--backend must be auto, webgpu, wasm or cpu, got '${choice}'`);
   }
   return await useBackend(choice);
+}
+
+/** `--engine`, defaulting to tfjs when only `--backend` was given. */
+function engine(args: Args): EngineChoice {
+  const choice = args.engine ?? (args.backend ? "tfjs" : "auto");
+  if (!["auto", "tfjs", "onnxruntime"].includes(choice)) {
+    throw new UsageError(`--engine must be auto, tfjs or onnxruntime, got '${choice}'`);
+  }
+  return choice as EngineChoice;
 }
 
 function formatTable(results: ImageResult[], model: string): string {
@@ -118,8 +140,8 @@ async function classify(args: Args): Promise<void> {
   const paths = await expandImageArgs(inputs);
   const top = positiveInt(args, "top", 5);
   const batch = positiveInt(args, "batch", 16);
-  const ran = await backend(args);
-  const classifier = await loadClassifier(args.model, { progress: true });
+  await backend(args);
+  const classifier = await loadClassifier(args.model, { progress: true, engine: engine(args) });
   const showProgress = Deno.stderr.isTerminal() && paths.length > batch;
   const results = await classifyFiles(classifier, paths, {
     top,
@@ -133,17 +155,33 @@ async function classify(args: Args): Promise<void> {
   });
   if (showProgress) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
   if (args.json) console.log(JSON.stringify(results, null, 2));
-  else console.error(`backend: ${ran}`);
-  classifier.model.dispose();
+  else console.error(`engine: ${classifier.model.name}`);
+  await classifier.model.dispose();
+}
+
+/** Writes through a temporary sibling and a rename, so a failure never leaves a partial file. */
+async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = `${path}.${Deno.pid}.tmp`;
+  try {
+    await Deno.writeFile(temporary, bytes);
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
 }
 
 async function convert(args: Args): Promise<void> {
   const source = String(args._[1] ?? "");
   if (!source) throw new UsageError("convert needs a source file");
   const out = option(args, "out");
+  if (!/\.(safetensors|onnx)$/.test(out)) {
+    throw new UsageError("--out must end with .safetensors or .onnx");
+  }
   const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
   const imported = await importFile(source, { arch });
-  const counts = countParams(createModel(imported.spec, { weights: imported.weights }).plan);
+  const model = createModel(imported.spec, { weights: imported.weights });
+  const counts = countParams(model.plan);
   console.log(`source format: ${imported.format}`);
   console.log(`architecture:  ${imported.spec.name}`);
   console.log(
@@ -151,12 +189,62 @@ async function convert(args: Args): Promise<void> {
       counts.total.toLocaleString("en-US")
     } in all`,
   );
-  if (!out.endsWith(".safetensors")) throw new UsageError("--out must end with .safetensors");
-  const bytes = await toZooFile(source, imported);
-  const temporary = `${out}.${Deno.pid}.tmp`;
-  await Deno.writeFile(temporary, bytes);
-  await Deno.rename(temporary, out);
+  const bytes = out.endsWith(".onnx")
+    ? exportOnnx(model.plan, model.weights)
+    : await toZooFile(source, imported);
+  await writeAtomically(out, bytes);
   console.log(`wrote ${out} (${bytes.length.toLocaleString("en-US")} bytes)`);
+  if (args.verify) await verify(args, source, imported.format, model);
+  model.dispose();
+}
+
+/** Runs the ONNX source in onnxruntime and the converted model on one random input. */
+async function verify(args: Args, source: string, format: string, model: ZooModel): Promise<void> {
+  if (format !== "onnx") {
+    throw new UsageError("--verify needs an ONNX source (it runs the source in onnxruntime)");
+  }
+  if (!(await ortAvailable())) {
+    throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
+  }
+  await backend(args);
+  // The source's declared input shape, symbolic dimensions filled in.
+  const declared = readOnnx(await Deno.readFile(source), source).graph.inputs[0]?.shape ?? [];
+  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const shape = [1, 3, size, size].map((fallback, i) =>
+    typeof declared[i] === "number" ? declared[i] as number : fallback
+  );
+  const x = tf.randomNormal(shape, 0, 1, "float32", 1);
+  const input = (await x.data()) as Float32Array;
+  const session = await createOrtSession(await Deno.readFile(source));
+  const expected = (await session.run(input, shape)).data;
+  await session.dispose();
+  const nchw = createModel(model.spec, { weights: model.weights, dataFormat: "channels_first" });
+  const got = (await nchw.predict(x as tf.Tensor4D).data()) as Float32Array;
+  nchw.dispose();
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < got.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  const classes = got.length / shape[0];
+  const argmax = (a: Float32Array, n: number) => {
+    const row = a.subarray(n * classes, (n + 1) * classes);
+    return row.indexOf(Math.max(...row));
+  };
+  const agree =
+    Array.from({ length: shape[0] }, (_, n) => n).filter((n) =>
+      argmax(got, n) === argmax(expected, n)
+    ).length;
+  console.log(
+    `verify: max abs diff ${diff.toExponential(2)} (relative ${
+      (diff / scale).toExponential(2)
+    }), ` +
+      `top-1 agreement ${agree}/${shape[0]} against onnxruntime`,
+  );
+  if (agree !== shape[0] || diff / scale > 1e-4) {
+    throw new Error("verification failed: the converted model disagrees");
+  }
 }
 
 async function predict(args: Args): Promise<void> {
@@ -181,9 +269,7 @@ async function predict(args: Args): Promise<void> {
     ? input.data
     : Float32Array.from(input.data as ArrayLike<number>);
   const y = model.predict(tf.tensor4d(data, input.shape as [number, number, number, number]));
-  const temporary = `${outputPath}.${Deno.pid}.tmp`;
-  await Deno.writeFile(temporary, writeNpy(y.shape, (await y.data()) as Float32Array));
-  await Deno.rename(temporary, outputPath);
+  await writeAtomically(outputPath, writeNpy(y.shape, (await y.data()) as Float32Array));
   console.log(`${imported.spec.name}: wrote logits [${y.shape}] to ${outputPath}`);
   model.dispose();
 }
@@ -241,6 +327,72 @@ async function pull(args: Args): Promise<void> {
   readZooWeights(await Deno.readFile(path), path);
 }
 
+/** A model for `bench`: a preset (random weights), a registry id or a weights file. */
+async function benchModel(name: string): Promise<ZooModel> {
+  if (PRESETS[name]) return createModel(name, { seed: 1 });
+  const path = REGISTRY.some((e) => e.id === name)
+    ? await pullWeights(name, { progress: true })
+    : name;
+  const imported = await importFile(path);
+  return createModel(imported.spec, { weights: imported.weights });
+}
+
+async function bench(args: Args): Promise<void> {
+  const name = option(args, "model");
+  const batch = positiveInt(args, "batch", 1);
+  const runs = positiveInt(args, "runs", 10);
+  const ran = await backend(args);
+  const model = await benchModel(name);
+  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const shape = [batch, size, size, 3];
+  const choice = args.engine ?? "tfjs";
+  const engines = choice === "all" ? ["tfjs", "onnxruntime"] : [choice];
+  const haveOrt = await ortAvailable();
+  const ort = haveOrt ? await ortEngine(model) : null;
+  const ortTiming = ort ? await measure(ort, shape, runs) : null;
+  const rows = [];
+  for (const which of engines) {
+    if (!["auto", "tfjs", "onnxruntime"].includes(which)) {
+      throw new UsageError(`--engine must be auto, tfjs, onnxruntime or all`);
+    }
+    const engine = which === "onnxruntime" && ort
+      ? ort
+      : await createEngine(model, which as EngineChoice);
+    const timing = engine === ort ? ortTiming! : await measure(engine, shape, runs);
+    rows.push({
+      model: name,
+      engine: engine.name.startsWith("tfjs") ? "tfjs" : engine.name,
+      backend: engine.name.startsWith("tfjs") ? ran : "cpu",
+      batch,
+      median_ms: round(timing.medianMs),
+      min_ms: round(timing.minMs),
+      max_ms: round(timing.maxMs),
+      images_per_s: round(timing.imagesPerSecond),
+      peak_rss_mb: round(timing.peakRssMb),
+      ort_median_ms: ortTiming ? round(ortTiming.medianMs) : null,
+      ratio_vs_ort: ortTiming ? round(timing.medianMs / ortTiming.medianMs) : null,
+    });
+    if (engine !== ort) await engine.dispose();
+  }
+  await ort?.dispose();
+  model.dispose();
+  if (args.json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    return;
+  }
+  for (const r of rows) {
+    console.log(
+      `${r.model} ${r.engine}/${r.backend} batch ${r.batch}: median ${r.median_ms} ms ` +
+        `(min ${r.min_ms}, max ${r.max_ms}), ${r.images_per_s} images/s, peak RSS ${r.peak_rss_mb} MiB` +
+        (r.ort_median_ms === null
+          ? ""
+          : `; onnxruntime ${r.ort_median_ms} ms, ratio ${r.ratio_vs_ort}×`),
+    );
+  }
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
 const COMMANDS: Record<string, (args: Args) => Promise<void> | void> = {
   classify,
   convert,
@@ -248,6 +400,7 @@ const COMMANDS: Record<string, (args: Args) => Promise<void> | void> = {
   list,
   info,
   pull,
+  bench,
 };
 
 /**

@@ -126,6 +126,74 @@ Deno.test("convert reports the architecture and writes a zoo file that predict r
   }
 });
 
+Deno.test("convert --verify checks an ONNX source against onnxruntime; --out .onnx exports", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/tv_bottleneck.onnx`;
+    const result = await cli(
+      "convert",
+      here("./fixtures/nets/tv_bottleneck_bn.onnx"),
+      "--out",
+      out,
+      "--verify",
+    );
+    assertEquals(result.code, 0, result.stderr);
+    const line = result.stdout.split("\n").find((l) => l.startsWith("verify:"))!;
+    assert(/top-1 agreement 2\/2/.test(line), line);
+    const relative = Number(/relative ([0-9.e+-]+)/.exec(line)![1]);
+    assert(relative < 1e-4, line);
+    // The exported ONNX imports again as the same architecture.
+    const again = await cli("convert", out, "--out", `${dir}/again.safetensors`);
+    assertStringIncludes(again.stdout, "architecture:  resnet17_custom");
+    const notOnnx = await cli(
+      "convert",
+      here("./fixtures/nets/tv_basic.pth"),
+      "--out",
+      `${dir}/x.safetensors`,
+      "--verify",
+    );
+    assertEquals(notOnnx.code, 2);
+    assertStringIncludes(notOnnx.stderr, "--verify needs an ONNX source");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bench --json reports one object per engine with the ORT ratio", async () => {
+  const result = await cli(
+    "bench",
+    "--model",
+    "cifar_resnet20",
+    "--engine",
+    "all",
+    "--runs",
+    "3",
+    "--json",
+  );
+  assertEquals(result.code, 0, result.stderr);
+  const rows = result.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assertEquals(rows.map((r) => r.engine), ["tfjs", "onnxruntime"]);
+  for (const row of rows) {
+    for (
+      const key of [
+        "model",
+        "engine",
+        "backend",
+        "batch",
+        "median_ms",
+        "images_per_s",
+        "peak_rss_mb",
+        "ort_median_ms",
+        "ratio_vs_ort",
+      ]
+    ) {
+      assert(key in row, key);
+    }
+    assert(row.median_ms > 0 && row.peak_rss_mb > 0);
+  }
+  assertEquals(rows[1].ratio_vs_ort, 1);
+});
+
 Deno.test("bad input gets a clear error naming the file, and nothing is written", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { createModel } from "../zoo/model.ts";
 import { getSpec, listArchitectures, withOptionB } from "../zoo/spec.ts";
 import { countParams, planResNet } from "../zoo/plan.ts";
@@ -92,6 +92,11 @@ Deno.test("output shapes for input sizes, heads and data formats", () => {
     y.dispose();
     model.dispose();
   }
+});
+
+Deno.test("inputShape below 32 is refused with a clear error", () => {
+  const error = assertThrows(() => createModel("resnet18", { inputShape: [31, 64] }), RangeError);
+  assertEquals(error.message, "inputShape must be at least 32×32, got [31,64]");
 });
 
 Deno.test("channels_first input gives the channels_last result", async () => {

@@ -41,6 +41,7 @@ tf.enableProdMode();
 if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
 
 let webgpuRegistration: Promise<boolean> | null = null;
+let fallbackAdapter = true;
 
 async function registerWebGpu(): Promise<boolean> {
   const gpu =
@@ -51,6 +52,7 @@ async function registerWebGpu(): Promise<boolean> {
   if (!adapter) return false;
   // Read the adapter's info before requestDevice invalidates the adapter.
   const info = adapter.info;
+  fallbackAdapter = (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? true;
   const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
   const limitNames = [
     "maxComputeWorkgroupStorageSize",
@@ -78,6 +80,18 @@ async function registerWebGpu(): Promise<boolean> {
 export function webgpuAvailable(): Promise<boolean> {
   webgpuRegistration ??= registerWebGpu().catch(() => false);
   return webgpuRegistration;
+}
+
+/**
+ * Whether WebGPU runs on real hardware (not a software adapter such as Mesa's llvmpipe).
+ *
+ * @example
+ * ```ts
+ * console.log(await hardwareGpuAvailable()); // false on a CPU-only server
+ * ```
+ */
+export async function hardwareGpuAvailable(): Promise<boolean> {
+  return (await webgpuAvailable()) && !fallbackAdapter;
 }
 
 /**

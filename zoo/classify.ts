@@ -15,7 +15,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { ZooModel } from "./model.ts";
+import type { ImageModel } from "./engine.ts";
 import type { PreprocessSpec } from "./preprocess.ts";
 import { preprocessImages } from "./preprocess.ts";
 import { decodeImage, type RgbImage } from "./image.ts";
@@ -24,8 +24,8 @@ import { decodeImage, type RgbImage } from "./image.ts";
 export interface Classifier {
   /** Where the weights came from (registry id or file). */
   name: string;
-  /** The network. */
-  model: ZooModel;
+  /** The network on its engine; takes NHWC batches. */
+  model: ImageModel;
   /** Preprocessing the weights were trained with. */
   preprocess: PreprocessSpec;
   /** Class names, by output index. */
@@ -91,7 +91,7 @@ export async function classifyImages(
   top = 5,
 ): Promise<Prediction[][]> {
   const x = preprocessImages(images, classifier.preprocess);
-  const logits = classifier.model.predict(x) as tf.Tensor2D;
+  const logits = (await classifier.model.predict(x)) as tf.Tensor2D;
   x.dispose();
   const result = await topK(logits, top, classifier.labels);
   logits.dispose();

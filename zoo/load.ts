@@ -15,7 +15,8 @@
 
 import { type ImportedModel, importFile } from "../convert/import.ts";
 import { readZooWeights, writeZooWeights, type ZooWeightsFile } from "../convert/zoofile.ts";
-import { createModel, type ModelOptions } from "./model.ts";
+import { createModel } from "./model.ts";
+import { createEngine, type EngineChoice } from "./engine.ts";
 import type { Classifier } from "./classify.ts";
 import { type LabelSet, labelsFor } from "./labels.ts";
 import { PREPROCESS_PRESETS, type PreprocessSpec, TORCHVISION_V1 } from "./preprocess.ts";
@@ -109,9 +110,11 @@ export async function pullWeights(
 }
 
 /** Options of {@link loadClassifier}. */
-export interface LoadOptions extends Pick<ModelOptions, "dataFormat"> {
+export interface LoadOptions {
   /** Draw a download progress bar on stderr. */
   progress?: boolean;
+  /** Engine to run on (default `auto`: the fastest that loads here). */
+  engine?: EngineChoice;
 }
 
 /**
@@ -145,7 +148,10 @@ export async function loadClassifier(
       : readZooWeights(await toZooFile(source, imported), source);
   }
   const labelSet = (file.labels ?? (file.spec.classes === 10 ? "cifar10" : "imagenet")) as LabelSet;
-  const model = createModel(file.spec, { weights: file.weights, dataFormat: options.dataFormat });
+  const model = await createEngine(
+    createModel(file.spec, { weights: file.weights }),
+    options.engine,
+  );
   return {
     name,
     model,

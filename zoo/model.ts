@@ -76,6 +76,10 @@ export function createModel(
   checkWeights(plan, weights);
   const dataFormat = options.dataFormat ?? "channels_last";
   const size = spec.stem === "imagenet" ? 224 : 32;
+  if (options.inputShape?.some((n) => !Number.isInteger(n) || n < 32)) {
+    // Five stride-2 stages need 32 pixels to leave a 1×1 map (Keras' min_size).
+    throw new RangeError(`inputShape must be at least 32×32, got [${options.inputShape}]`);
+  }
   let graph: InferenceGraph | null = null;
   let layersModel: tf.LayersModel | null = null;
   return {

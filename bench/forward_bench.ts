@@ -1,0 +1,87 @@
+/**
+ * Forward-pass and loading benchmarks: ResNet-50 (batch 1, 224×224) on tfjs wasm and on
+ * onnxruntime, ResNet-20 for CIFAR (batch 1, 32×32) on tfjs cpu, tfjs wasm and onnxruntime,
+ * and reading a ResNet-50 zoo safetensors file. Run with `deno bench -A bench/`.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../zoo/backend.ts";
+import { createModel, type ZooModel } from "../zoo/model.ts";
+import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
+import { exportOnnx } from "../convert/onnx_export.ts";
+import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
+
+type Backend = "cpu" | "wasm";
+
+/** A model compiled on one tfjs backend (weights live where they were uploaded). */
+async function tfjsModel(backend: Backend, name: string): Promise<ZooModel> {
+  await useBackend(backend);
+  const model = createModel(name, { seed: 1 });
+  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  tf.dispose(model.predict(tf.zeros([1, size, size, 3]))); // compiles the graph
+  return model;
+}
+
+/** One tfjs forward pass of a batch of one image, waiting for the logits. */
+function tfjsBench(name: string, backend: Backend, model: ZooModel, n: number): void {
+  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  Deno.bench({
+    name: `${name} batch 1, tfjs ${backend}`,
+    group: name,
+    n,
+    warmup: 1,
+    async fn(b) {
+      await useBackend(backend);
+      const x = tf.randomUniform([1, size, size, 3]) as tf.Tensor4D;
+      b.start();
+      const y = model.predict(x);
+      await y.data();
+      b.end();
+      tf.dispose([x, y]);
+    },
+  });
+}
+
+/** One onnxruntime forward pass (every core) of the same model, exported NCHW. */
+async function ortBench(name: string, model: ZooModel, n: number): Promise<void> {
+  const engine = await createOrtSession(exportOnnx(model.plan, model.weights));
+  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const x = new Float32Array(3 * size * size).map(() => Math.random());
+  Deno.bench({
+    name: `${name} batch 1, onnxruntime`,
+    group: name,
+    n,
+    warmup: 2,
+    async fn() {
+      await engine.run(x, [1, 3, size, size]);
+    },
+  });
+}
+
+const ort = await ortAvailable();
+
+const resnet50 = await tfjsModel("wasm", "resnet50");
+tfjsBench("resnet50", "wasm", resnet50, 8);
+if (ort) await ortBench("resnet50", resnet50, 20);
+
+const cifarCpu = await tfjsModel("cpu", "cifar_resnet20");
+tfjsBench("cifar_resnet20", "cpu", cifarCpu, 5);
+const cifarWasm = await tfjsModel("wasm", "cifar_resnet20");
+tfjsBench("cifar_resnet20", "wasm", cifarWasm, 50);
+if (ort) await ortBench("cifar_resnet20", cifarWasm, 200);
+
+const directory = await Deno.makeTempDir({ prefix: "denozoo_bench_" });
+const zooFile = `${directory}/resnet50.safetensors`;
+await Deno.writeFile(zooFile, writeZooWeights(resnet50.spec, resnet50.weights));
+globalThis.addEventListener("unload", () => Deno.removeSync(directory, { recursive: true }));
+
+Deno.bench({
+  name: "resnet50 zoo safetensors: read + parse",
+  n: 10,
+  warmup: 1,
+  async fn() {
+    readZooWeights(await Deno.readFile(zooFile), zooFile);
+  },
+});

@@ -1,0 +1,433 @@
+/**
+ * Writes a zoo plan and its weights as an ONNX model that onnxruntime (or any ONNX
+ * runtime) can run: BatchNorms that follow a convolution are folded into it, the rest
+ * become BatchNormalization nodes; weights are float32 `raw_data` initializers. The
+ * input is `input` ([N,3,H,W], or [N,H,W,3] with `layout: "nhwc"`), the output
+ * `logits` (with a classifier) or `features`.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "../zoo/spec.ts";
+ * import { planResNet } from "../zoo/plan.ts";
+ * import { initialWeights } from "../zoo/weights.ts";
+ * import { exportOnnx } from "./onnx_export.ts";
+ * const plan = planResNet(getSpec("cifar_resnet20"));
+ * const bytes = exportOnnx(plan, initialWeights(plan));
+ * await Deno.writeFile("cifar_resnet20.onnx", bytes);
+ * ```
+ *
+ * @module
+ */
+
+import onnxProto from "onnx-proto";
+import type { onnx as OnnxTypes } from "onnx-proto";
+import type { BatchNormNode, ConvNode, Plan } from "../zoo/plan.ts";
+import { foldBatchNorm } from "../zoo/infer.ts";
+import { checkWeights, type WeightMap } from "../zoo/weights.ts";
+import { hwioToOihw } from "./layout.ts";
+import { CONVERTER_VERSION } from "./zoofile.ts";
+
+const { onnx } = onnxProto;
+
+/** Options of {@link exportOnnx}. */
+export interface OnnxExportOptions {
+  /** Input layout: `nchw` (default, as PyTorch) or `nhwc` (one Transpose at the entry, and at the exit of a 4-D output). */
+  layout?: "nchw" | "nhwc";
+  /** Operator set of the default domain, 11 to 18 (default 13). */
+  opset?: number;
+  /** A fixed batch size, or `dynamic` (default) for a symbolic `N`. */
+  batch?: number | "dynamic";
+}
+
+/** Lowest and highest opsets whose operators this exporter emits with unchanged semantics. */
+const OPSET_RANGE = [11, 18] as const;
+/** Largest int64, the "to the end" of a Slice. */
+const INT64_MAX = 0x7fffffffffffffffn;
+
+const AttributeType = onnx.AttributeProto.AttributeType;
+const DataType = onnx.TensorProto.DataType;
+
+/** The ONNX IR version that introduced an opset's release (IR 7 up to opset 14, IR 8 after). */
+function irVersionFor(opset: number): number {
+  return opset <= 14 ? 7 : 8;
+}
+
+function bytesOf(data: Float32Array | BigInt64Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Accumulates nodes and initializers; value names double as node names. */
+class GraphBuilder {
+  readonly nodes: OnnxTypes.INodeProto[] = [];
+  readonly initializers: OnnxTypes.ITensorProto[] = [];
+  readonly #initializerNames = new Set<string>();
+
+  float(name: string, shape: number[], data: Float32Array): string {
+    this.initializers.push({ name, dims: shape, dataType: DataType.FLOAT, rawData: bytesOf(data) });
+    this.#initializerNames.add(name);
+    return name;
+  }
+
+  /** An int64 constant, shared by every node that asks for the same name. */
+  int64(name: string, values: bigint[]): string {
+    if (!this.#initializerNames.has(name)) {
+      const data = BigInt64Array.from(values);
+      this.initializers.push({
+        name,
+        dims: [values.length],
+        dataType: DataType.INT64,
+        rawData: bytesOf(data),
+      });
+      this.#initializerNames.add(name);
+    }
+    return name;
+  }
+
+  node(
+    opType: string,
+    inputs: string[],
+    output: string,
+    attribute: OnnxTypes.IAttributeProto[] = [],
+  ): string {
+    this.nodes.push({ name: output, opType, input: inputs, output: [output], attribute });
+    return output;
+  }
+}
+
+const ints = (name: string, values: number[]): OnnxTypes.IAttributeProto => ({
+  name,
+  type: AttributeType.INTS,
+  ints: values,
+});
+const int = (name: string, value: number): OnnxTypes.IAttributeProto => ({
+  name,
+  type: AttributeType.INT,
+  i: value,
+});
+const float = (name: string, value: number): OnnxTypes.IAttributeProto => ({
+  name,
+  type: AttributeType.FLOAT,
+  f: value,
+});
+const text = (name: string, value: string): OnnxTypes.IAttributeProto => ({
+  name,
+  type: AttributeType.STRING,
+  s: new TextEncoder().encode(value),
+});
+
+/**
+ * Plan indices in the order their nodes are written: a depth-first post-order from the
+ * output that visits a residual add's main path before its shortcut. That is the order
+ * torch.onnx writes torchvision blocks in, which the importer relies on to tell a
+ * bottleneck's last 1×1 conv from an equally shaped projection.
+ */
+function writeOrder(plan: Plan): number[] {
+  const order: number[] = [];
+  const done = new Set<number>();
+  const visit = (index: number): void => {
+    if (done.has(index)) return;
+    done.add(index);
+    const node = plan.nodes[index];
+    if (node.op === "add") [node.inputs[1], node.inputs[0]].forEach(visit);
+    else if ("input" in node) visit(node.input);
+    order.push(index);
+  };
+  visit(plan.output);
+  return order;
+}
+
+/**
+ * BatchNorms that fold into the convolution before them (the conv's only reader, as in
+ * `compileInference`): BN index → conv index.
+ */
+function foldedBatchNorms(plan: Plan): Map<number, number> {
+  const uses = new Array<number>(plan.nodes.length).fill(0);
+  for (const node of plan.nodes) {
+    if ("input" in node) uses[node.input]++;
+    if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
+  }
+  uses[plan.output]++;
+  const folded = new Map<number, number>();
+  plan.nodes.forEach((node, index) => {
+    if (node.op === "bn" && plan.nodes[node.input].op === "conv" && uses[node.input] === 1) {
+      folded.set(index, node.input);
+    }
+  });
+  return folded;
+}
+
+function checkOptions(options: OnnxExportOptions): void {
+  const opset = options.opset ?? 13;
+  if (!Number.isInteger(opset) || opset < OPSET_RANGE[0] || opset > OPSET_RANGE[1]) {
+    throw new RangeError(
+      `opset ${opset} is not supported; use ${OPSET_RANGE[0]} to ${OPSET_RANGE[1]}`,
+    );
+  }
+  const batch = options.batch ?? "dynamic";
+  if (batch !== "dynamic" && !(Number.isInteger(batch) && batch > 0)) {
+    throw new RangeError(`batch must be a positive integer or "dynamic", got ${batch}`);
+  }
+}
+
+function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
+  const dim = dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d }));
+  return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } } };
+}
+
+/**
+ * Exports a plan with its weights (zoo layout, as `createModel` takes them) as ONNX
+ * ModelProto bytes. The graph computes what `createModel(spec, { weights }).predict` does:
+ * Conv (BN folded, symmetric pads), BatchNormalization for BNs that follow no conv
+ * (pre-activation, post and input BNs), Relu, MaxPool (Keras' zero padding as Pad + MaxPool;
+ * TF 'same' as `SAME_UPPER`), Slice with steps for subsampled shortcuts, Pad on the channel
+ * axis for option-A shortcuts, Add, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
+ *
+ * @param plan The plan, head options applied (`planResNet(spec, { includeTop, pooling })`).
+ * @param weights The plan's weights; checked against the plan first.
+ * @param options Layout, opset (default 13) and batch dimension (default dynamic).
+ * @returns The serialised model.
+ * @throws {Error} If a weight is missing or misshapen; {RangeError} for an unsupported opset or batch.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../zoo/model.ts";
+ * const model = createModel("resnet50");
+ * const bytes = exportOnnx(model.plan, model.weights, { layout: "nhwc", batch: 1 });
+ * console.log(bytes.length > 100e6); // true
+ * ```
+ */
+export function exportOnnx(
+  plan: Plan,
+  weights: WeightMap,
+  options: OnnxExportOptions = {},
+): Uint8Array {
+  checkOptions(options);
+  checkWeights(plan, weights);
+  const layout = options.layout ?? "nchw";
+  const opset = options.opset ?? 13;
+  const batch = options.batch ?? "dynamic";
+  const batchDim = batch === "dynamic" ? "N" : batch;
+
+  const graph = new GraphBuilder();
+  const foldedInto = foldedBatchNorms(plan);
+  const bnAfter = new Map(
+    [...foldedInto].map(([bn, conv]) => [conv, plan.nodes[bn] as BatchNormNode]),
+  );
+  const outputNode = plan.nodes[plan.output];
+  const outputName = outputNode.op === "dense" ? "logits" : "features";
+  const spatialOutput = outputNode.op !== "dense" && outputNode.op !== "globalPool";
+  const exitTranspose = spatialOutput && layout === "nhwc";
+  const finalIndex = foldedInto.get(plan.output) ?? plan.output;
+
+  const values: string[] = new Array(plan.nodes.length);
+  const channels: number[] = new Array(plan.nodes.length);
+  /** The value name a plan node writes: its own name, or the graph output's. */
+  const name = (index: number, own: string) =>
+    index === finalIndex && !exitTranspose ? outputName : own;
+
+  for (const index of writeOrder(plan)) {
+    const node = plan.nodes[index];
+    const conv = foldedInto.get(index);
+    if (conv !== undefined) {
+      values[index] = values[conv];
+      channels[index] = channels[conv];
+      continue;
+    }
+    const input = "input" in node ? values[node.input] : "";
+    channels[index] = "input" in node ? channels[node.input] : 0;
+    switch (node.op) {
+      case "input":
+        channels[index] = node.channels;
+        values[index] = layout === "nchw"
+          ? "input"
+          : graph.node("Transpose", ["input"], name(index, "input_nchw"), [
+            ints("perm", [0, 3, 1, 2]),
+          ]);
+        break;
+      case "conv":
+        values[index] = writeConv(
+          graph,
+          node,
+          bnAfter.get(index) ?? null,
+          weights,
+          input,
+          name(index, node.name),
+        );
+        channels[index] = node.outChannels;
+        break;
+      case "bn":
+        values[index] = writeBatchNorm(graph, node, weights, input, name(index, node.name));
+        break;
+      case "relu":
+        values[index] = graph.node("Relu", [input], name(index, `${input}/relu`));
+        break;
+      case "maxpool": {
+        const attributes = [
+          ints("kernel_shape", [node.size, node.size]),
+          ints("strides", [node.stride, node.stride]),
+        ];
+        const out = name(index, `${input}/maxpool`);
+        if (node.padding === "same") {
+          // TF 'same' puts the odd padding at the end and ignores padded cells, as SAME_UPPER does.
+          values[index] = graph.node("MaxPool", [input], out, [
+            ...attributes,
+            text("auto_pad", "SAME_UPPER"),
+          ]);
+        } else if (plan.nodes[node.input].op === "relu") {
+          // After a ReLU no value is below zero, so Keras' zero padding equals MaxPool's own.
+          values[index] = graph.node("MaxPool", [input], out, [
+            ...attributes,
+            ints("pads", [1, 1, 1, 1]),
+          ]);
+        } else {
+          const pads = graph.int64("pads_spatial_1", [0n, 0n, 1n, 1n, 0n, 0n, 1n, 1n]);
+          const padded = graph.node("Pad", [input, pads], `${input}/zero_pad`);
+          // onnxruntime's Pad fusion (level "basic") moves a zero Pad into MaxPool's `pads`, which
+          // pad with -inf: wrong where a border window is all negative (Keras V2's raw stem
+          // output). It leaves pools with an explicit auto_pad alone.
+          values[index] = graph.node("MaxPool", [padded], out, [
+            ...attributes,
+            text("auto_pad", "VALID"),
+          ]);
+        }
+        break;
+      }
+      case "subsample": {
+        const s = BigInt(node.stride);
+        const slice = [
+          graph.int64("slice_starts", [0n, 0n]),
+          graph.int64("slice_ends", [INT64_MAX, INT64_MAX]),
+          graph.int64("slice_axes", [2n, 3n]),
+          graph.int64(`slice_steps_${s}`, [s, s]),
+        ];
+        values[index] = graph.node("Slice", [input, ...slice], name(index, `${input}/subsample`));
+        break;
+      }
+      case "padChannels": {
+        const [before, after] = [BigInt(node.before), BigInt(node.after)];
+        const padsName = `pads_channels_${before}_${after}`;
+        const pads = graph.int64(padsName, [0n, before, 0n, 0n, 0n, after, 0n, 0n]);
+        values[index] = graph.node("Pad", [input, pads], name(index, `${input}/pad_channels`));
+        channels[index] += node.before + node.after;
+        break;
+      }
+      case "add": {
+        const [a, b] = node.inputs.map((i) => values[i]);
+        values[index] = graph.node("Add", [a, b], name(index, `add_${index}`));
+        channels[index] = channels[node.inputs[0]];
+        break;
+      }
+      case "globalPool": {
+        const op = node.kind === "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
+        const pooled = graph.node(op, [input], `${input}/${node.kind}_pool`);
+        values[index] = graph.node("Flatten", [pooled], name(index, `${pooled}/flatten`), [
+          int("axis", 1),
+        ]);
+        break;
+      }
+      case "dense": {
+        const kernel = weights.get(`${node.name}/kernel`)!;
+        const bias = weights.get(`${node.name}/bias`)!;
+        values[index] = graph.node(
+          "Gemm",
+          [
+            input,
+            graph.float(`${node.name}.weight`, kernel.shape, kernel.data),
+            graph.float(`${node.name}.bias`, bias.shape, bias.data),
+          ],
+          name(index, node.name),
+          [int("transB", 0)],
+        );
+        channels[index] = node.outFeatures;
+        break;
+      }
+    }
+  }
+  if (exitTranspose) {
+    graph.node("Transpose", [values[finalIndex]], outputName, [ints("perm", [0, 2, 3, 1])]);
+  }
+
+  const c = channels[plan.output];
+  const inputDims = layout === "nchw" ? [batchDim, 3, "H", "W"] : [batchDim, "H", "W", 3];
+  const outputDims = !spatialOutput
+    ? [batchDim, c]
+    : layout === "nchw"
+    ? [batchDim, c, "out_height", "out_width"]
+    : [batchDim, "out_height", "out_width", c];
+  const model: OnnxTypes.IModelProto = {
+    irVersion: irVersionFor(opset),
+    opsetImport: [{ domain: "", version: opset }],
+    producerName: "denozoo",
+    producerVersion: CONVERTER_VERSION,
+    graph: {
+      name: "resnet",
+      node: graph.nodes,
+      initializer: graph.initializers,
+      input: [tensorType("input", inputDims)],
+      output: [tensorType(outputName, outputDims)],
+    },
+  };
+  const encoded = onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
+  // Under Deno's Node compatibility protobufjs writes a Node Buffer, whose `slice` is a view,
+  // not a copy; hand out a plain Uint8Array over the same bytes.
+  return new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+}
+
+/** A Conv node with the BatchNorm after it (if any) folded in; the kernel goes OIHW. */
+function writeConv(
+  graph: GraphBuilder,
+  node: ConvNode,
+  bn: BatchNormNode | null,
+  weights: WeightMap,
+  input: string,
+  output: string,
+): string {
+  const { kernel, bias } = foldBatchNorm(node, bn, weights);
+  const oihw = hwioToOihw({
+    shape: [node.kernel, node.kernel, node.inChannels, node.outChannels],
+    data: kernel,
+  });
+  const k = node.kernel;
+  return graph.node(
+    "Conv",
+    [
+      input,
+      graph.float(`${node.name}.weight`, oihw.shape, oihw.data),
+      graph.float(`${node.name}.bias`, [node.outChannels], bias),
+    ],
+    output,
+    [
+      ints("kernel_shape", [k, k]),
+      ints("strides", [node.stride, node.stride]),
+      ints("pads", [node.pad, node.pad, node.pad, node.pad]),
+      ints("dilations", [1, 1]),
+      int("group", 1),
+    ],
+  );
+}
+
+/** A BatchNormalization node; a non-affine BN gets unit scale and zero bias. */
+function writeBatchNorm(
+  graph: GraphBuilder,
+  node: BatchNormNode,
+  weights: WeightMap,
+  input: string,
+  output: string,
+): string {
+  const param = (p: string) => weights.get(`${node.name}/${p}`)!.data;
+  const n = node.channels;
+  const gamma = node.affine ? param("gamma") : new Float32Array(n).fill(1);
+  const beta = node.affine ? param("beta") : new Float32Array(n);
+  return graph.node(
+    "BatchNormalization",
+    [
+      input,
+      graph.float(`${node.name}.weight`, [n], gamma),
+      graph.float(`${node.name}.bias`, [n], beta),
+      graph.float(`${node.name}.running_mean`, [n], param("moving_mean")),
+      graph.float(`${node.name}.running_var`, [n], param("moving_variance")),
+    ],
+    output,
+    [float("epsilon", node.epsilon)],
+  );
+}

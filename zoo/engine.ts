@@ -1,0 +1,105 @@
+/**
+ * Engines that run a zoo model: tfjs (WebGPU, wasm or cpu) or onnxruntime-node, fed
+ * the same weights through an in-memory ONNX export. `auto` picks the fastest that
+ * loads here: tfjs-webgpu on a hardware GPU, else onnxruntime, else tfjs-wasm.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createModel } from "./model.ts";
+ * import { createEngine } from "./engine.ts";
+ * const engine = await createEngine(createModel("cifar_resnet20"), "auto");
+ * const logits = await engine.predict(tf.zeros([1, 32, 32, 3]));
+ * console.log(engine.name, logits.shape); // e.g. "onnxruntime" [1, 10]
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { ZooModel } from "./model.ts";
+import { hardwareGpuAvailable, useBackend } from "./backend.ts";
+import { createOrtSession, ortAvailable } from "./ort.ts";
+import { exportOnnx } from "../convert/onnx_export.ts";
+
+/** Which engine to run on. */
+export type EngineChoice = "auto" | "tfjs" | "onnxruntime";
+
+/** Anything that maps an NHWC image batch to logits (or features). */
+export interface ImageModel {
+  /** Engine and backend, e.g. `tfjs-wasm` or `onnxruntime`. */
+  readonly name: string;
+  /** Runs a channels_last batch; the caller disposes the result. */
+  predict(x: tf.Tensor4D): Promise<tf.Tensor>;
+  /** Frees the engine (not the zoo model it came from). */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The tfjs engine over a zoo model's folded inference path.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "./model.ts";
+ * const engine = tfjsEngine(createModel("cifar_resnet20"));
+ * ```
+ */
+export function tfjsEngine(model: ZooModel): ImageModel {
+  return {
+    name: `tfjs-${tf.getBackend()}`,
+    predict: (x) => Promise.resolve(model.predict(x)),
+    dispose: () => Promise.resolve(),
+  };
+}
+
+/**
+ * Exports the model to ONNX in memory (NHWC input, BN folded) and opens it in onnxruntime.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "./model.ts";
+ * const engine = await ortEngine(createModel("resnet50"));
+ * ```
+ */
+export async function ortEngine(model: ZooModel, threads?: number): Promise<ImageModel> {
+  const session = await createOrtSession(
+    exportOnnx(model.plan, model.weights, { layout: "nhwc" }),
+    { threads },
+  );
+  return {
+    name: "onnxruntime",
+    async predict(x) {
+      const out = await session.run((await x.data()) as Float32Array, x.shape);
+      return tf.tensor(out.data, out.shape);
+    },
+    dispose: () => session.dispose(),
+  };
+}
+
+/**
+ * Creates the engine a choice names; `auto` prefers a hardware GPU, then onnxruntime,
+ * then tfjs on the best backend available. A forced engine that cannot load is an error.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "./model.ts";
+ * const engine = await createEngine(createModel("resnet18"), "tfjs");
+ * ```
+ */
+export async function createEngine(
+  model: ZooModel,
+  choice: EngineChoice = "auto",
+): Promise<ImageModel> {
+  if (choice === "tfjs") return tfjsEngine(model);
+  if (choice === "auto" && await hardwareGpuAvailable()) {
+    await useBackend("webgpu");
+    return tfjsEngine(model);
+  }
+  if (await ortAvailable()) return await ortEngine(model);
+  if (choice === "onnxruntime") {
+    throw new Error(
+      "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
+    );
+  }
+  return tfjsEngine(model);
+}
