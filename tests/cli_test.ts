@@ -7,9 +7,16 @@ const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return await cliWith({ DENOZOO_OFFLINE: "1" }, ...args);
+}
+
+async function cliWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${root}cli.ts`, ...args],
-    env: { DENOZOO_OFFLINE: "1", XDG_RUNTIME_DIR: "/tmp" },
+    env: { XDG_RUNTIME_DIR: "/tmp", ...env },
     stdout: "piped",
     stderr: "piped",
   });
@@ -235,3 +242,54 @@ async function assertMissing(path: string): Promise<void> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
 }
+
+Deno.test("pull downloads through a mirror once, converts once, and classify then runs offline", async () => {
+  const home = await Deno.makeTempDir();
+  const checkpoint = await Deno.readFile(here("./data/cifar10-resnet/resnet20-12fca82f.th"));
+  const requests: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const path = new URL(request.url).pathname;
+    requests.push(path);
+    if (
+      path !==
+        "/github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/resnet20-12fca82f.th"
+    ) {
+      return new Response("not found", { status: 404 });
+    }
+    return new Response(checkpoint);
+  });
+  const env = { DENOZOO_HOME: home, DENOZOO_MIRROR: `http://127.0.0.1:${server.addr.port}` };
+  try {
+    const first = await cliWith(env, "pull", "cifar_resnet20.cifar10");
+    assertEquals(first.code, 0, first.stderr);
+    assertStringIncludes(first.stdout, `${home}/models/cifar_resnet20.cifar10.safetensors`);
+    assertEquals(requests.length, 1);
+    const second = await cliWith(env, "pull", "cifar_resnet20.cifar10");
+    assertEquals(second.code, 0, second.stderr);
+    assertEquals(requests.length, 1, "the converted file is reused");
+    const verified = await cliWith(env, "pull", "cifar_resnet20.cifar10", "--verify");
+    assertStringIncludes(verified.stdout, "cifar_resnet20.cifar10: ok");
+    const offline = await cliWith(
+      { DENOZOO_HOME: home, DENOZOO_OFFLINE: "1" },
+      "classify",
+      here("./data/images/cat.jpg"),
+      "--model",
+      "cifar_resnet20.cifar10",
+      "--top",
+      "1",
+      "--json",
+    );
+    assertEquals(offline.code, 0, offline.stderr);
+    assertEquals(JSON.parse(offline.stdout)[0].predictions[0].label, "cat");
+    const missing = await cliWith(
+      { DENOZOO_HOME: home, DENOZOO_OFFLINE: "1" },
+      "pull",
+      "cifar_resnet32.cifar10",
+    );
+    assertEquals(missing.code, 1);
+    assertStringIncludes(missing.stderr, "resnet32-d509ac18.th");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(home, { recursive: true });
+  }
+});

@@ -113,5 +113,9 @@ export async function useBackend(choice: BackendChoice = "auto"): Promise<string
       return name;
     }
   }
-  throw new Error(`backend '${choice}' is not available on this machine`);
+  const hint = choice === "wasm"
+    ? ` (it reads its .wasm from ${new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).pathname}: ` +
+      "grant --allow-read there)"
+    : "";
+  throw new Error(`backend '${choice}' could not start on this machine${hint}`);
 }

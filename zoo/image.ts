@@ -22,7 +22,10 @@
 import jpeg from "jpeg-js";
 import { decode as decodePng } from "fast-png";
 import { GifReader } from "omggif";
-import { decode as decodeWebp } from "@cwasm/webp";
+// libwebp reads its .wasm from the package folder when loaded. Loading it lazily and
+// tolerating failure keeps JPEG/PNG/GIF working under narrow --allow-read permissions.
+const webp: { decode(bytes: Uint8Array): { width: number; height: number; data: Uint8ClampedArray } } | Error =
+  await import("@cwasm/webp").catch((error: Error) => error);
 import { ZooFormatError } from "../convert/types.ts";
 
 /** An 8-bit RGB image. */
@@ -390,7 +393,10 @@ function webpDimensions(bytes: Uint8Array, file: string): { width: number; heigh
 function decodeWebpImage(bytes: Uint8Array, file: string): RgbImage {
   const size = webpDimensions(bytes, file);
   checkPixelCount(file, "WebP", size.width, size.height);
-  const { width, height, data } = attempt(file, "invalid WebP", () => decodeWebp(bytes));
+  if (webp instanceof Error) {
+    throw new ZooFormatError(file, `the WebP decoder could not load: ${webp.message}`);
+  }
+  const { width, height, data } = attempt(file, "invalid WebP", () => webp.decode(bytes));
   return { width, height, data: interleavedToRgb(data, width * height, 4, 0) };
 }
 
