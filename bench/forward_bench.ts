@@ -12,6 +12,9 @@ import { createModel, type ZooModel } from "../zoo/model.ts";
 import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
+import { importFile } from "../convert/import.ts";
+import { decodeImage } from "../zoo/image.ts";
+import { preprocessImages, TORCHVISION_V1 } from "../zoo/preprocess.ts";
 
 type Backend = "cpu" | "wasm";
 
@@ -83,5 +86,54 @@ Deno.bench({
   warmup: 1,
   async fn() {
     readZooWeights(await Deno.readFile(zooFile), zooFile);
+  },
+});
+
+// Importing a ~100 MB ResNet-50 ONNX file into the zoo, against merely reading its bytes.
+const onnxFile = `${directory}/resnet50.onnx`;
+await Deno.writeFile(onnxFile, exportOnnx(resnet50.plan, resnet50.weights));
+Deno.bench({
+  name: "resnet50 ONNX (100 MB): read bytes only",
+  group: "onnx import",
+  baseline: true,
+  n: 10,
+  async fn() {
+    await Deno.readFile(onnxFile);
+  },
+});
+Deno.bench({
+  name: "resnet50 ONNX (100 MB): import to zoo spec + weights",
+  group: "onnx import",
+  n: 10,
+  async fn() {
+    await importFile(onnxFile);
+  },
+});
+
+// Preprocessing of a 1-megapixel JPEG (decode + torchvision resize/crop/normalise) on wasm.
+const photo = await Deno.readFile(
+  new URL("../tests/data/images/grace_hopper.jpg", import.meta.url),
+);
+const megapixel = decodeImage(photo, "grace_hopper.jpg");
+const large = {
+  width: 1024,
+  height: 1024,
+  data: new Uint8Array(1024 * 1024 * 3).map((_, i) => megapixel.data[i % megapixel.data.length]),
+};
+Deno.bench({
+  name: "preprocess 1 MP image (resize 256, crop 224, normalise) on wasm",
+  n: 20,
+  async fn() {
+    await useBackend("wasm");
+    const x = preprocessImages([large], TORCHVISION_V1);
+    await x.data();
+    x.dispose();
+  },
+});
+Deno.bench({
+  name: "decode a 517×606 JPEG",
+  n: 20,
+  fn() {
+    decodeImage(photo, "grace_hopper.jpg");
   },
 });

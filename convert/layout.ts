@@ -49,26 +49,27 @@ export function toWeight(tensor: NamedTensor, file: string): Weight {
  * ```
  */
 export function transpose(weight: Weight, perm: number[]): Weight {
-  const shape = perm.map((p) => weight.shape[p]);
-  const rank = shape.length;
-  const inStrides = new Array<number>(rank);
-  for (let d = rank - 1, s = 1; d >= 0; d--) {
-    inStrides[d] = s;
-    s *= weight.shape[d];
-  }
-  const strides = perm.map((p) => inStrides[p]);
-  const data = new Float32Array(weight.data.length);
-  const index = new Array<number>(rank).fill(0);
-  for (let o = 0; o < data.length; o++) {
-    let offset = 0;
-    for (let d = 0; d < rank; d++) offset += index[d] * strides[d];
-    data[o] = weight.data[offset];
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++index[d] < shape[d]) break;
-      index[d] = 0;
+  const rank = weight.shape.length;
+  if (perm.length !== rank) throw new Error(`permutation [${perm}] does not fit shape [${weight.shape}]`);
+  // Pad to rank 4 at the front so one set of tight nested loops serves every tensor here.
+  const pad = 4 - rank;
+  const inShape = [...new Array<number>(pad).fill(1), ...weight.shape];
+  const fullPerm = [...Array.from({ length: pad }, (_, i) => i), ...perm.map((p) => p + pad)];
+  const inStrides = [inShape[1] * inShape[2] * inShape[3], inShape[2] * inShape[3], inShape[3], 1];
+  const [n0, n1, n2, n3] = fullPerm.map((p) => inShape[p]);
+  const [s0, s1, s2, s3] = fullPerm.map((p) => inStrides[p]);
+  const source = weight.data;
+  const data = new Float32Array(source.length);
+  let o = 0;
+  for (let a = 0; a < n0; a++) {
+    for (let b = 0; b < n1; b++) {
+      for (let c = 0; c < n2; c++) {
+        let offset = a * s0 + b * s1 + c * s2;
+        for (let d = 0; d < n3; d++, offset += s3) data[o++] = source[offset];
+      }
     }
   }
-  return { shape, data };
+  return { shape: perm.map((p) => weight.shape[p]), data };
 }
 
 /**

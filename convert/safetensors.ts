@@ -142,7 +142,8 @@ function isRawDType(name: string): name is RawDType {
  * ```
  */
 export function decodeLittleEndian(dtype: RawDType, raw: Uint8Array): NamedTensor["data"] {
-  const copy = raw.slice();
+  // Uint8Array's own slice: a Node Buffer's `slice` returns a view, not a copy.
+  const copy = Uint8Array.prototype.slice.call(raw);
   switch (dtype) {
     case "F32":
       return new Float32Array(copy.buffer);

@@ -136,7 +136,7 @@ Deno.test("the folded path does not leak tensors", () => {
   const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
   model.predict(x).dispose();
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 20; i++) model.predict(x).dispose();
+  for (let i = 0; i < 100; i++) model.predict(x).dispose();
   assertEquals(tf.memory().numTensors, before);
   model.dispose();
 });
