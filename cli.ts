@@ -191,7 +191,7 @@ async function convert(args: Args): Promise<void> {
   );
   const bytes = out.endsWith(".onnx")
     ? exportOnnx(model.plan, model.weights)
-    : await toZooFile(source, imported);
+    : await toZooFile(await Deno.readFile(source), source, imported);
   await writeAtomically(out, bytes);
   console.log(`wrote ${out} (${bytes.length.toLocaleString("en-US")} bytes)`);
   if (args.verify) await verify(args, source, imported.format, model);

@@ -90,6 +90,80 @@ export function writeZooWeights(
   return writeSafetensors(tensors, metadata);
 }
 
+/** Parses the metadata of a zoo file. */
+function zooMetadata(
+  metadata: Record<string, string>,
+  file: string,
+): Omit<ZooWeightsFile, "weights"> {
+  if (metadata.format !== "denozoo/1" || !metadata["denozoo.spec"]) {
+    throw new ZooFormatError(
+      file,
+      "safetensors file without denozoo metadata (convert it with `cli.ts convert`)",
+    );
+  }
+  try {
+    return {
+      spec: JSON.parse(metadata["denozoo.spec"]),
+      preprocess: metadata["denozoo.preprocess"]
+        ? JSON.parse(metadata["denozoo.preprocess"])
+        : undefined,
+      labels: metadata["denozoo.labels"],
+      source: metadata["denozoo.source"],
+      sourceSha256: metadata["denozoo.source_sha256"],
+      sourceFormat: metadata["denozoo.source_format"],
+      converter: metadata["denozoo.converter"],
+    };
+  } catch (error) {
+    throw new ZooFormatError(file, `invalid JSON in the metadata: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Reads only the header of a zoo file on disk (spec, preprocessing, labels, provenance),
+ * not its tensors.
+ *
+ * @example
+ * ```ts
+ * const header = await readZooHeader("models/cifar_resnet20.safetensors");
+ * console.log(header.spec.name); // "cifar_resnet20"
+ * ```
+ */
+export async function readZooHeader(path: string): Promise<Omit<ZooWeightsFile, "weights">> {
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  const prefix = new Uint8Array(8);
+  if (size < 8 || (await file.read(prefix)) !== 8) {
+    throw new ZooFormatError(path, "too short for a safetensors header");
+  }
+  const length = Number(new DataView(prefix.buffer).getBigUint64(0, true));
+  if (length > size - 8 || length > 100_000_000) {
+    throw new ZooFormatError(path, `header length ${length} does not fit the file (${size} bytes)`);
+  }
+  const header = new Uint8Array(length);
+  for (let read = 0; read < length;) {
+    const n = await file.read(header.subarray(read));
+    if (n === null) throw new ZooFormatError(path, "truncated header");
+    read += n;
+  }
+  let parsed: Record<string, { data_offsets?: [number, number] }> & {
+    __metadata__?: Record<string, string>;
+  };
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(header));
+  } catch (error) {
+    throw new ZooFormatError(path, `invalid header JSON: ${(error as Error).message}`);
+  }
+  // A truncated or padded file is damaged even when its header reads.
+  const end = Math.max(0, ...Object.values(parsed).map((t) => Number(t?.data_offsets?.[1] ?? 0)));
+  if (size !== 8 + length + end) {
+    throw new ZooFormatError(
+      path,
+      `file has ${size} bytes, its header describes ${8 + length + end}`,
+    );
+  }
+  return zooMetadata((parsed.__metadata__ ?? {}) as unknown as Record<string, string>, path);
+}
+
 /**
  * Reads a zoo safetensors file and checks its tensors against its spec.
  *
@@ -101,22 +175,8 @@ export function writeZooWeights(
  */
 export function readZooWeights(bytes: Uint8Array, file: string): ZooWeightsFile {
   const { tensors, metadata } = readSafetensors(bytes, file);
-  if (metadata.format !== "denozoo/1" || !metadata["denozoo.spec"]) {
-    throw new ZooFormatError(
-      file,
-      "safetensors file without denozoo metadata (convert it with `cli.ts convert`)",
-    );
-  }
-  let spec: ResNetSpec;
-  let preprocess: unknown;
-  try {
-    spec = JSON.parse(metadata["denozoo.spec"]);
-    preprocess = metadata["denozoo.preprocess"]
-      ? JSON.parse(metadata["denozoo.preprocess"])
-      : undefined;
-  } catch (error) {
-    throw new ZooFormatError(file, `invalid JSON in the metadata: ${(error as Error).message}`);
-  }
+  const info = zooMetadata(metadata, file);
+  const spec = info.spec;
   const weights: WeightMap = new Map();
   for (const t of tensors) {
     if (!(t.data instanceof Float32Array)) {
@@ -130,14 +190,5 @@ export function readZooWeights(bytes: Uint8Array, file: string): ZooWeightsFile 
   } catch (error) {
     throw new ZooFormatError(file, (error as Error).message.replace(`${file}: `, ""));
   }
-  return {
-    spec,
-    weights,
-    preprocess,
-    labels: metadata["denozoo.labels"],
-    source: metadata["denozoo.source"],
-    sourceSha256: metadata["denozoo.source_sha256"],
-    sourceFormat: metadata["denozoo.source_format"],
-    converter: metadata["denozoo.converter"],
-  };
+  return { ...info, weights };
 }

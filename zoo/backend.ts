@@ -41,7 +41,6 @@ tf.enableProdMode();
 if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
 
 let webgpuRegistration: Promise<boolean> | null = null;
-let fallbackAdapter = true;
 
 async function registerWebGpu(): Promise<boolean> {
   const gpu =
@@ -52,7 +51,6 @@ async function registerWebGpu(): Promise<boolean> {
   if (!adapter) return false;
   // Read the adapter's info before requestDevice invalidates the adapter.
   const info = adapter.info;
-  fallbackAdapter = (info as { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? true;
   const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
   const limitNames = [
     "maxComputeWorkgroupStorageSize",
@@ -91,7 +89,12 @@ export function webgpuAvailable(): Promise<boolean> {
  * ```
  */
 export async function hardwareGpuAvailable(): Promise<boolean> {
-  return (await webgpuAvailable()) && !fallbackAdapter;
+  // Only the adapter's info is needed: creating a device costs time and memory.
+  const gpu =
+    (globalThis.navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })?.gpu;
+  const adapter = await gpu?.requestAdapter().catch(() => null);
+  return !!adapter &&
+    !((adapter.info as { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? true);
 }
 
 /**
@@ -114,7 +117,9 @@ export async function useBackend(choice: BackendChoice = "auto"): Promise<string
     }
   }
   const hint = choice === "wasm"
-    ? ` (it reads its .wasm from ${new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).pathname}: ` +
+    ? ` (it reads its .wasm from ${
+      new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).pathname
+    }: ` +
       "grant --allow-read there)"
     : "";
   throw new Error(`backend '${choice}' could not start on this machine${hint}`);

@@ -47,7 +47,13 @@ export async function measure(
   runs: number,
   warmup = 2,
 ): Promise<Timing> {
-  const x = tf.randomUniform(shape as [number, number, number, number], 0, 1, "float32", 7) as tf.Tensor4D;
+  const x = tf.randomUniform(
+    shape as [number, number, number, number],
+    0,
+    1,
+    "float32",
+    7,
+  ) as tf.Tensor4D;
   let peak = Deno.memoryUsage().rss;
   const once = async () => {
     const y = await engine.predict(x);

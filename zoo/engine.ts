@@ -68,10 +68,26 @@ export function tfjsEngine(model: ZooModel): ImageModel {
  * ```
  */
 export async function ortEngine(model: ZooModel, threads?: number): Promise<ImageModel> {
-  const session = await createOrtSession(
+  return await ortEngineFromOnnx(
     exportOnnx(model.plan, model.weights, { layout: "nhwc" }),
-    { threads },
+    threads,
   );
+}
+
+/**
+ * Opens an NHWC-input ONNX export (as `exportOnnx(…, { layout: "nhwc" })` writes), given as
+ * bytes or a path, in onnxruntime.
+ *
+ * @example
+ * ```ts
+ * // const engine = await ortEngineFromOnnx(await Deno.readFile("resnet50.nhwc.onnx"));
+ * ```
+ */
+export async function ortEngineFromOnnx(
+  onnx: Uint8Array | string,
+  threads?: number,
+): Promise<ImageModel> {
+  const session = await createOrtSession(onnx, { threads });
   return {
     name: "onnxruntime",
     async predict(x) {
@@ -80,6 +96,20 @@ export async function ortEngine(model: ZooModel, threads?: number): Promise<Imag
     },
     dispose: () => session.dispose(),
   };
+}
+
+/**
+ * Whether a choice resolves to onnxruntime here (forced, or `auto` without a hardware GPU).
+ *
+ * @example
+ * ```ts
+ * console.log(await prefersOrt("auto"));
+ * ```
+ */
+export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
+  if (choice === "tfjs") return false;
+  if (choice === "auto" && await hardwareGpuAvailable()) return false;
+  return choice === "onnxruntime" || await ortAvailable();
 }
 
 /**

@@ -24,8 +24,9 @@ import { decode as decodePng } from "fast-png";
 import { GifReader } from "omggif";
 // libwebp reads its .wasm from the package folder when loaded. Loading it lazily and
 // tolerating failure keeps JPEG/PNG/GIF working under narrow --allow-read permissions.
-const webp: { decode(bytes: Uint8Array): { width: number; height: number; data: Uint8ClampedArray } } | Error =
-  await import("@cwasm/webp").catch((error: Error) => error);
+const webp: {
+  decode(bytes: Uint8Array): { width: number; height: number; data: Uint8ClampedArray };
+} | Error = await import("@cwasm/webp").catch((error: Error) => error);
 import { ZooFormatError } from "../convert/types.ts";
 
 /** An 8-bit RGB image. */

@@ -1,7 +1,8 @@
 /**
  * From a name to a ready classifier: the bundled default model, a weights file of any
- * supported format, or a registry id (downloaded, verified and converted to the zoo's
- * own file once, then reused from the cache).
+ * supported format (a zoo ResNet, or any Keras/ONNX CNN run from its own graph), or a
+ * registry id (downloaded, verified and converted to the zoo's own file once, then
+ * reused from the cache).
  *
  * @example
  * ```ts
@@ -13,13 +14,39 @@
  * @module
  */
 
-import { type ImportedModel, importFile } from "../convert/import.ts";
-import { readZooWeights, writeZooWeights, type ZooWeightsFile } from "../convert/zoofile.ts";
+import * as tf from "@tensorflow/tfjs";
+import { importBytes, type ImportedModel } from "../convert/import.ts";
+import {
+  readZooHeader,
+  readZooWeights,
+  writeZooWeights,
+  type ZooFileInfo,
+  type ZooWeightsFile,
+} from "../convert/zoofile.ts";
+import { exportOnnx } from "../convert/onnx_export.ts";
+import { loadKerasModel } from "../convert/keras_model.ts";
+import { loadOnnxGraph } from "../convert/onnx_graph.ts";
+import { readOnnx } from "../convert/onnx.ts";
+import { ZooFormatError } from "../convert/types.ts";
 import { createModel } from "./model.ts";
-import { createEngine, type EngineChoice } from "./engine.ts";
+import { planResNet } from "./plan.ts";
+import {
+  createEngine,
+  type EngineChoice,
+  type ImageModel,
+  ortEngineFromOnnx,
+  prefersOrt,
+} from "./engine.ts";
 import type { Classifier } from "./classify.ts";
 import { type LabelSet, labelsFor } from "./labels.ts";
-import { PREPROCESS_PRESETS, type PreprocessSpec, TORCHVISION_V1 } from "./preprocess.ts";
+import {
+  CIFAR10_TORCH,
+  KERAS_CAFFE,
+  KERAS_TF,
+  PREPROCESS_PRESETS,
+  type PreprocessSpec,
+  TORCHVISION_V1,
+} from "./preprocess.ts";
 import { findWeights, REGISTRY, type WeightsEntry } from "./registry.ts";
 import { cacheDir, fetchWeights } from "./cache.ts";
 
@@ -40,39 +67,68 @@ function convertedPath(entry: WeightsEntry): string {
   return `${cacheDir()}/models/${entry.id}.safetensors`;
 }
 
-/** Hex sha256 of a byte array. */
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
-  );
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+/** Hex digest of a byte array. */
+async function digest(algorithm: "SHA-256" | "MD5", bytes: Uint8Array): Promise<string> {
+  let hash: Uint8Array;
+  if (algorithm === "MD5") {
+    const { createHash } = await import("node:crypto");
+    hash = createHash("md5").update(bytes).digest();
+  } else {
+    hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  }
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
- * Converts an imported model to the zoo file with provenance. The registry entry whose
- * hash matches the source supplies preprocessing and labels.
+ * Provenance of an imported file. A registry entry whose published hash matches the
+ * file's bytes supplies preprocessing and labels.
  *
  * @example
  * ```ts
- * // const bytes = await toZooFile("resnet20-12fca82f.th", await importFile("resnet20-12fca82f.th"));
+ * // const info = await provenance(bytes, "resnet20-12fca82f.th", imported);
+ * // info.labels === "cifar10"
+ * ```
+ */
+export async function provenance(
+  bytes: Uint8Array,
+  source: string,
+  imported: ImportedModel,
+  info: { preprocess?: PreprocessSpec; labels?: LabelSet } = {},
+): Promise<ZooFileInfo> {
+  const sha256 = await digest("SHA-256", bytes);
+  const md5 = imported.format === "keras-h5" ? await digest("MD5", bytes) : "";
+  const entry = REGISTRY.find((e) => {
+    const expected = e.hash.value.toLowerCase();
+    return e.hash.algorithm === "md5" ? md5 === expected : sha256.startsWith(expected);
+  });
+  return {
+    preprocess: info.preprocess ?? (entry ? PREPROCESS_PRESETS[entry.preprocess] : undefined),
+    labels: info.labels ?? entry?.labels,
+    source: source.split("/").pop(),
+    sourceSha256: sha256,
+    sourceFormat: imported.format,
+  };
+}
+
+/**
+ * The bytes of a zoo file for an imported model, with provenance.
+ *
+ * @example
+ * ```ts
+ * // const bytes = await toZooFile(raw, "resnet20-12fca82f.th", importBytes(raw, "resnet20-12fca82f.th"));
  * ```
  */
 export async function toZooFile(
+  bytes: Uint8Array,
   source: string,
   imported: ImportedModel,
   info: { preprocess?: PreprocessSpec; labels?: LabelSet } = {},
 ): Promise<Uint8Array> {
-  const digest = await sha256(await Deno.readFile(source));
-  const entry = REGISTRY.find((e) =>
-    e.hash.algorithm === "md5" ? false : digest.startsWith(e.hash.value.toLowerCase())
+  return writeZooWeights(
+    imported.spec,
+    imported.weights,
+    await provenance(bytes, source, imported, info),
   );
-  return writeZooWeights(imported.spec, imported.weights, {
-    preprocess: info.preprocess ?? (entry ? PREPROCESS_PRESETS[entry.preprocess] : undefined),
-    labels: info.labels ?? entry?.labels,
-    source: source.split("/").pop(),
-    sourceSha256: digest,
-    sourceFormat: imported.format,
-  });
 }
 
 /** Writes a file atomically: a temporary sibling, then a rename. */
@@ -98,14 +154,22 @@ export async function pullWeights(
   const entry = findWeights(id);
   const converted = convertedPath(entry);
   try {
-    readZooWeights(await Deno.readFile(converted), converted);
+    await readZooHeader(converted);
     return converted;
   } catch {
     // Missing or damaged: (re)convert from the verified download below.
   }
   const downloaded = await fetchWeights(entry, { progress: options.progress });
-  const imported = await importFile(downloaded);
-  await writeAtomically(converted, await toZooFile(downloaded, imported));
+  const bytes = await Deno.readFile(downloaded);
+  const imported = importBytes(bytes, downloaded);
+  await Deno.remove(`${converted}.onnx`).catch(() => {});
+  await writeAtomically(
+    converted,
+    await toZooFile(bytes, downloaded, imported, {
+      preprocess: PREPROCESS_PRESETS[entry.preprocess],
+      labels: entry.labels,
+    }),
+  );
   return converted;
 }
 
@@ -115,47 +179,150 @@ export interface LoadOptions {
   progress?: boolean;
   /** Engine to run on (default `auto`: the fastest that loads here). */
   engine?: EngineChoice;
+  /** Preprocessing, overriding what the weights file records. */
+  preprocess?: PreprocessSpec;
+  /** Label set, overriding what the weights file records. */
+  labels?: LabelSet;
+}
+
+/** What to assume when a file records no preprocessing: its family's usual one. */
+function defaultPreprocess(file: Pick<ZooWeightsFile, "spec">): PreprocessSpec {
+  if (file.spec.stem === "cifar") return CIFAR10_TORCH;
+  if (file.spec.naming.id === "keras") return file.spec.preact ? KERAS_TF : KERAS_CAFFE;
+  return TORCHVISION_V1;
+}
+
+function labelSetFor(classes: number, recorded?: string): LabelSet {
+  return (recorded ?? (classes === 10 ? "cifar10" : "imagenet")) as LabelSet;
+}
+
+function classifierOf(
+  name: string,
+  file: Omit<ZooWeightsFile, "weights">,
+  model: ImageModel,
+  options: LoadOptions,
+): Classifier {
+  return {
+    name,
+    model,
+    preprocess: options.preprocess ?? (file.preprocess as PreprocessSpec | undefined) ??
+      defaultPreprocess(file),
+    labels: labelsFor(options.labels ?? labelSetFor(file.spec.classes, file.labels)),
+  };
 }
 
 /**
- * Loads a classifier from a registry id, a weights file (any supported format) or, by
- * default, the bundled CIFAR-10 ResNet-20.
+ * A registry model on onnxruntime. The exported ONNX is cached beside the zoo file, so
+ * later runs read only the zoo file's header and hand the ONNX bytes to onnxruntime.
+ */
+async function cachedOrtClassifier(
+  id: string,
+  path: string,
+  options: LoadOptions,
+): Promise<Classifier> {
+  const onnxPath = `${path}.onnx`;
+  const header = await readZooHeader(path);
+  const cached = await Deno.stat(onnxPath).then(() => true, () => false);
+  if (!cached) {
+    const file = readZooWeights(await Deno.readFile(path), path);
+    await writeAtomically(
+      onnxPath,
+      exportOnnx(planResNet(file.spec), file.weights, { layout: "nhwc" }),
+    );
+  }
+  return classifierOf(id, header, await ortEngineFromOnnx(onnxPath), options);
+}
+
+/** A network outside the zoo's specs, run from its own graph (Keras or ONNX) on tfjs. */
+async function genericClassifier(
+  bytes: Uint8Array,
+  source: string,
+  options: LoadOptions,
+): Promise<Classifier> {
+  let model: ImageModel;
+  let classes: number;
+  const name = `tfjs-${tf.getBackend()}`;
+  if (source.endsWith(".onnx")) {
+    const onnx = readOnnx(bytes, source);
+    const graph = loadOnnxGraph(onnx, source);
+    const output = onnx.graph.outputs[0]?.shape ?? [];
+    classes = Number(output[output.length - 1]);
+    model = {
+      name,
+      // The graph takes its declared (NCHW) layout; classification hands over NHWC.
+      predict: (x) => Promise.resolve(tf.tidy(() => graph.predict(tf.transpose(x, [0, 3, 1, 2])))),
+      dispose: () => Promise.resolve(graph.dispose()),
+    };
+  } else {
+    const layers = await loadKerasModel(bytes, source);
+    const shape = layers.outputs[0].shape;
+    classes = shape[shape.length - 1] as number;
+    model = {
+      name,
+      predict: (x) => Promise.resolve(layers.predict(x) as tf.Tensor),
+      dispose: () => {
+        layers.dispose();
+        return Promise.resolve();
+      },
+    };
+  }
+  return {
+    name: source,
+    model,
+    preprocess: options.preprocess ?? TORCHVISION_V1,
+    labels: labelsFor(options.labels ?? labelSetFor(classes)),
+  };
+}
+
+/**
+ * Loads a classifier from a registry id, a weights file (any supported format: a zoo
+ * ResNet, or any Keras/ONNX CNN from common layers) or, by default, the bundled CIFAR-10
+ * ResNet-20.
  *
  * @example
  * ```ts
  * const c = await loadClassifier("tests/data/cifar10-resnet/resnet20-12fca82f.th");
- * console.log(c.model.spec.name); // "cifar_resnet20"
+ * console.log(c.labels[3]); // "cat"
  * ```
  */
 export async function loadClassifier(
   source?: string,
   options: LoadOptions = {},
 ): Promise<Classifier> {
-  let file: ZooWeightsFile;
-  let name: string;
+  const engine = options.engine ?? "auto";
+  const run = async (name: string, file: ZooWeightsFile) =>
+    classifierOf(
+      name,
+      file,
+      await createEngine(createModel(file.spec, { weights: file.weights }), engine),
+      options,
+    );
   if (source === undefined) {
-    name = "cifar_resnet20.cifar10 (bundled)";
-    file = readZooWeights(await readBytes(DEFAULT_MODEL), DEFAULT_MODEL.pathname);
-  } else if (REGISTRY.some((e) => e.id === source)) {
-    name = source;
-    const path = await pullWeights(source, options);
-    file = readZooWeights(await Deno.readFile(path), path);
-  } else {
-    name = source;
-    const imported = await importFile(source);
-    file = imported.format === "zoo-safetensors"
-      ? readZooWeights(await Deno.readFile(source), source)
-      : readZooWeights(await toZooFile(source, imported), source);
+    const bytes = await readBytes(DEFAULT_MODEL);
+    return await run(
+      "cifar_resnet20.cifar10 (bundled)",
+      readZooWeights(bytes, DEFAULT_MODEL.pathname),
+    );
   }
-  const labelSet = (file.labels ?? (file.spec.classes === 10 ? "cifar10" : "imagenet")) as LabelSet;
-  const model = await createEngine(
-    createModel(file.spec, { weights: file.weights }),
-    options.engine,
-  );
-  return {
-    name,
-    model,
-    preprocess: (file.preprocess as PreprocessSpec | undefined) ?? TORCHVISION_V1,
-    labels: labelsFor(labelSet),
-  };
+  if (REGISTRY.some((e) => e.id === source)) {
+    const path = await pullWeights(source, options);
+    if (await prefersOrt(engine)) return await cachedOrtClassifier(source, path, options);
+    return await run(source, readZooWeights(await Deno.readFile(path), path));
+  }
+  const bytes = await Deno.readFile(source);
+  let imported: ImportedModel;
+  try {
+    imported = importBytes(bytes, source);
+  } catch (error) {
+    // Not one of the zoo's ResNets: run the file's own graph instead.
+    if (error instanceof ZooFormatError && error.message.includes("not a ResNet this zoo knows")) {
+      return await genericClassifier(bytes, source, options);
+    }
+    throw error;
+  }
+  if (imported.format === "zoo-safetensors") {
+    return await run(source, readZooWeights(bytes, source));
+  }
+  const info = await provenance(bytes, source, imported);
+  return await run(source, { spec: imported.spec, weights: imported.weights, ...info });
 }

@@ -83,7 +83,7 @@ export async function ortAvailable(): Promise<boolean> {
  * ```
  */
 export async function createOrtSession(
-  onnxBytes: Uint8Array,
+  onnx: Uint8Array | string,
   options: OrtSessionOptions = {},
 ): Promise<OrtEngine> {
   const ort = await loadOrt();
@@ -91,7 +91,8 @@ export async function createOrtSession(
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RangeError(`threads must be a positive integer, got ${threads}`);
   }
-  const session = await ort.InferenceSession.create(onnxBytes, {
+  // A path lets onnxruntime read the file itself, with no copy in JS memory.
+  const session = await ort.InferenceSession.create(onnx as Uint8Array, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
