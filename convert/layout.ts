@@ -51,21 +51,37 @@ export function toWeight(tensor: NamedTensor, file: string): Weight {
 export function transpose(weight: Weight, perm: number[]): Weight {
   const rank = weight.shape.length;
   if (perm.length !== rank) throw new Error(`permutation [${perm}] does not fit shape [${weight.shape}]`);
-  // Pad to rank 4 at the front so one set of tight nested loops serves every tensor here.
+  // Pad to rank 4 at the front so one loop nest serves every tensor here.
   const pad = 4 - rank;
   const inShape = [...new Array<number>(pad).fill(1), ...weight.shape];
   const fullPerm = [...Array.from({ length: pad }, (_, i) => i), ...perm.map((p) => p + pad)];
   const inStrides = [inShape[1] * inShape[2] * inShape[3], inShape[2] * inShape[3], inShape[3], 1];
-  const [n0, n1, n2, n3] = fullPerm.map((p) => inShape[p]);
-  const [s0, s1, s2, s3] = fullPerm.map((p) => inStrides[p]);
+  const n = fullPerm.map((p) => inShape[p]);
+  const s = fullPerm.map((p) => inStrides[p]);
+  const o = [n[1] * n[2] * n[3], n[2] * n[3], n[3], 1];
   const source = weight.data;
   const data = new Float32Array(source.length);
-  let o = 0;
-  for (let a = 0; a < n0; a++) {
-    for (let b = 0; b < n1; b++) {
-      for (let c = 0; c < n2; c++) {
-        let offset = a * s0 + b * s1 + c * s2;
-        for (let d = 0; d < n3; d++, offset += s3) data[o++] = source[offset];
+  // Output axis `j` reads the input's contiguous axis. Walking output axes j and 3 in small
+  // tiles keeps both the reads and the writes within cache lines (OIHW ⇄ HWIO of a large
+  // kernel is otherwise a stride-(I·O) gather).
+  const contiguous = s.indexOf(1);
+  const j = contiguous >= 0 && contiguous < 3 ? contiguous : 2;
+  const [x, y] = [0, 1, 2].filter((axis) => axis !== j);
+  const tile = 16;
+  for (let a = 0; a < n[x]; a++) {
+    for (let b = 0; b < n[y]; b++) {
+      const inBase = a * s[x] + b * s[y];
+      const outBase = a * o[x] + b * o[y];
+      for (let j0 = 0; j0 < n[j]; j0 += tile) {
+        const j1 = Math.min(j0 + tile, n[j]);
+        for (let d0 = 0; d0 < n[3]; d0 += tile) {
+          const d1 = Math.min(d0 + tile, n[3]);
+          for (let jj = j0; jj < j1; jj++) {
+            let read = inBase + jj * s[j] + d0 * s[3];
+            let write = outBase + jj * o[j] + d0;
+            for (let d = d0; d < d1; d++, read += s[3]) data[write++] = source[read];
+          }
+        }
       }
     }
   }
