@@ -23,8 +23,10 @@ import { parseArgs } from "@std/cli/parse-args";
 import { type BackendChoice, hardwareGpuAvailable, useBackend } from "./zoo/backend.ts";
 import { classifyFiles, type ImageResult } from "./zoo/classify.ts";
 import type { EngineChoice } from "./zoo/engine.ts";
-import { loadClassifier, pullWeights, toZooFile } from "./zoo/load.ts";
+import { loadClassifier, loadGraphModel, pullWeights, toZooFile } from "./zoo/load.ts";
 import { expandImageArgs } from "./zoo/image.ts";
+import { PREPROCESS_PRESETS } from "./zoo/preprocess.ts";
+import type { LabelSet } from "./zoo/labels.ts";
 import { createModel, type ZooModel } from "./zoo/model.ts";
 import { getSpec, PRESETS } from "./zoo/spec.ts";
 import { createEngine, ortEngine } from "./zoo/engine.ts";
@@ -35,7 +37,8 @@ import { readOnnx } from "./convert/onnx.ts";
 import { countParams } from "./zoo/plan.ts";
 import { findWeights, REGISTRY, type WeightsEntry } from "./zoo/registry.ts";
 import { verifyCached } from "./zoo/cache.ts";
-import { importFile } from "./convert/import.ts";
+import { detectFormat, importBytes, type ImportedModel, importFile } from "./convert/import.ts";
+import { loadKerasModel, saveLayersModel } from "./convert/keras_model.ts";
 import { readNpy, writeNpy } from "./convert/npy.ts";
 import { readZooWeights } from "./convert/zoofile.ts";
 import { ZooFormatError } from "./convert/types.ts";
@@ -45,7 +48,9 @@ const USAGE = `denozoo: pretrained ResNets for Deno
 Usage:
   cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--batch 16]
                  [--engine auto|tfjs|onnxruntime] [--backend auto|webgpu|wasm|cpu]
-  cli.ts convert SRC --out FILE.safetensors|FILE.onnx [--arch auto|NAME] [--verify]
+                 [--preprocess TORCHVISION_V1|TORCHVISION_V2|KERAS_CAFFE|KERAS_TF|CIFAR10_TORCH|CIFAR10_RAW]
+                 [--labels imagenet|cifar10]
+  cli.ts convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]
   cli.ts predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc] [--backend …]
   cli.ts list [--json]
   cli.ts info ID
@@ -141,7 +146,25 @@ async function classify(args: Args): Promise<void> {
   const top = positiveInt(args, "top", 5);
   const batch = positiveInt(args, "batch", 16);
   await backend(args);
-  const classifier = await loadClassifier(args.model, { progress: true, engine: engine(args) });
+  const preprocess = args.preprocess === undefined
+    ? undefined
+    : PREPROCESS_PRESETS[args.preprocess];
+  if (args.preprocess !== undefined && !preprocess) {
+    throw new UsageError(
+      `--preprocess must be one of ${
+        Object.keys(PREPROCESS_PRESETS).join(", ")
+      }, got '${args.preprocess}'`,
+    );
+  }
+  if (args.labels !== undefined && !["imagenet", "cifar10"].includes(args.labels)) {
+    throw new UsageError(`--labels must be imagenet or cifar10, got '${args.labels}'`);
+  }
+  const classifier = await loadClassifier(args.model, {
+    progress: true,
+    engine: engine(args),
+    preprocess,
+    labels: args.labels as LabelSet | undefined,
+  });
   const showProgress = Deno.stderr.isTerminal() && paths.length > batch;
   const results = await classifyFiles(classifier, paths, {
     top,
@@ -175,11 +198,22 @@ async function convert(args: Args): Promise<void> {
   const source = String(args._[1] ?? "");
   if (!source) throw new UsageError("convert needs a source file");
   const out = option(args, "out");
-  if (!/\.(safetensors|onnx)$/.test(out)) {
-    throw new UsageError("--out must end with .safetensors or .onnx");
-  }
   const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
-  const imported = await importFile(source, { arch });
+  await backend(args);
+  const bytes = await Deno.readFile(source);
+  let imported: ImportedModel;
+  try {
+    imported = importBytes(bytes, source, { arch });
+  } catch (error) {
+    if (
+      arch ||
+      !(error instanceof ZooFormatError && error.message.includes("not a ResNet this zoo knows"))
+    ) {
+      throw error;
+    }
+    await convertGraph(bytes, source, out, error.message);
+    return;
+  }
   const model = createModel(imported.spec, { weights: imported.weights });
   const counts = countParams(model.plan);
   console.log(`source format: ${imported.format}`);
@@ -189,12 +223,51 @@ async function convert(args: Args): Promise<void> {
       counts.total.toLocaleString("en-US")
     } in all`,
   );
-  const bytes = out.endsWith(".onnx")
+  // A folder gets the zoo file: the graph matched a zoo spec, so its weights are all it needs.
+  const target = /\.(safetensors|onnx)$/.test(out)
+    ? out
+    : `${out}/${imported.spec.name}.safetensors`;
+  if (target !== out) await Deno.mkdir(out, { recursive: true });
+  const written = target.endsWith(".onnx")
     ? exportOnnx(model.plan, model.weights)
-    : await toZooFile(await Deno.readFile(source), source, imported);
-  await writeAtomically(out, bytes);
-  console.log(`wrote ${out} (${bytes.length.toLocaleString("en-US")} bytes)`);
+    : await toZooFile(bytes, source, imported);
+  await writeAtomically(target, written);
+  console.log(
+    `wrote ${target} (${
+      written.length.toLocaleString("en-US")
+    } bytes): the graph matches a zoo spec`,
+  );
   if (args.verify) await verify(args, source, imported.format, model);
+  model.dispose();
+}
+
+/** A network that is no zoo ResNet: Keras models become a tfjs layers model in a folder. */
+async function convertGraph(
+  bytes: Uint8Array,
+  source: string,
+  out: string,
+  reason: string,
+): Promise<void> {
+  const why = reason.replace(`${source}: `, "");
+  if (detectFormat(bytes, source) === "onnx") {
+    throw new ZooFormatError(
+      source,
+      `${why}. ONNX graphs outside the zoo run as they are: pass the .onnx file to predict or classify`,
+    );
+  }
+  if (/\.(safetensors|onnx)$/.test(out)) {
+    throw new UsageError(
+      `${source} is not a zoo ResNet (${why}); give --out a folder for a tfjs layers model`,
+    );
+  }
+  const model = await loadKerasModel(bytes, source);
+  await saveLayersModel(model, out);
+  console.log(`source format: ${detectFormat(bytes, source)}`);
+  console.log(`architecture:  ${model.name} (its own graph: ${why})`);
+  console.log(`parameters:    ${model.countParams().toLocaleString("en-US")}`);
+  console.log(
+    `wrote ${out}/model.json and its weights: a tfjs layers model, since no zoo spec matches`,
+  );
   model.dispose();
 }
 
@@ -256,22 +329,39 @@ async function predict(args: Args): Promise<void> {
     throw new UsageError(`--input-layout must be nchw or nhwc, got '${layout}'`);
   }
   await backend(args);
-  const imported = await importFile(weightsPath);
   const input = readNpy(await Deno.readFile(inputPath), inputPath);
   if (input.shape.length !== 4) {
     throw new ZooFormatError(inputPath, `expected a 4-D input, got shape [${input.shape}]`);
   }
-  const model = createModel(imported.spec, {
-    weights: imported.weights,
-    dataFormat: layout === "nchw" ? "channels_first" : "channels_last",
-  });
   const data = input.data instanceof Float32Array
     ? input.data
     : Float32Array.from(input.data as ArrayLike<number>);
-  const y = model.predict(tf.tensor4d(data, input.shape as [number, number, number, number]));
+  const x = tf.tensor4d(data, input.shape as [number, number, number, number]);
+  const { name, y } = await runAnyModel(weightsPath, x, layout);
   await writeAtomically(outputPath, writeNpy(y.shape, (await y.data()) as Float32Array));
-  console.log(`${imported.spec.name}: wrote logits [${y.shape}] to ${outputPath}`);
-  model.dispose();
+  console.log(`${name}: wrote logits [${y.shape}] to ${outputPath}`);
+}
+
+/** Runs a zoo ResNet, or any Keras/ONNX graph, on a batch in the given layout. */
+async function runAnyModel(path: string, x: tf.Tensor4D, layout: "nchw" | "nhwc") {
+  const bytes = await Deno.readFile(path);
+  try {
+    const imported = importBytes(bytes, path);
+    const model = createModel(imported.spec, {
+      weights: imported.weights,
+      dataFormat: layout === "nchw" ? "channels_first" : "channels_last",
+    });
+    return { name: imported.spec.name, y: model.predict(x) };
+  } catch (error) {
+    if (
+      !(error instanceof ZooFormatError && error.message.includes("not a ResNet this zoo knows"))
+    ) throw error;
+  }
+  const graph = await loadGraphModel(bytes, path);
+  const input = graph.layout === layout
+    ? x
+    : tf.transpose(x, layout === "nchw" ? [0, 2, 3, 1] : [0, 3, 1, 2]);
+  return { name: `${path} (its own graph)`, y: graph.predict(input as tf.Tensor4D) };
 }
 
 function summary(entry: WeightsEntry) {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { encode as encodePng } from "fast-png";
-import { readNpy } from "../convert/npy.ts";
+import { readNpy, writeNpy } from "../convert/npy.ts";
 import { decodeImage, splitImageRows } from "../zoo/image.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -25,24 +25,45 @@ async function cliWith(
   return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
 }
 
-Deno.test("classify: the bundled model labels the 1000 CIFAR-10 test images at 91.5 %", async () => {
+/** The 1000 CIFAR-10 test images as PNG files in a temporary folder, and their labels. */
+async function cifarFolder(): Promise<{ dir: string; labels: number[] }> {
   const dir = await Deno.makeTempDir();
-  try {
-    const strip = decodeImage(
-      await Deno.readFile(here("./data/cifar10-test/test_1000.png")),
-      "test_1000.png",
-    );
-    const labels: number[] = JSON.parse(
-      await Deno.readTextFile(here("./data/cifar10-test/test_1000_labels.json")),
-    );
-    const images = splitImageRows(strip, 32, 32);
-    await Promise.all(images.map((image, i) =>
+  const strip = decodeImage(
+    await Deno.readFile(here("./data/cifar10-test/test_1000.png")),
+    "test_1000.png",
+  );
+  const labels: number[] = JSON.parse(
+    await Deno.readTextFile(here("./data/cifar10-test/test_1000_labels.json")),
+  );
+  await Promise.all(
+    splitImageRows(strip, 32, 32).map((image, i) =>
       Deno.writeFile(
         `${dir}/${String(i).padStart(4, "0")}.png`,
         encodePng({ width: 32, height: 32, data: image.data.slice(), channels: 3 }),
       )
-    ));
-    const { code, stdout, stderr } = await cli(
+    ),
+  );
+  return { dir, labels };
+}
+
+type ClassifyJson = {
+  image: string;
+  predictions: { index: number; label: string; probability: number }[];
+}[];
+
+/** Top-1 hits of `classify --json` output against the labels, images in file-name order. */
+function hits(stdout: string, labels: number[]): number {
+  const results: ClassifyJson = JSON.parse(stdout);
+  assertEquals(results.length, labels.length);
+  return results.filter((r, i) =>
+    r.image.endsWith(`${String(i).padStart(4, "0")}.png`) && r.predictions[0].index === labels[i]
+  ).length;
+}
+
+Deno.test("classify on the 1000 CIFAR-10 test images: bundled ResNet-20 91.5 %, Keras ResNet-8 88.1 %", async () => {
+  const { dir, labels } = await cifarFolder();
+  try {
+    const bundled = await cli(
       "classify",
       dir,
       "--json",
@@ -53,17 +74,9 @@ Deno.test("classify: the bundled model labels the 1000 CIFAR-10 test images at 9
       "--backend",
       "wasm",
     );
-    assertEquals(code, 0, stderr);
-    const results: {
-      image: string;
-      predictions: { index: number; label: string; probability: number }[];
-    }[] = JSON
-      .parse(stdout);
-    assertEquals(results.length, 1000);
-    const hits = results.filter((r, i) =>
-      r.image.endsWith(`${String(i).padStart(4, "0")}.png`) && r.predictions[0].index === labels[i]
-    );
-    assertEquals(hits.length, 915);
+    assertEquals(bundled.code, 0, bundled.stderr);
+    assertEquals(hits(bundled.stdout, labels), 915);
+    const first: ClassifyJson = JSON.parse(bundled.stdout);
     const names = [
       "airplane",
       "automobile",
@@ -76,7 +89,80 @@ Deno.test("classify: the bundled model labels the 1000 CIFAR-10 test images at 9
       "ship",
       "truck",
     ];
-    assertEquals(results[0].predictions[0].label, names[results[0].predictions[0].index]);
+    assertEquals(first[0].predictions[0].label, names[first[0].predictions[0].index]);
+    // MLPerf Tiny's ResNet-8 is no zoo ResNet: it runs from its own Keras graph, raw 0–255 input.
+    const keras = await cli(
+      "classify",
+      dir,
+      "--model",
+      here("./data/keras-mlperf-tiny/resnet8_cifar10.h5"),
+      "--preprocess",
+      "CIFAR10_RAW",
+      "--json",
+      "--top",
+      "1",
+      "--batch",
+      "250",
+    );
+    assertEquals(keras.code, 0, keras.stderr);
+    assertEquals(hits(keras.stdout, labels), 881);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("convert writes a tfjs layers model for a Keras network outside the zoo; predict runs both", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const source = here("./data/keras-mlperf-tiny/resnet8_cifar10.h5");
+    const converted = await cli("convert", source, "--out", `${dir}/resnet8`);
+    assertEquals(converted.code, 0, converted.stderr);
+    assertStringIncludes(converted.stdout, "a tfjs layers model, since no zoo spec matches");
+    assertStringIncludes(converted.stdout, "parameters:    78,666");
+    const input = here("./fixtures/onnx_ops/flatten_gemm_input.npy");
+    const x = readNpy(await Deno.readFile(input), "x");
+    // A raw 0–255 NHWC batch for the Keras model, made from the fixture's numbers.
+    const nhwc = `${dir}/x.npy`;
+    const values = new Float32Array(2 * 32 * 32 * 3).map((_, i) =>
+      Math.abs((x.data as Float32Array)[i % x.data.length]) * 60
+    );
+    await Deno.writeFile(nhwc, writeNpy([2, 32, 32, 3], values));
+    for (const [weights, out] of [[source, "a"], [`${dir}/resnet8/model.json`, "b"]]) {
+      const run = await cli(
+        "predict",
+        "--weights",
+        weights,
+        "--input",
+        nhwc,
+        "--output",
+        `${dir}/${out}.npy`,
+      );
+      assertEquals(run.code, 0, run.stderr);
+    }
+    const a = readNpy(await Deno.readFile(`${dir}/a.npy`), "a").data as Float32Array;
+    const b = readNpy(await Deno.readFile(`${dir}/b.npy`), "b").data as Float32Array;
+    assertEquals(Array.from(b), Array.from(a));
+    // An ONNX network outside the zoo runs as it is, in its declared NCHW layout.
+    const onnx = await cli(
+      "predict",
+      "--weights",
+      here("./fixtures/onnx_ops/flatten_gemm.onnx"),
+      "--input",
+      input,
+      "--input-layout",
+      "nchw",
+      "--output",
+      `${dir}/c.npy`,
+    );
+    assertEquals(onnx.code, 0, onnx.stderr);
+    const got = readNpy(await Deno.readFile(`${dir}/c.npy`), "c").data as Float32Array;
+    const expected = readNpy(
+      await Deno.readFile(here("./fixtures/onnx_ops/flatten_gemm_output.npy")),
+      "e",
+    )
+      .data as Float32Array;
+    const scale = Math.max(...expected.map(Math.abs));
+    assert(Math.max(...got.map((v, i) => Math.abs(v - expected[i]))) / scale < 1e-4);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

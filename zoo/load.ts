@@ -15,7 +15,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { importBytes, type ImportedModel } from "../convert/import.ts";
+import { detectFormat, importBytes, type ImportedModel } from "../convert/import.ts";
 import {
   readZooHeader,
   readZooWeights,
@@ -233,44 +233,82 @@ async function cachedOrtClassifier(
   return classifierOf(id, header, await ortEngineFromOnnx(onnxPath), options);
 }
 
-/** A network outside the zoo's specs, run from its own graph (Keras or ONNX) on tfjs. */
+/** A network outside the zoo's specs, run from its own graph on tfjs. */
+export interface GraphModel {
+  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
+  layout: "nchw" | "nhwc";
+  /** Output classes (the last output dimension). */
+  classes: number;
+  /** Runs a batch in the graph's own layout. */
+  predict(x: tf.Tensor4D): tf.Tensor;
+  /** Frees the graph's tensors. */
+  dispose(): void;
+}
+
+/**
+ * Loads a Keras (.h5, .keras, model.json) or ONNX file as a runnable tfjs graph, for
+ * networks that are not one of the zoo's ResNets.
+ *
+ * @example
+ * ```ts
+ * const path = "tests/data/keras-mlperf-tiny/resnet8_cifar10.h5";
+ * const graph = await loadGraphModel(await Deno.readFile(path), path);
+ * console.log(graph.layout, graph.classes); // "nhwc" 10
+ * ```
+ */
+export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
+  if (detectFormat(bytes, source) === "onnx") {
+    const onnx = readOnnx(bytes, source);
+    const graph = loadOnnxGraph(onnx, source);
+    const output = onnx.graph.outputs[0]?.shape ?? [];
+    return {
+      layout: "nchw",
+      classes: Number(output[output.length - 1]),
+      predict: (x) => graph.predict(x),
+      dispose: () => graph.dispose(),
+    };
+  }
+  const dir = source.includes("/") ? source.slice(0, source.lastIndexOf("/") + 1) : "";
+  const shards = source.endsWith(".json") ? await readShards(bytes, dir) : undefined;
+  const layers = await loadKerasModel(bytes, source, { shards });
+  const shape = layers.outputs[0].shape;
+  return {
+    layout: "nhwc",
+    classes: shape[shape.length - 1] as number,
+    predict: (x) => layers.predict(x) as tf.Tensor,
+    dispose: () => void layers.dispose(),
+  };
+}
+
+/** The shard files a tfjs model.json lists, read from its folder. */
+async function readShards(modelJson: Uint8Array, dir: string): Promise<Map<string, Uint8Array>> {
+  const manifest: { paths: string[] }[] =
+    JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest ?? [];
+  const shards = new Map<string, Uint8Array>();
+  for (const path of manifest.flatMap((group) => group.paths)) {
+    shards.set(path, await Deno.readFile(dir + path));
+  }
+  return shards;
+}
+
 async function genericClassifier(
   bytes: Uint8Array,
   source: string,
   options: LoadOptions,
 ): Promise<Classifier> {
-  let model: ImageModel;
-  let classes: number;
-  const name = `tfjs-${tf.getBackend()}`;
-  if (source.endsWith(".onnx")) {
-    const onnx = readOnnx(bytes, source);
-    const graph = loadOnnxGraph(onnx, source);
-    const output = onnx.graph.outputs[0]?.shape ?? [];
-    classes = Number(output[output.length - 1]);
-    model = {
-      name,
-      // The graph takes its declared (NCHW) layout; classification hands over NHWC.
-      predict: (x) => Promise.resolve(tf.tidy(() => graph.predict(tf.transpose(x, [0, 3, 1, 2])))),
-      dispose: () => Promise.resolve(graph.dispose()),
-    };
-  } else {
-    const layers = await loadKerasModel(bytes, source);
-    const shape = layers.outputs[0].shape;
-    classes = shape[shape.length - 1] as number;
-    model = {
-      name,
-      predict: (x) => Promise.resolve(layers.predict(x) as tf.Tensor),
-      dispose: () => {
-        layers.dispose();
-        return Promise.resolve();
-      },
-    };
-  }
+  const graph = await loadGraphModel(bytes, source);
+  const nchw = graph.layout === "nchw";
   return {
     name: source,
-    model,
+    model: {
+      name: `tfjs-${tf.getBackend()}`,
+      // Classification hands over NHWC; ONNX graphs take their declared NCHW.
+      predict: (x) =>
+        Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
+      dispose: () => Promise.resolve(graph.dispose()),
+    },
     preprocess: options.preprocess ?? TORCHVISION_V1,
-    labels: labelsFor(options.labels ?? labelSetFor(classes)),
+    labels: labelsFor(options.labels ?? labelSetFor(graph.classes)),
   };
 }
 
