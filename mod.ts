@@ -43,15 +43,22 @@ export {
   withOptionB,
 } from "./zoo/spec.ts";
 export {
+  type AddNode,
   type BatchNormNode,
   type ConvNode,
   countParams,
   type DenseNode,
+  type GlobalPoolNode,
+  type InputNode,
+  type MaxPoolNode,
+  type PadChannelsNode,
   type ParamCounts,
   type Plan,
   type PlanNode,
   type PlanOptions,
   planResNet,
+  type ReluNode,
+  type SubsampleNode,
   type WeightSlot,
   weightSlots,
 } from "./zoo/plan.ts";
@@ -62,11 +69,31 @@ export {
   type DataFormat,
   getLayersWeights,
   type LayersModelOptions,
-  PadChannels,
   setLayersWeights,
 } from "./zoo/layers.ts";
 export { compileInference, foldBatchNorm, type InferenceGraph } from "./zoo/infer.ts";
-export { type BackendChoice, useBackend, webgpuAvailable } from "./zoo/backend.ts";
+export {
+  type BackendChoice,
+  hardwareGpuAvailable,
+  useBackend,
+  webgpuAvailable,
+} from "./zoo/backend.ts";
+export {
+  createEngine,
+  type EngineChoice,
+  type ImageModel,
+  ortEngine,
+  ortEngineFromOnnx,
+  prefersOrt,
+  tfjsEngine,
+} from "./zoo/engine.ts";
+export {
+  createOrtSession,
+  ortAvailable,
+  type OrtEngine,
+  type OrtSessionOptions,
+} from "./zoo/ort.ts";
+export { measure, type Timing } from "./zoo/bench.ts";
 export {
   decodeImage,
   expandImageArgs,
@@ -92,8 +119,21 @@ export {
   pullWeights,
   toZooFile,
 } from "./zoo/load.ts";
-export { findWeights, REGISTRY, type WeightsEntry } from "./zoo/registry.ts";
-export { cacheDir, fetchWeights, verifyCached } from "./zoo/cache.ts";
+export {
+  findWeights,
+  REGISTRY,
+  type WeightsEntry,
+  type WeightsHash,
+  type WeightsMetrics,
+} from "./zoo/registry.ts";
+export {
+  cacheDir,
+  type CacheState,
+  type DownloadProgress,
+  fetchWeights,
+  type FetchWeightsOptions,
+  verifyCached,
+} from "./zoo/cache.ts";
 export { type NamedTensor, type TensorDType, ZooFormatError } from "./convert/types.ts";
 export {
   detectFormat,
@@ -129,6 +169,29 @@ export {
 } from "./convert/zoofile.ts";
 export { readSafetensors, type SafetensorsFile, writeSafetensors } from "./convert/safetensors.ts";
 export { readNpy, writeNpy } from "./convert/npy.ts";
-export { readOnnx } from "./convert/onnx.ts";
-export { readPytorch } from "./convert/pytorch.ts";
-export { readKeras } from "./convert/keras.ts";
+export {
+  type OnnxAttribute,
+  type OnnxGraph,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxValueInfo,
+  readOnnx,
+  type ReadOnnxOptions,
+} from "./convert/onnx.ts";
+export { exportOnnx, type OnnxExportOptions } from "./convert/onnx_export.ts";
+export { loadOnnxGraph, type OnnxGraphModel } from "./convert/onnx_graph.ts";
+export {
+  type LayersModelFiles,
+  loadKerasModel,
+  type LoadKerasModelOptions,
+  saveLayersModel,
+  serializeLayersModel,
+} from "./convert/keras_model.ts";
+export { type PytorchCheckpoint, readPytorch } from "./convert/pytorch.ts";
+export {
+  type KerasFile,
+  type KerasFormat,
+  type KerasLayerWeights,
+  readKeras,
+  type ReadKerasOptions,
+} from "./convert/keras.ts";

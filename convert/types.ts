@@ -25,6 +25,8 @@ export class ZooFormatError extends Error {
   /** The file (or stream label) that failed. */
   readonly file: string;
   /**
+   * Creates the error; the message is prefixed with the file name.
+   *
    * @example
    * ```ts
    * throw new ZooFormatError("model.onnx", "tensor 'fc.weight' has 10 bytes, expected 40");

@@ -48,6 +48,8 @@ export class PadChannels extends tf.layers.Layer {
   private readonly after: number;
 
   /**
+   * Creates the layer.
+   *
    * @example
    * ```ts
    * const layer = new PadChannels({ before: 4, after: 4 });

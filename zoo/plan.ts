@@ -18,52 +18,144 @@ import { layerName, type ResNetSpec } from "./spec.ts";
 
 /** A convolution, always with symmetric zero padding `pad` (PyTorch/ONNX semantics). */
 export interface ConvNode {
+  /** Node kind. */
   op: "conv";
+  /** Layer name (the weight-file contract). */
   name: string;
+  /** Index of the node it reads. */
   input: number;
+  /** Square kernel size. */
   kernel: number;
+  /** Stride in both directions. */
   stride: number;
+  /** Zero padding on every side. */
   pad: number;
+  /** Input channels. */
   inChannels: number;
+  /** Output channels. */
   outChannels: number;
+  /** Whether the conv has a bias. */
   bias: boolean;
 }
 
 /** Inference-mode BatchNorm; `affine: false` has no gamma/beta (Gluon's input BN). */
 export interface BatchNormNode {
+  /** Node kind. */
   op: "bn";
+  /** Layer name. */
   name: string;
+  /** Index of the node it reads. */
   input: number;
+  /** Channels normalised. */
   channels: number;
+  /** Variance epsilon. */
   epsilon: number;
+  /** Has a learned scale (gamma) and shift (beta). */
   affine: boolean;
 }
 
 /** A fully connected layer over pooled features. */
 export interface DenseNode {
+  /** Node kind. */
   op: "dense";
+  /** Layer name. */
   name: string;
+  /** Index of the node it reads. */
   input: number;
+  /** Input features. */
   inFeatures: number;
+  /** Output features (classes). */
   outFeatures: number;
+}
+
+/** The network input (NHWC inside the zoo). */
+export interface InputNode {
+  /** Node kind. */
+  op: "input";
+  /** Input channels. */
+  channels: number;
+}
+
+/** A ReLU. */
+export interface ReluNode {
+  /** Node kind. */
+  op: "relu";
+  /** Index of the node it reads. */
+  input: number;
+}
+
+/** The stem max-pool. */
+export interface MaxPoolNode {
+  /** Node kind. */
+  op: "maxpool";
+  /** Index of the node it reads. */
+  input: number;
+  /** Window size. */
+  size: number;
+  /** Stride. */
+  stride: number;
+  /** Explicit zero pad of 1 (Keras; PyTorch's after a ReLU) or TF 'same'. */
+  padding: "zeros" | "same";
+}
+
+/** Every `stride`-th pixel: the identity shortcut of a strided block. */
+export interface SubsampleNode {
+  /** Node kind. */
+  op: "subsample";
+  /** Index of the node it reads. */
+  input: number;
+  /** Step in both directions. */
+  stride: number;
+}
+
+/** Zero channels added on both sides (option-A shortcuts). */
+export interface PadChannelsNode {
+  /** Node kind. */
+  op: "padChannels";
+  /** Index of the node it reads. */
+  input: number;
+  /** Zero channels before the existing ones. */
+  before: number;
+  /** Zero channels after the existing ones. */
+  after: number;
+}
+
+/** The residual sum. */
+export interface AddNode {
+  /** Node kind. */
+  op: "add";
+  /** Indices of the shortcut and the main path. */
+  inputs: [number, number];
+}
+
+/** Global spatial pooling to one vector per image. */
+export interface GlobalPoolNode {
+  /** Node kind. */
+  op: "globalPool";
+  /** Index of the node it reads. */
+  input: number;
+  /** Average or maximum. */
+  kind: "avg" | "max";
 }
 
 /** One operation of a plan. `input`/`inputs` index earlier nodes. */
 export type PlanNode =
-  | { op: "input"; channels: number }
+  | InputNode
   | ConvNode
   | BatchNormNode
-  | { op: "relu"; input: number }
-  | { op: "maxpool"; input: number; size: number; stride: number; padding: "zeros" | "same" }
-  | { op: "subsample"; input: number; stride: number }
-  | { op: "padChannels"; input: number; before: number; after: number }
-  | { op: "add"; inputs: [number, number] }
-  | { op: "globalPool"; input: number; kind: "avg" | "max" }
+  | ReluNode
+  | MaxPoolNode
+  | SubsampleNode
+  | PadChannelsNode
+  | AddNode
+  | GlobalPoolNode
   | DenseNode;
 
 /** Nodes in execution order; `nodes[output]` is the result. */
 export interface Plan {
+  /** The operations. */
   nodes: PlanNode[];
+  /** Index of the result node. */
   output: number;
 }
 
