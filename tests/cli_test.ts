@@ -2,6 +2,7 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { encode as encodePng } from "fast-png";
 import { readNpy, writeNpy } from "../convert/npy.ts";
 import { decodeImage, splitImageRows } from "../zoo/image.ts";
+import { cifar10Labels } from "../zoo/labels.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
@@ -77,19 +78,7 @@ Deno.test("classify on the 1000 CIFAR-10 test images: bundled ResNet-20 91.5 %, 
     assertEquals(bundled.code, 0, bundled.stderr);
     assertEquals(hits(bundled.stdout, labels), 915);
     const first: ClassifyJson = JSON.parse(bundled.stdout);
-    const names = [
-      "airplane",
-      "automobile",
-      "bird",
-      "cat",
-      "deer",
-      "dog",
-      "frog",
-      "horse",
-      "ship",
-      "truck",
-    ];
-    assertEquals(first[0].predictions[0].label, names[first[0].predictions[0].index]);
+    assertEquals(first[0].predictions[0].label, cifar10Labels[first[0].predictions[0].index]);
     // MLPerf Tiny's ResNet-8 is no zoo ResNet: it runs from its own Keras graph, raw 0–255 input.
     const keras = await cli(
       "classify",

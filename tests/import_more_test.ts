@@ -7,32 +7,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { type ImportedModel, importFile } from "../convert/import.ts";
-import { readNpy } from "../convert/npy.ts";
 import { ZooFormatError } from "../convert/types.ts";
 import { useBackend } from "../zoo/backend.ts";
 import { createModel } from "../zoo/model.ts";
 import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
+import { npy, relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 
 const fixture = (path: string): string => new URL(`./fixtures/${path}`, import.meta.url).pathname;
-
-async function npy(path: string): Promise<{ shape: number[]; data: Float32Array }> {
-  const t = readNpy(await Deno.readFile(path), path);
-  return { shape: t.shape, data: t.data as Float32Array };
-}
-
-/** max |a − b| / max |b|: the error relative to the logits' scale. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  assertEquals(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 /** Imports a fixture, runs it on an input file, and checks the logits against a reference file. */
 async function importAndCompare(

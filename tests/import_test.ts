@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { importBytes, importFile } from "../convert/import.ts";
-import { readNpy } from "../convert/npy.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { ZooFormatError } from "../convert/types.ts";
 import { createModel } from "../zoo/model.ts";
@@ -9,27 +8,12 @@ import { getSpec } from "../zoo/spec.ts";
 import { useBackend } from "../zoo/backend.ts";
 import { decodeImage, splitImageRows } from "../zoo/image.ts";
 import { CIFAR10_TORCH, preprocessImages } from "../zoo/preprocess.ts";
+import { npy, relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 const nets = (file: string) => here(`./fixtures/nets/${file}`);
-
-async function npy(path: string): Promise<{ shape: number[]; data: Float32Array }> {
-  const t = readNpy(await Deno.readFile(path), path);
-  return { shape: t.shape, data: t.data as Float32Array };
-}
-
-/** max |a − b| / max |b|: the error relative to the logits' scale. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 async function runImported(
   path: string,

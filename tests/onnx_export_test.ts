@@ -11,6 +11,7 @@ import { planResNet } from "../zoo/plan.ts";
 import { getSpec, type ResNetSpec } from "../zoo/spec.ts";
 import type { WeightMap } from "../zoo/weights.ts";
 import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
+import { relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 const noOrt = !(await ortAvailable());
@@ -53,18 +54,6 @@ function randomiseWeights(weights: WeightMap, seed: number): WeightMap {
 function randomInput(shape: number[], seed: number): Float32Array {
   const random = uniform(seed);
   return new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => random() * 2 - 1);
-}
-
-/** max |a − b| / max |b|: the error relative to the output's scale. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  assertEquals(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 /** NHWC ⇄ NCHW of an activation batch. */

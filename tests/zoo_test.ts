@@ -5,6 +5,7 @@ import { getSpec, listArchitectures, withOptionB } from "../zoo/spec.ts";
 import { countParams, planResNet } from "../zoo/plan.ts";
 import { useBackend } from "../zoo/backend.ts";
 import type { WeightMap } from "../zoo/weights.ts";
+import { relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 
@@ -59,16 +60,6 @@ function randomiseStatistics(weights: WeightMap, seed: number): WeightMap {
   return weights;
 }
 
-function maxRelativeDifference(a: Float32Array | Int32Array | Uint8Array, b: typeof a): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
-
 Deno.test("output shapes for input sizes, heads and data formats", () => {
   const cases: [string, Parameters<typeof createModel>[1], number[], number[]][] = [
     ["resnet18", {}, [1, 64, 64, 3], [1, 1000]],
@@ -110,10 +101,10 @@ Deno.test("channels_first input gives the channels_last result", async () => {
   const x = tf.randomNormal([2, 40, 48, 3], 0, 1, "float32", 1) as tf.Tensor4D;
   const a = await last.predict(x).data();
   const b = await first.predict(tf.transpose(x, [0, 3, 1, 2])).data();
-  assert(maxRelativeDifference(b, a) < 1e-6);
+  assert(relativeError(b, a) < 1e-6);
   const layers = await (first.layersModel.predict(tf.transpose(x, [0, 3, 1, 2])) as tf.Tensor)
     .data();
-  assert(maxRelativeDifference(layers, a) < 1e-5);
+  assert(relativeError(layers, a) < 1e-5);
   last.dispose();
   first.dispose();
 });
@@ -125,7 +116,7 @@ Deno.test("folded inference equals the LayersModel within 1e-5", async () => {
     const x = tf.randomNormal([2, 64, 64, 3], 0, 1, "float32", 2) as tf.Tensor4D;
     const folded = await model.predict(x).data();
     const reference = await (model.layersModel.predict(x) as tf.Tensor).data();
-    const rel = maxRelativeDifference(folded, reference);
+    const rel = relativeError(folded, reference);
     assert(rel < 1e-5, `${name}: relative difference ${rel}`);
     model.dispose();
   }
@@ -175,7 +166,7 @@ Deno.test("the LayersModel trains and saves in the tfjs layers format", async ()
   // After training, predict follows the trained weights once synchronised.
   model.syncFromLayersModel();
   const folded = await model.predict(x as tf.Tensor4D).data();
-  assert(maxRelativeDifference(folded, a) < 1e-5);
+  assert(relativeError(folded, a) < 1e-5);
   model.dispose();
   await useBackend("wasm");
 });
@@ -196,6 +187,6 @@ Deno.test("cpu, wasm and webgpu agree within 1e-4", async () => {
     model.dispose();
   }
   await useBackend("wasm");
-  assert(maxRelativeDifference(outputs.wasm, outputs.cpu) < 1e-4);
-  assert(maxRelativeDifference(outputs.webgpu, outputs.cpu) < 1e-4);
+  assert(relativeError(outputs.wasm, outputs.cpu) < 1e-4);
+  assert(relativeError(outputs.webgpu, outputs.cpu) < 1e-4);
 });
