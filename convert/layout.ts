@@ -50,7 +50,9 @@ export function toWeight(tensor: NamedTensor, file: string): Weight {
  */
 export function transpose(weight: Weight, perm: number[]): Weight {
   const rank = weight.shape.length;
-  if (perm.length !== rank) throw new Error(`permutation [${perm}] does not fit shape [${weight.shape}]`);
+  if (perm.length !== rank) {
+    throw new Error(`permutation [${perm}] does not fit shape [${weight.shape}]`);
+  }
   // Pad to rank 4 at the front so one loop nest serves every tensor here.
   const pad = 4 - rank;
   const inShape = [...new Array<number>(pad).fill(1), ...weight.shape];
