@@ -124,7 +124,7 @@ interface Walk {
   blocks: WalkedBlock[];
   /** Index into `blocks` where each stage starts. */
   stageStarts: number[];
-  assigned: { layer: SourceLayer; role: Role; block?: number }[];
+  assigned: { layer: SourceLayer; role: Role }[];
   dense: SourceLayer | null;
   bnFolded: boolean;
 }
@@ -286,26 +286,25 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
   const isConv = (l: SourceLayer | undefined, kernel?: number, inChannels?: number) =>
     l?.kind === "conv" && (kernel === undefined || channelsOf(l).kernel === kernel) &&
     (inChannels === undefined || channelsOf(l).in === inChannels);
-  const takeBn = (channels: number, role: Role, block?: number) => {
+  const takeBn = (channels: number, role: Role) => {
     const l = peek();
     if (l?.kind !== "bn" || l.weights.moving_mean!.shape[0] !== channels) {
       fail(`a BatchNorm of ${channels} channels`);
     }
-    assigned.push({ layer: l, role, block });
+    assigned.push({ layer: l, role });
     i++;
   };
-  const takeConv = (role: Role, block: number | undefined, kernel: number, inChannels: number) => {
+  const takeConv = (role: Role, kernel: number, inChannels: number) => {
     const l = peek();
     if (!isConv(l, kernel, inChannels)) {
       fail(`a ${kernel}×${kernel} conv from ${inChannels} channels`);
     }
-    assigned.push({ layer: l, role, block });
+    assigned.push({ layer: l, role });
     i++;
-    return channelsOf(l);
   };
   // In a bn-folded source the BatchNorms are gone; everything else is where it was.
-  const bnAfterConv = (channels: number, role: Role, block?: number) => {
-    if (!bnFolded) takeBn(channels, role, block);
+  const bnAfterConv = (channels: number, role: Role) => {
+    if (!bnFolded) takeBn(channels, role);
   };
 
   if (flags.inputBn) takeBn(3, { key: "inputBn" });
@@ -313,7 +312,7 @@ function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Wa
   if (!isConv(stem, undefined, 3) || ![3, 7].includes(channelsOf(stem).kernel)) {
     fail("a 7×7 or 3×3 stem conv on 3 channels");
   }
-  takeConv({ key: "stemConv" }, undefined, channelsOf(stem).kernel, 3);
+  takeConv({ key: "stemConv" }, channelsOf(stem).kernel, 3);
   let c = channelsOf(stem).out;
   if (flags.stemNorm) bnAfterConv(c, { key: "stemBn" });
 
@@ -394,15 +393,21 @@ function specOf(w: Walk, options: InferOptions): ResNetSpec {
   }
   const convs = w.assigned.filter((a) => a.layer.kind === "conv");
   const biased = (a: { layer: SourceLayer }) => a.layer.weights.bias !== undefined;
-  const followedByBn = (a: { role: Role }) =>
-    !["shortcutConv", "conv"].includes(a.role.key) ||
-    (a.role.key === "shortcutConv"
-      ? !w.flags.preact
-      : !w.flags.preact || (a.role as { index: number }).index < w.blocks[0].mainKernels.length);
-  const stemFollowedByBn = w.flags.stemNorm;
-  const normalised = convs.map((a) =>
-    a.role.key === "stemConv" ? stemFollowedByBn : followedByBn(a)
-  );
+  // Whether a BatchNorm reads the conv's output directly.
+  const mainConvs = w.blocks[0].mainKernels.length;
+  const feedsBn = (role: Role): boolean => {
+    switch (role.key) {
+      case "stemConv":
+        return w.flags.stemNorm;
+      case "shortcutConv":
+        return !w.flags.preact;
+      case "conv":
+        return !w.flags.preact || role.index < mainConvs;
+      default:
+        return true;
+    }
+  };
+  const normalised = convs.map((a) => feedsBn(a.role));
   // Biases in front of a BatchNorm fold into its mean, so only biases that feed no BN decide.
   const unnormalisedBiased = convs.every((a, k) => normalised[k] || biased(a));
   let convBias: ResNetSpec["convBias"] = "none";
