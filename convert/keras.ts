@@ -9,7 +9,9 @@
  * - Keras 3 `.keras` zips and bare Keras 3 `.weights.h5` files,
  * - TensorFlow.js layers models (`model.json` plus binary weight shards).
  *
- * HDF5 is read with h5wasm, which this module loads (top-level await) before its first use.
+ * HDF5 is read with h5wasm, which this module loads (top-level await) before its first use. h5wasm
+ * opens files by name from the host's file system, so each HDF5 file is written to a temporary file
+ * (which needs write permission for the temporary directory) for the duration of the read.
  *
  * @example
  * ```ts
@@ -21,9 +23,9 @@
  * @module
  */
 
-import h5wasm, { type Dataset, type File as Hdf5File, type Group } from "h5wasm/node";
-import { unzipSync } from "fflate";
+import type { Dataset, File as Hdf5File, Group } from "h5wasm/node";
 import { type NamedTensor, ZooFormatError } from "./types.ts";
+import { readZip } from "./zip.ts";
 
 /** Which of the supported Keras layouts a file was read as. */
 export type KerasFormat = "h5-weights" | "h5-model" | "keras3" | "tfjs-layers";
@@ -73,11 +75,116 @@ interface Hdf5Source {
   byteLength: number;
 }
 
-const h5Module = await h5wasm.ready;
+/** What this reader uses of h5wasm's WebAssembly instance, beyond h5wasm's API. */
+interface H5wasmInstance {
+  /** The stack pointer. */
+  stackPointer(): number;
+  /** Sets the stack pointer. */
+  restoreStack(pointer: number): void;
+  /** The instance's memory, whose growth {@link withHdf5} bounds. */
+  memory: WebAssembly.Memory;
+}
+
+/**
+ * The HDF5 errors of the read in progress; `undefined` outside {@link withHdf5}.
+ *
+ * h5wasm's "throwing" error handler throws a JavaScript exception from inside the WebAssembly
+ * call, which skips everything the call had left to do: the objects h5wasm had opened for it stay
+ * open (and with them the whole file, its OS file descriptor and about 300 KB of HDF5 state), and
+ * the call's stack space is never popped (about 1 KB of the 2 MiB stack). After a few thousand
+ * corrupt files every read failed. So during reads the handler's throw only records the message:
+ * HDF5 returns its error code, h5wasm's call closes what it opened and returns, and then the
+ * wrapper around the call (see {@link deferHdf5Errors}) throws the message.
+ */
+let hdf5Errors: string[] | undefined;
+
+/** The h5wasm calls this reader makes, directly or through h5wasm's classes. */
+const HDF5_CALLS = [
+  "open",
+  "close_file",
+  "get_keys",
+  "get_names",
+  "get_types",
+  "get_type",
+  "get_symbolic_link",
+  "get_external_link",
+  "get_attribute_names",
+  "get_attribute_metadata",
+  "get_attribute_data",
+  "reclaim_vlen_memory",
+  "get_dataset_metadata",
+  "get_dataset_data",
+  "get_dataset_filters",
+] as const;
+
+/**
+ * h5wasm does not export its stack functions and memory, nor let its error import be replaced,
+ * so these are caught as h5wasm instantiates its module.
+ */
+let h5wasmInstance: H5wasmInstance | undefined;
+const instantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = async function (...args: unknown[]) {
+  const env = (args[1] as Record<string, Record<string, unknown>> | undefined)?.env;
+  const throwError = env?.throw_error;
+  if (env && typeof throwError === "function") {
+    env.throw_error = (message: number): void => {
+      if (hdf5Errors === undefined || h5wasmInstance === undefined) throwError(message);
+      else hdf5Errors.push(cString(h5wasmInstance.memory, message));
+    };
+  }
+  const result = await (Reflect.apply(instantiate, WebAssembly, args) as Promise<
+    WebAssembly.Instance | WebAssembly.WebAssemblyInstantiatedSource
+  >);
+  const { exports } = result instanceof WebAssembly.Instance ? result : result.instance;
+  const { H5Fopen, emscripten_stack_get_current, _emscripten_stack_restore, memory } = exports;
+  if (
+    typeof H5Fopen === "function" && typeof emscripten_stack_get_current === "function" &&
+    typeof _emscripten_stack_restore === "function" && memory instanceof WebAssembly.Memory
+  ) {
+    h5wasmInstance = {
+      stackPointer: emscripten_stack_get_current as () => number,
+      restoreStack: _emscripten_stack_restore as (pointer: number) => void,
+      memory,
+    };
+  }
+  return result;
+} as typeof WebAssembly.instantiate;
+const { default: h5wasm } = await import("h5wasm/node");
+// h5wasm reads the whole environment when it starts; under a narrow --allow-env that fails,
+// and only HDF5 files need it, so the failure is kept and reported when one is read.
+const h5Loaded: Awaited<typeof h5wasm.ready> | Error = await h5wasm.ready
+  .then(deferHdf5Errors)
+  .catch((error: Error) => error)
+  .finally(() => WebAssembly.instantiate = instantiate);
+
+/** A NUL-terminated UTF-8 string in WebAssembly memory. */
+function cString(memory: WebAssembly.Memory, pointer: number): string {
+  const bytes = new Uint8Array(memory.buffer);
+  const end = bytes.indexOf(0, pointer);
+  return new TextDecoder().decode(bytes.subarray(pointer, end < 0 ? pointer : end));
+}
+
+/** Wraps h5wasm's calls to throw, once a call has returned, the errors HDF5 reported during it. */
+function deferHdf5Errors<M extends object>(module: M): M {
+  const calls = module as unknown as Record<string, unknown>;
+  for (const name of HDF5_CALLS) {
+    const call = calls[name];
+    if (typeof call !== "function") continue;
+    calls[name] = (...args: unknown[]): unknown => {
+      const result = call(...args);
+      if (hdf5Errors !== undefined && hdf5Errors.length > 0) {
+        throw new Error(hdf5Errors.splice(0).join("\n"));
+      }
+      return result;
+    };
+  }
+  return module;
+}
 
 /** The HDF5 type classes in h5wasm's dataset metadata. */
 const H5T_INTEGER = 0;
 const H5T_FLOAT = 1;
+const H5T_STRING = 3;
 
 /**
  * Reads the layers and weights of a Keras file: an HDF5 weights or model file, a Keras 3 `.keras`
@@ -127,6 +234,19 @@ function firstNonSpace(bytes: Uint8Array): number | undefined {
   return bytes.find((byte) => byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d);
 }
 
+/**
+ * A short description of a JSON value for error messages: interpolating the value itself would
+ * print a whole subtree, or overflow the stack on deeply nested arrays.
+ */
+function describeJson(value: unknown): string {
+  if (typeof value === "string") {
+    return `'${value.length > 100 ? `${value.slice(0, 100)}…` : value}'`;
+  }
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object" && value !== null) return "an object";
+  return String(value);
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -134,35 +254,147 @@ function messageOf(error: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // HDF5 (Keras 2 weights and models, Keras 3 weights)
 
-let temporaryFileCount = 0;
+/** The started h5wasm module, or the reason it could not start, naming the file being read. */
+function hdf5Module(file: string): Awaited<typeof h5wasm.ready> {
+  if (h5Loaded instanceof Error) {
+    throw new ZooFormatError(file, `the HDF5 reader (h5wasm) could not start: ${h5Loaded.message}`);
+  }
+  return h5Loaded;
+}
 
 /**
  * h5wasm opens files by name only, so the bytes go into its in-memory file system for the read.
  * HDF5's errors are switched from printing to throwing for the read, then turned into ZooFormatErrors.
  */
 function withHdf5<T>(bytes: Uint8Array, file: string, read: (root: Group) => T): T {
-  const temporaryName = `/denozoo-keras-${++temporaryFileCount}.h5`;
-  h5Module.FS.writeFile(temporaryName, bytes);
-  h5Module.activate_throwing_error_handler();
+  const h5Module = hdf5Module(file);
+  checkGlobalHeaps(bytes, file);
+  // h5wasm's file system is the host's (Node's raw file system), so the file goes to a temporary one.
+  let temporaryName: string;
   try {
+    temporaryName = Deno.makeTempFileSync({ prefix: "denozoo-keras-", suffix: ".h5" });
+  } catch (error) {
+    throw new ZooFormatError(file, `cannot create a temporary file for HDF5: ${messageOf(error)}`);
+  }
+  const stackPointer = h5wasmInstance?.stackPointer();
+  // h5wasm reads a variable-length string attribute into a buffer from _malloc and frees the
+  // strings it points to even when the read failed, i.e. frees whatever the buffer held: a
+  // corrupt attribute made malloc abort or corrupted its heap. Zeroed buffers make that free(NULL).
+  const malloc = h5Module._malloc;
+  h5Module._malloc = (size: number): number => {
+    const pointer = malloc(size);
+    if (pointer !== 0) h5Module.HEAPU8.fill(0, pointer, pointer + size);
+    return pointer;
+  };
+  limitMemoryGrowth(bytes.length);
+  hdf5Errors = [];
+  try {
+    h5Module.FS.writeFile(temporaryName, bytes);
+    h5Module.activate_throwing_error_handler();
     let root: Hdf5File;
     try {
       root = new h5wasm.File(temporaryName, "r");
     } catch (error) {
       throw new ZooFormatError(file, `cannot open as HDF5: ${hdf5Reason(error)}`);
     }
+    let result: T;
     try {
-      return read(root);
-    } catch (error) {
-      if (error instanceof ZooFormatError) throw error;
-      throw new ZooFormatError(file, `HDF5 read failed: ${hdf5Reason(error)}`);
+      result = read(root);
     } finally {
       root.close();
     }
+    // An error reported by a call that is not wrapped still fails the read.
+    if (hdf5Errors?.length) throw new Error(hdf5Errors.join("\n"));
+    return result;
+  } catch (error) {
+    if (error instanceof ZooFormatError) throw error;
+    throw new ZooFormatError(file, `HDF5 read failed: ${hdf5Reason(error)}`);
   } finally {
+    hdf5Errors = undefined;
     h5Module.deactivate_throwing_error_handler();
-    h5Module.FS.unlink(temporaryName);
+    h5Module._malloc = malloc;
+    limitMemoryGrowth(undefined);
+    Deno.removeSync(temporaryName);
+    // A WebAssembly trap or abort still unwinds through the frames without popping them.
+    if (stackPointer !== undefined) h5wasmInstance?.restoreStack(stackPointer);
   }
+}
+
+/** A read may always grow h5wasm's memory by this much, whatever the file's size. */
+const MIN_GROWTH_BYTES = 32 << 20;
+
+/**
+ * HDF5 allocates buffers of the sizes a file declares (object headers, heaps, chunks) before it
+ * reads them; a corrupt 20 KB file could grow h5wasm's memory to 2 GiB, which WebAssembly
+ * never gives back. While a file of `fileBytes` is read, the memory may grow by 64 times the
+ * file, at least 32 MiB, or a quarter of its size (Emscripten grows it in steps of a fifth);
+ * beyond that HDF5's malloc fails and HDF5 reports the error. `undefined` lifts the limit.
+ */
+function limitMemoryGrowth(fileBytes: number | undefined): void {
+  const memory = h5wasmInstance?.memory;
+  if (!memory) return;
+  if (fileBytes === undefined) {
+    Reflect.deleteProperty(memory, "grow");
+    return;
+  }
+  const start = memory.buffer.byteLength;
+  const allowed = Math.max(MIN_GROWTH_BYTES, 64 * fileBytes, start / 4);
+  memory.grow = (pages: number): number => {
+    if (memory.buffer.byteLength + pages * 65536 > start + allowed) {
+      throw new RangeError(`the HDF5 file asks for more than ${allowed} bytes of memory`);
+    }
+    return WebAssembly.Memory.prototype.grow.call(memory, pages);
+  };
+}
+
+/**
+ * HDF5 (as h5wasm builds it) loops forever on a global heap collection whose objects do not tile
+ * it, e.g. one holding a free-space object of size 0; variable-length strings live in these
+ * collections. Every collection (signature `GCOL`) is walked here as HDF5 walks it, first.
+ */
+function checkGlobalHeaps(bytes: Uint8Array, file: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lengthSize = hdf5LengthSize(view);
+  const readLength = (at: number): bigint =>
+    lengthSize === 8
+      ? view.getBigUint64(at, true)
+      : BigInt(lengthSize === 4 ? view.getUint32(at, true) : view.getUint16(at, true));
+  // Header: signature, version, 3 reserved bytes, collection size. Objects: index, reference
+  // count, 4 reserved bytes, size, then the data padded to 8 bytes.
+  const headerBytes = 8 + lengthSize;
+  for (let at = bytes.indexOf(0x47); at >= 0; at = bytes.indexOf(0x47, at + 1)) {
+    if (bytes[at + 1] !== 0x43 || bytes[at + 2] !== 0x4f || bytes[at + 3] !== 0x4c) continue;
+    // Other versions and collections past the end of the file are refused by HDF5 itself.
+    if (bytes[at + 4] !== 1 || at + headerBytes > bytes.length) continue;
+    const size = readLength(at + 8);
+    if (size > BigInt(bytes.length - at)) continue;
+    const end = at + Number(size);
+    for (let object = at + headerBytes; object + headerBytes <= end;) {
+      const index = view.getUint16(object, true);
+      const objectSize = readLength(object + 8);
+      const span = index === 0 ? objectSize : BigInt(headerBytes) + ((objectSize + 7n) & ~7n);
+      if (span === 0n || span > BigInt(end - object)) {
+        throw new ZooFormatError(
+          file,
+          `corrupt HDF5 global heap at offset ${at}: object ${index} at offset ${object} ` +
+            `spans ${span} bytes of the ${end - object} left in the collection`,
+        );
+      }
+      object += Number(span);
+    }
+  }
+}
+
+/** The superblock's "size of lengths" (8 unless the writer chose otherwise). */
+function hdf5LengthSize(view: DataView): number {
+  // The superblock sits at 0, 512, 1024, 2048, … (after a user block).
+  for (let at = 0; at + 16 <= view.byteLength; at = at === 0 ? 512 : at * 2) {
+    if (view.getUint32(at) !== 0x89484446 || view.getUint32(at + 4) !== 0x0d0a1a0a) continue;
+    const version = view.getUint8(at + 8);
+    const size = view.getUint8(at + (version < 2 ? 14 : 10));
+    return size === 2 || size === 4 ? size : 8;
+  }
+  return 8;
 }
 
 /** The innermost cause in an HDF5 error stack (`truncated file: eof = …`), else the whole message. */
@@ -268,9 +500,21 @@ function childGroup(group: Group, name: string): Group | undefined {
   return child instanceof h5wasm.Group ? child : undefined;
 }
 
+/** Stands for the value of an attribute that is not read: neither a string nor empty. */
+const UNREAD_ATTRIBUTE: unique symbol = Symbol("unread attribute");
+
+/**
+ * An attribute's value, read only when it is a string or empty. Keras writes nothing else, and
+ * HDF5 can read out of bounds when a corrupt file turns a string type into another class (a
+ * variable-length sequence, say), so other values are never read.
+ */
 function attrValue(object: Group | Dataset, name: string): unknown {
   const attrs = object.attrs;
-  return name in attrs ? attrs[name].value : undefined;
+  if (!(name in attrs)) return undefined;
+  const attribute = attrs[name];
+  const { type, total_size: count } = attribute.metadata;
+  if (type === H5T_STRING) return attribute.value;
+  return count === 0 ? new Uint8Array(0) : UNREAD_ATTRIBUTE;
 }
 
 function stringAttr(object: Group | Dataset, name: string, file: string): string | undefined {
@@ -292,7 +536,7 @@ function stringListAttr(object: Group, name: string, file: string): string[] | u
   if (chunkNames.length === 0) return undefined;
   const values: string[] = [];
   for (const chunkName of chunkNames) {
-    const value = attrs[chunkName].value;
+    const value = attrValue(object, chunkName);
     if (typeof value === "string") {
       values.push(value);
     } else if (Array.isArray(value) && value.every((item) => typeof item === "string")) {
@@ -334,7 +578,9 @@ function readDataset(
   }
   const byteLength = count * metadata.size;
   // Keras never compresses, so a contiguous dataset must fit inside the file itself.
-  const limit = metadata.chunks === null ? source.byteLength : h5Module.MAXIMUM_MEMORY;
+  const limit = metadata.chunks === null
+    ? source.byteLength
+    : hdf5Module(source.file).MAXIMUM_MEMORY;
   if (byteLength > limit) {
     throw new ZooFormatError(
       source.file,
@@ -373,6 +619,7 @@ function readRawBytes(
   file: string,
 ): Uint8Array {
   if (byteLength === 0) return new Uint8Array(0);
+  const h5Module = hdf5Module(file);
   const pointer = h5Module._malloc(byteLength);
   if (pointer === 0) {
     throw new ZooFormatError(file, `cannot allocate ${byteLength} bytes for dataset '${where}'`);
@@ -417,27 +664,36 @@ function float16ToNumber(bits: number): number {
 // ---------------------------------------------------------------------------------------------
 // Keras 3 (`.keras` zip and `.weights.h5`)
 
+/** The members of a `.keras` zip this reader uses; the rest (assets/) is not inflated. */
+const KERAS_ZIP_MEMBERS: ReadonlySet<string> = new Set([
+  "model.weights.h5",
+  "config.json",
+  "metadata.json",
+]);
+
 function readKerasZip(bytes: Uint8Array, file: string): KerasFile {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (error) {
-    throw new ZooFormatError(file, `cannot unzip: ${messageOf(error)}`);
-  }
-  const weights = entries["model.weights.h5"];
+  const names: string[] = [];
+  const entries = readZip(bytes, file, {
+    only: (name) => {
+      names.push(name);
+      return KERAS_ZIP_MEMBERS.has(name);
+    },
+  });
+  const weights = entries.get("model.weights.h5");
   if (!weights) {
-    const found = Object.keys(entries).join(", ");
     throw new ZooFormatError(
       file,
-      entries["model.weights.npz"]
+      names.includes("model.weights.npz")
         ? "weights are stored as model.weights.npz, which this reader does not support"
-        : `zip has no model.weights.h5 (found: ${found})`,
+        : `zip has no model.weights.h5 (found: ${names.join(", ")})`,
     );
   }
-  const modelConfig = entries["config.json"] &&
-    parseJsonObject(new TextDecoder().decode(entries["config.json"]), file, "config.json");
-  const metadata = entries["metadata.json"] &&
-    parseJsonObject(new TextDecoder().decode(entries["metadata.json"]), file, "metadata.json");
+  const jsonMember = (name: string): JsonObject | undefined => {
+    const member = entries.get(name);
+    return member && parseJsonObject(new TextDecoder().decode(member), file, name);
+  };
+  const modelConfig = jsonMember("config.json");
+  const metadata = jsonMember("metadata.json");
   const kerasVersion = metadata?.keras_version;
   const backend = metadata?.backend;
   const weightsSource: Hdf5Source = {
@@ -605,7 +861,10 @@ const KERAS3_VARIABLES: Record<string, [variable: string, flag?: string][]> = {
 };
 
 function variableNames(entry: JsonObject): string[] | undefined {
-  const known = KERAS3_VARIABLES[String(entry.class_name)];
+  const className = entry.class_name;
+  const known = typeof className === "string" && Object.hasOwn(KERAS3_VARIABLES, className)
+    ? KERAS3_VARIABLES[className]
+    : undefined;
   const config = isObject(entry.config) ? entry.config : {};
   const present = known?.filter(([, flag]) => flag === undefined || config[flag] !== false);
   return present?.map(([variable]) => variable);
@@ -678,7 +937,9 @@ function readTfjsLayers(
   if (model.format !== undefined && model.format !== "layers-model") {
     throw new ZooFormatError(
       file,
-      `format '${model.format}' is not a tfjs layers model; graph models have no Keras layers`,
+      `format ${
+        describeJson(model.format)
+      } is not a tfjs layers model; graph models have no Keras layers`,
     );
   }
   const topology = model.modelTopology;
@@ -695,7 +956,10 @@ function readTfjsLayers(
   if (!shards) {
     throw new ZooFormatError(file, "a tfjs model.json needs its weight shards in options.shards");
   }
-  const tensors = manifest.flatMap((group, index) => readManifestGroup(group, index, shards, file));
+  const listedShards = new Set<string>();
+  const tensors = manifest.flatMap((group, index) =>
+    readManifestGroup(group, index, shards, listedShards, file)
+  );
 
   const weightsByLayer = new Map<string, NamedTensor[]>(
     entries.map((entry) => [layerName(entry, file), []]),
@@ -726,11 +990,15 @@ function readTfjsLayers(
   };
 }
 
-/** One manifest group: its shards concatenated in order, its weights read one after another. */
+/**
+ * One manifest group: its shards concatenated in order, its weights read one after another.
+ * `listedShards` collects the shards of all groups, none of which may be listed twice.
+ */
 function readManifestGroup(
   group: JsonObject,
   index: number,
   shards: Map<string, Uint8Array>,
+  listedShards: Set<string>,
   file: string,
 ): NamedTensor[] {
   const { paths, weights } = group;
@@ -744,6 +1012,11 @@ function readManifestGroup(
     );
   }
   const parts = paths.map((path) => {
+    // Each shard holds its own weights; one listed a million times would be copied as often.
+    if (listedShards.has(path)) {
+      throw new ZooFormatError(file, `shard '${path}' is listed twice in weightsManifest`);
+    }
+    listedShards.add(path);
     const shard = shards.get(path);
     if (!shard) {
       throw new ZooFormatError(file, `shard '${path}' of weightsManifest[${index}] was not given`);
@@ -783,16 +1056,23 @@ function decodeTfjsWeight(
   if (dtype !== "float32") {
     throw new ZooFormatError(
       file,
-      `weight '${name}' has dtype ${dtype}; only float32 weights are read`,
+      `weight '${name}' has dtype ${describeJson(dtype)}; only float32 weights are read`,
     );
   }
   if (quantization !== undefined && !isObject(quantization)) {
     throw new ZooFormatError(file, `weight '${name}' has an invalid quantization entry`);
   }
-  const encoding = quantization === undefined ? "float32" : String(quantization.dtype);
-  const bytesPerElement = encoding === "float32" ? 4 : TFJS_QUANTIZED_BYTES[encoding];
+  const encoding = quantization === undefined ? "float32" : quantization.dtype;
+  const bytesPerElement = encoding === "float32"
+    ? 4
+    : typeof encoding === "string" && Object.hasOwn(TFJS_QUANTIZED_BYTES, encoding)
+    ? TFJS_QUANTIZED_BYTES[encoding]
+    : undefined;
   if (bytesPerElement === undefined) {
-    throw new ZooFormatError(file, `weight '${name}' uses unsupported quantization '${encoding}'`);
+    throw new ZooFormatError(
+      file,
+      `weight '${name}' uses unsupported quantization ${describeJson(encoding)}`,
+    );
   }
   const count = shape.reduce((product: number, dim: number) => product * dim, 1);
   const byteLength = count * bytesPerElement;

@@ -165,15 +165,23 @@ function toPythonInt(value: bigint): number | bigint {
     : value;
 }
 
-/** Decodes a two's-complement little-endian integer (LONG1/LONG4). */
+/**
+ * Decodes a two's-complement little-endian integer (LONG1/LONG4). Through a hex string, because
+ * shifting a BigInt byte by byte takes time quadratic in its length (minutes for a megabyte).
+ */
 function littleEndianSigned(bytes: Uint8Array): bigint {
-  let value = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]);
-  if (bytes.length > 0 && bytes[bytes.length - 1] >= 0x80) {
-    value -= 1n << BigInt(8 * bytes.length);
-  }
-  return value;
+  if (bytes.length === 0) return 0n;
+  let hex = "";
+  for (let i = bytes.length - 1; i >= 0; i--) hex += bytes[i].toString(16).padStart(2, "0");
+  const value = BigInt(`0x${hex}`);
+  return bytes[bytes.length - 1] >= 0x80 ? value - (1n << BigInt(8 * bytes.length)) : value;
 }
+
+/**
+ * Python refuses to convert decimal text of more digits than this to an int (the default of
+ * `sys.set_int_max_str_digits`), since the conversion takes quadratic time; so does this reader.
+ */
+const MAX_INT_DIGITS = 4300;
 
 /**
  * Decodes one pickle starting at `options.offset`, refusing every global not allowed.
@@ -319,6 +327,7 @@ export function readPickle(
     return memo.get(index) as PickleValue;
   };
   const textInt = (text: string): number | bigint => {
+    if (text.length > MAX_INT_DIGITS + 1) fail(`integer of ${text.length} digits is too long`);
     if (!decimalInt.test(text)) fail(`bad integer '${text}'`);
     return toPythonInt(BigInt(text));
   };
@@ -434,9 +443,12 @@ export function readPickle(
       case 0x8d: // BINUNICODE8
         stack.push(decodeUtf8(take(u64())));
         break;
-      case 0x56: // UNICODE (raw-unicode-escape text)
-        stack.push(decodeRawUnicodeEscape(line()));
+      case 0x56: { // UNICODE (raw-unicode-escape text)
+        const text = decodeRawUnicodeEscape(line());
+        if (text === null) fail("\\U escape beyond U+10FFFF in UNICODE argument");
+        stack.push(text);
         break;
+      }
       case 0x54: { // BINSTRING: Python 2 str, decoded as UTF-8 like torch.load does
         const length = view.getInt32(need(4), true);
         stack.push(decodeUtf8(take(length)));
@@ -494,9 +506,10 @@ export function readPickle(
         list(top()).push(item);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: { // APPENDS: item by item, as a spread of a million items overflows the stack
         const items = popMark();
-        list(top()).push(...items);
+        const target = list(top());
+        for (const item of items) target.push(item);
         break;
       }
       case 0x7d: // EMPTY_DICT
@@ -602,13 +615,24 @@ export function readPickle(
   }
 }
 
-/** Decodes protocol 0's raw-unicode-escape text: `\uXXXX`/`\UXXXXXXXX`, other chars as is. */
-function decodeRawUnicodeEscape(text: string): string {
-  return text.replace(
+/**
+ * Decodes protocol 0's raw-unicode-escape text: `\uXXXX`/`\UXXXXXXXX`, other chars as is; `null`
+ * for a code point beyond U+10FFFF, which Python refuses too.
+ */
+function decodeRawUnicodeEscape(text: string): string | null {
+  let valid = true;
+  const decoded = text.replace(
     /\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g,
-    (_match, short: string | undefined, long: string | undefined) =>
-      String.fromCodePoint(parseInt(short ?? long ?? "", 16)),
+    (_match, short: string | undefined, long: string | undefined) => {
+      const codePoint = parseInt(short ?? long ?? "", 16);
+      if (codePoint > 0x10ffff) {
+        valid = false;
+        return "";
+      }
+      return String.fromCodePoint(codePoint);
+    },
   );
+  return valid ? decoded : null;
 }
 
 /**

@@ -21,9 +21,9 @@
  * @module
  */
 
-import { unzipSync } from "fflate";
 import { type PickleCallHandler, PickleGlobal, type PickleValue, readPickle } from "./pickle.ts";
 import { type NamedTensor, type TensorDType, ZooFormatError } from "./types.ts";
+import { readZip } from "./zip.ts";
 
 /** The tensors of a checkpoint and the container format they came from. */
 export interface PytorchCheckpoint {
@@ -355,32 +355,16 @@ const zipSignature = [0x50, 0x4b, 0x03, 0x04];
 /** `0x1950a86a20f9469cfc6c`, the first pickle of every legacy torch.save stream. */
 const legacyMagic = 0x1950a86a20f9469cfc6cn;
 const legacyProtocol = 1001;
-/** Deflate cannot expand data by more than about 1032:1; larger claims are zip bombs. */
-const maxDeflateRatio = 1032;
 
 /** Reads a torch ≥ 1.6 zip archive. */
-function readZip(bytes: Uint8Array, file: string): NamedTensor[] {
-  const unzip = (wanted: (name: string) => boolean, names?: string[]) => {
-    try {
-      return unzipSync(bytes, {
-        filter: (info) => {
-          names?.push(info.name);
-          if (!wanted(info.name)) return false;
-          if (info.originalSize > info.size * maxDeflateRatio + 1024) {
-            throw new Error(`record '${info.name}' claims an impossible size`);
-          }
-          return true;
-        },
-      });
-    } catch (error) {
-      throw new ZooFormatError(
-        file,
-        `corrupt zip archive: ${error instanceof Error ? error.message : error}`,
-      );
-    }
-  };
+function readTorchZip(bytes: Uint8Array, file: string): NamedTensor[] {
   const names: string[] = [];
-  const headers = unzip((name) => /^[^/]+\/(data\.pkl|byteorder)$/.test(name), names);
+  const headers = readZip(bytes, file, {
+    only: (name) => {
+      names.push(name);
+      return /^[^/]+\/(data\.pkl|byteorder)$/.test(name);
+    },
+  });
   const pickleName = names.find((name) => /^[^/]+\/data\.pkl$/.test(name));
   if (pickleName === undefined) {
     throw new ZooFormatError(
@@ -396,23 +380,23 @@ function readZip(bytes: Uint8Array, file: string): NamedTensor[] {
         "save model.state_dict() with torch.save instead",
     );
   }
-  const byteorder = headers[`${root}byteorder`];
+  const byteorder = headers.get(`${root}byteorder`);
   const order = byteorder === undefined ? "little" : new TextDecoder().decode(byteorder).trim();
   if (order !== "little" && order !== "big") {
     throw new ZooFormatError(file, `record '${root}byteorder' says '${order}'`);
   }
 
   const storages = new StorageTable("zip");
-  const { value } = readPickle(headers[pickleName], `${file}:${pickleName}`, {
+  const { value } = readPickle(headers.get(pickleName)!, `${file}:${pickleName}`, {
     globals: torchGlobals,
     persistentLoad: storages.load,
   });
   const entries = tensorEntries(value, file);
   const wanted = new Set(entries.map(([, tensor]) => `${root}data/${tensor.storage.root.key}`));
-  const data = unzip((name) => wanted.has(name));
+  const data = readZip(bytes, file, { only: (name) => wanted.has(name) });
   const records = new Map<string, Uint8Array>();
   for (const key of storages.roots.keys()) {
-    const record = data[`${root}data/${key}`];
+    const record = data.get(`${root}data/${key}`);
     if (record !== undefined) records.set(key, record);
   }
   return entries.map(([name, tensor]) =>
@@ -505,7 +489,7 @@ function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
  */
 export function readPytorch(bytes: Uint8Array, file: string): PytorchCheckpoint {
   if (zipSignature.every((byte, i) => bytes[i] === byte)) {
-    return { tensors: readZip(bytes, file), format: "zip" };
+    return { tensors: readTorchZip(bytes, file), format: "zip" };
   }
   if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar") {
     throw new ZooFormatError(file, "tar-based checkpoints of torch 0.1 are not supported");

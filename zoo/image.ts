@@ -164,6 +164,7 @@ function interleavedToRgb(
 // ----------------------------------------------------------------------------------------- JPEG
 
 function decodeJpegImage(bytes: Uint8Array, file: string): RgbImage {
+  checkJpegFrameSize(bytes, file);
   const { width, height, data } = attempt(file, "invalid JPEG", () =>
     jpeg.decode(bytes, {
       useTArray: true,
@@ -181,6 +182,64 @@ function decodeJpegImage(bytes: Uint8Array, file: string): RgbImage {
   return applyOrientation({ width, height, data }, jpegOrientation(bytes));
 }
 
+/** One marker segment before the scan data: its marker and where its payload lies. */
+interface JpegSegment {
+  marker: number;
+  /** Offset of the payload, after the 2-byte length. */
+  start: number;
+  /** Offset just past the segment. */
+  end: number;
+}
+
+/** The marker segments before the first scan; stops at anything malformed. */
+function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 2; // after SOI
+  while (offset + 4 <= bytes.length) {
+    if (bytes[offset] !== 0xff) return;
+    const marker = bytes[offset + 1];
+    if (marker === 0xff) { // fill byte before a marker
+      offset++;
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return; // start of scan / end of image
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { // markers without a length
+      offset += 2;
+      continue;
+    }
+    const length = view.getUint16(offset + 2);
+    const end = offset + 2 + length;
+    if (length < 2 || end > bytes.length) return;
+    yield { marker, start: offset + 4, end };
+    offset = end;
+  }
+}
+
+/**
+ * Every 8×8 block of a JPEG costs at least one bit of scan data (its DC code), so a frame header
+ * claiming more blocks than eight per byte of the file is corrupt. Checking this first keeps a
+ * few hundred bytes from making the decoder allocate and transform a gigapixel.
+ */
+function checkJpegFrameSize(bytes: Uint8Array, file: string): void {
+  for (const { marker, start, end } of jpegSegments(bytes)) {
+    // SOF0–SOF15, except DHT (c4), JPG (c8) and DAC (cc).
+    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 &&
+      marker !== 0xcc;
+    if (!isFrame || end - start < 5) continue;
+    const height = (bytes[start + 1] << 8) | bytes[start + 2];
+    const width = (bytes[start + 3] << 8) | bytes[start + 4];
+    const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+    if (blocks > 8 * bytes.length) {
+      throw new ZooFormatError(
+        file,
+        `invalid JPEG: the frame header claims ${width}×${height} pixels, more than the ` +
+          `${bytes.length}-byte file can encode`,
+      );
+    }
+    return;
+  }
+}
+
 /**
  * Reads the EXIF Orientation tag (0x0112) from IFD0 of the first APP1 "Exif" segment before the
  * scan data. Returns 1 (upright) when there is none or the EXIF block is unreadable: a broken
@@ -188,26 +247,10 @@ function decodeJpegImage(bytes: Uint8Array, file: string): RgbImage {
  */
 function jpegOrientation(bytes: Uint8Array): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = 2; // after SOI
-  while (offset + 4 <= bytes.length) {
-    if (bytes[offset] !== 0xff) return 1;
-    const marker = bytes[offset + 1];
-    if (marker === 0xff) { // fill byte before a marker
-      offset++;
-      continue;
+  for (const { marker, start, end } of jpegSegments(bytes)) {
+    if (marker === 0xe1 && end - start >= 6 && isExifHeader(bytes, start)) {
+      return tiffOrientation(view, start + 6, end);
     }
-    if (marker === 0xda || marker === 0xd9) return 1; // start of scan / end of image
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { // markers without a length
-      offset += 2;
-      continue;
-    }
-    const length = view.getUint16(offset + 2);
-    const end = offset + 2 + length;
-    if (length < 2 || end > bytes.length) return 1;
-    if (marker === 0xe1 && length >= 8 && isExifHeader(bytes, offset + 4)) {
-      return tiffOrientation(view, offset + 10, end);
-    }
-    offset = end;
   }
   return 1;
 }
@@ -293,10 +336,11 @@ function applyOrientation(image: RgbImage, orientation: number): RgbImage {
 function decodePngImage(bytes: Uint8Array, file: string): RgbImage {
   // IHDR must be the first chunk: length (4) and "IHDR" (4) after the 8-byte signature.
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 24 || view.getUint32(12) !== 0x49484452) {
+  if (bytes.length < 33 || view.getUint32(12) !== 0x49484452) {
     throw new ZooFormatError(file, "invalid PNG: IHDR chunk missing at offset 8");
   }
   checkPixelCount(file, "PNG", view.getUint32(16), view.getUint32(20));
+  checkPngDataSize(bytes, view, file);
   const { width, height, depth, channels, data, palette } = attempt(
     file,
     "invalid PNG",
@@ -340,6 +384,34 @@ function decodePngImage(bytes: Uint8Array, file: string): RgbImage {
   return { width, height, data: interleavedToRgb(data, pixels, channels, depth === 16 ? 8 : 0) };
 }
 
+/** Samples per pixel of each PNG colour type. */
+const PNG_CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * The image data (all IDAT chunks) is zlib-compressed, and deflate expands at most about 1032:1;
+ * an IHDR claiming more pixel bytes than that is corrupt. Checked before the decoder allocates
+ * the whole image.
+ */
+function checkPngDataSize(bytes: Uint8Array, view: DataView, file: string): void {
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  const bitsPerPixel = bytes[24] * (PNG_CHANNELS[bytes[25]] ?? 1);
+  const pixelBytes = height * Math.ceil((width * bitsPerPixel) / 8);
+  let compressed = 0;
+  for (let at = 8; at + 12 <= bytes.length;) {
+    const length = view.getUint32(at);
+    if (view.getUint32(at + 4) === 0x49444154) compressed += length; // "IDAT"
+    at += 12 + length;
+  }
+  if (pixelBytes > 1032 * compressed + 1024) {
+    throw new ZooFormatError(
+      file,
+      `invalid PNG: ${compressed} bytes of image data cannot hold the ${pixelBytes} bytes of a ` +
+        `${width}×${height} image`,
+    );
+  }
+}
+
 /** Unpacks 1-, 2- or 4-bit single-channel samples; each row starts on a byte boundary. */
 function unpackSubByteSamples(
   packed: ArrayLike<number>,
@@ -361,14 +433,145 @@ function unpackSubByteSamples(
 
 // ------------------------------------------------------------------------------------------ GIF
 
+/**
+ * omggif parses the block structure; the first frame is decoded here, because omggif trusts
+ * the frame's size and LZW code size and can loop forever on a corrupt code table.
+ */
 function decodeGifImage(bytes: Uint8Array, file: string): RgbImage {
   const reader = attempt(file, "invalid GIF", () => new GifReader(bytes));
   const { width, height } = reader;
   checkPixelCount(file, "GIF", width, height);
   if (reader.numFrames() < 1) throw new ZooFormatError(file, "invalid GIF: no image frames");
-  const rgba = new Uint8Array(width * height * 4);
-  attempt(file, "invalid GIF frame 0", () => reader.decodeAndBlitFrameRGBA(0, rgba));
-  return { width, height, data: interleavedToRgb(rgba, width * height, 4, 0) };
+  const frame = reader.frameInfo(0);
+  if (frame.x + frame.width > width || frame.y + frame.height > height) {
+    throw new ZooFormatError(
+      file,
+      `invalid GIF: frame 0 (${frame.width}×${frame.height} at ${frame.x},${frame.y}) ` +
+        `lies outside the ${width}×${height} screen`,
+    );
+  }
+  const paletteOffset = frame.palette_offset;
+  const paletteSize = frame.palette_size ?? 0;
+  if (paletteOffset === null || paletteOffset + paletteSize * 3 > bytes.length) {
+    throw new ZooFormatError(file, "invalid GIF: frame 0 has no complete colour table");
+  }
+  const indices = decodeGifLzw(bytes, frame.data_offset, frame.width * frame.height, file);
+  const transparent = frame.transparent_index ?? -1;
+  const rgb = new Uint8Array(width * height * 3);
+  const rows = gifRowOrder(frame.height, frame.interlaced);
+  for (let r = 0, src = 0; r < frame.height; r++) {
+    let dst = ((frame.y + rows[r]) * width + frame.x) * 3;
+    for (let x = 0; x < frame.width; x++, src++, dst += 3) {
+      const index = indices[src];
+      if (index === transparent) continue; // black, as alpha is dropped
+      if (index >= paletteSize) {
+        throw new ZooFormatError(
+          file,
+          `invalid GIF: pixel ${src} of frame 0 uses colour ${index}, the table has ${paletteSize}`,
+        );
+      }
+      const color = paletteOffset + index * 3;
+      rgb[dst] = bytes[color];
+      rgb[dst + 1] = bytes[color + 1];
+      rgb[dst + 2] = bytes[color + 2];
+    }
+  }
+  return { width, height, data: rgb };
+}
+
+/** The image row of each decoded row: in order, or in the four passes of GIF interlacing. */
+function gifRowOrder(height: number, interlaced: boolean): Uint32Array {
+  const rows = new Uint32Array(height);
+  if (!interlaced) {
+    for (let r = 0; r < height; r++) rows[r] = r;
+    return rows;
+  }
+  let r = 0;
+  for (const [start, step] of [[0, 8], [4, 8], [2, 4], [1, 2]]) {
+    for (let y = start; y < height; y += step) rows[r++] = y;
+  }
+  return rows;
+}
+
+/** GIF's LZW codes are at most 12 bits: a table of 4096 strings. */
+const GIF_MAX_CODES = 4096;
+
+/**
+ * Decodes a frame's LZW sub-blocks, starting at its minimum-code-size byte, into `count` colour
+ * indices. A stream that ends early leaves the remaining pixels 0, as browsers show a truncated
+ * GIF; a code that is not yet in the table is an error. Every string's prefix is an earlier
+ * code, so following prefixes always ends.
+ */
+function decodeGifLzw(bytes: Uint8Array, offset: number, count: number, file: string): Uint8Array {
+  const minCodeSize = bytes[offset];
+  if (!(minCodeSize >= 1 && minCodeSize <= 11)) {
+    throw new ZooFormatError(file, `invalid GIF: LZW minimum code size ${minCodeSize} of frame 0`);
+  }
+  const clear = 1 << minCodeSize;
+  const end = clear + 1;
+  const prefix = new Uint16Array(GIF_MAX_CODES);
+  const suffix = new Uint8Array(GIF_MAX_CODES);
+  const first = new Uint8Array(GIF_MAX_CODES);
+  const length = new Uint16Array(GIF_MAX_CODES);
+  for (let code = 0; code < clear; code++) {
+    suffix[code] = first[code] = code;
+    length[code] = 1;
+  }
+  const out = new Uint8Array(count);
+  let codeSize = minCodeSize + 1;
+  let next = end + 1;
+  let previous = -1;
+  let written = 0;
+  let bits = 0;
+  let bitCount = 0;
+  let pos = offset + 1;
+  let blockLeft = 0;
+  while (written < count) {
+    while (bitCount < codeSize) {
+      if (blockLeft === 0) {
+        blockLeft = pos < bytes.length ? bytes[pos++] : 0;
+        if (blockLeft === 0) return out; // terminator or truncated file
+      }
+      if (pos >= bytes.length) return out;
+      bits |= bytes[pos++] << bitCount;
+      bitCount += 8;
+      blockLeft--;
+    }
+    const code = bits & ((1 << codeSize) - 1);
+    bits >>>= codeSize;
+    bitCount -= codeSize;
+    if (code === clear) {
+      codeSize = minCodeSize + 1;
+      next = end + 1;
+      previous = -1;
+      continue;
+    }
+    if (code === end) break;
+    if (code > next || code === next && previous < 0) {
+      throw new ZooFormatError(
+        file,
+        `invalid GIF: LZW code ${code} of frame 0 is not in the table`,
+      );
+    }
+    if (previous >= 0 && next < GIF_MAX_CODES) {
+      // The new string is the previous one plus the first index of this one, which for a code
+      // not yet in the table (the KwKwK case) is the previous string's own first index.
+      prefix[next] = previous;
+      suffix[next] = code < next ? first[code] : first[previous];
+      first[next] = first[previous];
+      length[next] = length[previous] + 1;
+      next++;
+      if (next === 1 << codeSize && codeSize < 12) codeSize++;
+    }
+    // Strings are stored back to front: walk the prefixes, writing from the string's end.
+    let at = written + length[code];
+    for (let c = code; at > written; c = prefix[c]) {
+      if (--at < count) out[at] = suffix[c];
+    }
+    written += length[code];
+    previous = code;
+  }
+  return out;
 }
 
 // ----------------------------------------------------------------------------------------- WebP

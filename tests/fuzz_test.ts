@@ -1,0 +1,261 @@
+/**
+ * Regression tests for hostile input: a short seeded fuzz of every reader (300 inputs each,
+ * through the harness in tests/fuzz/), and one crafted input for each crash, hang and
+ * oversized allocation the full fuzz found and the readers now refuse.
+ *
+ * @module
+ */
+
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { formatSummary, runFuzz } from "./fuzz/fuzz.ts";
+import { readKeras } from "../convert/keras.ts";
+import { readPickle } from "../convert/pickle.ts";
+import { ZooFormatError } from "../convert/types.ts";
+import { decodeImage } from "../zoo/image.ts";
+import h5wasm from "h5wasm/node";
+
+const fixtures = new URL("./fixtures/", import.meta.url);
+
+function fixture(path: string): Uint8Array {
+  return Deno.readFileSync(new URL(path, fixtures));
+}
+
+/** A copy of `bytes` with the given bytes replaced. */
+function patched(bytes: Uint8Array, changes: Record<number, number>): Uint8Array {
+  const copy = bytes.slice();
+  for (const [offset, value] of Object.entries(changes)) copy[Number(offset)] = value;
+  return copy;
+}
+
+/** Runs `read`, which must throw a ZooFormatError for `file` within `maxMs`. */
+function assertRefusedQuickly(read: () => unknown, file: string, message: string, maxMs = 1000) {
+  const start = performance.now();
+  const error = assertThrows(read, ZooFormatError, message);
+  assert(error.message.startsWith(`${file}: `), error.message);
+  const ms = performance.now() - start;
+  assert(ms < maxMs, `took ${ms} ms`);
+}
+
+Deno.test("fuzz: 300 inputs per reader give no crash, hang or oversized allocation", async () => {
+  const summaries = await runFuzz({ seed: 1, inputs: 300, jobs: 2, budgetMs: 2000 });
+  const findings = summaries.flatMap((summary) => summary.findings);
+  assertEquals(findings, [], formatSummary(summaries));
+  for (const summary of summaries) {
+    assertEquals(summary.inputs, 300, summary.reader);
+    // The unmutated seeds come first and must read.
+    assert(summary.ok >= 1 && summary.rejected > 100, `${summary.reader}: ${summary.ok} ok`);
+  }
+  assertEquals(summaries.length, 13);
+});
+
+// ------------------------------------------------------------------------------------- HDF5
+
+const kerasNested = fixture("keras_models/keras2_nested.h5");
+const applications = fixture("keras_reader/applications_weights.h5");
+
+Deno.test("HDF5: a global heap object of size 0 is refused instead of looping forever", () => {
+  // The free-space object of the collection at 2048 (holding the vlen string attributes).
+  const looping = patched(applications, { 2128: 0x7f, 2129: 0 });
+  assertRefusedQuickly(
+    () => readKeras(looping, "gcol.h5"),
+    "gcol.h5",
+    "corrupt HDF5 global heap at offset 2048: object 0 at offset 2247 spans 0 bytes",
+  );
+});
+
+Deno.test("HDF5: a corrupt vlen attribute no longer aborts h5wasm or breaks later reads", () => {
+  // The backend attribute's global heap address 0x800 becomes 0x1800. h5wasm freed the
+  // uninitialised string pointers of the failed read: malloc aborted or its heap was corrupted.
+  const error = assertThrows(
+    () => readKeras(patched(kerasNested, { 965: 0x18 }), "vlen.h5"),
+    ZooFormatError,
+    "vlen.h5: HDF5 read failed",
+  );
+  assert(!error.message.includes("Aborted"), error.message);
+  assertEquals(readKeras(kerasNested, "good.h5").layers.length, 2);
+});
+
+Deno.test("HDF5: a corrupt chunk size cannot grow h5wasm's memory by gigabytes", async () => {
+  const module = await h5wasm.ready;
+  const before = module.HEAPU8.length;
+  // An object header continuation of 872 MB in an 18 KB file.
+  assertThrows(
+    () => readKeras(patched(kerasNested, { 14851: 52 }), "chunk.h5"),
+    ZooFormatError,
+    "chunk.h5: HDF5 read failed: memory allocation failed",
+  );
+  assert(module.HEAPU8.length - before <= 64 << 20, `grew by ${module.HEAPU8.length - before}`);
+  assertEquals(readKeras(kerasNested, "good.h5").layers.length, 2);
+});
+
+Deno.test("HDF5: failed reads leak no stack, file descriptors, memory or temporary files", async () => {
+  // h5wasm threw HDF5's errors through the WebAssembly frames: each leaked about 1 KB of its
+  // 2 MiB stack, and most left the file open (an OS descriptor and ~300 KB of HDF5 state). After
+  // ~2000 bad files every read failed ("table index is out of bounds"); after as many as the
+  // descriptor limit, the whole process could open no file.
+  const module = await h5wasm.ready;
+  const badFiles = [
+    patched(kerasNested, { 965: 0x18 }), // vlen attribute address: "incorrect cache entry type"
+    patched(applications, { 7721: 0x51, 7722: 0xfe, 7723: 0x3e, 7724: 0x51 }), // local heap
+  ];
+  const openFiles = () =>
+    Deno.build.os === "linux" ? [...Deno.readDirSync("/proc/self/fd")].length : 0;
+  const temporaryFiles = () =>
+    [...Deno.readDirSync(Deno.env.get("TMPDIR") ?? "/tmp")].filter((entry) =>
+      entry.name.startsWith("denozoo-keras-")
+    ).length;
+  readKeras(kerasNested, "warm-up.h5");
+  const before = { files: openFiles(), heap: module.HEAPU8.length, temporary: temporaryFiles() };
+  for (let i = 0; i < 2500; i++) {
+    assertThrows(() => readKeras(badFiles[i % 2], "bad.h5"), ZooFormatError, "bad.h5: HDF5 read");
+  }
+  assertEquals(
+    { files: openFiles(), heap: module.HEAPU8.length, temporary: temporaryFiles() },
+    before,
+  );
+  assertEquals(readKeras(applications, "good.h5").layers.length, 3);
+});
+
+Deno.test("HDF5: an attribute whose string type was corrupted is not read", () => {
+  // The backend attribute's class becomes a variable-length sequence; reading it made HDF5
+  // access memory out of bounds.
+  assertRefusedQuickly(
+    () => readKeras(patched(kerasNested, { 929: 0x09 }), "class.h5"),
+    "class.h5",
+    "attribute 'backend' of '/' is not a string",
+  );
+});
+
+// ----------------------------------------------------------------------------------- pickle
+
+/** A protocol-2 pickle of the given opcodes and a STOP. */
+function pickle(...parts: (number[] | Uint8Array)[]): Uint8Array {
+  const body = parts.flatMap((part) => [...part]);
+  return Uint8Array.from([0x80, 2, ...body, 0x2e]);
+}
+
+Deno.test("pickle: a megabyte LONG4 decodes in linear time", () => {
+  const length = 1 << 20;
+  const payload = new Uint8Array(length).fill(0xff); // -1 in two's complement
+  const bytes = new Uint8Array(8 + length);
+  bytes.set([0x80, 2, 0x8b, 0, 0, 0x10, 0]);
+  bytes.set(payload, 7);
+  bytes[7 + length] = 0x2e;
+  const start = performance.now();
+  assertEquals(readPickle(bytes, "long.pkl").value, -1);
+  assert(performance.now() - start < 2000);
+});
+
+Deno.test("pickle: APPENDS of 200,000 items does not overflow the stack", () => {
+  const items = Array.from({ length: 200_000 }, () => [0x4b, 7]).flat(); // BININT1 7
+  const { value } = readPickle(pickle([0x5d, 0x28], items, [0x65]), "list.pkl");
+  assertEquals((value as number[]).length, 200_000);
+});
+
+Deno.test("pickle: out-of-range escapes and over-long decimal ints are refused", () => {
+  const text = (s: string) => new TextEncoder().encode(s);
+  assertRefusedQuickly(
+    () => readPickle(pickle(text("V\\U00110000\n")), "u.pkl"),
+    "u.pkl",
+    "\\U escape beyond U+10FFFF",
+  );
+  assertRefusedQuickly(
+    () => readPickle(pickle(text(`I${"9".repeat(5000)}\n`)), "i.pkl"),
+    "i.pkl",
+    "integer of 5000 digits is too long",
+  );
+});
+
+// -------------------------------------------------------------------------------------- tfjs
+
+const tfjsModel = JSON.parse(new TextDecoder().decode(fixture("keras_reader/tfjs/model.json")));
+const tfjsShards = new Map(
+  ["group1-shard1of2.bin", "group1-shard2of2.bin"].map((
+    name,
+  ) => [name, fixture(`keras_reader/tfjs/${name}`)]),
+);
+
+function readTfjs(edit: (model: typeof tfjsModel) => void): () => unknown {
+  const model = structuredClone(tfjsModel);
+  edit(model);
+  const json = new TextEncoder().encode(JSON.stringify(model));
+  return () => readKeras(json, "model.json", { shards: tfjsShards });
+}
+
+Deno.test("tfjs: hostile JSON values in model.json are refused with a message", () => {
+  assertRefusedQuickly(
+    readTfjs((model) => model.weightsManifest[0].weights[0].dtype = "DEEP"),
+    "model.json",
+    "has dtype 'DEEP'",
+  );
+  // A dtype nested 100,000 deep overflowed the stack when interpolated into the message.
+  const marked = structuredClone(tfjsModel);
+  marked.weightsManifest[0].weights[0].dtype = "DEEP";
+  const deep = "[".repeat(100_000) + "]".repeat(100_000);
+  const json = JSON.stringify(marked).replace('"DEEP"', deep);
+  assertRefusedQuickly(
+    () => readKeras(new TextEncoder().encode(json), "model.json", { shards: tfjsShards }),
+    "model.json",
+    "has dtype an array",
+  );
+  assertRefusedQuickly(
+    readTfjs((model) => {
+      model.weightsManifest[0].weights[0].quantization = { dtype: "constructor" };
+    }),
+    "model.json",
+    "uses unsupported quantization 'constructor'",
+  );
+  // A shard listed twice would be copied once per listing: a million times, a terabyte.
+  assertRefusedQuickly(
+    readTfjs((model) => model.weightsManifest[0].paths.push(model.weightsManifest[0].paths[0])),
+    "model.json",
+    "shard 'group1-shard1of2.bin' is listed twice in weightsManifest",
+  );
+});
+
+// ------------------------------------------------------------------------------------ images
+
+const gif = fixture("images/gif_two_frames.gif"); // 7×5, frame 0's descriptor at 109
+
+Deno.test("GIF: frames outside the screen and corrupt LZW data are refused", () => {
+  // A 65535×65535 frame made omggif allocate 4 GiB of indices.
+  assertRefusedQuickly(
+    () => decodeImage(patched(gif, { 114: 0xff, 115: 0xff, 116: 0xff, 117: 0xff }), "big.gif"),
+    "big.gif",
+    "frame 0 (65535×65535 at 0,0) lies outside the 7×5 screen",
+  );
+  // A minimum code size of 255 made omggif's code table chase loop forever.
+  assertRefusedQuickly(
+    () => decodeImage(patched(gif, { 119: 0xff }), "lzw.gif"),
+    "lzw.gif",
+    "LZW minimum code size 255",
+  );
+  // The first code after a clear may not refer to a table entry.
+  const bad = patched(gif, { 121: 0xff, 122: 0xff });
+  assertRefusedQuickly(() => decodeImage(bad, "code.gif"), "code.gif", "is not in the table");
+});
+
+Deno.test("JPEG and PNG: headers claiming more pixels than the data can hold are refused", () => {
+  const jpeg = fixture("images/exif_orientation1.jpg"); // SOF0 at 194
+  assertRefusedQuickly(
+    () => decodeImage(patched(jpeg, { 199: 0xfd, 200: 0xe8, 201: 0x27, 202: 0x10 }), "big.jpg"),
+    "big.jpg",
+    "the frame header claims 10000×65000 pixels, more than the 712-byte file can encode",
+  );
+  const png = fixture("images/png_rgb8.png");
+  const claims = patched(png, {
+    16: 0,
+    17: 0,
+    18: 0x75,
+    19: 0x30,
+    20: 0,
+    21: 0,
+    22: 0x03,
+    23: 0xe8,
+  });
+  assertRefusedQuickly(
+    () => decodeImage(claims, "big.png"),
+    "big.png",
+    "bytes of image data cannot hold the 90000000 bytes of a 30000×1000 image",
+  );
+});
