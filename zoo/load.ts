@@ -162,7 +162,7 @@ export async function pullWeights(
   const downloaded = await fetchWeights(entry, { progress: options.progress });
   const bytes = await Deno.readFile(downloaded);
   const imported = importBytes(bytes, downloaded);
-  await Deno.remove(`${converted}.onnx`).catch(() => {});
+  await Deno.remove(`${converted}.nchw.onnx`).catch(() => {});
   await writeAtomically(
     converted,
     await toZooFile(bytes, downloaded, imported, {
@@ -220,14 +220,14 @@ async function cachedOrtClassifier(
   path: string,
   options: LoadOptions,
 ): Promise<Classifier> {
-  const onnxPath = `${path}.onnx`;
+  const onnxPath = `${path}.nchw.onnx`;
   const header = await readZooHeader(path);
   const cached = await Deno.stat(onnxPath).then(() => true, () => false);
   if (!cached) {
     const file = readZooWeights(await Deno.readFile(path), path);
     await writeAtomically(
       onnxPath,
-      exportOnnx(planResNet(file.spec), file.weights, { layout: "nhwc" }),
+      exportOnnx(planResNet(file.spec), file.weights),
     );
   }
   return classifierOf(id, header, await ortEngineFromOnnx(onnxPath), options);
