@@ -30,6 +30,7 @@
  * @module
  */
 
+export type { LayersModel, Tensor, Tensor2D, Tensor4D } from "./zoo/tensor.ts";
 export {
   CIFAR_NAMES,
   getSpec,

@@ -1,6 +1,6 @@
 /**
  * Runs whole Keras models, not only the zoo's ResNets: a Keras 2 full-model HDF5 (`model.save("x.h5")`),
- * a Keras 3 `.keras` zip or a tfjs layers `model.json` becomes a `tf.LayersModel` with the file's
+ * a Keras 3 `.keras` zip or a tfjs layers `model.json` becomes a `LayersModel` with the file's
  * trained weights.
  *
  * The file is read with {@link readKeras}; its model config is rewritten into the Keras 2 form that
@@ -28,7 +28,7 @@
  *
  * const file = "resnet8_cifar10.h5";
  * const model = await loadKerasModel(await Deno.readFile(file), file);
- * const logits = model.predict(tf.zeros([1, 32, 32, 3])) as tf.Tensor;
+ * const logits = model.predict(tf.zeros([1, 32, 32, 3])) as Tensor;
  * console.log(logits.shape); // [1, 10]
  * await saveLayersModel(model, "web_model");
  * ```
@@ -37,6 +37,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { LayersModel, Tensor } from "../zoo/tensor.ts";
 import { type KerasLayerWeights, readKeras } from "./keras.ts";
 import { type NamedTensor, ZooFormatError } from "./types.ts";
 
@@ -58,7 +59,7 @@ export interface LoadKerasModelOptions {
 }
 
 /**
- * Builds a `tf.LayersModel` with trained weights from a Keras 2 full-model HDF5 file, a Keras 3
+ * Builds a `LayersModel` with trained weights from a Keras 2 full-model HDF5 file, a Keras 3
  * `.keras` zip or a tfjs layers `model.json` (whose shards go in `options.shards`).
  *
  * @param bytes The file's contents.
@@ -74,7 +75,7 @@ export interface LoadKerasModelOptions {
  * import * as tf from "@tensorflow/tfjs";
  * import { loadKerasModel } from "./convert/keras_model.ts";
  * const model = await loadKerasModel(await Deno.readFile("model.keras"), "model.keras");
- * const output = model.predict(tf.ones([1, 32, 32, 3])) as tf.Tensor;
+ * const output = model.predict(tf.ones([1, 32, 32, 3])) as Tensor;
  * output.print();
  * ```
  */
@@ -82,7 +83,7 @@ export async function loadKerasModel(
   bytes: Uint8Array,
   file: string,
   options: LoadKerasModelOptions = {},
-): Promise<tf.LayersModel> {
+): Promise<LayersModel> {
   const keras = readKeras(bytes, file, options);
   if (!keras.modelConfig) {
     throw new ZooFormatError(
@@ -92,7 +93,7 @@ export async function loadKerasModel(
     );
   }
   const topology = convertModel(keras.modelConfig, file);
-  let model: tf.LayersModel;
+  let model: LayersModel;
   try {
     // The converted config is plain JSON, which tfjs types as its own PyJson.
     const json = { modelTopology: topology } as Parameters<typeof tf.models.modelFromJSON>[0];
@@ -612,12 +613,12 @@ class KerasNormalization extends tf.layers.Layer {
     this.invert = args.invert ?? false;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  override call(inputs: Tensor | Tensor[]): Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const kept = this.keptAxes.map((axis) => (axis < 0 ? axis + x.rank : axis));
       const shape = x.shape.map((dim, axis) => (kept.includes(axis) ? dim : 1));
-      const statistic = (values: number[]): tf.Tensor =>
+      const statistic = (values: number[]): Tensor =>
         values.length === 1 ? tf.scalar(values[0]) : tf.tensor(values, shape);
       const mean = statistic(this.mean);
       const deviation = tf.maximum(tf.sqrt(statistic(this.variance)), KERAS_EPSILON);
@@ -641,7 +642,7 @@ tf.serialization.registerClass(KerasNormalization);
 // Weights
 
 /** The layers of a model that own weights, nested models opened up. */
-function leafLayers(model: tf.LayersModel): tf.layers.Layer[] {
+function leafLayers(model: LayersModel): tf.layers.Layer[] {
   return model.layers.flatMap((layer) =>
     layer instanceof tf.LayersModel ? leafLayers(layer) : [layer]
   );
@@ -681,7 +682,7 @@ function tensorsByLayer(
  * Gives each layer its tensors from the file: by variable name (`kernel`, `moving_mean`, …) where
  * the file names them, else in the layer's creation order, which Keras and tfjs share.
  */
-function setWeights(model: tf.LayersModel, fileLayers: KerasLayerWeights[], file: string): void {
+function setWeights(model: LayersModel, fileLayers: KerasLayerWeights[], file: string): void {
   const leaves = leafLayers(model);
   const byLayer = tensorsByLayer(fileLayers, new Set(leaves.map((layer) => layer.name)), file);
   for (const layer of leaves) {
@@ -767,7 +768,7 @@ export interface LayersModelFiles {
  * const copy = await loadKerasModel(modelJson, "model.json", { shards });
  * ```
  */
-export async function serializeLayersModel(model: tf.LayersModel): Promise<LayersModelFiles> {
+export async function serializeLayersModel(model: LayersModel): Promise<LayersModelFiles> {
   let files: LayersModelFiles | undefined;
   await model.save(tf.io.withSaveHandler((artifacts) => {
     const weights = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
@@ -803,7 +804,7 @@ export async function serializeLayersModel(model: tf.LayersModel): Promise<Layer
  * await saveLayersModel(model, "web_model"); // web_model/model.json, web_model/group1-shard1of1.bin
  * ```
  */
-export async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<void> {
+export async function saveLayersModel(model: LayersModel, dir: string): Promise<void> {
   const { modelJson, shards } = await serializeLayersModel(model);
   await Deno.mkdir(dir, { recursive: true });
   for (const [name, bytes] of shards) await writeByRename(dir, name, bytes);

@@ -42,6 +42,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor2D, Tensor4D } from "../zoo/tensor.ts";
 import type { Weight } from "../zoo/weights.ts";
 import { chwRowsToHwc, linearToDense, oihwToHwio } from "./layout.ts";
 import type { OnnxAttribute, OnnxModel, OnnxNode } from "./onnx.ts";
@@ -70,7 +71,7 @@ export interface OnnxGraphModel {
    * Runs the graph. `x` is in the model's declared layout (NCHW for 4-D inputs) — transposed
    * once to NHWC at the entry. Returns the first graph output in ONNX layout.
    */
-  predict(x: tf.Tensor): tf.Tensor;
+  predict(x: Tensor): Tensor;
   /** Frees the uploaded weights. */
   dispose(): void;
 }
@@ -237,7 +238,7 @@ function hostForLayout(t: HostTensor, rank: number, perm: number[]): HostTensor 
 interface Step {
   inputs: number[];
   output: number;
-  run(inputs: tf.Tensor[]): tf.Tensor;
+  run(inputs: Tensor[]): Tensor;
 }
 
 interface Plan {
@@ -245,17 +246,17 @@ interface Plan {
   slotCount: number;
   inputSlot: number;
   outputSlot: number;
-  constants: [number, tf.Tensor][];
+  constants: [number, Tensor][];
   /** Slots whose last reader is step i, freed right after it. */
   release: number[][];
 }
 
 /** Uploads each host constant once per variant (layout, folding), for the model's lifetime. */
 class WeightCache {
-  readonly #byTensor = new WeakMap<HostTensor, Map<string, tf.Tensor>>();
-  readonly #all: tf.Tensor[] = [];
+  readonly #byTensor = new WeakMap<HostTensor, Map<string, Tensor>>();
+  readonly #all: Tensor[] = [];
 
-  get<T extends tf.Tensor>(source: HostTensor, variant: string, make: () => T): T {
+  get<T extends Tensor>(source: HostTensor, variant: string, make: () => T): T {
     let variants = this.#byTensor.get(source);
     if (!variants) this.#byTensor.set(source, variants = new Map());
     let tensor = variants.get(variant);
@@ -296,8 +297,8 @@ class PlanBuilder {
   readonly steps: Step[] = [];
   readonly values: Map<string, Value> = new Map();
   readonly absorbed: Set<OnnxNode> = new Set();
-  readonly #constants: [number, tf.Tensor][] = [];
-  readonly #constantSlots = new Map<tf.Tensor, number>();
+  readonly #constants: [number, Tensor][] = [];
+  readonly #constantSlots = new Map<Tensor, number>();
   readonly #relayouts = new Map<string, RuntimeValue>();
   #slotCount = 0;
 
@@ -318,7 +319,7 @@ class PlanBuilder {
     inputs: RuntimeValue[],
     shape: number[],
     layout: Layout,
-    run: (xs: tf.Tensor[]) => tf.Tensor,
+    run: (xs: Tensor[]) => Tensor,
   ): RuntimeValue {
     const slot = this.newSlot();
     this.steps.push({ inputs: inputs.map((v) => v.slot), output: slot, run });
@@ -326,7 +327,7 @@ class PlanBuilder {
   }
 
   /** A slot holding an uploaded constant. */
-  constantValue(tensor: tf.Tensor, shape: number[], layout: Layout): RuntimeValue {
+  constantValue(tensor: Tensor, shape: number[], layout: Layout): RuntimeValue {
     let slot = this.#constantSlots.get(tensor);
     if (slot === undefined) {
       slot = this.newSlot();
@@ -336,7 +337,7 @@ class PlanBuilder {
     return { kind: "runtime", slot, shape, layout };
   }
 
-  upload(t: HostTensor, rank: number, perm: number[]): tf.Tensor {
+  upload(t: HostTensor, rank: number, perm: number[]): Tensor {
     return this.graph.weights.get(t, `broadcast:${rank}:${perm}`, () => {
       const aligned = hostForLayout(t, rank, perm);
       return tf.tensor(Float32Array.from(aligned.data), aligned.shape, "float32");
@@ -758,7 +759,7 @@ const compileConv: OpCompiler = (b, node, inputs) => {
   const convStrides: [number, number] = subsample ? [1, 1] : strides;
   const pad: ExplicitPadding = [[0, 0], pads[0], pads[1], [0, 0]];
   const fusedName: Activation | "linear" = activation?.activation ?? "linear";
-  const convolve = (input: tf.Tensor4D, g: number): tf.Tensor4D => {
+  const convolve = (input: Tensor4D, g: number): Tensor4D => {
     const args = {
       x: input,
       filter: filters[g],
@@ -778,9 +779,9 @@ const compileConv: OpCompiler = (b, node, inputs) => {
     [n, outChannels, out[0], out[1]],
     { kind: "perm", perm: NHWC },
     ([t]) => {
-      const input = t as tf.Tensor4D;
+      const input = t as Tensor4D;
       const y = perGroup === 1 ? convolve(input, 0) : tf.concat(
-        tf.split(input, perGroup, 3).map((part, g) => convolve(part as tf.Tensor4D, g)),
+        tf.split(input, perGroup, 3).map((part, g) => convolve(part as Tensor4D, g)),
         3,
       );
       return subsample
@@ -857,7 +858,7 @@ const compileMaxPool: OpCompiler = (b, node, inputs) => {
     [x],
     [x.shape[0], x.shape[1], out[0], out[1]],
     x.layout,
-    ([t]) => tf.maxPool(t as tf.Tensor4D, kernel, strides, pad),
+    ([t]) => tf.maxPool(t as Tensor4D, kernel, strides, pad),
   );
 };
 
@@ -900,13 +901,13 @@ const compileAveragePool: OpCompiler = (b, node, inputs) => {
   ];
   const padded = paddings.some(([p, q]) => p + q > 0);
   return b.emit([x], [x.shape[0], x.shape[1], out[0], out[1]], x.layout, ([t]) => {
-    const input = (padded ? tf.pad(t, paddings) : t) as tf.Tensor4D;
+    const input = (padded ? tf.pad(t, paddings) : t) as Tensor4D;
     const mean = tf.avgPool(input, kernel, strides, "valid");
     return rescale ? tf.mul(mean, rescale) : mean;
   });
 };
 
-function globalPool(reduce: (x: tf.Tensor) => tf.Tensor): OpCompiler {
+function globalPool(reduce: (x: Tensor) => Tensor): OpCompiler {
   return (b, node, inputs) => {
     const x = spatialInput(b, node, inputs);
     return b.emit([x], [x.shape[0], x.shape[1], 1, 1], x.layout, ([t]) => reduce(t));
@@ -915,7 +916,7 @@ function globalPool(reduce: (x: tf.Tensor) => tf.Tensor): OpCompiler {
 
 /** An elementwise unary operator that keeps its input's layout. */
 function unary(
-  make: (b: PlanBuilder, node: OnnxNode, inputs: Inputs) => (x: tf.Tensor) => tf.Tensor,
+  make: (b: PlanBuilder, node: OnnxNode, inputs: Inputs) => (x: Tensor) => Tensor,
 ): OpCompiler {
   return (b, node, inputs) => {
     const x = b.runtime(b.input(node, inputs, 0));
@@ -924,7 +925,7 @@ function unary(
   };
 }
 
-function hardSigmoid(alpha: number, beta: number): (x: tf.Tensor) => tf.Tensor {
+function hardSigmoid(alpha: number, beta: number): (x: Tensor) => Tensor {
   return (x) => tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1);
 }
 
@@ -945,7 +946,7 @@ const HOST_ARITHMETIC: Record<string, (x: number, y: number, integer: boolean) =
   Div: (x, y, integer) => (integer ? Math.trunc(x / y) : x / y),
 };
 
-const TF_ARITHMETIC: Record<string, (x: tf.Tensor, y: tf.Tensor) => tf.Tensor> = {
+const TF_ARITHMETIC: Record<string, (x: Tensor, y: Tensor) => Tensor> = {
   Add: tf.add,
   Sub: tf.sub,
   Mul: tf.mul,
@@ -1207,7 +1208,7 @@ function denseKernel(
   source: HostTensor,
   variant: string,
   orient: (w: Weight) => Weight,
-): { a: RuntimeValue; kernel: tf.Tensor2D } {
+): { a: RuntimeValue; kernel: Tensor2D } {
   const layout = a.layout;
   if (layout.kind !== "hwcFeatures") {
     return {
@@ -1225,7 +1226,7 @@ function denseKernel(
     ),
   };
 
-  function upload2d(make: (w: Weight) => Weight): tf.Tensor2D {
+  function upload2d(make: (w: Weight) => Weight): Tensor2D {
     const k = make(toWeightData(source));
     return tf.tensor2d(k.data, k.shape as [number, number]);
   }
@@ -1272,7 +1273,7 @@ const compileGemm: OpCompiler = (b, node, inputs) => {
       // tfjs 4.22 wasm's fused matMul adds the bias wrongly with transposeA: add it apart.
       const fusedBias = transA ? undefined : bias;
       let y = tf.fused.matMul({
-        a: x as tf.Tensor2D,
+        a: x as Tensor2D,
         b: kernel,
         transposeA: transA,
         bias: fusedBias,
@@ -1415,7 +1416,7 @@ const compileSlice: OpCompiler = (b, node, inputs) => {
   return b.emit([value], shape, value.layout, ([t]) => tf.stridedSlice(t, begin, end, strides));
 };
 
-function softmaxAlong(x: tf.Tensor, axis: number): tf.Tensor {
+function softmaxAlong(x: Tensor, axis: number): Tensor {
   if (axis === x.rank - 1) return tf.softmax(x);
   const exp = tf.exp(tf.sub(x, tf.max(x, axis, true)));
   return tf.div(exp, tf.sum(exp, axis, true));
@@ -1657,9 +1658,9 @@ function compile(graph: LoadedGraph, inputShape: number[]): Plan {
   return b.finish(result, inputSlot);
 }
 
-function runPlan(plan: Plan, x: tf.Tensor): tf.Tensor {
+function runPlan(plan: Plan, x: Tensor): Tensor {
   return tf.tidy(() => {
-    const slots = new Array<tf.Tensor | undefined>(plan.slotCount);
+    const slots = new Array<Tensor | undefined>(plan.slotCount);
     slots[plan.inputSlot] = x.dtype === "float32" ? x : tf.cast(x, "float32");
     for (const [slot, tensor] of plan.constants) slots[slot] = tensor;
     plan.steps.forEach((step, i) => {
@@ -1769,7 +1770,7 @@ export function loadOnnxGraph(model: OnnxModel, file: string): OnnxGraphModel {
   return {
     inputName: input.name,
     inputShape: [...declared],
-    predict(x: tf.Tensor): tf.Tensor {
+    predict(x: Tensor): Tensor {
       if (disposed) throw new Error(`${file}: the model was disposed`);
       const fits = declared.length === 0 ||
         (x.rank === declared.length &&

@@ -16,6 +16,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor4D } from "./tensor.ts";
 import type { ImageModel } from "./engine.ts";
 
 /** Timings of one engine on one input shape. */
@@ -53,7 +54,7 @@ export async function measure(
     1,
     "float32",
     7,
-  ) as tf.Tensor4D;
+  ) as Tensor4D;
   let peak = Deno.memoryUsage().rss;
   const once = async () => {
     const y = await engine.predict(x);

@@ -15,6 +15,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor2D } from "./tensor.ts";
 import type { ImageModel } from "./engine.ts";
 import type { PreprocessSpec } from "./preprocess.ts";
 import { preprocessImages } from "./preprocess.ts";
@@ -61,7 +62,7 @@ export interface ImageResult {
  * ```
  */
 export async function topK(
-  logits: tf.Tensor2D,
+  logits: Tensor2D,
   k: number,
   labels: readonly string[],
 ): Promise<Prediction[][]> {
@@ -91,7 +92,7 @@ export async function classifyImages(
   top = 5,
 ): Promise<Prediction[][]> {
   const x = preprocessImages(images, classifier.preprocess);
-  const logits = (await classifier.model.predict(x)) as tf.Tensor2D;
+  const logits = (await classifier.model.predict(x)) as Tensor2D;
   x.dispose();
   const result = await topK(logits, top, classifier.labels);
   logits.dispose();

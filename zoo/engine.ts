@@ -17,6 +17,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor4D } from "./tensor.ts";
 import type { ZooModel } from "./model.ts";
 import { hardwareGpuAvailable, useBackend } from "./backend.ts";
 import { createOrtSession, ortAvailable } from "./ort.ts";
@@ -30,7 +31,7 @@ export interface ImageModel {
   /** Engine and backend, e.g. `tfjs-wasm` or `onnxruntime`. */
   readonly name: string;
   /** Runs a channels_last batch; the caller disposes the result. */
-  predict(x: tf.Tensor4D): Promise<tf.Tensor>;
+  predict(x: Tensor4D): Promise<Tensor>;
   /** Frees the engine (not the zoo model it came from). */
   dispose(): Promise<void>;
 }

@@ -20,6 +20,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
 import type { BatchNormNode, ConvNode, Plan } from "./plan.ts";
 import type { WeightMap } from "./weights.ts";
 
@@ -27,7 +28,7 @@ type Step =
   | {
     op: "conv";
     input: number;
-    filter: tf.Tensor4D;
+    filter: Tensor4D;
     bias: tf.Tensor1D;
     stride: number;
     pad: number;
@@ -40,13 +41,13 @@ type Step =
   | { op: "padChannels"; input: number; before: number; after: number }
   | { op: "add"; inputs: [number, number]; relu: boolean }
   | { op: "globalPool"; input: number; kind: "avg" | "max" }
-  | { op: "dense"; input: number; kernel: tf.Tensor2D; bias: tf.Tensor1D }
+  | { op: "dense"; input: number; kernel: Tensor2D; bias: tf.Tensor1D }
   | { op: "alias"; input: number };
 
 /** A compiled, BN-folded inference graph; call {@link InferenceGraph.dispose} to free its weights. */
 export interface InferenceGraph {
   /** Runs the graph on an NHWC float32 batch and returns its output (logits or features). */
-  run(x: tf.Tensor4D): tf.Tensor;
+  run(x: Tensor4D): Tensor;
   /** Frees the uploaded weights. */
   dispose(): void;
 }
@@ -124,8 +125,8 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   const single = (i: number) => uses[i] === 1;
   // Each node's value lives at the index of the step that produces it; folded nodes alias.
   const steps: Step[] = [];
-  const tensors: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => {
+  const tensors: Tensor[] = [];
+  const keep = <T extends Tensor>(t: T): T => {
     tensors.push(t);
     return t;
   };
@@ -205,9 +206,9 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
     }
   });
 
-  const run = (x: tf.Tensor4D): tf.Tensor =>
+  const run = (x: Tensor4D): Tensor =>
     tf.tidy(() => {
-      const values: tf.Tensor[] = [];
+      const values: Tensor[] = [];
       const at = (i: number) => (i < 0 ? x : values[i]);
       for (const step of steps) values.push(execute(step, at));
       return values[plan.output];
@@ -215,14 +216,14 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   return { run, dispose: () => tf.dispose(tensors) };
 }
 
-function execute(step: Step, at: (i: number) => tf.Tensor): tf.Tensor {
-  const relu = (t: tf.Tensor, on: boolean) => (on ? tf.relu(t) : t);
+function execute(step: Step, at: (i: number) => Tensor): Tensor {
+  const relu = (t: Tensor, on: boolean) => (on ? tf.relu(t) : t);
   switch (step.op) {
     case "alias":
       return at(step.input);
     case "conv":
       return tf.fused.conv2d({
-        x: at(step.input) as tf.Tensor4D,
+        x: at(step.input) as Tensor4D,
         filter: step.filter,
         strides: step.stride,
         pad: step.pad === 0
@@ -236,7 +237,7 @@ function execute(step: Step, at: (i: number) => tf.Tensor): tf.Tensor {
     case "relu":
       return tf.relu(at(step.input));
     case "maxpool": {
-      const x = at(step.input) as tf.Tensor4D;
+      const x = at(step.input) as Tensor4D;
       if (step.padding === "same") return tf.maxPool(x, step.size, step.stride, "same");
       return tf.maxPool(
         tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]),
@@ -246,7 +247,7 @@ function execute(step: Step, at: (i: number) => tf.Tensor): tf.Tensor {
       );
     }
     case "subsample": {
-      const x = at(step.input) as tf.Tensor4D;
+      const x = at(step.input) as Tensor4D;
       return tf.stridedSlice(x, [0, 0, 0, 0], x.shape, [1, step.stride, step.stride, 1]);
     }
     case "padChannels":
@@ -256,6 +257,6 @@ function execute(step: Step, at: (i: number) => tf.Tensor): tf.Tensor {
     case "globalPool":
       return step.kind === "avg" ? tf.mean(at(step.input), [1, 2]) : tf.max(at(step.input), [1, 2]);
     case "dense":
-      return tf.add(tf.matMul(at(step.input) as tf.Tensor2D, step.kernel), step.bias);
+      return tf.add(tf.matMul(at(step.input) as Tensor2D, step.kernel), step.bias);
   }
 }

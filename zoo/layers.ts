@@ -1,5 +1,5 @@
 /**
- * Builds a trainable `tf.LayersModel` from a plan: Keras-named layers that can be
+ * Builds a trainable `LayersModel` from a plan: Keras-named layers that can be
  * summarised, fitted and saved in the tfjs layers format.
  *
  * @example
@@ -15,6 +15,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { LayersModel, Tensor } from "./tensor.ts";
 import type { Plan } from "./plan.ts";
 import type { WeightMap } from "./weights.ts";
 
@@ -69,7 +70,7 @@ export class PadChannels extends tf.layers.Layer {
   }
 
   /** Pads the channel axis with zeros. */
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  override call(inputs: Tensor | Tensor[]): Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     return tf.pad(x, [[0, 0], [0, 0], [0, 0], [this.before, this.after]]);
   }
@@ -96,7 +97,7 @@ export function buildLayersModel(
   plan: Plan,
   options: LayersModelOptions = {},
   weights?: WeightMap,
-): tf.LayersModel {
+): LayersModel {
   const [height, width] = options.inputShape ?? [224, 224];
   const channelsFirst = options.dataFormat === "channels_first";
   const input = tf.input({ shape: channelsFirst ? [3, height, width] : [height, width, 3] });
@@ -201,7 +202,7 @@ export function buildLayersModel(
  * setLayersWeights(model, initialWeights(plan, 1));
  * ```
  */
-export function setLayersWeights(model: tf.LayersModel, weights: WeightMap): void {
+export function setLayersWeights(model: LayersModel, weights: WeightMap): void {
   for (const layer of model.layers) {
     if (layer.weights.length === 0) continue;
     const values = layer.weights.map((variable) => {
@@ -226,7 +227,7 @@ export function setLayersWeights(model: tf.LayersModel, weights: WeightMap): voi
  * console.log(getLayersWeights(model).has("conv1/kernel")); // true
  * ```
  */
-export function getLayersWeights(model: tf.LayersModel): WeightMap {
+export function getLayersWeights(model: LayersModel): WeightMap {
   const weights: WeightMap = new Map();
   for (const layer of model.layers) {
     for (const variable of layer.weights) {

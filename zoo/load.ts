@@ -15,6 +15,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor4D } from "./tensor.ts";
 import { detectFormat, importBytes, type ImportedModel } from "../convert/import.ts";
 import {
   readZooHeader,
@@ -240,7 +241,7 @@ export interface GraphModel {
   /** Output classes (the last output dimension). */
   classes: number;
   /** Runs a batch in the graph's own layout. */
-  predict(x: tf.Tensor4D): tf.Tensor;
+  predict(x: Tensor4D): Tensor;
   /** Frees the graph's tensors. */
   dispose(): void;
 }
@@ -275,7 +276,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   return {
     layout: "nhwc",
     classes: shape[shape.length - 1] as number,
-    predict: (x) => layers.predict(x) as tf.Tensor,
+    predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),
   };
 }

@@ -16,6 +16,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { LayersModel, Tensor, Tensor4D } from "./tensor.ts";
 import { getSpec, type ResNetSpec } from "./spec.ts";
 import { countParams, type ParamCounts, type Plan, type PlanOptions, planResNet } from "./plan.ts";
 import { checkWeights, initialWeights, type WeightMap } from "./weights.ts";
@@ -45,9 +46,9 @@ export interface ZooModel {
   /** Current weights (zoo layout). */
   readonly weights: WeightMap;
   /** Runs the folded inference graph: logits (or features without a top) for a float32 batch. */
-  predict(x: tf.Tensor4D): tf.Tensor;
+  predict(x: Tensor4D): Tensor;
   /** The trainable Keras-named LayersModel, built on first access from {@link ZooModel.weights}. */
-  readonly layersModel: tf.LayersModel;
+  readonly layersModel: LayersModel;
   /** Copies the LayersModel's weights (after `fit`) into {@link ZooModel.weights} and recompiles `predict`. */
   syncFromLayersModel(): void;
   /** Parameter counts. */
@@ -81,7 +82,7 @@ export function createModel(
     throw new RangeError(`inputShape must be at least 32×32, got [${options.inputShape}]`);
   }
   let graph: InferenceGraph | null = null;
-  let layersModel: tf.LayersModel | null = null;
+  let layersModel: LayersModel | null = null;
   return {
     spec,
     plan,
@@ -89,7 +90,7 @@ export function createModel(
     get weights() {
       return weights;
     },
-    predict(x: tf.Tensor4D): tf.Tensor {
+    predict(x: Tensor4D): Tensor {
       graph ??= compileInference(plan, weights);
       if (dataFormat === "channels_first") {
         return tf.tidy(() => graph!.run(tf.transpose(x, [0, 2, 3, 1])));

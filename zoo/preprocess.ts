@@ -23,6 +23,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor2D, Tensor4D } from "./tensor.ts";
 import type { RgbImage } from "./image.ts";
 
 /** How pixel values are scaled after resizing, as the weights' framework expects. */
@@ -244,10 +245,10 @@ function resampleBands(
 }
 
 /** Multiplies the banded matrix with `x` ([in, columns]): the result is [out, columns]. */
-function resampleRows(x: tf.Tensor2D, bands: ResampleBand[]): tf.Tensor2D {
+function resampleRows(x: Tensor2D, bands: ResampleBand[]): Tensor2D {
   const columns = x.shape[1];
-  const parts = bands.map(({ outCount, inStart, inCount, weights }): tf.Tensor2D =>
-    inCount === 0 ? tf.zeros([outCount, columns]) as tf.Tensor2D : tf.matMul(
+  const parts = bands.map(({ outCount, inStart, inCount, weights }): Tensor2D =>
+    inCount === 0 ? tf.zeros([outCount, columns]) as Tensor2D : tf.matMul(
       tf.tensor2d(weights, [outCount, inCount]),
       x.slice([inStart, 0], [inCount, columns]),
     )
@@ -336,7 +337,7 @@ function channelAffine(
  * console.log(batch.shape); // [1, 224, 224, 3]
  * ```
  */
-export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): tf.Tensor4D {
+export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): Tensor4D {
   if (images.length === 0) throw new RangeError("preprocess: no images");
   if (spec.size && spec.resize !== undefined) {
     throw new RangeError("preprocess: give either size or resize, not both");
@@ -385,7 +386,7 @@ export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): tf.T
         const byColumn = tall.reshape([rows.count, width, 3]).transpose([1, 0, 2]).reshape([
           width,
           rows.count * 3,
-        ]) as tf.Tensor2D;
+        ]) as Tensor2D;
         const wide = resampleRows(
           byColumn,
           resampleBands(width, cols.resized, cols.start, cols.count),
@@ -393,7 +394,7 @@ export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): tf.T
         return wide.reshape([cols.count, rows.count, 3]).transpose([1, 0, 2]) as tf.Tensor3D;
       })
     );
-    const batch = tf.stack(resized) as tf.Tensor4D;
+    const batch = tf.stack(resized) as Tensor4D;
     const ordered = bgr ? tf.reverse(batch, -1) : batch;
     return tf.add(tf.mul(ordered, tf.tensor1d(scale)), tf.tensor1d(offset));
   });
