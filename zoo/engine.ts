@@ -20,7 +20,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import type { ZooModel } from "./model.ts";
 import { hardwareGpuAvailable, useBackend } from "./backend.ts";
-import { createOrtSession, ortAvailable } from "./ort.ts";
+import { createOrtSession, ortAvailable, type OrtSessionOptions } from "./ort.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
 
 /** Which engine to run on. */
@@ -68,10 +68,13 @@ export function tfjsEngine(model: ZooModel): ImageModel {
  * const engine = await ortEngine(createModel("resnet50"));
  * ```
  */
-export async function ortEngine(model: ZooModel, threads?: number): Promise<ImageModel> {
+export async function ortEngine(
+  model: ZooModel,
+  options: OrtSessionOptions = {},
+): Promise<ImageModel> {
   return await ortEngineFromOnnx(
     exportOnnx(model.plan, model.weights, { layout: "nchw" }),
-    threads,
+    options,
   );
 }
 
@@ -87,9 +90,9 @@ export async function ortEngine(model: ZooModel, threads?: number): Promise<Imag
  */
 export async function ortEngineFromOnnx(
   onnx: Uint8Array | string,
-  threads?: number,
+  options: OrtSessionOptions = {},
 ): Promise<ImageModel> {
-  const session = await createOrtSession(onnx, { threads });
+  const session = await createOrtSession(onnx, options);
   return {
     name: "onnxruntime",
     async predict(x) {
@@ -130,13 +133,14 @@ export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
 export async function createEngine(
   model: ZooModel,
   choice: EngineChoice = "auto",
+  ortOptions: OrtSessionOptions = {},
 ): Promise<ImageModel> {
   if (choice === "tfjs") return tfjsEngine(model);
   if (choice === "auto" && await hardwareGpuAvailable()) {
     await useBackend("webgpu");
     return tfjsEngine(model);
   }
-  if (await ortAvailable()) return await ortEngine(model);
+  if (await ortAvailable()) return await ortEngine(model, ortOptions);
   if (choice === "onnxruntime") {
     throw new Error(
       "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",

@@ -184,6 +184,8 @@ export interface LoadOptions {
   preprocess?: PreprocessSpec;
   /** Label set, overriding what the weights file records. */
   labels?: LabelSet;
+  /** onnxruntime graph optimisation (see `OrtSessionOptions.optimization`). */
+  ortOptimization?: "all" | "extended";
 }
 
 /** What to assume when a file records no preprocessing: its family's usual one. */
@@ -231,7 +233,12 @@ async function cachedOrtClassifier(
       exportOnnx(planResNet(file.spec), file.weights),
     );
   }
-  return classifierOf(id, header, await ortEngineFromOnnx(onnxPath), options);
+  return classifierOf(
+    id,
+    header,
+    await ortEngineFromOnnx(onnxPath, { optimization: options.ortOptimization }),
+    options,
+  );
 }
 
 /** A network outside the zoo's specs, run from its own graph on tfjs. */
@@ -333,7 +340,9 @@ export async function loadClassifier(
     classifierOf(
       name,
       file,
-      await createEngine(createModel(file.spec, { weights: file.weights }), engine),
+      await createEngine(createModel(file.spec, { weights: file.weights }), engine, {
+        optimization: options.ortOptimization,
+      }),
       options,
     );
   if (source === undefined) {
