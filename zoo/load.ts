@@ -335,6 +335,8 @@ export async function loadClassifier(
   source?: string,
   options: LoadOptions = {},
 ): Promise<Classifier> {
+  // A backend must be ready before any tensor exists; keep one the caller chose.
+  await tf.ready();
   const engine = options.engine ?? "auto";
   const run = async (name: string, file: ZooWeightsFile) =>
     classifierOf(
