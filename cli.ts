@@ -23,7 +23,13 @@ import { parseArgs } from "@std/cli/parse-args";
 import { type BackendChoice, hardwareGpuAvailable, useBackend } from "./zoo/backend.ts";
 import { classifyFiles, type ImageResult } from "./zoo/classify.ts";
 import type { EngineChoice } from "./zoo/engine.ts";
-import { loadClassifier, loadGraphModel, pullWeights, toZooFile } from "./zoo/load.ts";
+import {
+  loadClassifier,
+  loadGraphModel,
+  pullWeights,
+  toZooFile,
+  writeAtomically,
+} from "./zoo/load.ts";
 import { expandImageArgs } from "./zoo/image.ts";
 import { PREPROCESS_PRESETS } from "./zoo/preprocess.ts";
 import type { LabelSet } from "./zoo/labels.ts";
@@ -42,6 +48,7 @@ import { loadKerasModel, saveLayersModel } from "./convert/keras_model.ts";
 import { readNpy, writeNpy } from "./convert/npy.ts";
 import { readZooWeights } from "./convert/zoofile.ts";
 import { ZooFormatError } from "./convert/types.ts";
+import { NotZooResNetError } from "./convert/structure.ts";
 
 const USAGE = `denozoo: pretrained ResNets for Deno
 
@@ -185,18 +192,6 @@ async function classify(args: Args): Promise<void> {
   await classifier.model.dispose();
 }
 
-/** Writes through a temporary sibling and a rename, so a failure never leaves a partial file. */
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const temporary = `${path}.${Deno.pid}.tmp`;
-  try {
-    await Deno.writeFile(temporary, bytes);
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
-}
-
 async function convert(args: Args): Promise<void> {
   const source = String(args._[1] ?? "");
   if (!source) throw new UsageError("convert needs a source file");
@@ -208,12 +203,7 @@ async function convert(args: Args): Promise<void> {
   try {
     imported = importBytes(bytes, source, { arch });
   } catch (error) {
-    if (
-      arch ||
-      !(error instanceof ZooFormatError && error.message.includes("not a ResNet this zoo knows"))
-    ) {
-      throw error;
-    }
+    if (arch || !(error instanceof NotZooResNetError)) throw error;
     await convertGraph(bytes, source, out, error.message);
     return;
   }
@@ -356,9 +346,7 @@ async function runAnyModel(path: string, x: tf.Tensor4D, layout: "nchw" | "nhwc"
     });
     return { name: imported.spec.name, y: model.predict(x) };
   } catch (error) {
-    if (
-      !(error instanceof ZooFormatError && error.message.includes("not a ResNet this zoo knows"))
-    ) throw error;
+    if (!(error instanceof NotZooResNetError)) throw error;
   }
   const graph = await loadGraphModel(bytes, path);
   const input = graph.layout === layout

@@ -119,6 +119,7 @@ export {
   type LoadOptions,
   pullWeights,
   toZooFile,
+  writeAtomically,
 } from "./zoo/load.ts";
 export {
   findWeights,
@@ -142,6 +143,7 @@ export {
   type ImportedModel,
   importFile,
   type ImportOptions,
+  readShards,
   type SourceFormat,
 } from "./convert/import.ts";
 export {
@@ -150,6 +152,7 @@ export {
   type InferredResNet,
   inferResNet,
   KERAS_DEFAULTS,
+  NotZooResNetError,
   PYTORCH_DEFAULTS,
   type SourceLayer,
 } from "./convert/structure.ts";

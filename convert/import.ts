@@ -351,8 +351,15 @@ export function importBytes(
   }
 }
 
-/** The shard files a tfjs model.json lists, read from beside it. */
-function readShards(modelJson: Uint8Array, file: string): Map<string, Uint8Array> {
+/**
+ * The shard files a tfjs model.json lists, read from beside it; a missing one is named.
+ *
+ * @example
+ * ```ts
+ * const shards = readShards(await Deno.readFile("model/model.json"), "model/model.json");
+ * ```
+ */
+export function readShards(modelJson: Uint8Array, file: string): Map<string, Uint8Array> {
   const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
   const manifest =
     JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[] ?? [];

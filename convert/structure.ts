@@ -129,6 +129,30 @@ interface Walk {
   bnFolded: boolean;
 }
 
+/**
+ * The file is readable but its graph is none of the zoo's ResNets; callers can then run
+ * the file's own graph instead.
+ *
+ * @example
+ * ```ts
+ * // try { importBytes(bytes, file) } catch (e) { if (e instanceof NotZooResNetError) … }
+ * ```
+ */
+export class NotZooResNetError extends ZooFormatError {
+  /**
+   * Creates the error; the message is prefixed with the file name.
+   *
+   * @example
+   * ```ts
+   * throw new NotZooResNetError("net.onnx", "not a ResNet this zoo knows: …");
+   * ```
+   */
+  constructor(file: string, message: string) {
+    super(file, message);
+    this.name = "NotZooResNetError";
+  }
+}
+
 class MismatchError extends Error {
   constructor(readonly position: number, message: string) {
     super(message);
@@ -580,7 +604,7 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
       );
     }
   }
-  throw new ZooFormatError(
+  throw new NotZooResNetError(
     options.file,
     `not a ResNet this zoo knows${options.arch ? ` as '${options.arch.name}'` : ""}: ${
       best?.message ?? "no layers"

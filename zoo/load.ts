@@ -16,7 +16,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { Tensor, Tensor4D } from "./tensor.ts";
-import { detectFormat, importBytes, type ImportedModel } from "../convert/import.ts";
+import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
 import {
   readZooHeader,
   readZooWeights,
@@ -28,7 +28,7 @@ import { exportOnnx } from "../convert/onnx_export.ts";
 import { loadKerasModel } from "../convert/keras_model.ts";
 import { loadOnnxGraph } from "../convert/onnx_graph.ts";
 import { readOnnx } from "../convert/onnx.ts";
-import { ZooFormatError } from "../convert/types.ts";
+import { NotZooResNetError } from "../convert/structure.ts";
 import { createModel } from "./model.ts";
 import { planResNet } from "./plan.ts";
 import {
@@ -132,12 +132,26 @@ export async function toZooFile(
   );
 }
 
-/** Writes a file atomically: a temporary sibling, then a rename. */
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+/**
+ * Writes a file through a temporary sibling and a rename (creating its folder), so that a
+ * failure never leaves a partial file under the final name.
+ *
+ * @example
+ * ```ts
+ * await writeAtomically("out/model.safetensors", new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
   const temporary = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeFile(temporary, bytes);
-  await Deno.rename(temporary, path);
+  try {
+    await Deno.writeFile(temporary, bytes);
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
 }
 
 /**
@@ -276,8 +290,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
       dispose: () => graph.dispose(),
     };
   }
-  const dir = source.includes("/") ? source.slice(0, source.lastIndexOf("/") + 1) : "";
-  const shards = source.endsWith(".json") ? await readShards(bytes, dir) : undefined;
+  const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
   const layers = await loadKerasModel(bytes, source, { shards });
   const shape = layers.outputs[0].shape;
   return {
@@ -286,17 +299,6 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
     predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),
   };
-}
-
-/** The shard files a tfjs model.json lists, read from its folder. */
-async function readShards(modelJson: Uint8Array, dir: string): Promise<Map<string, Uint8Array>> {
-  const manifest: { paths: string[] }[] =
-    JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest ?? [];
-  const shards = new Map<string, Uint8Array>();
-  for (const path of manifest.flatMap((group) => group.paths)) {
-    shards.set(path, await Deno.readFile(dir + path));
-  }
-  return shards;
 }
 
 async function genericClassifier(
@@ -365,7 +367,7 @@ export async function loadClassifier(
     imported = importBytes(bytes, source);
   } catch (error) {
     // Not one of the zoo's ResNets: run the file's own graph instead.
-    if (error instanceof ZooFormatError && error.message.includes("not a ResNet this zoo knows")) {
+    if (error instanceof NotZooResNetError) {
       return await genericClassifier(bytes, source, options);
     }
     throw error;
