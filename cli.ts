@@ -18,12 +18,13 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "@std/cli/parse-args";
 import { type BackendChoice, hardwareGpuAvailable, useBackend } from "./zoo/backend.ts";
 import { classifyFiles, type ImageResult } from "./zoo/classify.ts";
 import type { EngineChoice } from "./zoo/engine.ts";
 import {
+  digest,
   loadClassifier,
   loadGraphModel,
   pullWeights,
@@ -38,13 +39,10 @@ import { getSpec, PRESETS } from "./zoo/spec.ts";
 import { createEngine, ortEngine } from "./zoo/engine.ts";
 import { createOrtSession, ortAvailable } from "./zoo/ort.ts";
 import { measure } from "./zoo/bench.ts";
-import { exportOnnx } from "./convert/onnx_export.ts";
-import { readOnnx } from "./convert/onnx.ts";
 import { countParams } from "./zoo/plan.ts";
 import { findWeights, REGISTRY, type WeightsEntry } from "./zoo/registry.ts";
 import { verifyCached } from "./zoo/cache.ts";
 import { detectFormat, importBytes, type ImportedModel, importFile } from "./convert/import.ts";
-import { loadKerasModel, saveLayersModel } from "./convert/keras_model.ts";
 import { readNpy, writeNpy } from "./convert/npy.ts";
 import { readZooWeights } from "./convert/zoofile.ts";
 import { ZooFormatError } from "./convert/types.ts";
@@ -199,9 +197,11 @@ async function convert(args: Args): Promise<void> {
   const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
   await backend(args);
   const bytes = await Deno.readFile(source);
+  // Hash for the file's provenance on Deno's thread pool while this thread converts.
+  digest("SHA-256", bytes);
   let imported: ImportedModel;
   try {
-    imported = importBytes(bytes, source, { arch });
+    imported = await importBytes(bytes, source, { arch });
   } catch (error) {
     if (arch || !(error instanceof NotZooResNetError)) throw error;
     await convertGraph(bytes, source, out, error.message);
@@ -222,7 +222,7 @@ async function convert(args: Args): Promise<void> {
     : `${out}/${imported.spec.name}.safetensors`;
   if (target !== out) await Deno.mkdir(out, { recursive: true });
   const written = target.endsWith(".onnx")
-    ? exportOnnx(model.plan, model.weights)
+    ? (await import("./convert/onnx_export.ts")).exportOnnx(model.plan, model.weights)
     : await toZooFile(bytes, source, imported);
   await writeAtomically(target, written);
   console.log(
@@ -253,6 +253,7 @@ async function convertGraph(
       `${source} is not a zoo ResNet (${why}); give --out a folder for a tfjs layers model`,
     );
   }
+  const { loadKerasModel, saveLayersModel } = await import("./convert/keras_model.ts");
   const model = await loadKerasModel(bytes, source);
   await saveLayersModel(model, out);
   console.log(`source format: ${detectFormat(bytes, source)}`);
@@ -274,6 +275,7 @@ async function verify(args: Args, source: string, format: string, model: ZooMode
   }
   await backend(args);
   // The source's declared input shape, symbolic dimensions filled in.
+  const { readOnnx } = await import("./convert/onnx.ts");
   const declared = readOnnx(await Deno.readFile(source), source).graph.inputs[0]?.shape ?? [];
   const size = model.spec.stem === "imagenet" ? 224 : 32;
   const shape = [1, 3, size, size].map((fallback, i) =>
@@ -339,7 +341,7 @@ async function predict(args: Args): Promise<void> {
 async function runAnyModel(path: string, x: tf.Tensor4D, layout: "nchw" | "nhwc") {
   const bytes = await Deno.readFile(path);
   try {
-    const imported = importBytes(bytes, path);
+    const imported = await importBytes(bytes, path);
     const model = createModel(imported.spec, {
       weights: imported.weights,
       dataFormat: layout === "nchw" ? "channels_first" : "channels_last",

@@ -16,9 +16,8 @@
 import type { ResNetSpec } from "../zoo/spec.ts";
 import type { Weight, WeightMap } from "../zoo/weights.ts";
 import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
-import { type OnnxModel, readOnnx } from "./onnx.ts";
+import type { OnnxModel } from "./onnx.ts";
 import { readPytorch } from "./pytorch.ts";
-import { readKeras } from "./keras.ts";
 import { readZooWeights } from "./zoofile.ts";
 import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
 import { type NamedTensor, ZooFormatError } from "./types.ts";
@@ -309,17 +308,21 @@ export function detectFormat(bytes: Uint8Array, file: string): SourceFormat {
  * Imports a weights file already in memory. Sibling files (ONNX external data, tfjs
  * shards) are read relative to `file`.
  *
+ * The ONNX and Keras readers are loaded on first use: their libraries (protobuf.js with the
+ * ONNX schema, h5wasm's WebAssembly HDF5) take 50 MB of memory that a run on PyTorch or zoo
+ * weights never needs.
+ *
  * @example
  * ```ts
  * const bytes = await Deno.readFile("model.onnx");
- * const { spec, weights } = importBytes(bytes, "model.onnx");
+ * const { spec, weights } = await importBytes(bytes, "model.onnx");
  * ```
  */
-export function importBytes(
+export async function importBytes(
   bytes: Uint8Array,
   file: string,
   options: ImportOptions = {},
-): ImportedModel {
+): Promise<ImportedModel> {
   const format = detectFormat(bytes, file);
   const arch = options.arch;
   switch (format) {
@@ -333,12 +336,14 @@ export function importBytes(
       return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, arch }), format };
     }
     case "onnx": {
+      const { readOnnx } = await import("./onnx.ts");
       const { layers, preact } = onnxLayers(readOnnx(bytes, file), file);
       return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, preact, arch }), format };
     }
     case "keras-h5":
     case "keras3":
     case "tfjs-layers": {
+      const { readKeras } = await import("./keras.ts");
       const keras = readKeras(bytes, file, {
         shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined,
       });
@@ -387,5 +392,5 @@ export async function importFile(
   path: string,
   options: ImportOptions = {},
 ): Promise<ImportedModel> {
-  return importBytes(await Deno.readFile(path), path, options);
+  return await importBytes(await Deno.readFile(path), path, options);
 }

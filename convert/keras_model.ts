@@ -23,7 +23,7 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { loadKerasModel, saveLayersModel } from "./convert/keras_model.ts";
  *
  * const file = "resnet8_cifar10.h5";
@@ -36,7 +36,8 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, Tensor } from "../zoo/tensor.ts";
 import { type KerasLayerWeights, readKeras } from "./keras.ts";
 import { type NamedTensor, ZooFormatError } from "./types.ts";
@@ -72,7 +73,7 @@ export interface LoadKerasModelOptions {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { loadKerasModel } from "./convert/keras_model.ts";
  * const model = await loadKerasModel(await Deno.readFile("model.keras"), "model.keras");
  * const output = model.predict(tf.ones([1, 32, 32, 3])) as Tensor;
@@ -96,8 +97,8 @@ export async function loadKerasModel(
   let model: LayersModel;
   try {
     // The converted config is plain JSON, which tfjs types as its own PyJson.
-    const json = { modelTopology: topology } as Parameters<typeof tf.models.modelFromJSON>[0];
-    model = await tf.models.modelFromJSON(json);
+    const json = { modelTopology: topology } as Parameters<typeof tfl.models.modelFromJSON>[0];
+    model = await tfl.models.modelFromJSON(json);
   } catch (error) {
     throw new ZooFormatError(file, `tfjs cannot build the model config: ${messageOf(error)}`);
   }
@@ -598,14 +599,14 @@ interface NormalizationConfig {
  * or `x · max(√variance, ε) + mean` when inverted. The statistics are reshaped to broadcast along
  * the kept axes, as Keras does.
  */
-class KerasNormalization extends tf.layers.Layer {
+class KerasNormalization extends tfl.layers.Layer {
   static className: string = NORMALIZATION_CLASS;
   private readonly keptAxes: number[];
   private readonly mean: number[];
   private readonly variance: number[];
   private readonly invert: boolean;
 
-  constructor(args: NormalizationConfig & ConstructorParameters<typeof tf.layers.Layer>[0]) {
+  constructor(args: NormalizationConfig & ConstructorParameters<typeof tfl.layers.Layer>[0]) {
     super(args);
     this.keptAxes = args.axis === null ? [] : [args.axis ?? -1].flat();
     this.mean = [args.mean].flat();
@@ -642,9 +643,9 @@ tf.serialization.registerClass(KerasNormalization);
 // Weights
 
 /** The layers of a model that own weights, nested models opened up. */
-function leafLayers(model: LayersModel): tf.layers.Layer[] {
+function leafLayers(model: LayersModel): tfl.layers.Layer[] {
   return model.layers.flatMap((layer) =>
-    layer instanceof tf.LayersModel ? leafLayers(layer) : [layer]
+    layer instanceof tfl.LayersModel ? leafLayers(layer) : [layer]
   );
 }
 
@@ -755,7 +756,7 @@ export interface LayersModelFiles {
 /**
  * Encodes a model in the tfjs layers format in memory: the `model.json` tfjs itself writes
  * (`format: "layers-model"`, topology and weights manifest) and one weight shard,
- * `group1-shard1of1.bin`. {@link loadKerasModel} and `tf.loadLayersModel` read it back.
+ * `group1-shard1of1.bin`. {@link loadKerasModel} and `tfl.loadLayersModel` read it back.
  *
  * @param model The model to encode.
  * @returns The bytes of `model.json` and of its shard.

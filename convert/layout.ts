@@ -63,25 +63,30 @@ export function transpose(weight: Weight, perm: number[]): Weight {
   const o = [n[1] * n[2] * n[3], n[2] * n[3], n[3], 1];
   const source = weight.data;
   const data = new Float32Array(source.length);
-  // Output axis `j` reads the input's contiguous axis. Walking output axes j and 3 in small
-  // tiles keeps both the reads and the writes within cache lines (OIHW ⇄ HWIO of a large
-  // kernel is otherwise a stride-(I·O) gather).
-  const contiguous = s.indexOf(1);
-  const j = contiguous >= 0 && contiguous < 3 ? contiguous : 2;
+  // Output axis `j` reads the input's most contiguous axis (ignoring axes of length 1, as in a
+  // 1×1 kernel). Walking output axes j and 3 in 32×32 tiles keeps both the reads and the
+  // writes within cache lines (OIHW ⇄ HWIO of a large kernel is otherwise a stride-(I·O)
+  // gather). Strides are copied to locals so the JIT keeps them in registers.
+  const j = [0, 1, 2].reduce((best, axis) =>
+    n[axis] > 1 && (n[best] === 1 || s[axis] < s[best]) ? axis : best
+  );
   const [x, y] = [0, 1, 2].filter((axis) => axis !== j);
-  const tile = 16;
-  for (let a = 0; a < n[x]; a++) {
-    for (let b = 0; b < n[y]; b++) {
-      const inBase = a * s[x] + b * s[y];
-      const outBase = a * o[x] + b * o[y];
-      for (let j0 = 0; j0 < n[j]; j0 += tile) {
-        const j1 = Math.min(j0 + tile, n[j]);
-        for (let d0 = 0; d0 < n[3]; d0 += tile) {
-          const d1 = Math.min(d0 + tile, n[3]);
+  const [nx, ny, nj, nd] = [n[x], n[y], n[j], n[3]];
+  const [sx, sy, sj, sd] = [s[x], s[y], s[j], s[3]];
+  const [ox, oy, oj] = [o[x], o[y], o[j]];
+  const tile = 32;
+  for (let a = 0; a < nx; a++) {
+    for (let b = 0; b < ny; b++) {
+      const inBase = a * sx + b * sy;
+      const outBase = a * ox + b * oy;
+      for (let j0 = 0; j0 < nj; j0 += tile) {
+        const j1 = Math.min(j0 + tile, nj);
+        for (let d0 = 0; d0 < nd; d0 += tile) {
+          const d1 = Math.min(d0 + tile, nd);
           for (let jj = j0; jj < j1; jj++) {
-            let read = inBase + jj * s[j] + d0 * s[3];
-            let write = outBase + jj * o[j] + d0;
-            for (let d = d0; d < d1; d++, read += s[3]) data[write++] = source[read];
+            let read = inBase + jj * sj + d0 * sd;
+            let write = outBase + jj * oj + d0;
+            for (let d = d0; d < d1; d++, read += sd) data[write++] = source[read];
           }
         }
       }

@@ -28,7 +28,7 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { readOnnx } from "./onnx.ts";
  * import { loadOnnxGraph } from "./onnx_graph.ts";
  * const file = "tests/fixtures/nets/tv_basic.onnx";
@@ -41,7 +41,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor2D, Tensor4D } from "../zoo/tensor.ts";
 import type { Weight } from "../zoo/weights.ts";
 import { chwRowsToHwc, linearToDense, oihwToHwio } from "./layout.ts";
@@ -53,7 +53,7 @@ import { type NamedTensor, ZooFormatError } from "./types.ts";
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { readOnnx } from "./onnx.ts";
  * const file = "tests/fixtures/onnx_ops/view_op9.onnx";
  * const graph: OnnxGraphModel = loadOnnxGraph(readOnnx(await Deno.readFile(file), file), file);
@@ -1689,7 +1689,7 @@ function runPlan(plan: Plan, x: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { readOnnx } from "./onnx.ts";
  * const file = "tests/fixtures/nets/tv_bottleneck_op9.onnx";
  * const graph = loadOnnxGraph(readOnnx(await Deno.readFile(file), file), file);

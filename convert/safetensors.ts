@@ -332,23 +332,26 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
  * multiple of 8 bytes so the data starts aligned (as the reference writer does). float32 is
  * written as F32, int64 as I64, int32 as I32, uint8 as U8 and bool as BOOL.
  *
+ * The file comes as chunks: the header, then a view of each tensor's data, in file order.
+ * Writing them one after another (see `writeAtomically`) spares a copy of every weight, which
+ * for a 100 MB model is a tenth of a second and 100 MB of memory.
+ *
  * @param tensors Tensors with unique names whose data length matches their shape.
  * @param metadata Optional string map stored as `__metadata__`.
  * @throws {RangeError} If a name repeats or a tensor's data does not match its shape.
  *
  * @example
  * ```ts
- * const bytes = writeSafetensors(
+ * const chunks = safetensorsChunks(
  *   [{ name: "fc.weight", shape: [1, 2], dtype: "float32", data: new Float32Array([1, 2]) }],
- *   { format: "pt" },
  * );
- * await Deno.writeFile("fc.safetensors", bytes);
+ * console.log(chunks.length); // 2: the header and fc.weight
  * ```
  */
-export function writeSafetensors(
+export function safetensorsChunks(
   tensors: NamedTensor[],
   metadata?: Record<string, string>,
-): Uint8Array {
+): Uint8Array[] {
   // No prototype, so a tensor named "__proto__" becomes an ordinary key.
   const header: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -381,17 +384,53 @@ export function writeSafetensors(
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + headerLength + dataBytes);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-  let offset = 8 + headerLength;
-  for (const tensor of tensors) {
-    out.set(
-      new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
-      offset,
-    );
-    offset += tensor.data.byteLength;
+  const head = new Uint8Array(8 + headerLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length);
+  return [
+    head,
+    ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+  ];
+}
+
+/**
+ * Joins byte chunks into one array.
+ *
+ * @example
+ * ```ts
+ * joinChunks([new Uint8Array([1]), new Uint8Array([2, 3])]); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function joinChunks(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
   }
   return out;
+}
+
+/**
+ * Serializes tensors to one safetensors byte array: {@link safetensorsChunks}, joined.
+ *
+ * @param tensors Tensors with unique names whose data length matches their shape.
+ * @param metadata Optional string map stored as `__metadata__`.
+ * @throws {RangeError} If a name repeats or a tensor's data does not match its shape.
+ *
+ * @example
+ * ```ts
+ * const bytes = writeSafetensors(
+ *   [{ name: "fc.weight", shape: [1, 2], dtype: "float32", data: new Float32Array([1, 2]) }],
+ *   { format: "pt" },
+ * );
+ * await Deno.writeFile("fc.safetensors", bytes);
+ * ```
+ */
+export function writeSafetensors(
+  tensors: NamedTensor[],
+  metadata?: Record<string, string>,
+): Uint8Array {
+  return joinChunks(safetensorsChunks(tensors, metadata));
 }

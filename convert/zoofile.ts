@@ -26,7 +26,7 @@
 import type { ResNetSpec } from "../zoo/spec.ts";
 import { planResNet } from "../zoo/plan.ts";
 import { checkWeights, type WeightMap } from "../zoo/weights.ts";
-import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { joinChunks, readSafetensors, safetensorsChunks } from "./safetensors.ts";
 import { ZooFormatError } from "./types.ts";
 
 /** Version of the converter recorded in files it writes. */
@@ -57,18 +57,19 @@ export interface ZooWeightsFile extends ZooFileInfo {
 }
 
 /**
- * Serialises a spec and its weights as a zoo safetensors file.
+ * A zoo safetensors file for a spec and its weights, as chunks to write in order: the header,
+ * then a view of each weight (no copy; see `safetensorsChunks`).
  *
  * @example
  * ```ts
- * // await Deno.writeFile("model.safetensors", writeZooWeights(spec, weights, { labels: "imagenet" }));
+ * // await writeAtomically("model.safetensors", zooWeightsChunks(spec, weights, { labels: "imagenet" }));
  * ```
  */
-export function writeZooWeights(
+export function zooWeightsChunks(
   spec: ResNetSpec,
   weights: WeightMap,
   info: ZooFileInfo = {},
-): Uint8Array {
+): Uint8Array[] {
   const metadata: Record<string, string> = {
     format: "denozoo/1",
     "denozoo.spec": JSON.stringify(spec),
@@ -87,7 +88,23 @@ export function writeZooWeights(
     dtype: "float32" as const,
     data: w.data,
   }));
-  return writeSafetensors(tensors, metadata);
+  return safetensorsChunks(tensors, metadata);
+}
+
+/**
+ * Serialises a spec and its weights as a zoo safetensors file in one byte array.
+ *
+ * @example
+ * ```ts
+ * // await Deno.writeFile("model.safetensors", writeZooWeights(spec, weights, { labels: "imagenet" }));
+ * ```
+ */
+export function writeZooWeights(
+  spec: ResNetSpec,
+  weights: WeightMap,
+  info: ZooFileInfo = {},
+): Uint8Array {
+  return joinChunks(zooWeightsChunks(spec, weights, info));
 }
 
 /** Parses the metadata of a zoo file. */

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { importBytes, importFile } from "../convert/import.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { ZooFormatError } from "../convert/types.ts";
@@ -134,32 +134,32 @@ Deno.test("the zoo safetensors file round-trips spec, weights and provenance", a
     file.weights.get("layer3.2.bn2/moving_variance")!.data,
     imported.weights.get("layer3.2.bn2/moving_variance")!.data,
   );
-  const again = importBytes(bytes, "resnet20.safetensors");
+  const again = await importBytes(bytes, "resnet20.safetensors");
   assertEquals(again.format, "zoo-safetensors");
   assertEquals(again.spec.name, "cifar_resnet20");
 });
 
 Deno.test("--arch forces a spec and names the first tensor that does not fit", async () => {
   const bytes = await Deno.readFile(here("./data/cifar10-resnet/resnet20-12fca82f.th"));
-  const forced = importBytes(bytes, "resnet20.th", { arch: getSpec("cifar_resnet20") });
+  const forced = await importBytes(bytes, "resnet20.th", { arch: getSpec("cifar_resnet20") });
   assertEquals(forced.spec.name, "cifar_resnet20");
-  const error = assertThrows(
+  const error = await assertRejects(
     () => importBytes(bytes, "resnet20.th", { arch: getSpec("cifar_resnet32") }),
     ZooFormatError,
   );
   assert(error.message.startsWith("resnet20.th: "), error.message);
   assert(error.message.includes("cifar_resnet32"), error.message);
-  const shapes = assertThrows(
+  const shapes = await assertRejects(
     () => importBytes(bytes, "resnet20.th", { arch: getSpec("resnet18") }),
     ZooFormatError,
   );
   assert(shapes.message.includes("resnet18"), shapes.message);
 });
 
-Deno.test("a network outside the zoo's specs is refused, naming the layer", () => {
+Deno.test("a network outside the zoo's specs is refused, naming the layer", async () => {
   // MLPerf Tiny's ResNet-8: projections without BatchNorm, not a zoo architecture.
   const path = here("./data/keras-mlperf-tiny/resnet8_cifar10.h5");
-  const error = assertThrows(
+  const error = await assertRejects(
     () => importBytes(Deno.readFileSync(path), "resnet8_cifar10.h5"),
     ZooFormatError,
   );

@@ -142,7 +142,7 @@ for (const [caseIndex, { spec, size, roundTrip }] of CASES.entries()) {
         assertEquals(ops.has("Slice"), spec.shortcut === "optionA" || spec.strideBlock === "last");
       }
       if (roundTrip) {
-        const imported = importBytes(exportOnnx(plan, weights), "x.onnx");
+        const imported = await importBytes(exportOnnx(plan, weights), "x.onnx");
         assertEquals(imported.format, "onnx");
         assertEquals(imported.spec.name, spec.name);
         const again = await predictTfjs(imported.spec, imported.weights, x, shape);
@@ -173,7 +173,7 @@ Deno.test({
     const bytes = exportOnnx(planResNet(spec), weights);
     const y = await runOrt(bytes, x, shape, "nchw");
     assert(relativeError(y.data, expected.data) < 1e-4);
-    const imported = importBytes(bytes, "tiny.onnx");
+    const imported = await importBytes(bytes, "tiny.onnx");
     assertEquals([imported.spec.depths, imported.spec.widths, imported.spec.strideConv], [
       [1, 2, 1, 1],
       [8, 12, 16, 20],

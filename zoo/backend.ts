@@ -14,9 +14,9 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 /** A backend name, or `auto` for the fastest available. */
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
@@ -36,10 +36,6 @@ interface GpuAdapterLike {
 // tfjs-node (which cannot load in Deno).
 tf.enableProdMode();
 
-// The package registers its own factory on import; it cannot work in Deno, so drop it
-// until registerWebGpu installs one that does.
-if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
-
 let webgpuRegistration: Promise<boolean> | null = null;
 
 async function registerWebGpu(): Promise<boolean> {
@@ -49,6 +45,10 @@ async function registerWebGpu(): Promise<boolean> {
   if (!gpu) return false;
   const adapter = await gpu.requestAdapter();
   if (!adapter) return false;
+  // Imported only once an adapter exists: the backend's code is 20 MB of memory. The package
+  // registers its own factory on import, which cannot work in Deno; ours replaces it.
+  const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
+  if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
   // Read the adapter's info before requestDevice invalidates the adapter.
   const info = adapter.info;
   const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
@@ -81,6 +81,35 @@ export function webgpuAvailable(): Promise<boolean> {
 }
 
 /**
+ * Whether a Linux kernel exposes a GPU: a DRM render node, an NVIDIA device or WSL's `/dev/dxg`.
+ * Without one, asking WebGPU for an adapter only loads the Vulkan loader and its drivers (about
+ * 75 MB of memory) to find Mesa's software rasteriser. `undefined` when it cannot tell: another
+ * OS, or no permission to read `/dev` (checked without prompting).
+ */
+function linuxGpuDevicePresent(): boolean | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  if (Deno.permissions.querySync({ name: "read", path: "/dev" }).state !== "granted") {
+    return undefined;
+  }
+  const exists = (path: string) => {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let renderNodes: string[] = [];
+  try {
+    renderNodes = [...Deno.readDirSync("/dev/dri")].map((entry) => entry.name);
+  } catch {
+    // No DRM devices at all.
+  }
+  return renderNodes.some((name) => name.startsWith("renderD")) || exists("/dev/nvidia0") ||
+    exists("/dev/dxg");
+}
+
+/**
  * Whether WebGPU runs on real hardware (not a software adapter such as Mesa's llvmpipe).
  *
  * @example
@@ -89,6 +118,7 @@ export function webgpuAvailable(): Promise<boolean> {
  * ```
  */
 export async function hardwareGpuAvailable(): Promise<boolean> {
+  if (linuxGpuDevicePresent() === false) return false;
   // Only the adapter's info is needed: creating a device costs time and memory.
   const gpu =
     (globalThis.navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } })?.gpu;

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { createModel } from "./model.ts";
  * import { tfjsEngine } from "./engine.ts";
  * import { measure } from "./bench.ts";
@@ -15,7 +15,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor4D } from "./tensor.ts";
 import type { ImageModel } from "./engine.ts";
 

@@ -14,7 +14,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor2D } from "./tensor.ts";
 import type { ImageModel } from "./engine.ts";
 import type { PreprocessSpec } from "./preprocess.ts";
@@ -56,7 +56,7 @@ export interface ImageResult {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * const [best] = await topK(tf.tensor2d([[0, 3, 1]]), 1, ["a", "b", "c"]);
  * console.log(best[0].label); // "b"
  * ```

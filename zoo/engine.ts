@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { createModel } from "./model.ts";
  * import { createEngine } from "./engine.ts";
  * const engine = await createEngine(createModel("cifar_resnet20"), "auto");
@@ -16,12 +16,11 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import type { ZooModel } from "./model.ts";
 import { hardwareGpuAvailable, useBackend } from "./backend.ts";
 import { createOrtSession, ortAvailable, type OrtSessionOptions } from "./ort.ts";
-import { exportOnnx } from "../convert/onnx_export.ts";
 
 /** Which engine to run on. */
 export type EngineChoice = "auto" | "tfjs" | "onnxruntime";
@@ -72,6 +71,8 @@ export async function ortEngine(
   model: ZooModel,
   options: OrtSessionOptions = {},
 ): Promise<ImageModel> {
+  // Loaded on use: protobuf.js and the ONNX schema cost 16 MB that a tfjs run never needs.
+  const { exportOnnx } = await import("../convert/onnx_export.ts");
   return await ortEngineFromOnnx(
     exportOnnx(model.plan, model.weights, { layout: "nchw" }),
     options,

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { getSpec } from "./spec.ts";
  * import { planResNet } from "./plan.ts";
  * import { initialWeights } from "./weights.ts";
@@ -19,7 +19,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
 import type { BatchNormNode, ConvNode, Plan } from "./plan.ts";
 import type { WeightMap } from "./weights.ts";

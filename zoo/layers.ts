@@ -14,7 +14,8 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, Tensor } from "./tensor.ts";
 import type { Plan } from "./plan.ts";
 import type { WeightMap } from "./weights.ts";
@@ -42,7 +43,7 @@ interface PadChannelsArgs {
  * Option-A shortcut: zero channels appended on both sides (He et al. 2015 §4.2).
  * tfjs has no Lambda layer, so this small serialisable layer stands in for it.
  */
-export class PadChannels extends tf.layers.Layer {
+export class PadChannels extends tfl.layers.Layer {
   /** Registered class name, used by tfjs serialisation. */
   static className = "PadChannels";
   private readonly before: number;
@@ -63,8 +64,8 @@ export class PadChannels extends tf.layers.Layer {
   }
 
   /** Output shape: channels grow by `before + after`. */
-  override computeOutputShape(shape: tf.Shape | tf.Shape[]): tf.Shape {
-    const s = [...(shape as tf.Shape)];
+  override computeOutputShape(shape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const s = [...(shape as tfl.Shape)];
     s[3] = (s[3] as number) + this.before + this.after;
     return s;
   }
@@ -100,27 +101,27 @@ export function buildLayersModel(
 ): LayersModel {
   const [height, width] = options.inputShape ?? [224, 224];
   const channelsFirst = options.dataFormat === "channels_first";
-  const input = tf.input({ shape: channelsFirst ? [3, height, width] : [height, width, 3] });
-  const values: tf.SymbolicTensor[] = [];
-  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) =>
-    layer.apply(x) as tf.SymbolicTensor;
-  const zeroPad = (x: tf.SymbolicTensor, pad: number, name?: string) =>
-    apply(tf.layers.zeroPadding2d({ padding: pad, name }), x);
+  const input = tfl.input({ shape: channelsFirst ? [3, height, width] : [height, width, 3] });
+  const values: tfl.SymbolicTensor[] = [];
+  const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) =>
+    layer.apply(x) as tfl.SymbolicTensor;
+  const zeroPad = (x: tfl.SymbolicTensor, pad: number, name?: string) =>
+    apply(tfl.layers.zeroPadding2d({ padding: pad, name }), x);
 
   for (const node of plan.nodes) {
     const at = (i: number) => values[i];
-    let out: tf.SymbolicTensor;
+    let out: tfl.SymbolicTensor;
     switch (node.op) {
       case "input":
         // Transposed once at the entry; every layer after it works in NHWC.
-        out = channelsFirst ? apply(tf.layers.permute({ dims: [2, 3, 1] }), input) : input;
+        out = channelsFirst ? apply(tfl.layers.permute({ dims: [2, 3, 1] }), input) : input;
         break;
       case "conv": {
         // 'same' equals a symmetric pad only at stride 1 (TF pads bottom/right at stride 2).
         const explicit = node.pad > 0 && node.stride > 1;
         const x = explicit ? zeroPad(at(node.input), node.pad, `${node.name}_pad`) : at(node.input);
         out = apply(
-          tf.layers.conv2d({
+          tfl.layers.conv2d({
             name: node.name,
             filters: node.outChannels,
             kernelSize: node.kernel,
@@ -134,7 +135,7 @@ export function buildLayersModel(
       }
       case "bn":
         out = apply(
-          tf.layers.batchNormalization({
+          tfl.layers.batchNormalization({
             name: node.name,
             axis: -1,
             epsilon: node.epsilon,
@@ -145,13 +146,13 @@ export function buildLayersModel(
         );
         break;
       case "relu":
-        out = apply(tf.layers.reLU(), at(node.input));
+        out = apply(tfl.layers.reLU(), at(node.input));
         break;
       case "maxpool": {
         const zeros = node.padding === "zeros";
         const x = zeros ? zeroPad(at(node.input), 1, "pool1_pad") : at(node.input);
         out = apply(
-          tf.layers.maxPooling2d({
+          tfl.layers.maxPooling2d({
             name: "pool1_pool",
             poolSize: node.size,
             strides: node.stride,
@@ -162,29 +163,29 @@ export function buildLayersModel(
         break;
       }
       case "subsample":
-        out = apply(tf.layers.maxPooling2d({ poolSize: 1, strides: node.stride }), at(node.input));
+        out = apply(tfl.layers.maxPooling2d({ poolSize: 1, strides: node.stride }), at(node.input));
         break;
       case "padChannels":
         out = apply(new PadChannels({ before: node.before, after: node.after }), at(node.input));
         break;
       case "add":
-        out = apply(tf.layers.add(), node.inputs.map(at));
+        out = apply(tfl.layers.add(), node.inputs.map(at));
         break;
       case "globalPool":
         out = apply(
           node.kind === "avg"
-            ? tf.layers.globalAveragePooling2d({ name: "avg_pool" })
-            : tf.layers.globalMaxPooling2d({ name: "max_pool" }),
+            ? tfl.layers.globalAveragePooling2d({ name: "avg_pool" })
+            : tfl.layers.globalMaxPooling2d({ name: "max_pool" }),
           at(node.input),
         );
         break;
       case "dense":
-        out = apply(tf.layers.dense({ name: node.name, units: node.outFeatures }), at(node.input));
+        out = apply(tfl.layers.dense({ name: node.name, units: node.outFeatures }), at(node.input));
         break;
     }
     values.push(out);
   }
-  const model = tf.model({ inputs: input, outputs: values[plan.output], name: options.name });
+  const model = tfl.model({ inputs: input, outputs: values[plan.output], name: options.name });
   if (weights) setLayersWeights(model, weights);
   return model;
 }

@@ -14,20 +14,16 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
 import {
   readZooHeader,
   readZooWeights,
-  writeZooWeights,
   type ZooFileInfo,
+  zooWeightsChunks,
   type ZooWeightsFile,
 } from "../convert/zoofile.ts";
-import { exportOnnx } from "../convert/onnx_export.ts";
-import { loadKerasModel } from "../convert/keras_model.ts";
-import { loadOnnxGraph } from "../convert/onnx_graph.ts";
-import { readOnnx } from "../convert/onnx.ts";
 import { NotZooResNetError } from "../convert/structure.ts";
 import { createModel } from "./model.ts";
 import { planResNet } from "./plan.ts";
@@ -68,8 +64,30 @@ function convertedPath(entry: WeightsEntry): string {
   return `${cacheDir()}/models/${entry.id}.safetensors`;
 }
 
-/** Hex digest of a byte array. */
-async function digest(algorithm: "SHA-256" | "MD5", bytes: Uint8Array): Promise<string> {
+/** Digests already started, so that a hash begun early is not computed twice. */
+const digests = new WeakMap<Uint8Array, Map<string, Promise<string>>>();
+
+/**
+ * Hex digest of a byte array. SHA-256 runs on Deno's thread pool, so a caller that starts it
+ * before other work (see `convert`) gets it nearly for free on a machine with a second core.
+ *
+ * @example
+ * ```ts
+ * console.log(await digest("SHA-256", new Uint8Array())); // "e3b0c442…"
+ * ```
+ */
+export function digest(algorithm: "SHA-256" | "MD5", bytes: Uint8Array): Promise<string> {
+  const started = digests.get(bytes) ?? new Map<string, Promise<string>>();
+  digests.set(bytes, started);
+  let hex = started.get(algorithm);
+  if (!hex) {
+    hex = hashBytes(algorithm, bytes);
+    started.set(algorithm, hex);
+  }
+  return hex;
+}
+
+async function hashBytes(algorithm: "SHA-256" | "MD5", bytes: Uint8Array): Promise<string> {
   let hash: Uint8Array;
   if (algorithm === "MD5") {
     const { createHash } = await import("node:crypto");
@@ -112,11 +130,12 @@ export async function provenance(
 }
 
 /**
- * The bytes of a zoo file for an imported model, with provenance.
+ * The zoo file for an imported model, with provenance, as chunks to write in order (see
+ * {@link writeAtomically}).
  *
  * @example
  * ```ts
- * // const bytes = await toZooFile(raw, "resnet20-12fca82f.th", importBytes(raw, "resnet20-12fca82f.th"));
+ * // const chunks = await toZooFile(raw, "resnet20-12fca82f.th", await importBytes(raw, "resnet20-12fca82f.th"));
  * ```
  */
 export async function toZooFile(
@@ -124,8 +143,8 @@ export async function toZooFile(
   source: string,
   imported: ImportedModel,
   info: { preprocess?: PreprocessSpec; labels?: LabelSet } = {},
-): Promise<Uint8Array> {
-  return writeZooWeights(
+): Promise<Uint8Array[]> {
+  return zooWeightsChunks(
     imported.spec,
     imported.weights,
     await provenance(bytes, source, imported, info),
@@ -134,19 +153,28 @@ export async function toZooFile(
 
 /**
  * Writes a file through a temporary sibling and a rename (creating its folder), so that a
- * failure never leaves a partial file under the final name.
+ * failure never leaves a partial file under the final name. Chunks are written one after
+ * another, never joined in memory.
  *
  * @example
  * ```ts
  * await writeAtomically("out/model.safetensors", new Uint8Array([1, 2, 3]));
  * ```
  */
-export async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeAtomically(
+  path: string,
+  bytes: Uint8Array | Uint8Array[],
+): Promise<void> {
   const slash = path.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
   const temporary = `${path}.${Deno.pid}.tmp`;
   try {
-    await Deno.writeFile(temporary, bytes);
+    {
+      using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+      for (const chunk of Array.isArray(bytes) ? bytes : [bytes]) {
+        for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
+      }
+    }
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
@@ -176,8 +204,11 @@ export async function pullWeights(
   }
   const downloaded = await fetchWeights(entry, { progress: options.progress });
   const bytes = await Deno.readFile(downloaded);
-  const imported = importBytes(bytes, downloaded);
+  // Hash for provenance on Deno's thread pool while this thread converts.
+  digest("SHA-256", bytes);
+  const imported = await importBytes(bytes, downloaded);
   await Deno.remove(`${converted}.nchw.onnx`).catch(() => {});
+  await Deno.remove(`${converted}.nchw.onnx.data`).catch(() => {});
   await writeAtomically(
     converted,
     await toZooFile(bytes, downloaded, imported, {
@@ -229,8 +260,9 @@ function classifierOf(
 }
 
 /**
- * A registry model on onnxruntime. The exported ONNX is cached beside the zoo file, so
- * later runs read only the zoo file's header and hand the ONNX bytes to onnxruntime.
+ * A registry model on onnxruntime. The exported ONNX is cached beside the zoo file, its
+ * weights in an external data file that onnxruntime maps from disk, so later runs read only
+ * the zoo file's header and onnxruntime opens the rest itself.
  */
 async function cachedOrtClassifier(
   id: string,
@@ -238,14 +270,20 @@ async function cachedOrtClassifier(
   options: LoadOptions,
 ): Promise<Classifier> {
   const onnxPath = `${path}.nchw.onnx`;
+  const dataPath = `${onnxPath}.data`;
   const header = await readZooHeader(path);
-  const cached = await Deno.stat(onnxPath).then(() => true, () => false);
-  if (!cached) {
+  const exists = (file: string) => Deno.stat(file).then(() => true, () => false);
+  if (!(await exists(onnxPath) && await exists(dataPath))) {
     const file = readZooWeights(await Deno.readFile(path), path);
-    await writeAtomically(
-      onnxPath,
-      exportOnnx(planResNet(file.spec), file.weights),
+    const { exportOnnxWithExternalData } = await import("../convert/onnx_export.ts");
+    const { model, data } = exportOnnxWithExternalData(
+      planResNet(file.spec),
+      file.weights,
+      dataPath.slice(dataPath.lastIndexOf("/") + 1),
     );
+    // The data first: a model file in the cache means both are complete.
+    await writeAtomically(dataPath, data);
+    await writeAtomically(onnxPath, model);
   }
   return classifierOf(
     id,
@@ -279,7 +317,12 @@ export interface GraphModel {
  * ```
  */
 export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
+  // Loaded here, not up front: most runs never need these readers (see `importBytes`).
   if (detectFormat(bytes, source) === "onnx") {
+    const [{ readOnnx }, { loadOnnxGraph }] = await Promise.all([
+      import("../convert/onnx.ts"),
+      import("../convert/onnx_graph.ts"),
+    ]);
     const onnx = readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
     const output = onnx.graph.outputs[0]?.shape ?? [];
@@ -291,6 +334,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
     };
   }
   const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
+  const { loadKerasModel } = await import("../convert/keras_model.ts");
   const layers = await loadKerasModel(bytes, source, { shards });
   const shape = layers.outputs[0].shape;
   return {
@@ -364,7 +408,7 @@ export async function loadClassifier(
   const bytes = await Deno.readFile(source);
   let imported: ImportedModel;
   try {
-    imported = importBytes(bytes, source);
+    imported = await importBytes(bytes, source);
   } catch (error) {
     // Not one of the zoo's ResNets: run the file's own graph instead.
     if (error instanceof NotZooResNetError) {

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { createModel } from "./model.ts";
  * const model = createModel("cifar_resnet20");
  * const logits = model.predict(tf.zeros([1, 32, 32, 3]));
@@ -15,7 +15,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, Tensor, Tensor4D } from "./tensor.ts";
 import { getSpec, type ResNetSpec } from "./spec.ts";
 import { countParams, type ParamCounts, type Plan, type PlanOptions, planResNet } from "./plan.ts";
@@ -62,7 +62,7 @@ export interface ZooModel {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * const features = createModel("resnet18", { includeTop: false, pooling: "avg" });
  * console.log(features.predict(tf.zeros([1, 64, 64, 3])).shape); // [1, 512]
  * ```

@@ -22,7 +22,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor2D, Tensor4D } from "./tensor.ts";
 import type { RgbImage } from "./image.ts";
 
@@ -250,7 +250,7 @@ function resampleRows(x: Tensor2D, bands: ResampleBand[]): Tensor2D {
   const parts = bands.map(({ outCount, inStart, inCount, weights }): Tensor2D =>
     inCount === 0 ? tf.zeros([outCount, columns]) as Tensor2D : tf.matMul(
       tf.tensor2d(weights, [outCount, inCount]),
-      x.slice([inStart, 0], [inCount, columns]),
+      tf.slice(x, [inStart, 0], [inCount, columns]),
     )
   );
   return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
@@ -377,21 +377,25 @@ export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): Tens
         const { rows, cols } = plans[n];
         // Rows: [height, width·3] → [rows, width·3]. Rows first, as for a downscale this shrinks
         // what the column pass reads.
-        const pixels = tf.tensor2d(data, [height, width * 3], "int32").toFloat();
+        const pixels = tf.cast(tf.tensor2d(data, [height, width * 3], "int32"), "float32");
         const tall = resampleRows(
           pixels,
           resampleBands(height, rows.resized, rows.start, rows.count),
         );
         // Columns: move them to the front, [width, rows·3] → [cols, rows·3], and back.
-        const byColumn = tall.reshape([rows.count, width, 3]).transpose([1, 0, 2]).reshape([
-          width,
-          rows.count * 3,
-        ]) as Tensor2D;
+        const byColumn = tf.reshape(
+          tf.transpose(tf.reshape(tall, [rows.count, width, 3]), [1, 0, 2]),
+          [width, rows.count * 3],
+        ) as Tensor2D;
         const wide = resampleRows(
           byColumn,
           resampleBands(width, cols.resized, cols.start, cols.count),
         );
-        return wide.reshape([cols.count, rows.count, 3]).transpose([1, 0, 2]) as tf.Tensor3D;
+        return tf.transpose(tf.reshape(wide, [cols.count, rows.count, 3]), [
+          1,
+          0,
+          2,
+        ]) as tf.Tensor3D;
       })
     );
     const batch = tf.stack(resized) as Tensor4D;

@@ -1,11 +1,12 @@
 /**
  * The TensorFlow.js types in the zoo's public API, named here so that they are documented
- * with it. They are tfjs's own: make inputs with the same `npm:@tensorflow/tfjs` the zoo
+ * with it. They are tfjs's own (`npm:@tensorflow/tfjs-core` and `-layers`, which the
+ * `npm:@tensorflow/tfjs` bundle re-exports): make inputs with the same 4.22 release the zoo
  * imports, so that tensors live on the backend the models run on.
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import type { Tensor4D } from "./tensor.ts";
  * const batch: Tensor4D = tf.zeros([1, 224, 224, 3]);
  * ```
@@ -13,7 +14,8 @@
  * @module
  */
 
-import type * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
 
 /** A TensorFlow.js tensor of any rank. */
 export type Tensor = tf.Tensor;
@@ -25,4 +27,4 @@ export type Tensor2D = tf.Tensor2D;
 export type Tensor4D = tf.Tensor4D;
 
 /** A trainable TensorFlow.js (Keras-style) model. */
-export type LayersModel = tf.LayersModel;
+export type LayersModel = tfl.LayersModel;
