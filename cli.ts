@@ -20,7 +20,12 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "@std/cli/parse-args";
-import { type BackendChoice, hardwareGpuAvailable, useBackend } from "./zoo/backend.ts";
+import {
+  type BackendChoice,
+  hardwareGpuAvailable,
+  useBackend,
+  wasmThreadCount,
+} from "./zoo/backend.ts";
 import { classifyFiles, type ImageResult } from "./zoo/classify.ts";
 import type { EngineChoice } from "./zoo/engine.ts";
 import {
@@ -36,7 +41,7 @@ import { PREPROCESS_PRESETS } from "./zoo/preprocess.ts";
 import type { LabelSet } from "./zoo/labels.ts";
 import { createModel, type ZooModel } from "./zoo/model.ts";
 import { getSpec, PRESETS } from "./zoo/spec.ts";
-import { createEngine, ortEngine } from "./zoo/engine.ts";
+import { createEngine, ortEngine, prefersOrt } from "./zoo/engine.ts";
 import { createOrtSession, ortAvailable } from "./zoo/ort.ts";
 import { measure } from "./zoo/bench.ts";
 import { countParams } from "./zoo/plan.ts";
@@ -62,6 +67,9 @@ Usage:
   cli.ts pull ID [--verify]
   cli.ts bench --model NAME|ID|FILE [--engine tfjs|onnxruntime|auto|all] [--backend …] [--batch 1] [--runs 10] [--json]
 
+--threads N sets the wasm backend's threads (1 to 8; default one per core when the model runs
+on tfjs).
+
 IMAGE may be a file, a directory or a glob. Without --model, classify uses the bundled
 CIFAR-10 ResNet-20. Weights files: .safetensors (zoo), .onnx, .pth/.pt/.th, Keras .h5/.keras, model.json.`;
 
@@ -80,6 +88,7 @@ function parse(argv: string[]) {
       "input",
       "output",
       "input-layout",
+      "threads",
     ],
     boolean: ["json", "verify", "help"],
     alias: { h: "help", o: "out", m: "model" },
@@ -109,15 +118,23 @@ function positiveInt(args: Args, name: string, fallback: number): number {
 
 /**
  * Activates `--backend`. Without it, a hardware GPU gets WebGPU and everything else wasm:
- * a software WebGPU adapter (llvmpipe) is several times slower than wasm.
+ * a software WebGPU adapter (llvmpipe) is several times slower than wasm. `--threads` sets
+ * the wasm threads; by default a model that runs on tfjs gets one per core, while tfjs work
+ * around onnxruntime (preprocessing) stays on the single-threaded build, which starts faster.
  */
-async function backend(args: Args): Promise<string> {
+async function backend(args: Args, modelRunsOnTfjs: boolean): Promise<string> {
   const choice =
     (args.backend ?? ((await hardwareGpuAvailable()) ? "webgpu" : "wasm")) as BackendChoice;
   if (!["auto", "webgpu", "wasm", "cpu"].includes(choice)) {
     throw new UsageError(`--backend must be auto, webgpu, wasm or cpu, got '${choice}'`);
   }
-  return await useBackend(choice);
+  const threads = positiveInt(
+    args,
+    "threads",
+    modelRunsOnTfjs ? Math.min(navigator.hardwareConcurrency, 8) : 1,
+  );
+  if (threads > 8) throw new UsageError(`--threads must be from 1 to 8, got ${threads}`);
+  return await useBackend(choice, { wasmThreads: threads });
 }
 
 /** `--engine`, defaulting to tfjs when only `--backend` was given. */
@@ -150,7 +167,7 @@ async function classify(args: Args): Promise<void> {
   const paths = await expandImageArgs(inputs);
   const top = positiveInt(args, "top", 5);
   const batch = positiveInt(args, "batch", 16);
-  await backend(args);
+  await backend(args, !(await prefersOrt(engine(args))));
   const preprocess = args.preprocess === undefined
     ? undefined
     : PREPROCESS_PRESETS[args.preprocess];
@@ -195,7 +212,7 @@ async function convert(args: Args): Promise<void> {
   if (!source) throw new UsageError("convert needs a source file");
   const out = option(args, "out");
   const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
-  await backend(args);
+  await backend(args, false);
   const bytes = await Deno.readFile(source);
   // Hash for the file's provenance on Deno's thread pool while this thread converts.
   digest("SHA-256", bytes);
@@ -273,7 +290,7 @@ async function verify(args: Args, source: string, format: string, model: ZooMode
   if (!(await ortAvailable())) {
     throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
   }
-  await backend(args);
+  await backend(args, false);
   // The source's declared input shape, symbolic dimensions filled in.
   const { readOnnx } = await import("./convert/onnx.ts");
   const declared = readOnnx(await Deno.readFile(source), source).graph.inputs[0]?.shape ?? [];
@@ -323,7 +340,7 @@ async function predict(args: Args): Promise<void> {
   if (layout !== "nchw" && layout !== "nhwc") {
     throw new UsageError(`--input-layout must be nchw or nhwc, got '${layout}'`);
   }
-  await backend(args);
+  await backend(args, true);
   const input = readNpy(await Deno.readFile(inputPath), inputPath);
   if (input.shape.length !== 4) {
     throw new ZooFormatError(inputPath, `expected a 4-D input, got shape [${input.shape}]`);
@@ -424,14 +441,15 @@ async function bench(args: Args): Promise<void> {
   const name = option(args, "model");
   const batch = positiveInt(args, "batch", 1);
   const runs = positiveInt(args, "runs", 10);
-  const ran = await backend(args);
+  const choice = args.engine ?? "tfjs";
+  const ran = await backend(args, choice !== "onnxruntime");
   const model = await benchModel(name);
   const size = model.spec.stem === "imagenet" ? 224 : 32;
   const shape = [batch, size, size, 3];
-  const choice = args.engine ?? "tfjs";
   const engines = choice === "all" ? ["tfjs", "onnxruntime"] : [choice];
   const haveOrt = await ortAvailable();
-  const ort = haveOrt ? await ortEngine(model) : null;
+  const ortThreads = navigator.hardwareConcurrency;
+  const ort = haveOrt ? await ortEngine(model, { threads: ortThreads }) : null;
   const ortTiming = ort ? await measure(ort, shape, runs) : null;
   const rows = [];
   for (const which of engines) {
@@ -446,6 +464,9 @@ async function bench(args: Args): Promise<void> {
       model: name,
       engine: engine.name.startsWith("tfjs") ? "tfjs" : engine.name,
       backend: engine.name.startsWith("tfjs") ? ran : "cpu",
+      threads: engine.name.startsWith("tfjs")
+        ? (ran === "wasm" ? wasmThreadCount() : 1)
+        : ortThreads,
       batch,
       median_ms: round(timing.medianMs),
       min_ms: round(timing.minMs),

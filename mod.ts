@@ -75,8 +75,10 @@ export {
 export { compileInference, foldBatchNorm, type InferenceGraph } from "./zoo/infer.ts";
 export {
   type BackendChoice,
+  type BackendOptions,
   hardwareGpuAvailable,
   useBackend,
+  wasmThreadCount,
   webgpuAvailable,
 } from "./zoo/backend.ts";
 export {
@@ -115,6 +117,7 @@ export {
 } from "./zoo/classify.ts";
 export {
   DEFAULT_MODEL,
+  digest,
   loadClassifier,
   type LoadOptions,
   pullWeights,
@@ -169,9 +172,16 @@ export {
   readZooWeights,
   writeZooWeights,
   type ZooFileInfo,
+  zooWeightsChunks,
   type ZooWeightsFile,
 } from "./convert/zoofile.ts";
-export { readSafetensors, type SafetensorsFile, writeSafetensors } from "./convert/safetensors.ts";
+export {
+  joinChunks,
+  readSafetensors,
+  safetensorsChunks,
+  type SafetensorsFile,
+  writeSafetensors,
+} from "./convert/safetensors.ts";
 export { readNpy, writeNpy } from "./convert/npy.ts";
 export {
   type OnnxAttribute,
@@ -182,7 +192,12 @@ export {
   readOnnx,
   type ReadOnnxOptions,
 } from "./convert/onnx.ts";
-export { exportOnnx, type OnnxExportOptions } from "./convert/onnx_export.ts";
+export {
+  exportOnnx,
+  exportOnnxWithExternalData,
+  type OnnxExportOptions,
+  type OnnxWithExternalData,
+} from "./convert/onnx_export.ts";
 export { loadOnnxGraph, type OnnxGraphModel } from "./convert/onnx_graph.ts";
 export {
   type LayersModelFiles,

@@ -1,26 +1,31 @@
 /**
- * Forward-pass and loading benchmarks: ResNet-50 (batch 1, 224×224) on tfjs wasm and on
- * onnxruntime, ResNet-20 for CIFAR (batch 1, 32×32) on tfjs cpu, tfjs wasm and onnxruntime,
- * and reading a ResNet-50 zoo safetensors file. Run with `deno bench -A bench/`.
+ * Forward-pass and loading benchmarks: ResNet-50 (batch 1, 224×224) on tfjs wasm (one thread
+ * per core) and on onnxruntime, ResNet-20 for CIFAR (batch 1, 32×32) on tfjs cpu, tfjs wasm and
+ * onnxruntime, reading a ResNet-50 zoo safetensors file, importing a 100 MB ONNX file, and
+ * preprocessing. Run with `deno bench -A bench/`.
  *
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { useBackend } from "../zoo/backend.ts";
 import { createModel, type ZooModel } from "../zoo/model.ts";
 import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
-import { importFile } from "../convert/import.ts";
+import { importBytes, importFile } from "../convert/import.ts";
+import { digest, toZooFile, writeAtomically } from "../zoo/load.ts";
 import { decodeImage } from "../zoo/image.ts";
 import { preprocessImages, TORCHVISION_V1 } from "../zoo/preprocess.ts";
 
 type Backend = "cpu" | "wasm";
 
+/** Every run uses the threaded wasm build: switching builds would drop the tensors on the other. */
+const backendOptions = { wasmThreads: Math.min(navigator.hardwareConcurrency, 8) };
+
 /** A model compiled on one tfjs backend (weights live where they were uploaded). */
 async function tfjsModel(backend: Backend, name: string): Promise<ZooModel> {
-  await useBackend(backend);
+  await useBackend(backend, backendOptions);
   const model = createModel(name, { seed: 1 });
   const size = model.spec.stem === "imagenet" ? 224 : 32;
   tf.dispose(model.predict(tf.zeros([1, size, size, 3]))); // compiles the graph
@@ -31,12 +36,14 @@ async function tfjsModel(backend: Backend, name: string): Promise<ZooModel> {
 function tfjsBench(name: string, backend: Backend, model: ZooModel, n: number): void {
   const size = model.spec.stem === "imagenet" ? 224 : 32;
   Deno.bench({
-    name: `${name} batch 1, tfjs ${backend}`,
+    name: `${name} batch 1, tfjs ${backend}${
+      backend === "wasm" ? ` (${backendOptions.wasmThreads} threads)` : ""
+    }`,
     group: name,
     n,
     warmup: 1,
     async fn(b) {
-      await useBackend(backend);
+      await useBackend(backend, backendOptions);
       const x = tf.randomUniform([1, size, size, 3]) as tf.Tensor4D;
       b.start();
       const y = model.predict(x);
@@ -109,6 +116,26 @@ Deno.bench({
     await importFile(onnxFile);
   },
 });
+Deno.bench({
+  name: "resnet50 ONNX (100 MB): import to a written zoo file (as `cli.ts convert`)",
+  group: "onnx import",
+  n: 10,
+  async fn() {
+    const bytes = await Deno.readFile(onnxFile);
+    digest("SHA-256", bytes);
+    const imported = await importBytes(bytes, onnxFile);
+    await writeAtomically(zooFile, await toZooFile(bytes, onnxFile, imported));
+  },
+});
+const zooBytes = await Deno.readFile(zooFile);
+Deno.bench({
+  name: "resnet50 zoo file (100 MB): write only",
+  group: "onnx import",
+  n: 10,
+  async fn() {
+    await writeAtomically(`${directory}/written.safetensors`, zooBytes);
+  },
+});
 
 // Preprocessing of a 1-megapixel JPEG (decode + torchvision resize/crop/normalise) on wasm.
 const photo = await Deno.readFile(
@@ -124,7 +151,7 @@ Deno.bench({
   name: "preprocess 1 MP image (resize 256, crop 224, normalise) on wasm",
   n: 20,
   async fn() {
-    await useBackend("wasm");
+    await useBackend("wasm", backendOptions);
     const x = preprocessImages([large], TORCHVISION_V1);
     await x.data();
     x.dispose();

@@ -208,6 +208,53 @@ Deno.test("convert reports the architecture and writes a zoo file that predict r
   }
 });
 
+Deno.test("the threaded wasm build runs 2 threads and predicts exactly as the single-threaded one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const input = `${dir}/x.npy`;
+    const values = Float32Array.from({ length: 8 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.37));
+    await Deno.writeFile(input, writeNpy([8, 32, 32, 3], values));
+    const logits: Float32Array[] = [];
+    for (const threads of ["1", "2"]) {
+      const output = `${dir}/y${threads}.npy`;
+      const run = await cli(
+        "predict",
+        "--weights",
+        `${root}models/cifar_resnet20.safetensors`,
+        "--input",
+        input,
+        "--output",
+        output,
+        "--backend",
+        "wasm",
+        "--threads",
+        threads,
+      );
+      assertEquals(run.code, 0, run.stderr);
+      logits.push(readNpy(await Deno.readFile(output), output).data as Float32Array);
+    }
+    assertEquals(logits[1].length, 80);
+    assertEquals(Array.from(logits[1]), Array.from(logits[0]));
+    const bench = await cli(
+      "bench",
+      "--model",
+      "cifar_resnet20",
+      "--backend",
+      "wasm",
+      "--threads",
+      "2",
+      "--runs",
+      "2",
+      "--json",
+    );
+    assertEquals(bench.code, 0, bench.stderr);
+    const row = JSON.parse(bench.stdout.trim().split("\n")[0]);
+    assertEquals([row.engine, row.backend, row.threads], ["tfjs", "wasm", 2]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("convert --verify checks an ONNX source against onnxruntime; --out .onnx exports", async () => {
   const dir = await Deno.makeTempDir();
   try {
