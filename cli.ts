@@ -49,6 +49,7 @@ import { findWeights, REGISTRY, type WeightsEntry } from "./zoo/registry.ts";
 import { verifyCached } from "./zoo/cache.ts";
 import { detectFormat, importBytes, type ImportedModel, importFile } from "./convert/import.ts";
 import { readNpy, writeNpy } from "./convert/npy.ts";
+import { readWholeFile } from "./convert/files.ts";
 import { readZooWeights } from "./convert/zoofile.ts";
 import { ZooFormatError } from "./convert/types.ts";
 import { NotZooResNetError } from "./convert/structure.ts";
@@ -213,7 +214,7 @@ async function convert(args: Args): Promise<void> {
   const out = option(args, "out");
   const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
   await backend(args, false);
-  const bytes = await Deno.readFile(source);
+  const bytes = await readWholeFile(source);
   // Hash for the file's provenance on Deno's thread pool while this thread converts.
   digest("SHA-256", bytes);
   let imported: ImportedModel;
@@ -293,14 +294,14 @@ async function verify(args: Args, source: string, format: string, model: ZooMode
   await backend(args, false);
   // The source's declared input shape, symbolic dimensions filled in.
   const { readOnnx } = await import("./convert/onnx.ts");
-  const declared = readOnnx(await Deno.readFile(source), source).graph.inputs[0]?.shape ?? [];
+  const declared = readOnnx(await readWholeFile(source), source).graph.inputs[0]?.shape ?? [];
   const size = model.spec.stem === "imagenet" ? 224 : 32;
   const shape = [1, 3, size, size].map((fallback, i) =>
     typeof declared[i] === "number" ? declared[i] as number : fallback
   );
   const x = tf.randomNormal(shape, 0, 1, "float32", 1);
   const input = (await x.data()) as Float32Array;
-  const session = await createOrtSession(await Deno.readFile(source));
+  const session = await createOrtSession(await readWholeFile(source));
   const expected = (await session.run(input, shape)).data;
   await session.dispose();
   const nchw = createModel(model.spec, { weights: model.weights, dataFormat: "channels_first" });
@@ -356,7 +357,7 @@ async function predict(args: Args): Promise<void> {
 
 /** Runs a zoo ResNet, or any Keras/ONNX graph, on a batch in the given layout. */
 async function runAnyModel(path: string, x: tf.Tensor4D, layout: "nchw" | "nhwc") {
-  const bytes = await Deno.readFile(path);
+  const bytes = await readWholeFile(path);
   try {
     const imported = await importBytes(bytes, path);
     const model = createModel(imported.spec, {
@@ -424,7 +425,7 @@ async function pull(args: Args): Promise<void> {
   }
   const path = await pullWeights(id, { progress: true });
   console.log(`${id}: ${path}`);
-  readZooWeights(await Deno.readFile(path), path);
+  readZooWeights(await readWholeFile(path), path);
 }
 
 /** A model for `bench`: a preset (random weights), a registry id or a weights file. */

@@ -18,6 +18,7 @@ import type { Weight, WeightMap } from "../zoo/weights.ts";
 import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
 import type { OnnxModel } from "./onnx.ts";
 import { readPytorch } from "./pytorch.ts";
+import { readWholeFile } from "./files.ts";
 import { readZooWeights } from "./zoofile.ts";
 import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
 import { type NamedTensor, ZooFormatError } from "./types.ts";
@@ -108,8 +109,8 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
       constants.set(node.outputs[0], node.attributes.value as NamedTensor);
     }
   }
-  const constant = (name: string | undefined, node: string): Weight | undefined => {
-    if (!name) return undefined;
+  /** The constant tensor feeding a node, through Identity nodes. */
+  const tensor = (name: string, node: string): NamedTensor => {
     let source = name;
     for (let p = producers.get(source); p?.opType === "Identity"; p = producers.get(source)) {
       source = p.inputs[0];
@@ -118,8 +119,10 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
     if (!t) {
       throw new ZooFormatError(file, `node '${node}': input '${name}' is not a constant weight`);
     }
-    return toWeight(t, file);
+    return t;
   };
+  const constant = (name: string | undefined, node: string): Weight | undefined =>
+    name ? toWeight(tensor(name, node), file) : undefined;
   const int = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
   const layers: SourceLayer[] = [];
   for (const node of graph.nodes) {
@@ -137,7 +140,8 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
         kind: "conv",
         name: label,
         weights: {
-          kernel: oihwToHwio(constant(node.inputs[1], label)!),
+          // Transposed from the file's bytes: a kernel is never decoded in OIHW order first.
+          kernel: oihwToHwio(tensor(node.inputs[1], label)),
           bias: constant(node.inputs[2], label),
         },
         stride: strides[0],
@@ -151,7 +155,7 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
         epsilon: typeof a.epsilon === "number" ? a.epsilon : 1e-5,
       });
     } else if (node.opType === "Gemm") {
-      const weight = constant(node.inputs[1], label)!;
+      const weight = tensor(node.inputs[1], label);
       if (int(a.transA, 0) !== 0) {
         throw new ZooFormatError(file, `node '${label}': Gemm with transA=1 is not a classifier`);
       }
@@ -159,7 +163,7 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
         kind: "dense",
         name: label,
         weights: {
-          kernel: int(a.transB, 0) === 1 ? linearToDense(weight) : weight,
+          kernel: int(a.transB, 0) === 1 ? linearToDense(weight) : toWeight(weight, file),
           bias: constant(node.inputs[2], label),
         },
       });
@@ -392,5 +396,5 @@ export async function importFile(
   path: string,
   options: ImportOptions = {},
 ): Promise<ImportedModel> {
-  return await importBytes(await Deno.readFile(path), path, options);
+  return await importBytes(await readWholeFile(path), path, options);
 }

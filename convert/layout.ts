@@ -40,7 +40,49 @@ export function toWeight(tensor: NamedTensor, file: string): Weight {
 }
 
 /**
- * Generic axis permutation of a row-major tensor.
+ * What a layout change reads: a float32 weight, or a float32 tensor from a reader, whose
+ * elements may still lie undecoded in its file's bytes (see {@link NamedTensor.littleEndian}).
+ */
+export type Float32Source = Weight | NamedTensor;
+
+/**
+ * An aligned buffer reused for unaligned file bytes. Held weakly: it lives through one
+ * synchronous import (a WeakRef's target survives the current job) and is freed after.
+ */
+let scratch: WeakRef<Float32Array> | undefined;
+
+/**
+ * A source's elements as a Float32Array, without a fresh copy where possible: a reader's bytes
+ * are viewed in place when 4-aligned, else copied into the reused scratch buffer (whose pages
+ * are already mapped, unlike a new 100 MB of copies); the rare integer weight is converted.
+ * The result is only read, and only until the next call.
+ */
+function elementsOf(source: Float32Source, count: number): Float32Array {
+  const littleEndian = "littleEndian" in source ? source.littleEndian : undefined;
+  if (!littleEndian) {
+    return source.data instanceof Float32Array
+      ? source.data
+      : Float32Array.from(source.data as ArrayLike<number | bigint>, Number);
+  }
+  if (littleEndian.length !== count * 4) {
+    throw new Error(`expected ${count} float32 elements for shape [${source.shape}]`);
+  }
+  // Deno runs on little-endian hosts only, so the file's bytes are the host's float32s.
+  if (littleEndian.byteOffset % 4 === 0) {
+    return new Float32Array(littleEndian.buffer, littleEndian.byteOffset, count);
+  }
+  let buffer = scratch?.deref();
+  if (!buffer || buffer.length < count) {
+    buffer = new Float32Array(count);
+    scratch = new WeakRef(buffer);
+  }
+  new Uint8Array(buffer.buffer, 0, littleEndian.length).set(littleEndian);
+  return buffer.subarray(0, count);
+}
+
+/**
+ * Generic axis permutation of a row-major float32 tensor. A reader's tensor is read where it
+ * lies in the file's bytes (see `elementsOf`), so no decoded copy of it is ever made.
  *
  * @example
  * ```ts
@@ -48,21 +90,25 @@ export function toWeight(tensor: NamedTensor, file: string): Weight {
  * console.log(Array.from(t.data)); // [1, 4, 2, 5, 3, 6]
  * ```
  */
-export function transpose(weight: Weight, perm: number[]): Weight {
-  const rank = weight.shape.length;
+export function transpose(source: Float32Source, perm: number[]): Weight {
+  const rank = source.shape.length;
   if (perm.length !== rank) {
-    throw new Error(`permutation [${perm}] does not fit shape [${weight.shape}]`);
+    throw new Error(`permutation [${perm}] does not fit shape [${source.shape}]`);
   }
   // Pad to rank 4 at the front so one loop nest serves every tensor here.
   const pad = 4 - rank;
-  const inShape = [...new Array<number>(pad).fill(1), ...weight.shape];
+  const inShape = [...new Array<number>(pad).fill(1), ...source.shape];
   const fullPerm = [...Array.from({ length: pad }, (_, i) => i), ...perm.map((p) => p + pad)];
   const inStrides = [inShape[1] * inShape[2] * inShape[3], inShape[2] * inShape[3], inShape[3], 1];
   const n = fullPerm.map((p) => inShape[p]);
   const s = fullPerm.map((p) => inStrides[p]);
   const o = [n[1] * n[2] * n[3], n[2] * n[3], n[3], 1];
-  const source = weight.data;
-  const data = new Float32Array(source.length);
+  const count = n[0] * o[0];
+  const elements = elementsOf(source, count);
+  if (elements.length !== count) {
+    throw new Error(`expected ${count} elements for shape [${source.shape}]`);
+  }
+  const data = new Float32Array(count);
   // Output axis `j` reads the input's most contiguous axis (ignoring axes of length 1, as in a
   // 1×1 kernel). Walking output axes j and 3 in 32×32 tiles keeps both the reads and the
   // writes within cache lines (OIHW ⇄ HWIO of a large kernel is otherwise a stride-(I·O)
@@ -86,13 +132,13 @@ export function transpose(weight: Weight, perm: number[]): Weight {
           for (let jj = j0; jj < j1; jj++) {
             let read = inBase + jj * sj + d0 * sd;
             let write = outBase + jj * oj + d0;
-            for (let d = d0; d < d1; d++, read += sd) data[write++] = source[read];
+            for (let d = d0; d < d1; d++, read += sd) data[write++] = elements[read];
           }
         }
       }
     }
   }
-  return { shape: perm.map((p) => weight.shape[p]), data };
+  return { shape: perm.map((p) => source.shape[p]), data };
 }
 
 /**
@@ -103,7 +149,7 @@ export function transpose(weight: Weight, perm: number[]): Weight {
  * console.log(oihwToHwio({ shape: [8, 3, 7, 7], data: new Float32Array(8 * 3 * 49) }).shape); // [7, 7, 3, 8]
  * ```
  */
-export function oihwToHwio(weight: Weight): Weight {
+export function oihwToHwio(weight: Float32Source): Weight {
   return transpose(weight, [2, 3, 1, 0]);
 }
 
@@ -127,7 +173,7 @@ export function hwioToOihw(weight: Weight): Weight {
  * console.log(linearToDense({ shape: [10, 64], data: new Float32Array(640) }).shape); // [64, 10]
  * ```
  */
-export function linearToDense(weight: Weight): Weight {
+export function linearToDense(weight: Float32Source): Weight {
   return transpose(weight, [1, 0]);
 }
 

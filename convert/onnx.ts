@@ -21,6 +21,7 @@ import {
   decodeLittleEndian,
   elementCount,
   float16BitsToFloat32,
+  lazyFloat32Tensor,
   RAW_DTYPES,
   type RawDType,
 } from "./safetensors.ts";
@@ -267,7 +268,9 @@ function decodeTensor(
           `bytes of data, expected ${expectedBytes}`,
       );
     }
-    return { name, shape, dtype, data: decodeLittleEndian(layout.raw, raw) };
+    return layout.raw === "F32"
+      ? lazyFloat32Tensor(name, shape, raw)
+      : { name, shape, dtype, data: decodeLittleEndian(layout.raw, raw) };
   }
   const data = layout.typed(tensor);
   if (data.length !== count) {

@@ -169,6 +169,31 @@ export function decodeLittleEndian(dtype: RawDType, raw: Uint8Array): NamedTenso
   }
 }
 
+/**
+ * A float32 tensor over its little-endian bytes in a file's buffer: `littleEndian` is those
+ * bytes, and `data` decodes them (once) on first access. Layout changes read the bytes in
+ * place, so a kernel that is transposed anyway is never copied first.
+ *
+ * @example
+ * ```ts
+ * const t = lazyFloat32Tensor("w", [1], new Uint8Array([0, 0, 0x80, 0x3f]));
+ * console.log(t.data); // Float32Array [1]
+ * ```
+ */
+export function lazyFloat32Tensor(name: string, shape: number[], bytes: Uint8Array): NamedTensor {
+  let data: Float32Array | undefined;
+  return {
+    name,
+    shape,
+    dtype: "float32",
+    littleEndian: bytes,
+    get data(): Float32Array {
+      data ??= decodeLittleEndian("F32", bytes) as Float32Array;
+      return data;
+    },
+  };
+}
+
 /** The safetensors dtype written for each {@link TensorDType}. */
 const WRITTEN_DTYPES: Record<TensorDType, RawDType> = {
   float32: "F32",
@@ -318,12 +343,14 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
   const data = bytes.subarray(dataStart);
   checkContiguous(file, entries, data.length);
 
-  const tensors = entries.map(({ name, dtype, shape, begin, end }): NamedTensor => ({
-    name,
-    shape,
-    dtype: RAW_DTYPES[dtype].dtype,
-    data: decodeLittleEndian(dtype, data.subarray(begin, end)),
-  }));
+  const tensors = entries.map(({ name, dtype, shape, begin, end }): NamedTensor =>
+    dtype === "F32" ? lazyFloat32Tensor(name, shape, data.subarray(begin, end)) : {
+      name,
+      shape,
+      dtype: RAW_DTYPES[dtype].dtype,
+      data: decodeLittleEndian(dtype, data.subarray(begin, end)),
+    }
+  );
   return { tensors, metadata };
 }
 

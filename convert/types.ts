@@ -18,6 +18,12 @@ export interface NamedTensor {
   dtype: TensorDType;
   /** Row-major elements. float16/bfloat16/float64 sources are widened or narrowed to float32. */
   data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  /**
+   * For float32 data that lies in the file's buffer: those little-endian bytes (a view). Readers
+   * that set it decode {@link NamedTensor.data} on first access, so a layout change that reads
+   * these bytes directly (`transpose` in `layout.ts`) spares a copy of the tensor.
+   */
+  littleEndian?: Uint8Array;
 }
 
 /** Thrown by every reader for malformed or unsupported input; the message names the file and what was wrong. */

@@ -182,7 +182,9 @@ export async function readZooHeader(path: string): Promise<Omit<ZooWeightsFile, 
 }
 
 /**
- * Reads a zoo safetensors file and checks its tensors against its spec.
+ * Reads a zoo safetensors file and checks its tensors against its spec. The weights are views of
+ * `bytes` where they lie 4-aligned, as in every file the zoo writes (no copy of the model), so
+ * leave `bytes` unchanged while the weights are in use.
  *
  * @example
  * ```ts
@@ -196,10 +198,15 @@ export function readZooWeights(bytes: Uint8Array, file: string): ZooWeightsFile 
   const spec = info.spec;
   const weights: WeightMap = new Map();
   for (const t of tensors) {
-    if (!(t.data instanceof Float32Array)) {
+    if (t.dtype !== "float32") {
       throw new ZooFormatError(file, `tensor '${t.name}' is not float32`);
     }
-    weights.set(t.name, { shape: t.shape, data: t.data });
+    // The zoo writes every tensor 4-aligned: view the file's bytes rather than copy 100 MB.
+    const bytes = t.littleEndian;
+    const data = bytes && bytes.byteOffset % 4 === 0
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
+      : t.data as Float32Array;
+    weights.set(t.name, { shape: t.shape, data });
   }
   const includeTop = weights.has(`${spec.naming.dense}/kernel`);
   try {

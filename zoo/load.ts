@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
+import { readWholeFile } from "../convert/files.ts";
 import {
   readZooHeader,
   readZooWeights,
@@ -56,7 +57,7 @@ async function readBytes(location: string | URL): Promise<Uint8Array> {
   if (url && url.protocol !== "file:") {
     return new Uint8Array(await (await fetch(url)).arrayBuffer());
   }
-  return await Deno.readFile(location);
+  return await readWholeFile(location);
 }
 
 /** Where a registry entry's converted zoo file lives in the cache. */
@@ -203,7 +204,7 @@ export async function pullWeights(
     // Missing or damaged: (re)convert from the verified download below.
   }
   const downloaded = await fetchWeights(entry, { progress: options.progress });
-  const bytes = await Deno.readFile(downloaded);
+  const bytes = await readWholeFile(downloaded);
   // Hash for provenance on Deno's thread pool while this thread converts.
   digest("SHA-256", bytes);
   const imported = await importBytes(bytes, downloaded);
@@ -274,7 +275,7 @@ async function cachedOrtClassifier(
   const header = await readZooHeader(path);
   const exists = (file: string) => Deno.stat(file).then(() => true, () => false);
   if (!(await exists(onnxPath) && await exists(dataPath))) {
-    const file = readZooWeights(await Deno.readFile(path), path);
+    const file = readZooWeights(await readWholeFile(path), path);
     const { exportOnnxWithExternalData } = await import("../convert/onnx_export.ts");
     const { model, data } = exportOnnxWithExternalData(
       planResNet(file.spec),
@@ -403,9 +404,9 @@ export async function loadClassifier(
   if (REGISTRY.some((e) => e.id === source)) {
     const path = await pullWeights(source, options);
     if (await prefersOrt(engine)) return await cachedOrtClassifier(source, path, options);
-    return await run(source, readZooWeights(await Deno.readFile(path), path));
+    return await run(source, readZooWeights(await readWholeFile(path), path));
   }
-  const bytes = await Deno.readFile(source);
+  const bytes = await readWholeFile(source);
   let imported: ImportedModel;
   try {
     imported = await importBytes(bytes, source);

@@ -1,0 +1,46 @@
+/**
+ * Reading whole weight files. `Deno.readFile` reads into its own buffer and then copies it into
+ * a JavaScript one; reading straight into one buffer of the file's size takes half the time
+ * for a 100 MB model (70–100 ms against 150–160 ms in a fresh process here).
+ *
+ * @example
+ * ```ts
+ * import { readWholeFile } from "./files.ts";
+ * const bytes = await readWholeFile("models/cifar_resnet20.safetensors");
+ * console.log(bytes.length);
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * The bytes of a file, read into one buffer sized from `stat`. A file that grows while it is
+ * read is read to its end all the same.
+ *
+ * @example
+ * ```ts
+ * const bytes = await readWholeFile("resnet50.onnx");
+ * ```
+ */
+export async function readWholeFile(path: string | URL): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  let buffer = new Uint8Array((await file.stat()).size);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      // Full: either the end, or the file grew since stat.
+      const probe = new Uint8Array(64 * 1024);
+      const read = await file.read(probe);
+      if (read === null) return buffer;
+      const grown = new Uint8Array(Math.max(buffer.length * 2, length + read));
+      grown.set(buffer);
+      grown.set(probe.subarray(0, read), length);
+      buffer = grown;
+      length += read;
+      continue;
+    }
+    const read = await file.read(buffer.subarray(length));
+    if (read === null) return buffer.subarray(0, length);
+    length += read;
+  }
+}
