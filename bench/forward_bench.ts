@@ -14,6 +14,7 @@ import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { importBytes, importFile } from "../convert/import.ts";
+import { readWholeFile } from "../convert/files.ts";
 import { digest, toZooFile, writeAtomically } from "../zoo/load.ts";
 import { decodeImage } from "../zoo/image.ts";
 import { preprocessImages, TORCHVISION_V1 } from "../zoo/preprocess.ts";
@@ -92,7 +93,7 @@ Deno.bench({
   n: 10,
   warmup: 1,
   async fn() {
-    readZooWeights(await Deno.readFile(zooFile), zooFile);
+    readZooWeights(await readWholeFile(zooFile), zooFile);
   },
 });
 
@@ -100,12 +101,20 @@ Deno.bench({
 const onnxFile = `${directory}/resnet50.onnx`;
 await Deno.writeFile(onnxFile, exportOnnx(resnet50.plan, resnet50.weights));
 Deno.bench({
-  name: "resnet50 ONNX (100 MB): read bytes only",
+  name: "resnet50 ONNX (100 MB): read bytes only (Deno.readFile)",
   group: "onnx import",
   baseline: true,
   n: 10,
   async fn() {
     await Deno.readFile(onnxFile);
+  },
+});
+Deno.bench({
+  name: "resnet50 ONNX (100 MB): read bytes only (readWholeFile, as the importers do)",
+  group: "onnx import",
+  n: 10,
+  async fn() {
+    await readWholeFile(onnxFile);
   },
 });
 Deno.bench({
@@ -121,7 +130,7 @@ Deno.bench({
   group: "onnx import",
   n: 10,
   async fn() {
-    const bytes = await Deno.readFile(onnxFile);
+    const bytes = await readWholeFile(onnxFile);
     digest("SHA-256", bytes);
     const imported = await importBytes(bytes, onnxFile);
     await writeAtomically(zooFile, await toZooFile(bytes, onnxFile, imported));

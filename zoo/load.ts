@@ -69,8 +69,9 @@ function convertedPath(entry: WeightsEntry): string {
 const digests = new WeakMap<Uint8Array, Map<string, Promise<string>>>();
 
 /**
- * Hex digest of a byte array. SHA-256 runs on Deno's thread pool, so a caller that starts it
- * before other work (see `convert`) gets it nearly for free on a machine with a second core.
+ * Hex digest of a byte array. SHA-256 runs on Deno's thread pool (after WebCrypto copies the
+ * bytes on this thread), so a caller that starts it before other work (see `convert`) overlaps
+ * most of it with that work on a machine with a second core.
  *
  * @example
  * ```ts
