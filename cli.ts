@@ -487,7 +487,10 @@ async function bench(args: Args): Promise<void> {
   }
   for (const r of rows) {
     console.log(
-      `${r.model} ${r.engine}/${r.backend} batch ${r.batch}: median ${r.median_ms} ms ` +
+      `${r.model} ${r.engine}/${r.backend} (${r.threads} thread${
+        r.threads === 1 ? "" : "s"
+      }) batch ${r.batch}: ` +
+        `median ${r.median_ms} ms ` +
         `(min ${r.min_ms}, max ${r.max_ms}), ${r.images_per_s} images/s, peak RSS ${r.peak_rss_mb} MiB` +
         (r.ort_median_ms === null
           ? ""

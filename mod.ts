@@ -77,6 +77,7 @@ export {
   type BackendChoice,
   type BackendOptions,
   hardwareGpuAvailable,
+  tfjsEngineName,
   useBackend,
   wasmThreadCount,
   webgpuAvailable,

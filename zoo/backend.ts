@@ -156,6 +156,22 @@ export function wasmThreadCount(): number {
 }
 
 /**
+ * The active tfjs backend as an engine label, with its threads when wasm runs several:
+ * `tfjs-webgpu`, `tfjs-wasm`, `tfjs-wasm (2 threads)` or `tfjs-cpu`.
+ *
+ * @example
+ * ```ts
+ * await useBackend("wasm");
+ * console.log(tfjsEngineName()); // "tfjs-wasm"
+ * ```
+ */
+export function tfjsEngineName(): string {
+  const backend = tf.getBackend();
+  const threads = backend === "wasm" ? wasmThreadCount() : 1;
+  return `tfjs-${backend}${threads > 1 ? ` (${threads} threads)` : ""}`;
+}
+
+/**
  * Activates a backend and returns the name of the one that runs. `auto` tries WebGPU,
  * then wasm, then cpu; a forced backend that cannot start is an error.
  *

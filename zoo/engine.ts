@@ -19,7 +19,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import type { ZooModel } from "./model.ts";
-import { hardwareGpuAvailable, useBackend } from "./backend.ts";
+import { hardwareGpuAvailable, tfjsEngineName, useBackend } from "./backend.ts";
 import { createOrtSession, ortAvailable, type OrtSessionOptions } from "./ort.ts";
 
 /** Which engine to run on. */
@@ -52,7 +52,7 @@ export function tfjsEngine(model: ZooModel): ImageModel {
     tf.tidy(() => model.predict(tf.zeros([1, size, size, 3])));
   }
   return {
-    name: `tfjs-${tf.getBackend()}`,
+    name: tfjsEngineName(),
     predict: (x) => Promise.resolve(model.predict(x)),
     dispose: () => Promise.resolve(),
   };

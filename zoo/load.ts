@@ -26,6 +26,7 @@ import {
   type ZooWeightsFile,
 } from "../convert/zoofile.ts";
 import { NotZooResNetError } from "../convert/structure.ts";
+import { tfjsEngineName } from "./backend.ts";
 import { createModel } from "./model.ts";
 import { planResNet } from "./plan.ts";
 import {
@@ -357,7 +358,7 @@ async function genericClassifier(
   return {
     name: source,
     model: {
-      name: `tfjs-${tf.getBackend()}`,
+      name: tfjsEngineName(),
       // Classification hands over NHWC; ONNX graphs take their declared NCHW.
       predict: (x) =>
         Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
