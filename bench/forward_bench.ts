@@ -1,14 +1,14 @@
 /**
  * Forward-pass and loading benchmarks: ResNet-50 (batch 1, 224×224) on tfjs wasm (one thread
- * per core) and on onnxruntime, ResNet-20 for CIFAR (batch 1, 32×32) on tfjs cpu, tfjs wasm and
- * onnxruntime, reading a ResNet-50 zoo safetensors file, importing a 100 MB ONNX file, and
+ * per core) and on onnxruntime, ResNet-20 for CIFAR (batch 1, 32×32) on tfjs cpu, tfjs wasm,
+ * tfjs webgpu (where an adapter exists) and onnxruntime, reading a ResNet-50 zoo safetensors file, importing a 100 MB ONNX file, and
  * preprocessing. Run with `deno bench -A bench/`.
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { useBackend } from "../zoo/backend.ts";
+import { useBackend, webgpuAvailable } from "../zoo/backend.ts";
 import { createModel, type ZooModel } from "../zoo/model.ts";
 import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
@@ -19,7 +19,7 @@ import { digest, toZooFile, writeAtomically } from "../zoo/load.ts";
 import { decodeImage } from "../zoo/image.ts";
 import { preprocessImages, TORCHVISION_V1 } from "../zoo/preprocess.ts";
 
-type Backend = "cpu" | "wasm";
+type Backend = "cpu" | "wasm" | "webgpu";
 
 /** Every run uses the threaded wasm build: switching builds would drop the tensors on the other. */
 const backendOptions = { wasmThreads: Math.min(navigator.hardwareConcurrency, 8) };
@@ -82,6 +82,11 @@ tfjsBench("cifar_resnet20", "cpu", cifarCpu, 5);
 const cifarWasm = await tfjsModel("wasm", "cifar_resnet20");
 tfjsBench("cifar_resnet20", "wasm", cifarWasm, 50);
 if (ort) await ortBench("cifar_resnet20", cifarWasm, 200);
+// WebGPU wherever an adapter exists; here that is Mesa's software rasteriser (llvmpipe).
+if (await webgpuAvailable()) {
+  const cifarWebgpu = await tfjsModel("webgpu", "cifar_resnet20");
+  tfjsBench("cifar_resnet20", "webgpu", cifarWebgpu, 20);
+}
 
 const directory = await Deno.makeTempDir({ prefix: "denozoo_bench_" });
 const zooFile = `${directory}/resnet50.safetensors`;
