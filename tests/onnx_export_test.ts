@@ -1,6 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { exportOnnx, type OnnxExportOptions } from "../convert/onnx_export.ts";
+import {
+  exportOnnx,
+  exportOnnxWithExternalData,
+  type OnnxExportOptions,
+} from "../convert/onnx_export.ts";
+import { joinChunks } from "../convert/safetensors.ts";
+import onnxProto from "onnx-proto";
 import { readOnnx } from "../convert/onnx.ts";
 import { importBytes, importFile } from "../convert/import.ts";
 import { readNpy } from "../convert/npy.ts";
@@ -15,6 +21,7 @@ import { relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 const noOrt = !(await ortAvailable());
+const { onnx } = onnxProto;
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 const nets = (file: string) => here(`./fixtures/nets/${file}`);
@@ -313,6 +320,47 @@ for (const net of ["tv_basic", "tv_bottleneck"]) {
     },
   });
 }
+
+Deno.test({
+  name: "tv_bottleneck.onnx exported with external data runs from disk with torch's logits",
+  ignore: noOrt,
+  fn: async () => {
+    const { spec, weights } = await importFile(nets("tv_bottleneck.onnx"));
+    const input = readNpy(await Deno.readFile(nets("tv_bottleneck_input.npy")), "input");
+    const logits = readNpy(await Deno.readFile(nets("tv_bottleneck_logits.npy")), "logits");
+    const { model, data } = exportOnnxWithExternalData(planResNet(spec), weights, "w.onnx.data");
+    // Every float weight sits page-aligned in the data file, the graph keeps only small constants.
+    assert(model.length < 20_000, `model file of ${model.length} bytes`);
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeFile(`${dir}/w.onnx.data`, joinChunks(data));
+      await Deno.writeFile(`${dir}/w.onnx`, model);
+      const floats = readOnnx(model, `${dir}/w.onnx`).graph;
+      const proto = onnx.ModelProto.decode(model);
+      const external = proto.graph!.initializer!.filter((t) => t.dataLocation === 1);
+      assertEquals(
+        external.length,
+        [...floats.initializers.values()].filter((t) => t.dtype === "float32").length,
+      );
+      for (const t of external) {
+        const offset = Number(t.externalData!.find((e) => e.key === "offset")!.value);
+        assertEquals(offset % 4096, 0);
+      }
+      const engine = await createOrtSession(`${dir}/w.onnx`, { threads: 1 });
+      const y = await engine.run(input.data as Float32Array, input.shape);
+      await engine.dispose();
+      const error = relativeError(y.data, logits.data as Float32Array);
+      assert(error < 1e-4, `relative error ${error}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    assertThrows(
+      () => exportOnnxWithExternalData(planResNet(spec), weights, "../w.data"),
+      RangeError,
+      "plain file name",
+    );
+  },
+});
 
 Deno.test({
   name: "createOrtSession checks the input length and reports the model's names",
