@@ -162,6 +162,7 @@ export {
 } from "./convert/structure.ts";
 export {
   chwRowsToHwc,
+  type Float32Source,
   hwioToOihw,
   identityBatchNorm,
   linearToDense,
