@@ -15,6 +15,7 @@
 
 import type { Weight } from "../zoo/weights.ts";
 import { type NamedTensor, ZooFormatError } from "./types.ts";
+import { alignedFloat32View } from "./safetensors.ts";
 
 /**
  * Any tensor as float32 data (int64 via Number, for the rare integer weight).
@@ -67,10 +68,8 @@ function elementsOf(source: Float32Source, count: number): Float32Array {
   if (littleEndian.length !== count * 4) {
     throw new Error(`expected ${count} float32 elements for shape [${source.shape}]`);
   }
-  // Deno runs on little-endian hosts only, so the file's bytes are the host's float32s.
-  if (littleEndian.byteOffset % 4 === 0) {
-    return new Float32Array(littleEndian.buffer, littleEndian.byteOffset, count);
-  }
+  const view = alignedFloat32View({ littleEndian });
+  if (view) return view;
   let buffer = scratch?.deref();
   if (!buffer || buffer.length < count) {
     buffer = new Float32Array(count);

@@ -194,6 +194,25 @@ export function lazyFloat32Tensor(name: string, shape: number[], bytes: Uint8Arr
   };
 }
 
+/**
+ * A float32 tensor's elements as a view of its file's bytes (no copy), when a reader left them
+ * there ({@link NamedTensor.littleEndian}) at a 4-aligned offset; else `undefined`. Deno runs on
+ * little-endian hosts only, so those bytes are the host's float32s.
+ *
+ * @example
+ * ```ts
+ * const t = lazyFloat32Tensor("w", [1], new Uint8Array([0, 0, 0x80, 0x3f]));
+ * console.log(alignedFloat32View(t)); // Float32Array [1], over the same bytes
+ * ```
+ */
+export function alignedFloat32View(
+  tensor: Pick<NamedTensor, "littleEndian">,
+): Float32Array | undefined {
+  const bytes = tensor.littleEndian;
+  if (!bytes || bytes.byteOffset % 4 !== 0 || bytes.length % 4 !== 0) return undefined;
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+}
+
 /** The safetensors dtype written for each {@link TensorDType}. */
 const WRITTEN_DTYPES: Record<TensorDType, RawDType> = {
   float32: "F32",

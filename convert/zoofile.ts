@@ -26,7 +26,12 @@
 import type { ResNetSpec } from "../zoo/spec.ts";
 import { planResNet } from "../zoo/plan.ts";
 import { checkWeights, type WeightMap } from "../zoo/weights.ts";
-import { joinChunks, readSafetensors, safetensorsChunks } from "./safetensors.ts";
+import {
+  alignedFloat32View,
+  joinChunks,
+  readSafetensors,
+  safetensorsChunks,
+} from "./safetensors.ts";
 import { ZooFormatError } from "./types.ts";
 
 /** Version of the converter recorded in files it writes. */
@@ -202,11 +207,7 @@ export function readZooWeights(bytes: Uint8Array, file: string): ZooWeightsFile 
       throw new ZooFormatError(file, `tensor '${t.name}' is not float32`);
     }
     // The zoo writes every tensor 4-aligned: view the file's bytes rather than copy 100 MB.
-    const bytes = t.littleEndian;
-    const data = bytes && bytes.byteOffset % 4 === 0
-      ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
-      : t.data as Float32Array;
-    weights.set(t.name, { shape: t.shape, data });
+    weights.set(t.name, { shape: t.shape, data: alignedFloat32View(t) ?? t.data as Float32Array });
   }
   const includeTop = weights.has(`${spec.naming.dense}/kernel`);
   try {
