@@ -248,7 +248,7 @@ async function convert(args: Args): Promise<void> {
       written.length.toLocaleString("en-US")
     } bytes): the graph matches a zoo spec`,
   );
-  if (args.verify) await verify(args, source, imported.format, model);
+  if (args.verify) await verify(bytes, source, imported.format, model);
   model.dispose();
 }
 
@@ -283,25 +283,33 @@ async function convertGraph(
   model.dispose();
 }
 
-/** Runs the ONNX source in onnxruntime and the converted model on one random input. */
-async function verify(args: Args, source: string, format: string, model: ZooModel): Promise<void> {
+/**
+ * Runs the ONNX source in onnxruntime and the converted model on one random input, on the
+ * backend `convert` already started.
+ */
+async function verify(
+  bytes: Uint8Array,
+  source: string,
+  format: string,
+  model: ZooModel,
+): Promise<void> {
   if (format !== "onnx") {
     throw new UsageError("--verify needs an ONNX source (it runs the source in onnxruntime)");
   }
   if (!(await ortAvailable())) {
     throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
   }
-  await backend(args, false);
   // The source's declared input shape, symbolic dimensions filled in.
   const { readOnnx } = await import("./convert/onnx.ts");
-  const declared = readOnnx(await readWholeFile(source), source).graph.inputs[0]?.shape ?? [];
+  const declared = readOnnx(bytes, source).graph.inputs[0]?.shape ?? [];
   const size = model.spec.stem === "imagenet" ? 224 : 32;
   const shape = [1, 3, size, size].map((fallback, i) =>
     typeof declared[i] === "number" ? declared[i] as number : fallback
   );
   const x = tf.randomNormal(shape, 0, 1, "float32", 1);
   const input = (await x.data()) as Float32Array;
-  const session = await createOrtSession(await readWholeFile(source));
+  // From its path: onnxruntime then also finds external data beside the source.
+  const session = await createOrtSession(source);
   const expected = (await session.run(input, shape)).data;
   await session.dispose();
   const nchw = createModel(model.spec, { weights: model.weights, dataFormat: "channels_first" });
