@@ -3,6 +3,7 @@ import { encode as encodePng } from "fast-png";
 import { readNpy, writeNpy } from "../convert/npy.ts";
 import { decodeImage, splitImageRows } from "../zoo/image.ts";
 import { cifar10Labels } from "../zoo/labels.ts";
+import { relativeError } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
@@ -150,8 +151,7 @@ Deno.test("convert writes a tfjs layers model for a Keras network outside the zo
       "e",
     )
       .data as Float32Array;
-    const scale = Math.max(...expected.map(Math.abs));
-    assert(Math.max(...got.map((v, i) => Math.abs(v - expected[i]))) / scale < 1e-4);
+    assert(relativeError(got, expected) < 1e-4, `relative error ${relativeError(got, expected)}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -200,9 +200,8 @@ Deno.test("convert reports the architecture and writes a zoo file that predict r
       await Deno.readFile(here("./fixtures/nets/tv_basic_logits.npy")),
       "ref",
     ).data as Float32Array;
-    const scale = Math.max(...expected.map(Math.abs));
-    const diff = Math.max(...got.map((v, i) => Math.abs(v - expected[i])));
-    assert(diff / scale < 1e-4, `relative error ${diff / scale}`);
+    const error = relativeError(got, expected);
+    assert(error < 1e-4, `relative error ${error}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

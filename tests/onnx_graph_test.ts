@@ -6,6 +6,7 @@ import { readNpy } from "../convert/npy.ts";
 import { readOnnx } from "../convert/onnx.ts";
 import { ZooFormatError } from "../convert/types.ts";
 import { useBackend } from "../zoo/backend.ts";
+import { relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 
@@ -23,18 +24,10 @@ function npy(path: string): tf.Tensor {
   return tf.tensor(t.data as Float32Array, t.shape, "float32");
 }
 
-/** max |actual − expected| / max |expected|, after checking the shapes agree. */
-function relativeError(actual: tf.Tensor, expected: tf.Tensor): number {
+/** {@link relativeError} of two tensors, after checking the shapes agree. */
+function tensorError(actual: tf.Tensor, expected: tf.Tensor): number {
   assertEquals(actual.shape, expected.shape);
-  const a = actual.dataSync();
-  const e = expected.dataSync();
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < e.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - e[i]));
-    scale = Math.max(scale, Math.abs(e[i]));
-  }
-  return diff / scale;
+  return relativeError(actual.dataSync(), expected.dataSync());
 }
 
 /** Runs `input` through the model and checks it reproduces `output` within 1e-4 relative. */
@@ -42,7 +35,7 @@ function assertParity(graph: OnnxGraphModel, input: string, output: string): num
   const x = npy(input);
   const expected = npy(output);
   const y = graph.predict(x);
-  const error = relativeError(y, expected);
+  const error = tensorError(y, expected);
   const name = input.slice(input.lastIndexOf("/") + 1);
   console.log(`  ${name}: output [${y.shape}], relative error ${error.toExponential(2)}`);
   tf.dispose([x, y, expected]);
