@@ -29,10 +29,10 @@ import {
 import { classifyFiles, type ImageResult } from "./zoo/classify.ts";
 import type { EngineChoice } from "./zoo/engine.ts";
 import {
-  digest,
   loadClassifier,
   loadGraphModel,
   pullWeights,
+  readSource,
   toZooFile,
   writeAtomically,
 } from "./zoo/load.ts";
@@ -214,9 +214,7 @@ async function convert(args: Args): Promise<void> {
   const out = option(args, "out");
   const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
   await backend(args, false);
-  const bytes = await readWholeFile(source);
-  // Hash for the file's provenance on Deno's thread pool while this thread converts.
-  digest("SHA-256", bytes);
+  const { bytes, sha256 } = await readSource(source);
   let imported: ImportedModel;
   try {
     imported = await importBytes(bytes, source, { arch });
@@ -241,12 +239,10 @@ async function convert(args: Args): Promise<void> {
   if (target !== out) await Deno.mkdir(out, { recursive: true });
   const written = target.endsWith(".onnx")
     ? (await import("./convert/onnx_export.ts")).exportOnnx(model.plan, model.weights)
-    : await toZooFile(bytes, source, imported);
-  await writeAtomically(target, written);
+    : await toZooFile(bytes, source, imported, { sha256 });
+  const size = await writeAtomically(target, written);
   console.log(
-    `wrote ${target} (${
-      written.length.toLocaleString("en-US")
-    } bytes): the graph matches a zoo spec`,
+    `wrote ${target} (${size.toLocaleString("en-US")} bytes): the graph matches a zoo spec`,
   );
   if (args.verify) await verify(bytes, source, imported.format, model);
   model.dispose();

@@ -121,7 +121,10 @@ export {
   digest,
   loadClassifier,
   type LoadOptions,
+  type ProvenanceInfo,
   pullWeights,
+  readSource,
+  type SourceFile,
   toZooFile,
   writeAtomically,
 } from "./zoo/load.ts";
@@ -140,6 +143,13 @@ export {
   type FetchWeightsOptions,
   verifyCached,
 } from "./zoo/cache.ts";
+export {
+  digestFile,
+  type FileDigest,
+  type HashAlgorithm,
+  hashFile,
+  hashFileInWorker,
+} from "./zoo/hash.ts";
 export { type NamedTensor, type TensorDType, ZooFormatError } from "./convert/types.ts";
 export {
   detectFormat,
@@ -178,6 +188,7 @@ export {
   type ZooWeightsFile,
 } from "./convert/zoofile.ts";
 export {
+  type FileChunk,
   joinChunks,
   readSafetensors,
   safetensorsChunks,

@@ -374,12 +374,30 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
 }
 
 /**
+ * Bytes of a file that are computed only when a writer reaches them, into a buffer the writer
+ * provides: how a kernel whose layout change is deferred reaches the disk without ever being
+ * kept in memory whole (see `safetensorsChunks`).
+ */
+export interface DeferredChunk {
+  /** How many bytes it produces. */
+  readonly length: number;
+  /** Writes them into the start of `target`, which is 4-aligned and at least `length` long. */
+  writeInto(target: Uint8Array): void;
+}
+
+/** A piece of a file to write, in order: bytes, or bytes to produce on the way. */
+export type FileChunk = Uint8Array | DeferredChunk;
+
+/**
  * Serializes tensors to safetensors, in the given order, with the header padded by spaces to a
  * multiple of 8 bytes so the data starts aligned (as the reference writer does). float32 is
  * written as F32, int64 as I64, int32 as I32, uint8 as U8 and bool as BOOL.
  *
- * The file comes as chunks: the header, then a view of each tensor's data, in file order.
- * Writing them one after another (see `writeAtomically`) spares a copy of every weight, which
+ * The file comes as chunks: the header, then each tensor's data, in file order. A tensor in
+ * memory is a view of its data (no copy); a float32 tensor with `writeInto` (a kernel whose
+ * layout change is deferred) is a {@link DeferredChunk} that writes it into the writer's
+ * buffer. Writing the
+ * chunks one after another (see `writeAtomically`) thus spares a copy of every weight, which
  * for a 100 MB model is a tenth of a second and 100 MB of memory.
  *
  * @param tensors Tensors with unique names whose data length matches their shape.
@@ -397,11 +415,12 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
 export function safetensorsChunks(
   tensors: NamedTensor[],
   metadata?: Record<string, string>,
-): Uint8Array[] {
+): FileChunk[] {
   // No prototype, so a tensor named "__proto__" becomes an ordinary key.
   const header: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const names = new Set<string>(["__metadata__"]);
+  const chunks: FileChunk[] = [];
   let dataBytes = 0;
   for (const tensor of tensors) {
     if (names.has(tensor.name)) {
@@ -413,14 +432,26 @@ export function safetensorsChunks(
     const written = WRITTEN_DTYPES[tensor.dtype];
     const { bytesPerElement } = RAW_DTYPES[written];
     const count = elementCount(tensor.shape);
-    if (tensor.data.length !== count || tensor.data.BYTES_PER_ELEMENT !== bytesPerElement) {
+    const { writeInto } = tensor;
+    if (writeInto && tensor.dtype === "float32") {
+      chunks.push({
+        length: count * 4,
+        writeInto: (target) => writeInto(new Float32Array(target.buffer, target.byteOffset, count)),
+      });
+    } else if (
+      tensor.data.length !== count || tensor.data.BYTES_PER_ELEMENT !== bytesPerElement
+    ) {
       const described = `${tensor.dtype} ${JSON.stringify(tensor.shape)}`;
       throw new RangeError(
         `writeSafetensors: tensor '${tensor.name}' (${described}) has ${tensor.data.length} ` +
           `elements of ${tensor.data.BYTES_PER_ELEMENT} bytes, expected ${count} of ${bytesPerElement}`,
       );
+    } else {
+      chunks.push(
+        new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, count * bytesPerElement),
+      );
     }
-    const end = dataBytes + tensor.data.byteLength;
+    const end = dataBytes + count * bytesPerElement;
     header[tensor.name] = {
       dtype: written,
       shape: tensor.shape,
@@ -434,25 +465,30 @@ export function safetensorsChunks(
   new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
   head.set(json, 8);
   head.fill(0x20, 8 + json.length);
-  return [
-    head,
-    ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
-  ];
+  return [head, ...chunks];
 }
 
 /**
- * Joins byte chunks into one array.
+ * Joins file chunks into one array, producing the deferred ones.
  *
  * @example
  * ```ts
- * joinChunks([new Uint8Array([1]), new Uint8Array([2, 3])]); // Uint8Array [1, 2, 3]
+ * const deferred = { length: 2, writeInto: (target: Uint8Array) => target.set([2, 3]) };
+ * joinChunks([new Uint8Array([1]), deferred]); // Uint8Array [1, 2, 3]
  * ```
  */
-export function joinChunks(chunks: Uint8Array[]): Uint8Array {
+export function joinChunks(chunks: FileChunk[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
   let offset = 0;
   for (const chunk of chunks) {
-    out.set(chunk, offset);
+    if (chunk instanceof Uint8Array) {
+      out.set(chunk, offset);
+    } else {
+      // Through an aligned buffer of its own: `offset` need not be a multiple of 4.
+      const produced = new Uint8Array(chunk.length);
+      chunk.writeInto(produced);
+      out.set(produced, offset);
+    }
     offset += chunk.length;
   }
   return out;

@@ -24,6 +24,12 @@ export interface NamedTensor {
    * these bytes directly (`transpose` in `layout.ts`) spares a copy of the tensor.
    */
   littleEndian?: Uint8Array;
+  /**
+   * For a float32 tensor to be written whose data is computed on first read: writes the elements
+   * into the start of `target` instead (see `Weight.writeInto`), so that `safetensorsChunks`
+   * never has the tensor computed and kept.
+   */
+  writeInto?: (target: Float32Array) => void;
 }
 
 /** Thrown by every reader for malformed or unsupported input; the message names the file and what was wrong. */

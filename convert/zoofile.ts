@@ -28,11 +28,12 @@ import { planResNet } from "../zoo/plan.ts";
 import { checkWeights, type WeightMap } from "../zoo/weights.ts";
 import {
   alignedFloat32View,
+  type FileChunk,
   joinChunks,
   readSafetensors,
   safetensorsChunks,
 } from "./safetensors.ts";
-import { ZooFormatError } from "./types.ts";
+import { type NamedTensor, ZooFormatError } from "./types.ts";
 
 /** Version of the converter recorded in files it writes. */
 export const CONVERTER_VERSION = "denozoo 0.1.0";
@@ -63,7 +64,8 @@ export interface ZooWeightsFile extends ZooFileInfo {
 
 /**
  * A zoo safetensors file for a spec and its weights, as chunks to write in order: the header,
- * then a view of each weight (no copy; see `safetensorsChunks`).
+ * then a view of each weight (no copy), or for a weight whose layout change is deferred a
+ * function that produces it (see `safetensorsChunks`).
  *
  * @example
  * ```ts
@@ -74,7 +76,7 @@ export function zooWeightsChunks(
   spec: ResNetSpec,
   weights: WeightMap,
   info: ZooFileInfo = {},
-): Uint8Array[] {
+): FileChunk[] {
   const metadata: Record<string, string> = {
     format: "denozoo/1",
     "denozoo.spec": JSON.stringify(spec),
@@ -87,11 +89,15 @@ export function zooWeightsChunks(
   if (info.source) metadata["denozoo.source"] = info.source;
   if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
   if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
-  const tensors = [...weights].map(([name, w]) => ({
+  const tensors = [...weights].map(([name, w]): NamedTensor => ({
     name,
     shape: w.shape,
-    dtype: "float32" as const,
-    data: w.data,
+    dtype: "float32",
+    // Read only for weights in memory: a deferred one is written through `writeInto`.
+    get data() {
+      return w.data;
+    },
+    writeInto: w.writeInto,
   }));
   return safetensorsChunks(tensors, metadata);
 }

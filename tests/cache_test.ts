@@ -5,11 +5,11 @@ import {
   cachedPath,
   type DownloadProgress,
   fetchWeights,
-  hashFile,
   mirrorUrl,
   resolveCacheDir,
   verifyCached,
 } from "../zoo/cache.ts";
+import { hashFile } from "../zoo/hash.ts";
 import { findWeights, type WeightsEntry } from "../zoo/registry.ts";
 
 const RESNET20 = await Deno.readFile(

@@ -1,5 +1,12 @@
-import { assertEquals, assertThrows } from "@std/assert";
-import { hwioToOihw, linearToDense, oihwToHwio, transpose } from "../convert/layout.ts";
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import {
+  deferTranspose,
+  hwioToOihw,
+  linearToDense,
+  oihwToHwio,
+  transpose,
+  transposeInto,
+} from "../convert/layout.ts";
 import { lazyFloat32Tensor } from "../convert/safetensors.ts";
 
 /** A slow, obviously right permutation to check the tiled one against. */
@@ -47,4 +54,59 @@ Deno.test("a reader's float32 tensor is transposed from its file bytes at any al
   }
   const short = lazyFloat32Tensor("w", shape, new Uint8Array(12));
   assertThrows(() => transpose(short, [2, 3, 1, 0]), Error, "expected 765 float32 elements");
+});
+
+/** Every permutation of `[0, …, rank - 1]`. */
+function permutations(rank: number): number[][] {
+  if (rank === 0) return [[]];
+  return permutations(rank - 1).flatMap((p) =>
+    Array.from({ length: rank }, (_, at) => [...p.slice(0, at), rank - 1, ...p.slice(at)])
+  );
+}
+
+Deno.test("transpose matches a naive permutation for every axis order of ranks 1 to 4", () => {
+  // Odd sizes, one above the 128-element block, and a length-1 axis, so that partial blocks,
+  // row groups of four with a remainder and degenerate axes all occur.
+  for (const shape of [[7], [5, 131], [3, 1, 130], [6, 5, 3, 2], [131, 3, 2, 5]]) {
+    const data = values(shape.reduce((a, b) => a * b, 1));
+    for (const perm of permutations(shape.length)) {
+      const t = transpose({ shape, data }, perm);
+      assertEquals(t.shape, perm.map((p) => shape[p]), `perm [${perm}]`);
+      assertEquals(t.data, naiveTranspose(data, shape, perm), `shape [${shape}], perm [${perm}]`);
+    }
+  }
+  assertThrows(() => transpose({ shape: [2, 3], data: values(6) }, [0, 0]), Error, "does not fit");
+  assertThrows(
+    () => transposeInto({ shape: [2, 3], data: values(6) }, [1, 0], new Float32Array(5)),
+    RangeError,
+    "cannot hold 6",
+  );
+});
+
+Deno.test("deferTranspose computes nothing until read, and writes into a buffer without keeping", () => {
+  const shape = [9, 4, 3, 3];
+  const data = values(9 * 4 * 9);
+  const expected = naiveTranspose(data, shape, [2, 3, 1, 0]);
+  // A file's bytes that change after the deferred weight is made: what it yields shows when
+  // it read them.
+  const bytes = new Uint8Array(data.byteLength);
+  const deferred = deferTranspose(lazyFloat32Tensor("w", shape, bytes), [2, 3, 1, 0]);
+  assertEquals(deferred.shape, [3, 3, 4, 9]);
+  bytes.set(new Uint8Array(data.buffer));
+  // Written into a larger buffer: only the first elements change.
+  const target = new Float32Array(expected.length + 2).fill(42);
+  deferred.writeInto!(target);
+  assertEquals(target.subarray(0, expected.length), expected);
+  assertEquals(Array.from(target.subarray(expected.length)), [42, 42]);
+  assertEquals(deferred.data, expected);
+  assert(deferred.data === deferred.data, "computed once, then kept");
+  // Mismatched sizes are refused at once, not when the weight is first read.
+  assertThrows(
+    () => deferTranspose({ shape, data: values(10) }, [2, 3, 1, 0]),
+    Error,
+    "expected 324 float32 elements",
+  );
+  // The importers' layout changes are deferred.
+  assert(oihwToHwio({ shape, data }).writeInto !== undefined);
+  assert(linearToDense({ shape: [2, 3], data: values(6) }).writeInto !== undefined);
 });

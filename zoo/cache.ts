@@ -28,7 +28,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { hashFile } from "./hash.ts";
 import { ZooFormatError } from "../convert/types.ts";
 import type { WeightsEntry, WeightsHash } from "./registry.ts";
 
@@ -67,7 +67,6 @@ const LOCK_HEARTBEAT_MS = 5_000;
 /** ...so a lock untouched for this long belongs to a dead or hung process. */
 const LOCK_STALE_MS = 30_000;
 const LOCK_POLL_MS = 100;
-const HASH_CHUNK_BYTES = 1 << 20;
 
 /**
  * The cache root for an OS and environment: `DENOZOO_HOME`, else `%LOCALAPPDATA%\denozoo`
@@ -164,25 +163,6 @@ export function cachedPath(entry: WeightsEntry): string {
 export function mirrorUrl(upstream: string, mirror: string): string {
   const url = new URL(upstream);
   return `${mirror.replace(/\/+$/, "")}/${url.host}${url.pathname}${url.search}`;
-}
-
-/**
- * Hex digest of a file, read in 1 MiB chunks so large weights never sit in memory whole.
- * (WebCrypto digests only whole buffers and has no MD5, so this uses `node:crypto`.)
- *
- * @example
- * ```ts
- * console.log(await hashFile("resnet20-12fca82f.th", "sha256")); // "12fca82f0beb…"
- * ```
- */
-export async function hashFile(path: string, algorithm: "sha256" | "md5"): Promise<string> {
-  const hash = createHash(algorithm);
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(HASH_CHUNK_BYTES);
-  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
-    hash.update(buffer.subarray(0, n));
-  }
-  return hash.digest("hex");
 }
 
 function digestAlgorithm(hash: WeightsHash): "sha256" | "md5" {

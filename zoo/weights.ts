@@ -23,6 +23,12 @@ export interface Weight {
   shape: number[];
   /** Row-major float32 elements. */
   data: Float32Array;
+  /**
+   * Present where `data` is computed on first read (a deferred layout change, see
+   * `deferTranspose`): writes the elements into the start of `target` without keeping them,
+   * so that a file writer streams the weight through one reused buffer.
+   */
+  writeInto?: (target: Float32Array) => void;
 }
 
 /** `layer/param` → weight, in the zoo layout. */
