@@ -143,13 +143,7 @@ export {
   type FetchWeightsOptions,
   verifyCached,
 } from "./zoo/cache.ts";
-export {
-  digestFile,
-  type FileDigest,
-  type HashAlgorithm,
-  hashFile,
-  hashFileInWorker,
-} from "./zoo/hash.ts";
+export { type HashAlgorithm, hashFile, hashInWorker, type PieceHasher } from "./zoo/hash.ts";
 export { type NamedTensor, type TensorDType, ZooFormatError } from "./convert/types.ts";
 export {
   detectFormat,

@@ -13,6 +13,17 @@
  * @module
  */
 
+/** Options of {@link readWholeFile}. */
+export interface ReadWholeFileOptions {
+  /**
+   * Called with each piece of the file as it is read, in order, and awaited before the next
+   * read: how `readSource` hashes a file while reading it.
+   */
+  onPiece?: (piece: Uint8Array) => Promise<void> | void;
+  /** The most bytes one read takes (default: all that remain). */
+  pieceBytes?: number;
+}
+
 /**
  * The bytes of a file, read into one buffer sized from `stat`. A file that grows while it is
  * read is read to its end all the same.
@@ -22,7 +33,11 @@
  * const bytes = await readWholeFile("resnet50.onnx");
  * ```
  */
-export async function readWholeFile(path: string | URL): Promise<Uint8Array> {
+export async function readWholeFile(
+  path: string | URL,
+  options: ReadWholeFileOptions = {},
+): Promise<Uint8Array> {
+  const { onPiece, pieceBytes = Infinity } = options;
   using file = await Deno.open(path);
   let buffer = new Uint8Array((await file.stat()).size);
   let length = 0;
@@ -32,6 +47,7 @@ export async function readWholeFile(path: string | URL): Promise<Uint8Array> {
       const probe = new Uint8Array(64 * 1024);
       const read = await file.read(probe);
       if (read === null) return buffer;
+      await onPiece?.(probe.subarray(0, read));
       const grown = new Uint8Array(Math.max(buffer.length * 2, length + read));
       grown.set(buffer);
       grown.set(probe.subarray(0, read), length);
@@ -39,8 +55,11 @@ export async function readWholeFile(path: string | URL): Promise<Uint8Array> {
       length += read;
       continue;
     }
-    const read = await file.read(buffer.subarray(length));
+    const read = await file.read(
+      buffer.subarray(length, Math.min(length + pieceBytes, buffer.length)),
+    );
     if (read === null) return buffer.subarray(0, length);
+    await onPiece?.(buffer.subarray(length, length + read));
     length += read;
   }
 }

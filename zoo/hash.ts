@@ -1,8 +1,7 @@
 /**
- * Digests of weight files, streamed through `node:crypto` in 1 MiB chunks so a large file
- * never sits in memory whole: on this thread ({@link hashFile}) or in a worker
- * ({@link hashFileInWorker}), which leaves this thread free while a 100 MB file is hashed
- * (about 75 ms of SHA-256 here).
+ * Digests of weight files through `node:crypto`: of a file, streamed in 1 MiB chunks so a large
+ * file never sits in memory whole ({@link hashFile}), or of bytes handed over while they are
+ * read, hashed in a worker ({@link hashInWorker}) so that this thread goes on converting.
  *
  * @example
  * ```ts
@@ -18,39 +17,11 @@ import { createHash } from "node:crypto";
 /** The digests the registry publishes. */
 export type HashAlgorithm = "sha256" | "md5";
 
-/** A file's digest and how many bytes it covers. */
-export interface FileDigest {
-  /** Lower-case hex digest. */
-  hex: string;
-  /** Bytes hashed: the file's length when it was read. */
-  bytes: number;
-}
-
 const HASH_CHUNK_BYTES = 1 << 20;
 
 /**
- * Hex digest of a file and its length, read in 1 MiB chunks. (WebCrypto digests only whole
- * buffers and has no MD5, so this uses `node:crypto`.)
- *
- * @example
- * ```ts
- * const { hex, bytes } = await digestFile("resnet20-12fca82f.th", "sha256");
- * ```
- */
-export async function digestFile(path: string, algorithm: HashAlgorithm): Promise<FileDigest> {
-  const hash = createHash(algorithm);
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(HASH_CHUNK_BYTES);
-  let bytes = 0;
-  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
-    hash.update(buffer.subarray(0, n));
-    bytes += n;
-  }
-  return { hex: hash.digest("hex"), bytes };
-}
-
-/**
- * Hex digest of a file, read in 1 MiB chunks.
+ * Hex digest of a file, read in 1 MiB chunks. (WebCrypto digests only whole buffers and has no
+ * MD5, so this uses `node:crypto`.)
  *
  * @example
  * ```ts
@@ -58,41 +29,108 @@ export async function digestFile(path: string, algorithm: HashAlgorithm): Promis
  * ```
  */
 export async function hashFile(path: string, algorithm: HashAlgorithm): Promise<string> {
-  return (await digestFile(path, algorithm)).hex;
+  const hash = createHash(algorithm);
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(HASH_CHUNK_BYTES);
+  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
+    hash.update(buffer.subarray(0, n));
+  }
+  return hash.digest("hex");
 }
 
 /**
- * {@link digestFile} in a worker, so that this thread goes on (reading and converting the
- * same file, say) while a second core hashes. Where the worker cannot start (no read access to
- * its module), it hashes on this thread instead.
+ * Pieces in flight between `hashInWorker`'s caller and its worker: enough that a reader seldom
+ * waits for the hash (4 slots made `convert` slower here), 24 MiB in all.
+ */
+const RING_SLOTS = 12;
+/** The largest piece `hashInWorker` takes at once: larger ones are handed over in parts. */
+export const HASH_PIECE_BYTES = 2 << 20;
+
+/** Indices into the shared control words of `hashInWorker` and its worker. */
+export const HASH_CONTROL = { handed: 0, hashed: 1, done: 2 } as const;
+
+/** A digest computed from bytes handed over in order, piece by piece. */
+export interface PieceHasher {
+  /** Hands over the next bytes; resolves once they are copied (the caller may then reuse them). */
+  update(piece: Uint8Array): Promise<void>;
+  /** The lower-case hex digest of every byte handed over. */
+  digest(): Promise<string>;
+  /** Stops, without a digest. */
+  abort(): void;
+}
+
+/**
+ * A {@link PieceHasher} whose hashing runs in a worker: this thread only copies each piece into
+ * a shared ring, the worker hashes it (about 75 ms of SHA-256 for 100 MB here). Reading a file while handing its pieces over hashes it with no second
+ * read. Where the worker cannot start (no read access to its module), it hashes on this
+ * thread.
  *
  * @example
  * ```ts
- * const hashing = hashFileInWorker("resnet50.onnx", "sha256");
- * // …read and convert the file meanwhile…
- * console.log((await hashing).hex);
+ * const hasher = hashInWorker("sha256");
+ * await hasher.update(new TextEncoder().encode("abc"));
+ * console.log(await hasher.digest()); // "ba7816bf…"
  * ```
  */
-export function hashFileInWorker(path: string, algorithm: HashAlgorithm): Promise<FileDigest> {
+export function hashInWorker(algorithm: HashAlgorithm): PieceHasher {
   const module = new URL("./hash_worker.ts", import.meta.url);
   // A local worker module needs read access to itself; without it, hash here (quietly: a
   // worker that fails to load prints its error even when it is handled).
   const readable = module.protocol !== "file:" ||
     Deno.permissions.querySync({ name: "read", path: module }).state === "granted";
-  if (!readable) return digestFile(path, algorithm);
+  if (!readable) {
+    const hash = createHash(algorithm);
+    return {
+      update: (piece) => Promise.resolve(void hash.update(piece)),
+      digest: () => Promise.resolve(hash.digest("hex")),
+      abort: () => {},
+    };
+  }
+  const ring = new Uint8Array(new SharedArrayBuffer(RING_SLOTS * HASH_PIECE_BYTES));
+  const lengths = new Int32Array(new SharedArrayBuffer(RING_SLOTS * 4));
+  const control = new Int32Array(new SharedArrayBuffer(3 * 4));
   const worker = new Worker(module, { type: "module" });
-  return new Promise<FileDigest>((resolve, reject) => {
-    worker.onmessage = (event: MessageEvent<FileDigest | { error: string }>) => {
+  const result = new Promise<string>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<{ hex: string } | { error: string }>) => {
       worker.terminate();
       if ("error" in event.data) reject(new Error(event.data.error));
-      else resolve(event.data);
+      else resolve(event.data.hex);
     };
     worker.onerror = (event) => {
-      // The worker did not start or threw outside its handler: hash here instead.
       event.preventDefault();
       worker.terminate();
-      digestFile(path, algorithm).then(resolve, reject);
+      reject(new Error(`the hashing worker failed: ${event.message}`));
     };
-    worker.postMessage({ path, algorithm });
   });
+  // Awaited by `digest`; a hash abandoned after a failed read must not go unhandled.
+  result.catch(() => {});
+  worker.postMessage({ algorithm, ring, lengths, control });
+  let handed = 0;
+  return {
+    async update(piece: Uint8Array): Promise<void> {
+      for (let at = 0; at < piece.length; at += HASH_PIECE_BYTES) {
+        const part = piece.subarray(at, at + HASH_PIECE_BYTES);
+        // Wait for the slot to be free: the worker hashed the piece it held.
+        for (
+          let hashed;
+          handed - (hashed = Atomics.load(control, HASH_CONTROL.hashed)) >= RING_SLOTS;
+        ) {
+          await Atomics.waitAsync(control, HASH_CONTROL.hashed, hashed).value;
+        }
+        const slot = handed % RING_SLOTS;
+        ring.set(part, slot * HASH_PIECE_BYTES);
+        lengths[slot] = part.length;
+        Atomics.store(control, HASH_CONTROL.handed, ++handed);
+        Atomics.notify(control, HASH_CONTROL.handed);
+      }
+    },
+    digest(): Promise<string> {
+      Atomics.store(control, HASH_CONTROL.done, 1);
+      Atomics.notify(control, HASH_CONTROL.handed);
+      return result;
+    },
+    abort(): void {
+      worker.terminate();
+    },
+  };
 }

@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
 import { readWholeFile } from "../convert/files.ts";
-import { hashFileInWorker } from "./hash.ts";
+import { HASH_PIECE_BYTES, hashInWorker } from "./hash.ts";
 import type { FileChunk } from "../convert/safetensors.ts";
 import {
   readZooHeader,
@@ -96,10 +96,9 @@ export interface SourceFile {
 }
 
 /**
- * Reads a file to convert while a worker hashes it (see `hashFileInWorker`): the 100 MB
- * ResNet-50 takes about 75 ms of SHA-256, which then costs this thread nothing. Should the
- * worker see another length than the read (the file changed in between), the bytes read are
- * hashed instead, so the hash always describes what was converted.
+ * Reads a file to convert and hashes it on the way: each piece read is handed to a worker
+ * (see `hashInWorker`), so the 100 MB ResNet-50's 75 ms of SHA-256 cost this thread only
+ * the copies into the worker's ring, and the file is read once.
  *
  * @example
  * ```ts
@@ -109,15 +108,17 @@ export interface SourceFile {
  * ```
  */
 export async function readSource(path: string): Promise<SourceFile> {
-  const hashing = hashFileInWorker(path, "sha256");
-  // Awaited below; should the read fail first, the hash's own failure is of no interest.
-  hashing.catch(() => {});
-  const bytes = await readWholeFile(path);
-  const sha256 = hashing.then(
-    (file) => file.bytes === bytes.length ? file.hex : digest("SHA-256", bytes),
-    () => digest("SHA-256", bytes),
-  );
-  return { bytes, sha256 };
+  const hasher = hashInWorker("sha256");
+  try {
+    const bytes = await readWholeFile(path, {
+      onPiece: (piece) => hasher.update(piece),
+      pieceBytes: HASH_PIECE_BYTES,
+    });
+    return { bytes, sha256: hasher.digest() };
+  } catch (error) {
+    hasher.abort();
+    throw error;
+  }
 }
 
 /** What a caller already knows about a converted file (else it comes from the registry). */
