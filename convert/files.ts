@@ -16,8 +16,9 @@
 /** Options of {@link readWholeFile}. */
 export interface ReadWholeFileOptions {
   /**
-   * Called with each piece of the file as it is read, in order, and awaited before the next
-   * read: how `readSource` hashes a file while reading it.
+   * Called with each piece of the file as it is read, in order; the next piece is read
+   * meanwhile, and the call is awaited before the one after. How `readSource` hashes a file
+   * while reading it.
    */
   onPiece?: (piece: Uint8Array) => Promise<void> | void;
   /** The most bytes one read takes (default: all that remain). */
@@ -41,13 +42,15 @@ export async function readWholeFile(
   using file = await Deno.open(path);
   let buffer = new Uint8Array((await file.stat()).size);
   let length = 0;
+  // The previous piece's handover runs while the next piece is read.
+  let handover: Promise<void> | void = undefined;
   for (;;) {
     if (length === buffer.length) {
       // Full: either the end, or the file grew since stat.
       const probe = new Uint8Array(64 * 1024);
-      const read = await file.read(probe);
+      const [, read]: [void, number | null] = await Promise.all([handover, file.read(probe)]);
       if (read === null) return buffer;
-      await onPiece?.(probe.subarray(0, read));
+      handover = onPiece?.(probe.subarray(0, read));
       const grown = new Uint8Array(Math.max(buffer.length * 2, length + read));
       grown.set(buffer);
       grown.set(probe.subarray(0, read), length);
@@ -55,11 +58,10 @@ export async function readWholeFile(
       length += read;
       continue;
     }
-    const read = await file.read(
-      buffer.subarray(length, Math.min(length + pieceBytes, buffer.length)),
-    );
+    const piece = buffer.subarray(length, Math.min(length + pieceBytes, buffer.length));
+    const [, read]: [void, number | null] = await Promise.all([handover, file.read(piece)]);
     if (read === null) return buffer.subarray(0, length);
-    await onPiece?.(buffer.subarray(length, length + read));
+    handover = onPiece?.(buffer.subarray(length, length + read));
     length += read;
   }
 }
