@@ -143,7 +143,7 @@ export {
   type FetchWeightsOptions,
   verifyCached,
 } from "./zoo/cache.ts";
-export { type HashAlgorithm, hashFile, hashInWorker, type PieceHasher } from "./zoo/hash.ts";
+export { type GrowingHasher, type HashAlgorithm, hashFile, hashInWorker } from "./zoo/hash.ts";
 export { type NamedTensor, type TensorDType, ZooFormatError } from "./convert/types.ts";
 export {
   detectFormat,

@@ -16,13 +16,14 @@
 /** Options of {@link readWholeFile}. */
 export interface ReadWholeFileOptions {
   /**
-   * Called with each piece of the file as it is read, in order; the next piece is read
-   * meanwhile, and the call is awaited before the one after. How `readSource` hashes a file
-   * while reading it.
+   * Called with each piece of the file as it is read, in order, before the next read starts:
+   * how `readSource` hashes a file while reading it.
    */
-  onPiece?: (piece: Uint8Array) => Promise<void> | void;
+  onPiece?: (piece: Uint8Array) => void;
   /** The most bytes one read takes (default: all that remain). */
   pieceBytes?: number;
+  /** Allocates the buffer read into (default: a `Uint8Array`), e.g. on a `SharedArrayBuffer`. */
+  allocate?: (size: number) => Uint8Array;
 }
 
 /**
@@ -38,20 +39,18 @@ export async function readWholeFile(
   path: string | URL,
   options: ReadWholeFileOptions = {},
 ): Promise<Uint8Array> {
-  const { onPiece, pieceBytes = Infinity } = options;
+  const { onPiece, pieceBytes = Infinity, allocate = (size) => new Uint8Array(size) } = options;
   using file = await Deno.open(path);
-  let buffer = new Uint8Array((await file.stat()).size);
+  let buffer = allocate((await file.stat()).size);
   let length = 0;
-  // The previous piece's handover runs while the next piece is read.
-  let handover: Promise<void> | void = undefined;
   for (;;) {
     if (length === buffer.length) {
       // Full: either the end, or the file grew since stat.
       const probe = new Uint8Array(64 * 1024);
-      const [, read]: [void, number | null] = await Promise.all([handover, file.read(probe)]);
+      const read = await file.read(probe);
       if (read === null) return buffer;
-      handover = onPiece?.(probe.subarray(0, read));
-      const grown = new Uint8Array(Math.max(buffer.length * 2, length + read));
+      onPiece?.(probe.subarray(0, read));
+      const grown = allocate(Math.max(buffer.length * 2, length + read));
       grown.set(buffer);
       grown.set(probe.subarray(0, read), length);
       buffer = grown;
@@ -59,9 +58,9 @@ export async function readWholeFile(
       continue;
     }
     const piece = buffer.subarray(length, Math.min(length + pieceBytes, buffer.length));
-    const [, read]: [void, number | null] = await Promise.all([handover, file.read(piece)]);
+    const read = await file.read(piece);
     if (read === null) return buffer.subarray(0, length);
-    handover = onPiece?.(buffer.subarray(length, length + read));
+    onPiece?.(buffer.subarray(length, length + read));
     length += read;
   }
 }

@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects } from "@std/assert";
 import { createHash } from "node:crypto";
-import { HASH_PIECE_BYTES, hashFile, hashInWorker } from "../zoo/hash.ts";
+import { hashFile, hashInWorker } from "../zoo/hash.ts";
 import { digest, readSource } from "../zoo/load.ts";
 
 const model = new URL("../models/cifar_resnet20.safetensors", import.meta.url).pathname;
@@ -11,35 +11,42 @@ Deno.test("a file's digest is the same streamed from disk, from its bytes and fr
   assertEquals(await hashFile(model, "sha256"), sha256);
   assertEquals(await hashFile(model, "md5"), createHash("md5").update(bytes).digest("hex"));
   assertEquals(await digest("SHA-256", bytes), sha256);
-  const hasher = hashInWorker("sha256");
-  await hasher.update(bytes);
-  assertEquals(await hasher.digest(), sha256);
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  const hasher = hashInWorker(shared, "sha256");
+  shared.set(bytes);
+  hasher.ready(bytes.length);
+  assertEquals(await hasher.digest(shared), sha256);
 });
 
-Deno.test("hashInWorker hashes many pieces of any size, more than its ring holds, in order", async () => {
-  // 11 MB in uneven pieces, some larger than one slot of the ring (split), some empty.
+Deno.test("hashInWorker hashes a shared buffer as it fills, in uneven steps", async () => {
   const data = Uint8Array.from({ length: 11_000_000 }, (_, i) => (i * 31 + (i >> 13)) & 255);
-  const sizes = [0, 1, HASH_PIECE_BYTES, 3 * HASH_PIECE_BYTES + 5, 777, 0, 4096];
-  const hasher = hashInWorker("md5");
-  let at = 0;
-  for (let k = 0; at < data.length; k++) {
-    const size = sizes[k % sizes.length];
-    await hasher.update(data.subarray(at, at + size));
-    at += size;
+  const shared = new Uint8Array(new SharedArrayBuffer(data.length));
+  const hasher = hashInWorker(shared, "md5");
+  for (let at = 0, step = 1; at < data.length; at += step, step = step * 7 + 3) {
+    const end = Math.min(data.length, at + step);
+    shared.set(data.subarray(at, end), at);
+    hasher.ready(end);
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
-  assertEquals(await hasher.digest(), createHash("md5").update(data).digest("hex"));
-  // Nothing handed over: the digest of no bytes.
-  assertEquals(
-    await hashInWorker("sha256").digest(),
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-  );
+  assertEquals(await hasher.digest(shared), createHash("md5").update(data).digest("hex"));
+  // Bytes other than the ones it watched (a file that outgrew its buffer) are hashed here.
+  const other = hashInWorker(new Uint8Array(new SharedArrayBuffer(8)), "sha256");
+  assertEquals(await other.digest(bytes), sha256);
+  // A buffer no worker can share is hashed here as well.
+  assertEquals(await hashInWorker(bytes, "sha256").digest(bytes), sha256);
 });
 
 Deno.test("readSource returns the file's bytes and their SHA-256, or the read's error", async () => {
   const source = await readSource(model);
-  assertEquals(source.bytes, bytes);
+  assertEquals(source.bytes, new Uint8Array(bytes));
   assertEquals(await source.sha256, sha256);
   await assertRejects(() => readSource(`${model}.missing`), Deno.errors.NotFound);
+});
+
+Deno.test("readSource hashes a file that grows while it is read (here: /proc) by its bytes", async () => {
+  if (Deno.build.os !== "linux") return;
+  const source = await readSource("/proc/self/status");
+  assertEquals(await source.sha256, createHash("sha256").update(source.bytes).digest("hex"));
 });
 
 Deno.test("without read access to the worker's module, the hash runs here, quietly", async () => {

@@ -1,7 +1,7 @@
 /**
  * Digests of weight files through `node:crypto`: of a file, streamed in 1 MiB chunks so a large
- * file never sits in memory whole ({@link hashFile}), or of bytes handed over while they are
- * read, hashed in a worker ({@link hashInWorker}) so that this thread goes on converting.
+ * file never sits in memory whole ({@link hashFile}), or of a buffer as a file is read into
+ * it, hashed in a worker ({@link hashInWorker}) so that this thread goes on converting.
  *
  * @example
  * ```ts
@@ -38,57 +38,54 @@ export async function hashFile(path: string, algorithm: HashAlgorithm): Promise<
   return hash.digest("hex");
 }
 
-/**
- * Pieces in flight between `hashInWorker`'s caller and its worker: enough that a reader seldom
- * waits for the hash (4 slots made `convert` slower here), 24 MiB in all.
- */
-const RING_SLOTS = 12;
-/** The largest piece `hashInWorker` takes at once: larger ones are handed over in parts. */
-export const HASH_PIECE_BYTES = 2 << 20;
-
 /** Indices into the shared control words of `hashInWorker` and its worker. */
-export const HASH_CONTROL = { handed: 0, hashed: 1, done: 2 } as const;
+export const HASH_CONTROL = { ready: 0, done: 1 } as const;
 
-/** A digest computed from bytes handed over in order, piece by piece. */
-export interface PieceHasher {
-  /** Hands over the next bytes; resolves once they are copied (the caller may then reuse them). */
-  update(piece: Uint8Array): Promise<void>;
-  /** The lower-case hex digest of every byte handed over. */
-  digest(): Promise<string>;
+/** A digest of a buffer computed while the buffer fills. */
+export interface GrowingHasher {
+  /** The buffer's first `end` bytes are final: they may be hashed now. */
+  ready(end: number): void;
+  /**
+   * The lower-case hex digest of `bytes`: of what was hashed as it became ready when `bytes`
+   * is the buffer's first `end` bytes, else of `bytes` hashed here (a file that grew while it
+   * was read ends up in another buffer).
+   */
+  digest(bytes: Uint8Array): Promise<string>;
   /** Stops, without a digest. */
   abort(): void;
 }
 
 /**
- * A {@link PieceHasher} whose hashing runs in a worker: this thread only copies each piece into
- * a shared ring, the worker hashes it (about 75 ms of SHA-256 for 100 MB here). Reading a file while handing its pieces over hashes it with no second
- * read. Where the worker cannot start (no read access to its module), it hashes on this
- * thread.
+ * A {@link GrowingHasher} of a buffer that a reader is filling from its start, hashed by a
+ * worker that reads the buffer itself: a file read into a `SharedArrayBuffer` is hashed
+ * without a copy or a second read, about 75 ms of SHA-256 per 100 MB here that this thread
+ * never spends. A buffer that is not shared, or of 2 GiB or more, is hashed here by `digest`,
+ * as it is where the worker cannot start (no read access to its module).
  *
  * @example
  * ```ts
- * const hasher = hashInWorker("sha256");
- * await hasher.update(new TextEncoder().encode("abc"));
- * console.log(await hasher.digest()); // "ba7816bf…"
+ * const bytes = new Uint8Array(new SharedArrayBuffer(3));
+ * const hasher = hashInWorker(bytes, "sha256");
+ * bytes.set(new TextEncoder().encode("abc"));
+ * hasher.ready(3);
+ * console.log(await hasher.digest(bytes)); // "ba7816bf…"
  * ```
  */
-export function hashInWorker(algorithm: HashAlgorithm): PieceHasher {
+export function hashInWorker(buffer: Uint8Array, algorithm: HashAlgorithm): GrowingHasher {
+  const here: GrowingHasher = {
+    ready: () => {},
+    digest: (bytes) => Promise.resolve(createHash(algorithm).update(bytes).digest("hex")),
+    abort: () => {},
+  };
   const module = new URL("./hash_worker.ts", import.meta.url);
   // A local worker module needs read access to itself; without it, hash here (quietly: a
   // worker that fails to load prints its error even when it is handled).
   const readable = module.protocol !== "file:" ||
     Deno.permissions.querySync({ name: "read", path: module }).state === "granted";
-  if (!readable) {
-    const hash = createHash(algorithm);
-    return {
-      update: (piece) => Promise.resolve(void hash.update(piece)),
-      digest: () => Promise.resolve(hash.digest("hex")),
-      abort: () => {},
-    };
+  if (!readable || !(buffer.buffer instanceof SharedArrayBuffer) || buffer.length >= 2 ** 31) {
+    return here;
   }
-  const ring = new Uint8Array(new SharedArrayBuffer(RING_SLOTS * HASH_PIECE_BYTES));
-  const lengths = new Int32Array(new SharedArrayBuffer(RING_SLOTS * 4));
-  const control = new Int32Array(new SharedArrayBuffer(3 * 4));
+  const control = new Int32Array(new SharedArrayBuffer(2 * 4));
   const worker = new Worker(module, { type: "module" });
   const result = new Promise<string>((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<{ hex: string } | { error: string }>) => {
@@ -104,30 +101,20 @@ export function hashInWorker(algorithm: HashAlgorithm): PieceHasher {
   });
   // Awaited by `digest`; a hash abandoned after a failed read must not go unhandled.
   result.catch(() => {});
-  worker.postMessage({ algorithm, ring, lengths, control });
-  let handed = 0;
+  worker.postMessage({ algorithm, bytes: buffer, control });
   return {
-    async update(piece: Uint8Array): Promise<void> {
-      for (let at = 0; at < piece.length; at += HASH_PIECE_BYTES) {
-        const part = piece.subarray(at, at + HASH_PIECE_BYTES);
-        // Wait for the slot to be free: the worker hashed the piece it held.
-        for (
-          let hashed;
-          handed - (hashed = Atomics.load(control, HASH_CONTROL.hashed)) >= RING_SLOTS;
-        ) {
-          await Atomics.waitAsync(control, HASH_CONTROL.hashed, hashed).value;
-        }
-        const slot = handed % RING_SLOTS;
-        ring.set(part, slot * HASH_PIECE_BYTES);
-        lengths[slot] = part.length;
-        Atomics.store(control, HASH_CONTROL.handed, ++handed);
-        Atomics.notify(control, HASH_CONTROL.handed);
-      }
+    ready(end: number): void {
+      Atomics.store(control, HASH_CONTROL.ready, end);
+      Atomics.notify(control, HASH_CONTROL.ready);
     },
-    digest(): Promise<string> {
+    digest(bytes: Uint8Array): Promise<string> {
+      const whole = bytes.buffer === buffer.buffer && bytes.byteOffset === buffer.byteOffset &&
+        bytes.length === Atomics.load(control, HASH_CONTROL.ready);
       Atomics.store(control, HASH_CONTROL.done, 1);
-      Atomics.notify(control, HASH_CONTROL.handed);
-      return result;
+      Atomics.notify(control, HASH_CONTROL.ready);
+      if (whole) return result;
+      worker.terminate();
+      return here.digest(bytes);
     },
     abort(): void {
       worker.terminate();

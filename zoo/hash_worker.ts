@@ -1,45 +1,41 @@
 /**
- * The worker behind `hashInWorker`: hashes the pieces its caller copies into a shared ring,
- * in order, and posts `{ hex }` once the caller says it is done, or `{ error }`.
+ * The worker behind `hashInWorker`: hashes a shared buffer from its start as its caller reports
+ * bytes ready, and posts `{ hex }` once the caller says it is done, or `{ error }`.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import { HASH_CONTROL, HASH_PIECE_BYTES, type HashAlgorithm } from "./hash.ts";
+import { HASH_CONTROL, type HashAlgorithm } from "./hash.ts";
 
-interface Ring {
+interface Job {
   algorithm: HashAlgorithm;
-  ring: Uint8Array;
-  lengths: Int32Array;
+  bytes: Uint8Array;
   control: Int32Array;
 }
 
 const scope = self as unknown as {
-  onmessage: (event: MessageEvent<Ring>) => void;
+  onmessage: (event: MessageEvent<Job>) => void;
   postMessage: (message: unknown) => void;
 };
 
-scope.onmessage = ({ data: { algorithm, ring, lengths, control } }) => {
+scope.onmessage = ({ data: { algorithm, bytes, control } }) => {
   try {
     const hash = createHash(algorithm);
-    const slots = lengths.length;
-    for (let piece = 0;; piece++) {
-      // Wait for piece number `piece`; the caller sets `done` only after its last piece.
-      while (Atomics.load(control, HASH_CONTROL.handed) <= piece) {
-        if (
-          Atomics.load(control, HASH_CONTROL.done) === 1 &&
-          Atomics.load(control, HASH_CONTROL.handed) <= piece
-        ) {
+    for (let hashed = 0;;) {
+      const ready = Atomics.load(control, HASH_CONTROL.ready);
+      if (ready > hashed) {
+        hash.update(bytes.subarray(hashed, ready));
+        hashed = ready;
+      } else if (Atomics.load(control, HASH_CONTROL.done) === 1) {
+        // `done` is set after the last `ready`: nothing more will come.
+        if (Atomics.load(control, HASH_CONTROL.ready) === hashed) {
           scope.postMessage({ hex: hash.digest("hex") });
           return;
         }
-        Atomics.wait(control, HASH_CONTROL.handed, piece, 50);
+      } else {
+        Atomics.wait(control, HASH_CONTROL.ready, ready, 50);
       }
-      const slot = piece % slots;
-      hash.update(ring.subarray(slot * HASH_PIECE_BYTES, slot * HASH_PIECE_BYTES + lengths[slot]));
-      Atomics.store(control, HASH_CONTROL.hashed, piece + 1);
-      Atomics.notify(control, HASH_CONTROL.hashed);
     }
   } catch (error) {
     scope.postMessage({ error: error instanceof Error ? error.message : String(error) });

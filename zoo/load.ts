@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
 import { readWholeFile } from "../convert/files.ts";
-import { HASH_PIECE_BYTES, hashInWorker } from "./hash.ts";
+import { type GrowingHasher, hashInWorker } from "./hash.ts";
 import type { FileChunk } from "../convert/safetensors.ts";
 import {
   readZooHeader,
@@ -87,6 +87,9 @@ export async function digest(algorithm: "SHA-256" | "MD5", bytes: Uint8Array): P
   return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** How much of a file `readSource` reads at once: the worker hashes each piece as it arrives. */
+const HASH_PIECE_BYTES = 4 << 20;
+
 /** A weights file read for conversion, and its SHA-256 for the provenance record. */
 export interface SourceFile {
   /** The file's bytes. */
@@ -96,9 +99,9 @@ export interface SourceFile {
 }
 
 /**
- * Reads a file to convert and hashes it on the way: each piece read is handed to a worker
- * (see `hashInWorker`), so the 100 MB ResNet-50's 75 ms of SHA-256 cost this thread only
- * the copies into the worker's ring, and the file is read once.
+ * Reads a file to convert and hashes it on the way: the file is read into a shared buffer,
+ * piece by piece, which a worker hashes as the pieces arrive (see `hashInWorker`). The 100 MB
+ * ResNet-50's 75 ms of SHA-256 thus cost this thread nothing, and the file is read once.
  *
  * @example
  * ```ts
@@ -108,15 +111,27 @@ export interface SourceFile {
  * ```
  */
 export async function readSource(path: string): Promise<SourceFile> {
-  const hasher = hashInWorker("sha256");
+  let first: Uint8Array | undefined;
+  let hasher: GrowingHasher | undefined;
   try {
     const bytes = await readWholeFile(path, {
-      onPiece: (piece) => hasher.update(piece),
+      allocate: (size) => {
+        const buffer = new Uint8Array(new SharedArrayBuffer(size));
+        // Only the first buffer is hashed as it fills; a file that outgrew it is hashed here.
+        if (!first) {
+          first = buffer;
+          hasher = hashInWorker(buffer, "sha256");
+        }
+        return buffer;
+      },
+      onPiece: (piece) => {
+        if (piece.buffer === first!.buffer) hasher!.ready(piece.byteOffset + piece.length);
+      },
       pieceBytes: HASH_PIECE_BYTES,
     });
-    return { bytes, sha256: hasher.digest() };
+    return { bytes, sha256: hasher!.digest(bytes) };
   } catch (error) {
-    hasher.abort();
+    hasher?.abort();
     throw error;
   }
 }
