@@ -211,7 +211,7 @@ export function transpose(source: Float32Source, perm: number[]): Weight {
  * Until then its `writeInto` permutes them straight into a caller's buffer, which is how a
  * converted file is written (`safetensorsChunks`): each kernel passes through one reused
  * buffer on its way to the disk, and no 100 MB of transposed copies is ever allocated. The
- * weight keeps its source (the file's bytes) alive until `data` is read.
+ * weight keeps its source (the file's bytes) alive until `data` is first read.
  *
  * @example
  * ```ts
@@ -223,16 +223,21 @@ export function transpose(source: Float32Source, perm: number[]): Weight {
 export function deferTranspose(source: Float32Source, perm: number[]): Weight {
   const shape = permutedShape(source, perm);
   const count = shape.reduce((a, b) => a * b, 1);
+  // Dropped once the data is computed, so the source (a whole file's bytes) can be freed.
+  let from: Float32Source | undefined = source;
   let data: Float32Array | undefined;
   return {
     shape,
     get data(): Float32Array {
-      data ??= transposeInto(source, perm, new Float32Array(count));
+      if (!data) {
+        data = transposeInto(from!, perm, new Float32Array(count));
+        from = undefined;
+      }
       return data;
     },
     writeInto(target: Float32Array): void {
       if (data) target.set(data);
-      else transposeInto(source, perm, target);
+      else transposeInto(from!, perm, target);
     },
   };
 }

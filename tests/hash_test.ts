@@ -79,3 +79,9 @@ Deno.test("without read access to the worker's module, the hash runs here, quiet
     await Deno.remove(file);
   }
 });
+
+Deno.test("digest hashes the shared bytes readSource returns", async () => {
+  const source = await readSource(model);
+  assertEquals(await digest("SHA-256", source.bytes), sha256);
+  assertEquals(await digest("MD5", source.bytes), createHash("md5").update(bytes).digest("hex"));
+});

@@ -100,6 +100,11 @@ Deno.test("deferTranspose computes nothing until read, and writes into a buffer 
   assertEquals(Array.from(target.subarray(expected.length)), [42, 42]);
   assertEquals(deferred.data, expected);
   assert(deferred.data === deferred.data, "computed once, then kept");
+  // Once computed, the data is what it writes: the source is no longer read (nor kept).
+  bytes.fill(0);
+  const again = new Float32Array(expected.length);
+  deferred.writeInto!(again);
+  assertEquals(again, expected);
   // Mismatched sizes are refused at once, not when the weight is first read.
   assertThrows(
     () => deferTranspose({ shape, data: values(10) }, [2, 3, 1, 0]),

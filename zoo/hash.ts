@@ -47,8 +47,8 @@ export interface GrowingHasher {
   ready(end: number): void;
   /**
    * The lower-case hex digest of `bytes`: of what was hashed as it became ready when `bytes`
-   * is the buffer's first `end` bytes, else of `bytes` hashed here (a file that grew while it
-   * was read ends up in another buffer).
+   * is the buffer's first `end` bytes, else (a file that grew while it was read ends up in
+   * another buffer), or should the worker fail, of `bytes` hashed here.
    */
   digest(bytes: Uint8Array): Promise<string>;
   /** Stops, without a digest. */
@@ -112,7 +112,7 @@ export function hashInWorker(buffer: Uint8Array, algorithm: HashAlgorithm): Grow
         bytes.length === Atomics.load(control, HASH_CONTROL.ready);
       Atomics.store(control, HASH_CONTROL.done, 1);
       Atomics.notify(control, HASH_CONTROL.ready);
-      if (whole) return result;
+      if (whole) return result.catch(() => here.digest(bytes));
       worker.terminate();
       return here.digest(bytes);
     },

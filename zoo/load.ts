@@ -69,7 +69,7 @@ function convertedPath(entry: WeightsEntry): string {
 }
 
 /**
- * Hex digest of a byte array (SHA-256 through WebCrypto, MD5 through `node:crypto`).
+ * Hex digest of a byte array, on this thread (see {@link readSource} for a file's, off it).
  *
  * @example
  * ```ts
@@ -77,14 +77,9 @@ function convertedPath(entry: WeightsEntry): string {
  * ```
  */
 export async function digest(algorithm: "SHA-256" | "MD5", bytes: Uint8Array): Promise<string> {
-  let hash: Uint8Array;
-  if (algorithm === "MD5") {
-    const { createHash } = await import("node:crypto");
-    hash = createHash("md5").update(bytes).digest();
-  } else {
-    hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  }
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+  // node:crypto, unlike WebCrypto, hashes a view of a SharedArrayBuffer (see `readSource`).
+  const { createHash } = await import("node:crypto");
+  return createHash(algorithm === "MD5" ? "md5" : "sha256").update(bytes).digest("hex");
 }
 
 /** How much of a file `readSource` reads at once: the worker hashes each piece as it arrives. */
