@@ -182,6 +182,7 @@ export {
   type ZooWeightsFile,
 } from "./convert/zoofile.ts";
 export {
+  type DeferredChunk,
   type FileChunk,
   joinChunks,
   readSafetensors,
