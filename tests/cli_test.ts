@@ -207,7 +207,7 @@ Deno.test("convert reports the architecture and writes a zoo file that predict r
   }
 });
 
-Deno.test("the threaded wasm build runs 2 threads and predicts exactly as the single-threaded one", async () => {
+Deno.test("the threaded wasm build runs 2 threads and predicts as the single-threaded one", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const input = `${dir}/x.npy`;
@@ -233,7 +233,9 @@ Deno.test("the threaded wasm build runs 2 threads and predicts exactly as the si
       logits.push(readNpy(await Deno.readFile(output), output).data as Float32Array);
     }
     assertEquals(logits[1].length, 80);
-    assertEquals(Array.from(logits[1]), Array.from(logits[0]));
+    // The threaded build fuses multiply-adds (see zoo/wasm_relaxed.ts): float32 rounding apart.
+    const error = relativeError(logits[1], logits[0]);
+    assert(error < 1e-5, `relative error ${error}`);
     const bench = await cli(
       "bench",
       "--model",
