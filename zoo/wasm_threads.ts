@@ -172,7 +172,7 @@ async function startThreadedModule(threads: number): Promise<EmscriptenModule> {
     "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm",
   );
   const wasm = await Deno.readFile(new URL(wasmUrl));
-  // Fused multiply-adds and XNNPACK's taller tiles: 14–17% faster (see wasm_relaxed.ts).
+  // Fused multiply-adds and XNNPACK's taller tiles: 15–20% faster (see wasm_relaxed.ts).
   const wasmModule = await WebAssembly.compile(relaxSimd(wasm)?.bytes ?? wasm);
   const factory = (0, eval)(FACTORY_SOURCE)(PoolThread, undefined, undefined);
   const config: EmscriptenModule = {
