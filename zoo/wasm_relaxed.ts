@@ -487,7 +487,7 @@ export function tallTilesOnX86(module: Uint8Array): Uint8Array<ArrayBuffer> | un
   const same = (body: Uint8Array, a: Instruction, b: Instruction) =>
     a.end - a.start === b.end - b.start &&
     body.subarray(a.start, a.end).every((byte, i) => byte === body[b.start + i]);
-  forEachBody(code.body, (locals, body) => {
+  forEachBody(code.body, (_locals, body) => {
     const instructions = containsBytes(body, [0x93, 0xbc]) ? decodeBody(body) ?? [] : [];
     for (let i = 5; i < instructions.length; i++) {
       const [address, load, again, reload, sub, bits] = instructions.slice(i - 5, i + 1);
