@@ -22,7 +22,7 @@
  * ```ts
  * import { relaxSimd } from "./wasm_relaxed.ts";
  * const relaxed = relaxSimd(await Deno.readFile("tfjs-backend-wasm-threaded-simd.wasm"));
- * console.log(relaxed?.fused); // 1263 for tfjs-backend-wasm 4.22.0
+ * console.log(relaxed?.fused); // 1219 for tfjs-backend-wasm 4.22.0
  * ```
  *
  * @module
