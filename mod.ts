@@ -118,7 +118,6 @@ export {
 } from "./zoo/classify.ts";
 export {
   DEFAULT_MODEL,
-  digest,
   loadClassifier,
   type LoadOptions,
   type ProvenanceInfo,
@@ -143,7 +142,13 @@ export {
   type FetchWeightsOptions,
   verifyCached,
 } from "./zoo/cache.ts";
-export { type GrowingHasher, type HashAlgorithm, hashFile, hashInWorker } from "./zoo/hash.ts";
+export {
+  type GrowingHasher,
+  type HashAlgorithm,
+  hashBytes,
+  hashFile,
+  hashInWorker,
+} from "./zoo/hash.ts";
 export { type NamedTensor, type TensorDType, ZooFormatError } from "./convert/types.ts";
 export {
   detectFormat,

@@ -20,6 +20,19 @@ export type HashAlgorithm = "sha256" | "md5";
 const HASH_CHUNK_BYTES = 1 << 20;
 
 /**
+ * Hex digest of bytes, on this thread. (`node:crypto`, unlike WebCrypto, also hashes a view of
+ * a `SharedArrayBuffer`, as `readSource` returns.)
+ *
+ * @example
+ * ```ts
+ * console.log(hashBytes(new Uint8Array(), "sha256")); // "e3b0c442…"
+ * ```
+ */
+export function hashBytes(bytes: Uint8Array, algorithm: HashAlgorithm): string {
+  return createHash(algorithm).update(bytes).digest("hex");
+}
+
+/**
  * Hex digest of a file, read in 1 MiB chunks. (WebCrypto digests only whole buffers and has no
  * MD5, so this uses `node:crypto`.)
  *
@@ -74,7 +87,7 @@ export interface GrowingHasher {
 export function hashInWorker(buffer: Uint8Array, algorithm: HashAlgorithm): GrowingHasher {
   const here: GrowingHasher = {
     ready: () => {},
-    digest: (bytes) => Promise.resolve(createHash(algorithm).update(bytes).digest("hex")),
+    digest: (bytes) => Promise.resolve(hashBytes(bytes, algorithm)),
     abort: () => {},
   };
   const module = new URL("./hash_worker.ts", import.meta.url);

@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
 import { readWholeFile } from "../convert/files.ts";
-import { type GrowingHasher, hashInWorker } from "./hash.ts";
+import { type GrowingHasher, hashBytes, hashInWorker } from "./hash.ts";
 import type { FileChunk } from "../convert/safetensors.ts";
 import {
   readZooHeader,
@@ -66,20 +66,6 @@ async function readBytes(location: string | URL): Promise<Uint8Array> {
 /** Where a registry entry's converted zoo file lives in the cache. */
 function convertedPath(entry: WeightsEntry): string {
   return `${cacheDir()}/models/${entry.id}.safetensors`;
-}
-
-/**
- * Hex digest of a byte array, on this thread (see {@link readSource} for a file's, off it).
- *
- * @example
- * ```ts
- * console.log(await digest("SHA-256", new Uint8Array())); // "e3b0c442…"
- * ```
- */
-export async function digest(algorithm: "SHA-256" | "MD5", bytes: Uint8Array): Promise<string> {
-  // node:crypto, unlike WebCrypto, hashes a view of a SharedArrayBuffer (see `readSource`).
-  const { createHash } = await import("node:crypto");
-  return createHash(algorithm === "MD5" ? "md5" : "sha256").update(bytes).digest("hex");
 }
 
 /**
@@ -161,8 +147,8 @@ export async function provenance(
   imported: ImportedModel,
   info: ProvenanceInfo = {},
 ): Promise<ZooFileInfo> {
-  const sha256 = await (info.sha256 ?? digest("SHA-256", bytes));
-  const md5 = imported.format === "keras-h5" ? await digest("MD5", bytes) : "";
+  const sha256 = await (info.sha256 ?? hashBytes(bytes, "sha256"));
+  const md5 = imported.format === "keras-h5" ? hashBytes(bytes, "md5") : "";
   const entry = REGISTRY.find((e) => {
     const expected = e.hash.value.toLowerCase();
     return e.hash.algorithm === "md5" ? md5 === expected : sha256.startsWith(expected);
