@@ -396,9 +396,8 @@ export type FileChunk = Uint8Array | DeferredChunk;
  * The file comes as chunks: the header, then each tensor's data, in file order. A tensor in
  * memory is a view of its data (no copy); a float32 tensor with `writeInto` (a kernel whose
  * layout change is deferred) is a {@link DeferredChunk} that writes it into the writer's
- * buffer. Writing the
- * chunks one after another (see `writeAtomically`) thus spares a copy of every weight, which
- * for a 100 MB model is a tenth of a second and 100 MB of memory.
+ * buffer. Writing the chunks one after another (see `writeAtomically`) thus spares a copy of
+ * every weight, which for a 100 MB model is a tenth of a second and 100 MB of memory.
  *
  * @param tensors Tensors with unique names whose data length matches their shape.
  * @param metadata Optional string map stored as `__metadata__`.

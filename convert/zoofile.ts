@@ -65,7 +65,7 @@ export interface ZooWeightsFile extends ZooFileInfo {
 /**
  * A zoo safetensors file for a spec and its weights, as chunks to write in order: the header,
  * then a view of each weight (no copy), or for a weight whose layout change is deferred a
- * function that produces it (see `safetensorsChunks`).
+ * `DeferredChunk` that produces it on the way to the disk (see `safetensorsChunks`).
  *
  * @example
  * ```ts
