@@ -25,9 +25,9 @@ import {
   hardwareGpuAvailable,
   useBackend,
   wasmThreadCount,
-} from "./zoo/backend.ts";
-import { classifyFiles, type ImageResult } from "./zoo/classify.ts";
-import type { EngineChoice } from "./zoo/engine.ts";
+} from "./runtime/backend.ts";
+import { classifyFiles, type ImageResult } from "./pipelines/classify.ts";
+import type { EngineChoice } from "./runtime/engine.ts";
 import {
   loadClassifier,
   loadGraphModel,
@@ -35,23 +35,23 @@ import {
   readSource,
   toZooFile,
   writeAtomically,
-} from "./zoo/load.ts";
-import { expandImageArgs } from "./zoo/image.ts";
-import { PREPROCESS_PRESETS } from "./zoo/preprocess.ts";
-import type { LabelSet } from "./zoo/labels.ts";
-import { createModel, type ZooModel } from "./zoo/model.ts";
-import { getSpec, PRESETS } from "./zoo/spec.ts";
-import { createEngine, ortEngine, prefersOrt } from "./zoo/engine.ts";
-import { createOrtSession, ortAvailable } from "./zoo/ort.ts";
-import { measure } from "./zoo/bench.ts";
-import { countParams } from "./zoo/plan.ts";
-import { findWeights, REGISTRY, type WeightsEntry } from "./zoo/registry.ts";
-import { verifyCached } from "./zoo/cache.ts";
+} from "./pipelines/load.ts";
+import { expandImageArgs } from "./vision/image.ts";
+import { PREPROCESS_PRESETS } from "./vision/preprocess.ts";
+import type { LabelSet } from "./arch/labels.ts";
+import { createModel, type ZooModel } from "./runtime/model.ts";
+import { getSpec, PRESETS } from "./arch/presets.ts";
+import { createEngine, ortEngine, prefersOrt } from "./runtime/engine.ts";
+import { createOrtSession, ortAvailable } from "./runtime/ort.ts";
+import { measure } from "./runtime/bench.ts";
+import { countParams } from "./arch/plan.ts";
+import { findWeights, REGISTRY, type WeightsEntry } from "./hub/registry.ts";
+import { verifyCached } from "./hub/cache.ts";
 import { detectFormat, importBytes, type ImportedModel, importFile } from "./convert/import.ts";
-import { readNpy, writeNpy } from "./convert/npy.ts";
-import { readWholeFile } from "./convert/files.ts";
+import { readNpy, writeNpy } from "./formats/npy.ts";
+import { readWholeFile } from "./formats/files.ts";
 import { readZooWeights } from "./convert/zoofile.ts";
-import { ZooFormatError } from "./convert/types.ts";
+import { ZooFormatError } from "./formats/tensor.ts";
 import { NotZooResNetError } from "./convert/structure.ts";
 
 const USAGE = `denozoo: pretrained ResNets for Deno
@@ -267,7 +267,7 @@ async function convertGraph(
       `${source} is not a zoo ResNet (${why}); give --out a folder for a tfjs layers model`,
     );
   }
-  const { loadKerasModel, saveLayersModel } = await import("./convert/keras_model.ts");
+  const { loadKerasModel, saveLayersModel } = await import("./graph/keras_model.ts");
   const model = await loadKerasModel(bytes, source);
   await saveLayersModel(model, out);
   console.log(`source format: ${detectFormat(bytes, source)}`);
@@ -296,7 +296,7 @@ async function verify(
     throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
   }
   // The source's declared input shape, symbolic dimensions filled in.
-  const { readOnnx } = await import("./convert/onnx.ts");
+  const { readOnnx } = await import("./formats/onnx.ts");
   const declared = readOnnx(bytes, source).graph.inputs[0]?.shape ?? [];
   const size = model.spec.stem === "imagenet" ? 224 : 32;
   const shape = [1, 3, size, size].map((fallback, i) =>

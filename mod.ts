@@ -30,19 +30,16 @@
  * @module
  */
 
-export type { LayersModel, Tensor, Tensor2D, Tensor4D } from "./zoo/tensor.ts";
+export type { LayersModel, Tensor, Tensor2D, Tensor4D } from "./runtime/tensor.ts";
 export {
   CIFAR_NAMES,
-  getSpec,
   KERAS_NAMES,
   layerName,
-  listArchitectures,
   type NamingScheme,
-  PRESETS,
   type ResNetSpec,
   TORCHVISION_NAMES,
-  withOptionB,
-} from "./zoo/spec.ts";
+} from "./arch/spec.ts";
+export { getSpec, listArchitectures, PRESETS, withOptionB } from "./arch/presets.ts";
 export {
   type AddNode,
   type BatchNormNode,
@@ -62,17 +59,18 @@ export {
   type SubsampleNode,
   type WeightSlot,
   weightSlots,
-} from "./zoo/plan.ts";
-export { checkWeights, initialWeights, type Weight, type WeightMap } from "./zoo/weights.ts";
-export { createModel, type ModelOptions, type ZooModel } from "./zoo/model.ts";
+} from "./arch/plan.ts";
+export { checkWeights, initialWeights, type Weight, type WeightMap } from "./arch/weights.ts";
+export { createModel, type ModelOptions, type ZooModel } from "./runtime/model.ts";
 export {
   buildLayersModel,
   type DataFormat,
   getLayersWeights,
   type LayersModelOptions,
   setLayersWeights,
-} from "./zoo/layers.ts";
-export { compileInference, foldBatchNorm, type InferenceGraph } from "./zoo/infer.ts";
+} from "./runtime/layers.ts";
+export { compileInference, type InferenceGraph } from "./runtime/infer.ts";
+export { foldBatchNorm } from "./arch/fold.ts";
 export {
   type BackendChoice,
   type BackendOptions,
@@ -81,7 +79,7 @@ export {
   useBackend,
   wasmThreadCount,
   webgpuAvailable,
-} from "./zoo/backend.ts";
+} from "./runtime/backend.ts";
 export {
   createEngine,
   type EngineChoice,
@@ -90,23 +88,23 @@ export {
   ortEngineFromOnnx,
   prefersOrt,
   tfjsEngine,
-} from "./zoo/engine.ts";
+} from "./runtime/engine.ts";
 export {
   createOrtSession,
   ortAvailable,
   type OrtEngine,
   type OrtSessionOptions,
-} from "./zoo/ort.ts";
-export { measure, type Timing } from "./zoo/bench.ts";
+} from "./runtime/ort.ts";
+export { measure, type Timing } from "./runtime/bench.ts";
 export {
   decodeImage,
   expandImageArgs,
   MAX_IMAGE_PIXELS,
   type RgbImage,
   splitImageRows,
-} from "./zoo/image.ts";
-export * from "./zoo/preprocess.ts";
-export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./zoo/labels.ts";
+} from "./vision/image.ts";
+export * from "./vision/preprocess.ts";
+export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./arch/labels.ts";
 export {
   type Classifier,
   classifyFiles,
@@ -115,7 +113,7 @@ export {
   type ImageResult,
   type Prediction,
   topK,
-} from "./zoo/classify.ts";
+} from "./pipelines/classify.ts";
 export {
   DEFAULT_MODEL,
   loadClassifier,
@@ -126,14 +124,14 @@ export {
   type SourceFile,
   toZooFile,
   writeAtomically,
-} from "./zoo/load.ts";
+} from "./pipelines/load.ts";
 export {
   findWeights,
   REGISTRY,
   type WeightsEntry,
   type WeightsHash,
   type WeightsMetrics,
-} from "./zoo/registry.ts";
+} from "./hub/registry.ts";
 export {
   cacheDir,
   type CacheState,
@@ -141,15 +139,15 @@ export {
   fetchWeights,
   type FetchWeightsOptions,
   verifyCached,
-} from "./zoo/cache.ts";
+} from "./hub/cache.ts";
 export {
   type GrowingHasher,
   type HashAlgorithm,
   hashBytes,
   hashFile,
   hashInWorker,
-} from "./zoo/hash.ts";
-export { type NamedTensor, type TensorDType, ZooFormatError } from "./convert/types.ts";
+} from "./hub/hash.ts";
+export { type NamedTensor, type TensorDType, ZooFormatError } from "./formats/tensor.ts";
 export {
   detectFormat,
   importBytes,
@@ -194,8 +192,8 @@ export {
   safetensorsChunks,
   type SafetensorsFile,
   writeSafetensors,
-} from "./convert/safetensors.ts";
-export { readNpy, writeNpy } from "./convert/npy.ts";
+} from "./formats/safetensors.ts";
+export { readNpy, writeNpy } from "./formats/npy.ts";
 export {
   type OnnxAttribute,
   type OnnxGraph,
@@ -204,26 +202,26 @@ export {
   type OnnxValueInfo,
   readOnnx,
   type ReadOnnxOptions,
-} from "./convert/onnx.ts";
+} from "./formats/onnx.ts";
 export {
   exportOnnx,
   exportOnnxWithExternalData,
   type OnnxExportOptions,
   type OnnxWithExternalData,
 } from "./convert/onnx_export.ts";
-export { loadOnnxGraph, type OnnxGraphModel } from "./convert/onnx_graph.ts";
+export { loadOnnxGraph, type OnnxGraphModel } from "./graph/onnx_graph.ts";
 export {
   type LayersModelFiles,
   loadKerasModel,
   type LoadKerasModelOptions,
   saveLayersModel,
   serializeLayersModel,
-} from "./convert/keras_model.ts";
-export { type PytorchCheckpoint, readPytorch } from "./convert/pytorch.ts";
+} from "./graph/keras_model.ts";
+export { type PytorchCheckpoint, readPytorch } from "./formats/pytorch.ts";
 export {
   type KerasFile,
   type KerasFormat,
   type KerasLayerWeights,
   readKeras,
   type ReadKerasOptions,
-} from "./convert/keras.ts";
+} from "./formats/keras.ts";

@@ -8,16 +8,16 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { useBackend, webgpuAvailable } from "../zoo/backend.ts";
-import { createModel, type ZooModel } from "../zoo/model.ts";
-import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
+import { useBackend, webgpuAvailable } from "../runtime/backend.ts";
+import { createModel, type ZooModel } from "../runtime/model.ts";
+import { createOrtSession, ortAvailable } from "../runtime/ort.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { importBytes, importFile } from "../convert/import.ts";
-import { readWholeFile } from "../convert/files.ts";
-import { readSource, toZooFile, writeAtomically } from "../zoo/load.ts";
-import { decodeImage } from "../zoo/image.ts";
-import { preprocessImages, TORCHVISION_V1 } from "../zoo/preprocess.ts";
+import { readWholeFile } from "../formats/files.ts";
+import { readSource, toZooFile, writeAtomically } from "../pipelines/load.ts";
+import { decodeImage } from "../vision/image.ts";
+import { preprocessImages, TORCHVISION_V1 } from "../vision/preprocess.ts";
 
 type Backend = "cpu" | "wasm" | "webgpu";
 
@@ -153,7 +153,7 @@ Deno.bench({
 
 // Preprocessing of a 1-megapixel JPEG (decode + torchvision resize/crop/normalise) on wasm.
 const photo = await Deno.readFile(
-  new URL("../tests/data/images/grace_hopper.jpg", import.meta.url),
+  new URL("../testdata/images/grace_hopper.jpg", import.meta.url),
 );
 const megapixel = decodeImage(photo, "grace_hopper.jpg");
 const large = {

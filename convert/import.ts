@@ -13,15 +13,15 @@
  * @module
  */
 
-import type { ResNetSpec } from "../zoo/spec.ts";
-import type { Weight, WeightMap } from "../zoo/weights.ts";
+import type { ResNetSpec } from "../arch/spec.ts";
+import type { Weight, WeightMap } from "../arch/weights.ts";
 import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
-import type { OnnxModel } from "./onnx.ts";
-import { readPytorch } from "./pytorch.ts";
-import { readWholeFile } from "./files.ts";
+import type { OnnxModel } from "../formats/onnx.ts";
+import { readPytorch } from "../formats/pytorch.ts";
+import { readWholeFile } from "../formats/files.ts";
 import { readZooWeights } from "./zoofile.ts";
 import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
-import { type NamedTensor, ZooFormatError } from "./types.ts";
+import { type NamedTensor, ZooFormatError } from "../formats/tensor.ts";
 
 /** Source formats the importer recognises. */
 export type SourceFormat =
@@ -340,14 +340,14 @@ export async function importBytes(
       return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, arch }), format };
     }
     case "onnx": {
-      const { readOnnx } = await import("./onnx.ts");
+      const { readOnnx } = await import("../formats/onnx.ts");
       const { layers, preact } = onnxLayers(readOnnx(bytes, file), file);
       return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, preact, arch }), format };
     }
     case "keras-h5":
     case "keras3":
     case "tfjs-layers": {
-      const { readKeras } = await import("./keras.ts");
+      const { readKeras } = await import("../formats/keras.ts");
       const keras = readKeras(bytes, file, {
         shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined,
       });
@@ -388,7 +388,7 @@ export function readShards(modelJson: Uint8Array, file: string): Map<string, Uin
  *
  * @example
  * ```ts
- * const { spec } = await importFile("tests/fixtures/nets/tv_basic.onnx");
+ * const { spec } = await importFile("testdata/fixtures/nets/tv_basic.onnx");
  * console.log(spec.block); // "basic"
  * ```
  */

@@ -13,9 +13,9 @@
  * @module
  */
 
-import type { Weight } from "../zoo/weights.ts";
-import { type NamedTensor, ZooFormatError } from "./types.ts";
-import { alignedFloat32View } from "./safetensors.ts";
+import type { Weight } from "../arch/weights.ts";
+import { type NamedTensor, ZooFormatError } from "../formats/tensor.ts";
+import { alignedFloat32View } from "../formats/safetensors.ts";
 
 /**
  * Any tensor as float32 data (int64 via Number, for the rare integer weight).

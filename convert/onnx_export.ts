@@ -7,9 +7,9 @@
  *
  * @example
  * ```ts
- * import { getSpec } from "../zoo/spec.ts";
- * import { planResNet } from "../zoo/plan.ts";
- * import { initialWeights } from "../zoo/weights.ts";
+ * import { getSpec } from "../arch/presets.ts";
+ * import { planResNet } from "../arch/plan.ts";
+ * import { initialWeights } from "../arch/weights.ts";
  * import { exportOnnx } from "./onnx_export.ts";
  * const plan = planResNet(getSpec("cifar_resnet20"));
  * const bytes = exportOnnx(plan, initialWeights(plan));
@@ -21,9 +21,9 @@
 
 import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
-import type { BatchNormNode, ConvNode, Plan } from "../zoo/plan.ts";
-import { foldBatchNorm } from "../zoo/infer.ts";
-import { checkWeights, type WeightMap } from "../zoo/weights.ts";
+import type { BatchNormNode, ConvNode, Plan } from "../arch/plan.ts";
+import { foldBatchNorm } from "../arch/fold.ts";
+import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { hwioToOihw } from "./layout.ts";
 import { CONVERTER_VERSION } from "./zoofile.ts";
 
@@ -224,7 +224,7 @@ function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueIn
  *
  * @example
  * ```ts
- * import { createModel } from "../zoo/model.ts";
+ * import { createModel } from "../runtime/model.ts";
  * const model = createModel("resnet50");
  * const bytes = exportOnnx(model.plan, model.weights, { layout: "nhwc", batch: 1 });
  * console.log(bytes.length > 100e6); // true
@@ -253,7 +253,7 @@ export interface OnnxWithExternalData {
  *
  * @example
  * ```ts
- * import { createModel } from "../zoo/model.ts";
+ * import { createModel } from "../runtime/model.ts";
  * const model = createModel("resnet50");
  * const { model: graph, data } = exportOnnxWithExternalData(model.plan, model.weights, "r50.onnx.data");
  * // write `data` to r50.onnx.data (in order), then `graph` to r50.onnx

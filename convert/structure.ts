@@ -19,14 +19,14 @@ import {
   KERAS_NAMES,
   layerName,
   type NamingScheme,
-  PRESETS,
   type ResNetSpec,
   TORCHVISION_NAMES,
-} from "../zoo/spec.ts";
-import { planResNet } from "../zoo/plan.ts";
-import { checkWeights, type Weight, type WeightMap } from "../zoo/weights.ts";
+} from "../arch/spec.ts";
+import { PRESETS } from "../arch/presets.ts";
+import { planResNet } from "../arch/plan.ts";
+import { checkWeights, type Weight, type WeightMap } from "../arch/weights.ts";
 import { identityBatchNorm } from "./layout.ts";
-import { ZooFormatError } from "./types.ts";
+import { ZooFormatError } from "../formats/tensor.ts";
 
 /** A layer read from a source file, weights already in the zoo layout. */
 export interface SourceLayer {

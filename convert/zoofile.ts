@@ -14,7 +14,7 @@
  * @example
  * ```ts
  * import { readZooWeights, writeZooWeights } from "./zoofile.ts";
- * import { createModel } from "../zoo/model.ts";
+ * import { createModel } from "../runtime/model.ts";
  * const model = createModel("cifar_resnet20");
  * const bytes = writeZooWeights(model.spec, model.weights, { labels: "cifar10" });
  * console.log(readZooWeights(bytes, "m.safetensors").spec.name); // "cifar_resnet20"
@@ -23,17 +23,17 @@
  * @module
  */
 
-import type { ResNetSpec } from "../zoo/spec.ts";
-import { planResNet } from "../zoo/plan.ts";
-import { checkWeights, type WeightMap } from "../zoo/weights.ts";
+import type { ResNetSpec } from "../arch/spec.ts";
+import { planResNet } from "../arch/plan.ts";
+import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import {
   alignedFloat32View,
   type FileChunk,
   joinChunks,
   readSafetensors,
   safetensorsChunks,
-} from "./safetensors.ts";
-import { type NamedTensor, ZooFormatError } from "./types.ts";
+} from "../formats/safetensors.ts";
+import { type NamedTensor, ZooFormatError } from "../formats/tensor.ts";
 
 /** Version of the converter recorded in files it writes. */
 export const CONVERTER_VERSION = "denozoo 0.1.0";

@@ -1,8 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { encode as encodePng } from "fast-png";
-import { readNpy, writeNpy } from "../convert/npy.ts";
-import { decodeImage, splitImageRows } from "../zoo/image.ts";
-import { cifar10Labels } from "../zoo/labels.ts";
+import { readNpy, writeNpy } from "../formats/npy.ts";
+import { decodeImage, splitImageRows } from "../vision/image.ts";
+import { cifar10Labels } from "../arch/labels.ts";
 import { relativeError } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -31,11 +31,11 @@ async function cliWith(
 async function cifarFolder(): Promise<{ dir: string; labels: number[] }> {
   const dir = await Deno.makeTempDir();
   const strip = decodeImage(
-    await Deno.readFile(here("./data/cifar10-test/test_1000.png")),
+    await Deno.readFile(here("../testdata/cifar10-test/test_1000.png")),
     "test_1000.png",
   );
   const labels: number[] = JSON.parse(
-    await Deno.readTextFile(here("./data/cifar10-test/test_1000_labels.json")),
+    await Deno.readTextFile(here("../testdata/cifar10-test/test_1000_labels.json")),
   );
   await Promise.all(
     splitImageRows(strip, 32, 32).map((image, i) =>
@@ -85,7 +85,7 @@ Deno.test("classify on the 1000 CIFAR-10 test images: bundled ResNet-20 91.5 %, 
       "classify",
       dir,
       "--model",
-      here("./data/keras-mlperf-tiny/resnet8_cifar10.h5"),
+      here("../testdata/keras-mlperf-tiny/resnet8_cifar10.h5"),
       "--preprocess",
       "CIFAR10_RAW",
       "--json",
@@ -104,12 +104,12 @@ Deno.test("classify on the 1000 CIFAR-10 test images: bundled ResNet-20 91.5 %, 
 Deno.test("convert writes a tfjs layers model for a Keras network outside the zoo; predict runs both", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const source = here("./data/keras-mlperf-tiny/resnet8_cifar10.h5");
+    const source = here("../testdata/keras-mlperf-tiny/resnet8_cifar10.h5");
     const converted = await cli("convert", source, "--out", `${dir}/resnet8`);
     assertEquals(converted.code, 0, converted.stderr);
     assertStringIncludes(converted.stdout, "a tfjs layers model, since no zoo spec matches");
     assertStringIncludes(converted.stdout, "parameters:    78,666");
-    const input = here("./fixtures/onnx_ops/flatten_gemm_input.npy");
+    const input = here("../testdata/fixtures/onnx_ops/flatten_gemm_input.npy");
     const x = readNpy(await Deno.readFile(input), "x");
     // A raw 0–255 NHWC batch for the Keras model, made from the fixture's numbers.
     const nhwc = `${dir}/x.npy`;
@@ -136,7 +136,7 @@ Deno.test("convert writes a tfjs layers model for a Keras network outside the zo
     const onnx = await cli(
       "predict",
       "--weights",
-      here("./fixtures/onnx_ops/flatten_gemm.onnx"),
+      here("../testdata/fixtures/onnx_ops/flatten_gemm.onnx"),
       "--input",
       input,
       "--input-layout",
@@ -147,7 +147,7 @@ Deno.test("convert writes a tfjs layers model for a Keras network outside the zo
     assertEquals(onnx.code, 0, onnx.stderr);
     const got = readNpy(await Deno.readFile(`${dir}/c.npy`), "c").data as Float32Array;
     const expected = readNpy(
-      await Deno.readFile(here("./fixtures/onnx_ops/flatten_gemm_output.npy")),
+      await Deno.readFile(here("../testdata/fixtures/onnx_ops/flatten_gemm_output.npy")),
       "e",
     )
       .data as Float32Array;
@@ -160,7 +160,7 @@ Deno.test("convert writes a tfjs layers model for a Keras network outside the zo
 Deno.test("classify prints a labelled table for a photo", async () => {
   const { code, stdout } = await cli(
     "classify",
-    here("./data/images/cat.jpg"),
+    here("../testdata/images/cat.jpg"),
     "--top",
     "3",
     "--backend",
@@ -176,7 +176,12 @@ Deno.test("convert reports the architecture and writes a zoo file that predict r
   const dir = await Deno.makeTempDir();
   try {
     const out = `${dir}/tv_basic.safetensors`;
-    const converted = await cli("convert", here("./fixtures/nets/tv_basic.onnx"), "--out", out);
+    const converted = await cli(
+      "convert",
+      here("../testdata/fixtures/nets/tv_basic.onnx"),
+      "--out",
+      out,
+    );
     assertEquals(converted.code, 0, converted.stderr);
     assertStringIncludes(converted.stdout, "source format: onnx");
     assertStringIncludes(converted.stdout, "architecture:  resnet12_custom");
@@ -186,7 +191,7 @@ Deno.test("convert reports the architecture and writes a zoo file that predict r
       "--weights",
       out,
       "--input",
-      here("./fixtures/nets/tv_basic_input.npy"),
+      here("../testdata/fixtures/nets/tv_basic_input.npy"),
       "--input-layout",
       "nchw",
       "--output",
@@ -197,7 +202,7 @@ Deno.test("convert reports the architecture and writes a zoo file that predict r
     assertEquals(predicted.code, 0, predicted.stderr);
     const got = readNpy(await Deno.readFile(`${dir}/logits.npy`), "logits").data as Float32Array;
     const expected = readNpy(
-      await Deno.readFile(here("./fixtures/nets/tv_basic_logits.npy")),
+      await Deno.readFile(here("../testdata/fixtures/nets/tv_basic_logits.npy")),
       "ref",
     ).data as Float32Array;
     const error = relativeError(got, expected);
@@ -262,7 +267,7 @@ Deno.test("convert --verify checks an ONNX source against onnxruntime; --out .on
     const out = `${dir}/tv_bottleneck.onnx`;
     const result = await cli(
       "convert",
-      here("./fixtures/nets/tv_bottleneck_bn.onnx"),
+      here("../testdata/fixtures/nets/tv_bottleneck_bn.onnx"),
       "--out",
       out,
       "--verify",
@@ -277,7 +282,7 @@ Deno.test("convert --verify checks an ONNX source against onnxruntime; --out .on
     assertStringIncludes(again.stdout, "architecture:  resnet17_custom");
     const notOnnx = await cli(
       "convert",
-      here("./fixtures/nets/tv_basic.pth"),
+      here("../testdata/fixtures/nets/tv_basic.pth"),
       "--out",
       `${dir}/x.safetensors`,
       "--verify",
@@ -368,7 +373,7 @@ async function assertMissing(path: string): Promise<void> {
 
 Deno.test("pull downloads through a mirror once, converts once, and classify then runs offline", async () => {
   const home = await Deno.makeTempDir();
-  const checkpoint = await Deno.readFile(here("./data/cifar10-resnet/resnet20-12fca82f.th"));
+  const checkpoint = await Deno.readFile(here("../testdata/cifar10-resnet/resnet20-12fca82f.th"));
   const requests: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
     const path = new URL(request.url).pathname;
@@ -395,7 +400,7 @@ Deno.test("pull downloads through a mirror once, converts once, and classify the
     const offline = await cliWith(
       { DENOZOO_HOME: home, DENOZOO_OFFLINE: "1" },
       "classify",
-      here("./data/images/cat.jpg"),
+      here("../testdata/images/cat.jpg"),
       "--model",
       "cifar_resnet20.cifar10",
       "--top",

@@ -8,13 +8,13 @@
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { formatSummary, runFuzz } from "./fuzz/fuzz.ts";
-import { readKeras } from "../convert/keras.ts";
-import { readPickle } from "../convert/pickle.ts";
-import { ZooFormatError } from "../convert/types.ts";
-import { decodeImage } from "../zoo/image.ts";
+import { readKeras } from "../formats/keras.ts";
+import { readPickle } from "../formats/pickle.ts";
+import { ZooFormatError } from "../formats/tensor.ts";
+import { decodeImage } from "../vision/image.ts";
 import h5wasm from "h5wasm/node";
 
-const fixtures = new URL("./fixtures/", import.meta.url);
+const fixtures = new URL("../testdata/fixtures/", import.meta.url);
 
 function fixture(path: string): Uint8Array {
   return Deno.readFileSync(new URL(path, fixtures));

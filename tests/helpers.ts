@@ -6,7 +6,7 @@
  */
 
 import { assertEquals } from "@std/assert";
-import { readNpy } from "../convert/npy.ts";
+import { readNpy } from "../formats/npy.ts";
 
 /** A float32 array with its shape, as read from a reference `.npy` file. */
 export interface Reference {

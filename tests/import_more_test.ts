@@ -7,15 +7,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { type ImportedModel, importFile } from "../convert/import.ts";
-import { ZooFormatError } from "../convert/types.ts";
-import { useBackend } from "../zoo/backend.ts";
-import { createModel } from "../zoo/model.ts";
-import { createOrtSession, ortAvailable } from "../zoo/ort.ts";
+import { ZooFormatError } from "../formats/tensor.ts";
+import { useBackend } from "../runtime/backend.ts";
+import { createModel } from "../runtime/model.ts";
+import { createOrtSession, ortAvailable } from "../runtime/ort.ts";
 import { npy, relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 
-const fixture = (path: string): string => new URL(`./fixtures/${path}`, import.meta.url).pathname;
+const fixture = (path: string): string =>
+  new URL(`../testdata/fixtures/${path}`, import.meta.url).pathname;
 
 /** Imports a fixture, runs it on an input file, and checks the logits against a reference file. */
 async function importAndCompare(

@@ -2,18 +2,18 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { importBytes, importFile } from "../convert/import.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
-import { ZooFormatError } from "../convert/types.ts";
-import { createModel } from "../zoo/model.ts";
-import { getSpec } from "../zoo/spec.ts";
-import { useBackend } from "../zoo/backend.ts";
-import { decodeImage, splitImageRows } from "../zoo/image.ts";
-import { CIFAR10_TORCH, preprocessImages } from "../zoo/preprocess.ts";
+import { ZooFormatError } from "../formats/tensor.ts";
+import { createModel } from "../runtime/model.ts";
+import { getSpec } from "../arch/presets.ts";
+import { useBackend } from "../runtime/backend.ts";
+import { decodeImage, splitImageRows } from "../vision/image.ts";
+import { CIFAR10_TORCH, preprocessImages } from "../vision/preprocess.ts";
 import { npy, relativeError } from "./helpers.ts";
 
 await useBackend("wasm");
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
-const nets = (file: string) => here(`./fixtures/nets/${file}`);
+const nets = (file: string) => here(`../testdata/fixtures/nets/${file}`);
 
 async function runImported(
   path: string,
@@ -90,16 +90,16 @@ const CIFAR = [
 
 Deno.test("the shared CIFAR-10 checkpoints reproduce their top-1 on the 1000 test images", async () => {
   const strip = decodeImage(
-    await Deno.readFile(here("./data/cifar10-test/test_1000.png")),
+    await Deno.readFile(here("../testdata/cifar10-test/test_1000.png")),
     "test_1000.png",
   );
   const labels: number[] = JSON.parse(
-    await Deno.readTextFile(here("./data/cifar10-test/test_1000_labels.json")),
+    await Deno.readTextFile(here("../testdata/cifar10-test/test_1000_labels.json")),
   );
   const x = preprocessImages(splitImageRows(strip, 32, 32), CIFAR10_TORCH);
-  const reference = await npy(here("./fixtures/cifar/resnet20_logits.npy"));
+  const reference = await npy(here("../testdata/fixtures/cifar/resnet20_logits.npy"));
   for (const [file, name, correct] of CIFAR) {
-    const imported = await importFile(here(`./data/cifar10-resnet/${file}`));
+    const imported = await importFile(here(`../testdata/cifar10-resnet/${file}`));
     assertEquals(imported.spec.name, name);
     assertEquals(imported.format, "pytorch-legacy");
     const model = createModel(imported.spec, { weights: imported.weights });
@@ -119,7 +119,7 @@ Deno.test("the shared CIFAR-10 checkpoints reproduce their top-1 on the 1000 tes
 });
 
 Deno.test("the zoo safetensors file round-trips spec, weights and provenance", async () => {
-  const imported = await importFile(here("./data/cifar10-resnet/resnet20-12fca82f.th"));
+  const imported = await importFile(here("../testdata/cifar10-resnet/resnet20-12fca82f.th"));
   const bytes = writeZooWeights(imported.spec, imported.weights, {
     labels: "cifar10",
     preprocess: CIFAR10_TORCH,
@@ -140,7 +140,7 @@ Deno.test("the zoo safetensors file round-trips spec, weights and provenance", a
 });
 
 Deno.test("--arch forces a spec and names the first tensor that does not fit", async () => {
-  const bytes = await Deno.readFile(here("./data/cifar10-resnet/resnet20-12fca82f.th"));
+  const bytes = await Deno.readFile(here("../testdata/cifar10-resnet/resnet20-12fca82f.th"));
   const forced = await importBytes(bytes, "resnet20.th", { arch: getSpec("cifar_resnet20") });
   assertEquals(forced.spec.name, "cifar_resnet20");
   const error = await assertRejects(
@@ -158,7 +158,7 @@ Deno.test("--arch forces a spec and names the first tensor that does not fit", a
 
 Deno.test("a network outside the zoo's specs is refused, naming the layer", async () => {
   // MLPerf Tiny's ResNet-8: projections without BatchNorm, not a zoo architecture.
-  const path = here("./data/keras-mlperf-tiny/resnet8_cifar10.h5");
+  const path = here("../testdata/keras-mlperf-tiny/resnet8_cifar10.h5");
   const error = await assertRejects(
     () => importBytes(Deno.readFileSync(path), "resnet8_cifar10.h5"),
     ZooFormatError,

@@ -6,7 +6,7 @@ Deno.test("the README's three lines work in a fresh process, with no backend cho
   const script = `
     import { classifyFiles, loadClassifier } from "${root}mod.ts";
     const classifier = await loadClassifier();
-    const [result] = await classifyFiles(classifier, ["${root}tests/data/images/cat.jpg"], { top: 3 });
+    const [result] = await classifyFiles(classifier, ["${root}testdata/images/cat.jpg"], { top: 3 });
     console.log(JSON.stringify(result.predictions.map((p) => p.label)));
   `;
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

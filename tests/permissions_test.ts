@@ -4,7 +4,7 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { REGISTRY } from "../zoo/registry.ts";
+import { REGISTRY } from "../hub/registry.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
@@ -27,7 +27,7 @@ async function run(permissions: string[], env: Record<string, string>, ...args: 
   return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
 }
 
-const image = here("./data/images/cat.jpg");
+const image = here("../testdata/images/cat.jpg");
 const classifyReads = `--allow-read=${root}models,${image},${npmCache}`;
 
 Deno.test("classify with the bundled model needs read access only: the model, the images, the npm cache", async () => {
@@ -57,7 +57,7 @@ Deno.test("a missing permission is named, with the flag to add, and no stack tra
 
 Deno.test("pull needs net access to the upstream (here: the mirror) and write access to the cache only", async () => {
   const home = await Deno.makeTempDir();
-  const checkpoint = await Deno.readFile(here("./data/cifar10-resnet/resnet20-12fca82f.th"));
+  const checkpoint = await Deno.readFile(here("../testdata/cifar10-resnet/resnet20-12fca82f.th"));
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => new Response(checkpoint),

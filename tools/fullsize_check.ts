@@ -3,7 +3,7 @@
  * inputs with Debian's torch, then compare:
  *
  * ```sh
- * /usr/bin/python3 tests/fixtures/fullsize.py /tmp/fullsize
+ * /usr/bin/python3 testdata/fixtures/fullsize.py /tmp/fullsize
  * deno run -A tools/fullsize_check.ts /tmp/fullsize
  * ```
  *
@@ -12,9 +12,9 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { importFile } from "../convert/import.ts";
-import { readNpy } from "../convert/npy.ts";
-import { createModel } from "../zoo/model.ts";
-import { useBackend } from "../zoo/backend.ts";
+import { readNpy } from "../formats/npy.ts";
+import { createModel } from "../runtime/model.ts";
+import { useBackend } from "../runtime/backend.ts";
 
 const dir = Deno.args[0] ?? "/tmp/fullsize";
 console.log(`backend: ${await useBackend("wasm")}`);

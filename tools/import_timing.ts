@@ -14,7 +14,7 @@
  */
 
 import { importBytes, importFile } from "../convert/import.ts";
-import { readSource, toZooFile, writeAtomically } from "../zoo/load.ts";
+import { readSource, toZooFile, writeAtomically } from "../pipelines/load.ts";
 
 const [source, roundsArg, child] = Deno.args;
 if (!source) throw new Error("usage: import_timing.ts FILE.onnx [rounds]");

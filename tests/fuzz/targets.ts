@@ -14,7 +14,7 @@
  */
 
 import { unzipSync, zipSync } from "fflate";
-import { readZip } from "../../convert/zip.ts";
+import { readZip } from "../../formats/zip.ts";
 import { type FormatHints, mutateJson, readVarint, type Rng, type SizeField } from "./mutate.ts";
 
 /** One seed: a valid file of the target's format, and the files it needs beside it. */
@@ -288,7 +288,7 @@ async function storedCopy(seed: Promise<FuzzSeed[]>): Promise<FuzzSeed[]> {
 const imageAllocationLimit = (): number => 100_000_000 * 4 + (64 << 20);
 
 async function imageReader(): Promise<ReadInput> {
-  const { decodeImage } = await import("../../zoo/image.ts");
+  const { decodeImage } = await import("../../vision/image.ts");
   return (bytes) => decodeImage(bytes, "fuzz.img");
 }
 
@@ -306,7 +306,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       ),
     hints: (seed) => ({ fields: protobufLengthFields(seed) }),
     load: async () => {
-      const { readOnnx } = await import("../../convert/onnx.ts");
+      const { readOnnx } = await import("../../formats/onnx.ts");
       // External data is looked up in a folder that does not exist, so it is never found.
       const externalDataDir = "/nonexistent/denozoo-fuzz";
       return (bytes) => readOnnx(bytes, "fuzz.onnx", { externalDataDir });
@@ -324,7 +324,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       ),
     hints: (seed) => ({ fields: smallUint64Fields(seed) }),
     load: async () => {
-      const { readKeras } = await import("../../convert/keras.ts");
+      const { readKeras } = await import("../../formats/keras.ts");
       return (bytes) => readKeras(bytes, "fuzz.h5");
     },
   },
@@ -341,7 +341,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       ),
     hints: (seed) => ({ fields: zipFields(seed), structured: zipMemberRewrite(memberBytes) }),
     load: async () => {
-      const { readKeras } = await import("../../convert/keras.ts");
+      const { readKeras } = await import("../../formats/keras.ts");
       return (bytes) => readKeras(bytes, "fuzz.keras");
     },
   },
@@ -362,7 +362,7 @@ export const TARGETS: readonly FuzzTarget[] = [
     },
     hints: () => ({ fields: [], structured: jsonRewrite }),
     load: async () => {
-      const { readKeras } = await import("../../convert/keras.ts");
+      const { readKeras } = await import("../../formats/keras.ts");
       return (bytes, shards) => readKeras(bytes, "fuzz/model.json", { shards });
     },
   },
@@ -373,7 +373,7 @@ export const TARGETS: readonly FuzzTarget[] = [
     seeds: () => files("fixtures/pth/tiny_zip.pth", "fixtures/pth/big_endian.pth"),
     hints: (seed) => ({ fields: zipFields(seed), structured: zipMemberRewrite(memberBytes) }),
     load: async () => {
-      const { readPytorch } = await import("../../convert/pytorch.ts");
+      const { readPytorch } = await import("../../formats/pytorch.ts");
       return (bytes) => readPytorch(bytes, "fuzz.pth");
     },
   },
@@ -384,7 +384,7 @@ export const TARGETS: readonly FuzzTarget[] = [
     seeds: () => files("fixtures/pth/tiny_legacy.pth", "fixtures/pth/legacy_views.pth"),
     hints: () => ({ fields: [] }),
     load: async () => {
-      const { readPytorch } = await import("../../convert/pytorch.ts");
+      const { readPytorch } = await import("../../formats/pytorch.ts");
       return (bytes) => readPytorch(bytes, "fuzz.pth");
     },
   },
@@ -402,7 +402,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       structured: safetensorsRewrite,
     }),
     load: async () => {
-      const { readSafetensors } = await import("../../convert/safetensors.ts");
+      const { readSafetensors } = await import("../../formats/safetensors.ts");
       return (bytes) => readSafetensors(bytes, "fuzz.safetensors");
     },
   },
@@ -424,7 +424,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       fields: [{ offset: 8, width: seed[6] === 1 ? 2 : 4, littleEndian: true }],
     }),
     load: async () => {
-      const { readNpy } = await import("../../convert/npy.ts");
+      const { readNpy } = await import("../../formats/npy.ts");
       return (bytes) => readNpy(bytes, "fuzz.npy");
     },
   },
@@ -487,14 +487,14 @@ export const TARGETS: readonly FuzzTarget[] = [
     reader: "validateRegistryJson",
     file: "fuzz-registry.json",
     seeds: async () => {
-      const { REGISTRY } = await import("../../zoo/registry.ts");
+      const { REGISTRY } = await import("../../hub/registry.ts");
       // One entry of each source, with and without the optional fields.
       const sample = [0, 8, 9, 20, 31].map((index) => REGISTRY[index]);
       return [{ label: "REGISTRY sample", bytes: encoder.encode(JSON.stringify(sample, null, 1)) }];
     },
     hints: () => ({ fields: [], structured: jsonRewrite }),
     load: async () => {
-      const { validateRegistryJson } = await import("../../zoo/registry.ts");
+      const { validateRegistryJson } = await import("../../hub/registry.ts");
       return (bytes) => validateRegistryJson(decoder.decode(bytes), "fuzz-registry.json");
     },
   },

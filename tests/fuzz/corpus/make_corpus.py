@@ -1,4 +1,4 @@
-"""Writes the extra fuzz seeds that tests/fixtures lacks (run with /usr/bin/python3, PIL).
+"""Writes the extra fuzz seeds that testdata/fixtures lacks (run with /usr/bin/python3, PIL).
 
 The other seeds are existing fixtures, named by path in tests/fuzz/targets.ts.
 """

@@ -1,0 +1,112 @@
+/**
+ * The in-memory weight map every importer produces and every model consumes:
+ * `layer/param` → float32 data in the zoo layout (HWIO kernels, `[in, out]` dense).
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * import { planResNet } from "./plan.ts";
+ * import { initialWeights } from "./weights.ts";
+ * const weights = initialWeights(planResNet(getSpec("cifar_resnet20")), 1);
+ * console.log(weights.get("conv1/kernel")?.shape); // [3, 3, 3, 16]
+ * ```
+ *
+ * @module
+ */
+
+import type { Plan, WeightSlot } from "./plan.ts";
+import { weightSlots } from "./plan.ts";
+
+/** One weight in the zoo layout. */
+export interface Weight {
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** Row-major float32 elements. */
+  data: Float32Array;
+  /**
+   * Present where `data` is computed on first read (a deferred layout change, see
+   * `deferTranspose`): writes the elements into the start of `target` without keeping them,
+   * so that a file writer streams the weight through one reused buffer.
+   */
+  writeInto?: (target: Float32Array) => void;
+}
+
+/** `layer/param` → weight, in the zoo layout. */
+export type WeightMap = Map<string, Weight>;
+
+/** Deterministic pseudo-random numbers (mulberry32) so initial weights are reproducible. */
+function uniformSource(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Keras' initialisers: He-normal-like uniform for kernels, zeros/ones for the rest. */
+function initialValue(slot: WeightSlot, random: () => number): Float32Array {
+  const size = slot.shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(size);
+  if (slot.param === "kernel") {
+    const fanIn = slot.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const limit = Math.sqrt(6 / fanIn);
+    for (let i = 0; i < size; i++) data[i] = (random() * 2 - 1) * limit;
+  } else if (slot.param === "gamma" || slot.param === "moving_variance") {
+    data.fill(1);
+  }
+  return data;
+}
+
+/**
+ * Freshly initialised weights for a plan (He-uniform kernels, identity BatchNorms).
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * import { planResNet } from "./plan.ts";
+ * const w = initialWeights(planResNet(getSpec("resnet18")), 42);
+ * console.log(w.size); // 122
+ * ```
+ */
+export function initialWeights(plan: Plan, seed = 0): WeightMap {
+  const random = uniformSource(seed);
+  return new Map(
+    weightSlots(plan).map((
+      slot,
+    ) => [slot.name, { shape: slot.shape, data: initialValue(slot, random) }]),
+  );
+}
+
+/**
+ * Checks that a weight map holds exactly what a plan needs, with the right shapes;
+ * the error names the first missing, surplus or misshapen tensor.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * import { planResNet } from "./plan.ts";
+ * const plan = planResNet(getSpec("cifar_resnet20"));
+ * checkWeights(plan, initialWeights(plan)); // no throw
+ * ```
+ */
+export function checkWeights(plan: Plan, weights: WeightMap, source = "weights"): void {
+  const slots = weightSlots(plan);
+  for (const slot of slots) {
+    const weight = weights.get(slot.name);
+    if (!weight) {
+      throw new Error(`${source}: missing tensor '${slot.name}' (shape [${slot.shape}])`);
+    }
+    if (weight.shape.join() !== slot.shape.join()) {
+      throw new Error(
+        `${source}: tensor '${slot.name}' has shape [${weight.shape}], expected [${slot.shape}]`,
+      );
+    }
+  }
+  const expected = new Set(slots.map((s) => s.name));
+  for (const name of weights.keys()) {
+    if (!expected.has(name)) throw new Error(`${source}: unexpected tensor '${name}'`);
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * Reader and writer for NumPy's `.npy` format: the magic `\x93NUMPY`, a version, a header
+ * length, a Python-literal header dict (`descr`, `fortran_order`, `shape`), then the raw data.
+ *
+ * @example
+ * ```ts
+ * import { readNpy, writeNpy } from "./npy.ts";
+ * const bytes = writeNpy([2, 2], new Float32Array([1, 2, 3, 4]));
+ * const tensor = readNpy(bytes, "weights.npy");
+ * console.log(tensor.shape, tensor.data); // [2, 2] Float32Array [1, 2, 3, 4]
+ * ```
+ *
+ * @module
+ */
+
+import { type NamedTensor, ZooFormatError } from "./tensor.ts";
+import { decodeLittleEndian, elementCount, RAW_DTYPES, type RawDType } from "./safetensors.ts";
+
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
+
+/** numpy aligns the start of the data to this many bytes. */
+const NPY_ALIGNMENT = 64;
+
+/**
+ * numpy ≥ 1.24 leaves room for the growth axis (the first one) to reach this many digits, so the
+ * header can be rewritten in place when rows are appended; writing the same keeps files identical.
+ */
+const GROWTH_AXIS_MAX_DIGITS = 21;
+
+/** The supported `descr` codes (little-endian or byte-order-free) and their raw encodings. */
+const NPY_DTYPES: Record<string, RawDType> = {
+  "<f4": "F32",
+  "<f8": "F64",
+  "<i8": "I64",
+  "<i4": "I32",
+  "|u1": "U8",
+};
+
+/** Width of the header-length field and the header's text encoding, per major version. */
+function headerLengthField(major: number): { width: 2 | 4; encoding: string } | undefined {
+  if (major === 1) return { width: 2, encoding: "latin1" };
+  if (major === 2) return { width: 4, encoding: "latin1" };
+  if (major === 3) return { width: 4, encoding: "utf-8" };
+  return undefined;
+}
+
+/** Pulls one key's literal out of the header dict, accepting either Python quote style. */
+function headerValue(header: string, key: string, literal: string): string | undefined {
+  return new RegExp(`['"]${key}['"]\\s*:\\s*${literal}`).exec(header)?.[1];
+}
+
+function parseShape(file: string, literal: string): number[] {
+  const parts = literal.split(",").map((part) => part.trim());
+  // A one-element tuple is written "(5,)", so a trailing empty part is expected.
+  if (parts.at(-1) === "") parts.pop();
+  return parts.map((part) => {
+    if (!/^\d+$/.test(part)) throw new ZooFormatError(file, `shape entry '${part}' is not a count`);
+    return Number(part);
+  });
+}
+
+/** The tensor name for a file: its base name without directory or `.npy`. */
+function tensorName(file: string): string {
+  const base = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
+  return base.endsWith(".npy") ? base.slice(0, -".npy".length) : base;
+}
+
+/**
+ * Parses a `.npy` file (format versions 1.0, 2.0 and 3.0). Supports little-endian `<f4`, `<f8`
+ * (narrowed to float32), `<i8`, `<i4` and `|u1` in C order. The tensor is named after the file:
+ * its base name without `.npy`.
+ *
+ * @param bytes The whole file.
+ * @param file The file name, used as the tensor name and in error messages.
+ * @throws {ZooFormatError} On a bad magic, version or header, an unsupported dtype, Fortran
+ * order, or a data size that does not match the shape.
+ *
+ * @example
+ * ```ts
+ * const tensor = readNpy(await Deno.readFile("weights/fc.weight.npy"), "weights/fc.weight.npy");
+ * console.log(tensor.name, tensor.shape); // "fc.weight" [1000, 2048]
+ * ```
+ */
+export function readNpy(bytes: Uint8Array, file: string): NamedTensor {
+  if (bytes.length < 10 || NPY_MAGIC.some((byte, i) => bytes[i] !== byte)) {
+    throw new ZooFormatError(file, "not a .npy file (missing \\x93NUMPY magic)");
+  }
+  const field = headerLengthField(bytes[6]);
+  if (!field) {
+    throw new ZooFormatError(file, `unsupported .npy version ${bytes[6]}.${bytes[7]}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerStart = 8 + field.width;
+  if (bytes.length < headerStart) {
+    throw new ZooFormatError(
+      file,
+      `file has ${bytes.length} bytes, too short for its header length`,
+    );
+  }
+  const headerLength = field.width === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const dataStart = headerStart + headerLength;
+  if (dataStart > bytes.length) {
+    throw new ZooFormatError(
+      file,
+      `header length ${headerLength} exceeds the ${bytes.length - headerStart} bytes after it`,
+    );
+  }
+  const header = new TextDecoder(field.encoding).decode(bytes.subarray(headerStart, dataStart));
+
+  const descr = headerValue(header, "descr", `['"]([^'"]*)['"]`);
+  const fortranOrder = headerValue(header, "fortran_order", "(True|False)");
+  const shapeLiteral = headerValue(header, "shape", "\\(([^)]*)\\)");
+  if (descr === undefined || fortranOrder === undefined || shapeLiteral === undefined) {
+    throw new ZooFormatError(
+      file,
+      `header ${JSON.stringify(header.trim())} lacks descr, fortran_order or shape`,
+    );
+  }
+  const rawDType = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
+  if (!rawDType) {
+    throw new ZooFormatError(
+      file,
+      `unsupported dtype '${descr}' (supported: ${Object.keys(NPY_DTYPES).join(", ")})`,
+    );
+  }
+  if (fortranOrder === "True") {
+    throw new ZooFormatError(file, "fortran_order True is not supported; save a C-ordered array");
+  }
+  const shape = parseShape(file, shapeLiteral);
+  const expectedBytes = elementCount(shape) * RAW_DTYPES[rawDType].bytesPerElement;
+  const dataBytes = bytes.length - dataStart;
+  if (dataBytes !== expectedBytes) {
+    throw new ZooFormatError(
+      file,
+      `data has ${dataBytes} bytes, expected ${expectedBytes} for '${descr}' ${
+        JSON.stringify(shape)
+      }`,
+    );
+  }
+  return {
+    name: tensorName(file),
+    shape,
+    dtype: RAW_DTYPES[rawDType].dtype,
+    data: decodeLittleEndian(rawDType, bytes.subarray(dataStart)),
+  };
+}
+
+/**
+ * Serializes a float32 array as a version 1.0 `.npy` file (`<f4`, C order), byte for byte as
+ * `numpy.save` (≥ 1.24) writes it: the header is padded with spaces and a final newline so the
+ * data starts on a 64-byte boundary.
+ *
+ * @param shape Dimensions, outermost first; their product must equal `data.length`.
+ * @param data Row-major elements.
+ * @throws {RangeError} If the shape is not a list of counts or does not match the data length.
+ *
+ * @example
+ * ```ts
+ * await Deno.writeFile("logits.npy", writeNpy([1, 10], new Float32Array(10)));
+ * ```
+ */
+export function writeNpy(shape: number[], data: Float32Array): Uint8Array {
+  if (!shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) {
+    throw new RangeError(`writeNpy: shape ${JSON.stringify(shape)} is not a list of counts`);
+  }
+  if (elementCount(shape) !== data.length) {
+    throw new RangeError(
+      `writeNpy: shape ${JSON.stringify(shape)} holds ${elementCount(shape)} elements, ` +
+        `data has ${data.length}`,
+    );
+  }
+  // Python's tuple repr: "()", "(5,)", "(2, 3)".
+  const shapeRepr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeRepr}, }`;
+  if (shape.length > 0) header += " ".repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
+  const prefixBytes = 10; // magic (6), version (2), header length (2)
+  const unpadded = header.length + 1; // + the final newline
+  const padding = NPY_ALIGNMENT - ((prefixBytes + unpadded) % NPY_ALIGNMENT);
+  header += " ".repeat(padding) + "\n";
+
+  const out = new Uint8Array(prefixBytes + header.length + data.byteLength);
+  out.set(NPY_MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), prefixBytes);
+  out.set(
+    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    prefixBytes + header.length,
+  );
+  return out;
+}

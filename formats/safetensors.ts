@@ -1,0 +1,517 @@
+/**
+ * Reader and writer for the safetensors format (Hugging Face): an 8-byte little-endian header
+ * length, a JSON header naming each tensor's dtype, shape and byte range, then the raw
+ * little-endian tensor data back to back.
+ *
+ * Also home of the half-precision decoders shared by the other readers, because this module
+ * has no dependencies.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * const bytes = writeSafetensors([
+ *   { name: "fc.bias", shape: [2], dtype: "float32", data: new Float32Array([0.5, -1]) },
+ * ]);
+ * const { tensors } = readSafetensors(bytes, "model.safetensors");
+ * console.log(tensors[0].name, tensors[0].data); // fc.bias Float32Array [0.5, -1]
+ * ```
+ *
+ * @module
+ */
+
+import { type NamedTensor, type TensorDType, ZooFormatError } from "./tensor.ts";
+
+/** The contents of a safetensors file. */
+export interface SafetensorsFile {
+  /** The tensors, in the order the header lists them. */
+  tensors: NamedTensor[];
+  /** The header's `__metadata__` map (empty when the file has none). */
+  metadata: Record<string, string>;
+}
+
+/** The reference implementation refuses headers above 100 MB; so does this reader. */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** Exponent and mantissa fields of IEEE half precision (1 sign, 5 exponent, 10 mantissa bits). */
+const HALF_EXPONENT_MASK = 0x7c00;
+const HALF_MANTISSA_MASK = 0x03ff;
+
+/**
+ * Converts IEEE 754 half-precision bit patterns to float32, exactly (every half value,
+ * subnormals, infinities and NaN included, is representable in float32).
+ *
+ * @example
+ * ```ts
+ * float16BitsToFloat32(new Uint16Array([0x3c00, 0xc100])); // Float32Array [1, -2.5]
+ * ```
+ */
+export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h & HALF_EXPONENT_MASK) >> 10;
+    const mantissa = h & HALF_MANTISSA_MASK;
+    if (exponent === 0) {
+      out[i] = sign * mantissa * 2 ** -24;
+    } else if (exponent === 0x1f) {
+      out[i] = mantissa === 0 ? sign * Infinity : NaN;
+    } else {
+      out[i] = sign * (1024 + mantissa) * 2 ** (exponent - 25);
+    }
+  }
+  return out;
+}
+
+/**
+ * Converts bfloat16 bit patterns to float32: a bfloat16 is the top half of a float32.
+ *
+ * @example
+ * ```ts
+ * bfloat16BitsToFloat32(new Uint16Array([0x3f80, 0xc060])); // Float32Array [1, -3.5]
+ * ```
+ */
+export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const words = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) words[i] = bits[i] << 16;
+  return new Float32Array(words.buffer);
+}
+
+/**
+ * The number of elements of a tensor with the given dimensions (1 for a scalar).
+ *
+ * @example
+ * ```ts
+ * elementCount([64, 3, 7, 7]); // 9408
+ * ```
+ */
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((count, dim) => count * dim, 1);
+}
+
+/**
+ * Element encodings of raw little-endian tensor bytes, named as safetensors names them. The npy
+ * and ONNX readers map their own type codes onto these names to share one decoder.
+ */
+export type RawDType =
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "F64"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "U16"
+  | "I8"
+  | "U8"
+  | "BOOL";
+
+/** Bytes per element of each {@link RawDType}, and the {@link TensorDType} it decodes to. */
+export const RAW_DTYPES: Readonly<
+  Record<RawDType, { bytesPerElement: number; dtype: TensorDType }>
+> = {
+  F32: { bytesPerElement: 4, dtype: "float32" },
+  F16: { bytesPerElement: 2, dtype: "float32" },
+  BF16: { bytesPerElement: 2, dtype: "float32" },
+  F64: { bytesPerElement: 8, dtype: "float32" },
+  I64: { bytesPerElement: 8, dtype: "int64" },
+  I32: { bytesPerElement: 4, dtype: "int32" },
+  I16: { bytesPerElement: 2, dtype: "int32" },
+  U16: { bytesPerElement: 2, dtype: "int32" },
+  I8: { bytesPerElement: 1, dtype: "int32" },
+  U8: { bytesPerElement: 1, dtype: "uint8" },
+  BOOL: { bytesPerElement: 1, dtype: "bool" },
+};
+
+function isRawDType(name: string): name is RawDType {
+  return Object.hasOwn(RAW_DTYPES, name);
+}
+
+/**
+ * Decodes little-endian element bytes to a fresh array of the {@link NamedTensor} element type
+ * (F16/BF16/F64 become float32, I16/U16/I8 int32). The caller has checked that `raw.length` is
+ * the element count times {@link RAW_DTYPES}`[dtype].bytesPerElement`.
+ *
+ * The bytes are copied first because a typed-array view needs an offset that is a multiple of
+ * its element size, which a slice of a file rarely has; the view then reads them in the host's
+ * byte order, little-endian on every platform Deno runs on.
+ *
+ * @example
+ * ```ts
+ * decodeLittleEndian("F16", new Uint8Array([0x00, 0x3c])); // Float32Array [1]
+ * ```
+ */
+export function decodeLittleEndian(dtype: RawDType, raw: Uint8Array): NamedTensor["data"] {
+  // Uint8Array's own slice: a Node Buffer's `slice` returns a view, not a copy.
+  const copy = Uint8Array.prototype.slice.call(raw);
+  switch (dtype) {
+    case "F32":
+      return new Float32Array(copy.buffer);
+    case "F16":
+      return float16BitsToFloat32(new Uint16Array(copy.buffer));
+    case "BF16":
+      return bfloat16BitsToFloat32(new Uint16Array(copy.buffer));
+    case "F64":
+      return Float32Array.from(new Float64Array(copy.buffer));
+    case "I64":
+      return new BigInt64Array(copy.buffer);
+    case "I32":
+      return new Int32Array(copy.buffer);
+    case "I16":
+      return Int32Array.from(new Int16Array(copy.buffer));
+    case "U16":
+      return Int32Array.from(new Uint16Array(copy.buffer));
+    case "I8":
+      return Int32Array.from(new Int8Array(copy.buffer));
+    case "U8":
+    case "BOOL":
+      return copy;
+  }
+}
+
+/**
+ * A float32 tensor over its little-endian bytes in a file's buffer: `littleEndian` is those
+ * bytes, and `data` decodes them (once) on first access. Layout changes read the bytes in
+ * place, so a kernel that is transposed anyway is never copied first.
+ *
+ * @example
+ * ```ts
+ * const t = lazyFloat32Tensor("w", [1], new Uint8Array([0, 0, 0x80, 0x3f]));
+ * console.log(t.data); // Float32Array [1]
+ * ```
+ */
+export function lazyFloat32Tensor(name: string, shape: number[], bytes: Uint8Array): NamedTensor {
+  let data: Float32Array | undefined;
+  return {
+    name,
+    shape,
+    dtype: "float32",
+    littleEndian: bytes,
+    get data(): Float32Array {
+      data ??= decodeLittleEndian("F32", bytes) as Float32Array;
+      return data;
+    },
+  };
+}
+
+/**
+ * A float32 tensor's elements as a view of its file's bytes (no copy), when a reader left them
+ * there ({@link NamedTensor.littleEndian}) at a 4-aligned offset; else `undefined`. Deno runs on
+ * little-endian hosts only, so those bytes are the host's float32s.
+ *
+ * @example
+ * ```ts
+ * const t = lazyFloat32Tensor("w", [1], new Uint8Array([0, 0, 0x80, 0x3f]));
+ * console.log(alignedFloat32View(t)); // Float32Array [1], over the same bytes
+ * ```
+ */
+export function alignedFloat32View(
+  tensor: Pick<NamedTensor, "littleEndian">,
+): Float32Array | undefined {
+  const bytes = tensor.littleEndian;
+  if (!bytes || bytes.byteOffset % 4 !== 0 || bytes.length % 4 !== 0) return undefined;
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+}
+
+/** The safetensors dtype written for each {@link TensorDType}. */
+const WRITTEN_DTYPES: Record<TensorDType, RawDType> = {
+  float32: "F32",
+  int64: "I64",
+  int32: "I32",
+  uint8: "U8",
+  bool: "BOOL",
+};
+
+/** One header entry, validated, before its bytes are checked against its neighbours. */
+interface HeaderEntry {
+  name: string;
+  dtype: RawDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function parseHeaderEntry(file: string, name: string, info: unknown): HeaderEntry {
+  if (!isRecord(info)) throw new ZooFormatError(file, `header entry '${name}' is not an object`);
+  const { dtype, shape, data_offsets: offsets } = info;
+  if (typeof dtype !== "string") {
+    throw new ZooFormatError(file, `tensor '${name}' has no string dtype`);
+  }
+  if (!isRawDType(dtype)) {
+    throw new ZooFormatError(file, `tensor '${name}' has unsupported dtype '${dtype}'`);
+  }
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    throw new ZooFormatError(
+      file,
+      `tensor '${name}' shape ${JSON.stringify(shape)} is not a list of counts`,
+    );
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+    throw new ZooFormatError(
+      file,
+      `tensor '${name}' data_offsets ${JSON.stringify(offsets)} is not [begin, end]`,
+    );
+  }
+  const [begin, end] = offsets as number[];
+  const expectedBytes = elementCount(shape) * RAW_DTYPES[dtype].bytesPerElement;
+  if (end - begin !== expectedBytes) {
+    throw new ZooFormatError(
+      file,
+      `tensor '${name}' (${dtype} ${JSON.stringify(shape)}) spans ${end - begin} bytes ` +
+        `[${begin}, ${end}), expected ${expectedBytes}`,
+    );
+  }
+  return { name, dtype, shape, begin, end };
+}
+
+function parseMetadata(file: string, metadata: unknown): Record<string, string> {
+  if (!isRecord(metadata)) throw new ZooFormatError(file, "__metadata__ is not an object");
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== "string") {
+      throw new ZooFormatError(file, `__metadata__ value of '${key}' is not a string`);
+    }
+  }
+  return metadata as Record<string, string>;
+}
+
+/** Requires the byte ranges to tile the data section exactly: no overlap, gap or trailing bytes. */
+function checkContiguous(file: string, entries: HeaderEntry[], dataBytes: number): void {
+  const byBegin = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expectedBegin = 0;
+  let previous = "the start of the data";
+  for (const entry of byBegin) {
+    if (entry.begin < expectedBegin) {
+      throw new ZooFormatError(
+        file,
+        `tensor '${entry.name}' [${entry.begin}, ${entry.end}) overlaps ${previous}`,
+      );
+    }
+    if (entry.begin > expectedBegin) {
+      throw new ZooFormatError(
+        file,
+        `tensor '${entry.name}' begins at ${entry.begin}, leaving a gap after ${previous} ` +
+          `(offsets must be contiguous)`,
+      );
+    }
+    expectedBegin = entry.end;
+    previous = `tensor '${entry.name}' [${entry.begin}, ${entry.end})`;
+  }
+  if (expectedBegin !== dataBytes) {
+    throw new ZooFormatError(
+      file,
+      `tensors cover ${expectedBegin} data bytes but the file holds ${dataBytes}`,
+    );
+  }
+}
+
+/**
+ * Parses a safetensors file. Every tensor is copied out of `bytes`, converted to the
+ * {@link NamedTensor} element types (F16/BF16/F64 to float32, I8/I16/U16 to int32).
+ *
+ * @param bytes The whole file.
+ * @param file The file name, used in error messages.
+ * @throws {ZooFormatError} If the header length, JSON, dtypes, shapes or byte ranges are invalid.
+ *
+ * @example
+ * ```ts
+ * const bytes = await Deno.readFile("resnet18.safetensors");
+ * const { tensors, metadata } = readSafetensors(bytes, "resnet18.safetensors");
+ * const conv1 = tensors.find((t) => t.name === "conv1.weight"); // shape [64, 3, 7, 7]
+ * ```
+ */
+export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
+  if (bytes.length < 8) {
+    throw new ZooFormatError(file, `file has ${bytes.length} bytes, too short for a header length`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(bytes.length - 8)) {
+    throw new ZooFormatError(
+      file,
+      `header length ${headerLength} exceeds the ${bytes.length - 8} bytes after it`,
+    );
+  }
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    throw new ZooFormatError(file, `header length ${headerLength} is over ${MAX_HEADER_BYTES}`);
+  }
+  const dataStart = 8 + Number(headerLength);
+  let header: unknown;
+  try {
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)),
+    );
+  } catch (error) {
+    throw new ZooFormatError(file, `header is not valid UTF-8 JSON: ${(error as Error).message}`);
+  }
+  if (!isRecord(header)) throw new ZooFormatError(file, "header is not a JSON object");
+
+  let metadata: Record<string, string> = {};
+  const entries: HeaderEntry[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") metadata = parseMetadata(file, info);
+    else entries.push(parseHeaderEntry(file, name, info));
+  }
+  const data = bytes.subarray(dataStart);
+  checkContiguous(file, entries, data.length);
+
+  const tensors = entries.map(({ name, dtype, shape, begin, end }): NamedTensor =>
+    dtype === "F32" ? lazyFloat32Tensor(name, shape, data.subarray(begin, end)) : {
+      name,
+      shape,
+      dtype: RAW_DTYPES[dtype].dtype,
+      data: decodeLittleEndian(dtype, data.subarray(begin, end)),
+    }
+  );
+  return { tensors, metadata };
+}
+
+/**
+ * Bytes of a file that are computed only when a writer reaches them, into a buffer the writer
+ * provides: how a kernel whose layout change is deferred reaches the disk without ever being
+ * kept in memory whole (see `safetensorsChunks`).
+ */
+export interface DeferredChunk {
+  /** How many bytes it produces. */
+  readonly length: number;
+  /** Writes them into the start of `target`, which is 4-aligned and at least `length` long. */
+  writeInto(target: Uint8Array): void;
+}
+
+/** A piece of a file to write, in order: bytes, or bytes to produce on the way. */
+export type FileChunk = Uint8Array | DeferredChunk;
+
+/**
+ * Serializes tensors to safetensors, in the given order, with the header padded by spaces to a
+ * multiple of 8 bytes so the data starts aligned (as the reference writer does). float32 is
+ * written as F32, int64 as I64, int32 as I32, uint8 as U8 and bool as BOOL.
+ *
+ * The file comes as chunks: the header, then each tensor's data, in file order. A tensor in
+ * memory is a view of its data (no copy); a float32 tensor with `writeInto` (a kernel whose
+ * layout change is deferred) is a {@link DeferredChunk} that writes it into the writer's
+ * buffer. Writing the chunks one after another (see `writeAtomically`) thus spares a copy of
+ * every weight, which for a 100 MB model is a tenth of a second and 100 MB of memory.
+ *
+ * @param tensors Tensors with unique names whose data length matches their shape.
+ * @param metadata Optional string map stored as `__metadata__`.
+ * @throws {RangeError} If a name repeats or a tensor's data does not match its shape.
+ *
+ * @example
+ * ```ts
+ * const chunks = safetensorsChunks(
+ *   [{ name: "fc.weight", shape: [1, 2], dtype: "float32", data: new Float32Array([1, 2]) }],
+ * );
+ * console.log(chunks.length); // 2: the header and fc.weight
+ * ```
+ */
+export function safetensorsChunks(
+  tensors: NamedTensor[],
+  metadata?: Record<string, string>,
+): FileChunk[] {
+  // No prototype, so a tensor named "__proto__" becomes an ordinary key.
+  const header: Record<string, unknown> = Object.create(null);
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const names = new Set<string>(["__metadata__"]);
+  const chunks: FileChunk[] = [];
+  let dataBytes = 0;
+  for (const tensor of tensors) {
+    if (names.has(tensor.name)) {
+      throw new RangeError(
+        `writeSafetensors: tensor name '${tensor.name}' is used twice or is the reserved '__metadata__'`,
+      );
+    }
+    names.add(tensor.name);
+    const written = WRITTEN_DTYPES[tensor.dtype];
+    const { bytesPerElement } = RAW_DTYPES[written];
+    const count = elementCount(tensor.shape);
+    const { writeInto } = tensor;
+    if (writeInto && tensor.dtype === "float32") {
+      chunks.push({
+        length: count * 4,
+        writeInto: (target) => writeInto(new Float32Array(target.buffer, target.byteOffset, count)),
+      });
+    } else if (
+      tensor.data.length !== count || tensor.data.BYTES_PER_ELEMENT !== bytesPerElement
+    ) {
+      const described = `${tensor.dtype} ${JSON.stringify(tensor.shape)}`;
+      throw new RangeError(
+        `writeSafetensors: tensor '${tensor.name}' (${described}) has ${tensor.data.length} ` +
+          `elements of ${tensor.data.BYTES_PER_ELEMENT} bytes, expected ${count} of ${bytesPerElement}`,
+      );
+    } else {
+      chunks.push(
+        new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, count * bytesPerElement),
+      );
+    }
+    const end = dataBytes + count * bytesPerElement;
+    header[tensor.name] = {
+      dtype: written,
+      shape: tensor.shape,
+      data_offsets: [dataBytes, end],
+    };
+    dataBytes = end;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLength = Math.ceil(json.length / 8) * 8;
+  const head = new Uint8Array(8 + headerLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length);
+  return [head, ...chunks];
+}
+
+/**
+ * Joins file chunks into one array, producing the deferred ones.
+ *
+ * @example
+ * ```ts
+ * const deferred = { length: 2, writeInto: (target: Uint8Array) => target.set([2, 3]) };
+ * joinChunks([new Uint8Array([1]), deferred]); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function joinChunks(chunks: FileChunk[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    if (chunk instanceof Uint8Array) {
+      out.set(chunk, offset);
+    } else {
+      // Through an aligned buffer of its own: `offset` need not be a multiple of 4.
+      const produced = new Uint8Array(chunk.length);
+      chunk.writeInto(produced);
+      out.set(produced, offset);
+    }
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Serializes tensors to one safetensors byte array: {@link safetensorsChunks}, joined.
+ *
+ * @param tensors Tensors with unique names whose data length matches their shape.
+ * @param metadata Optional string map stored as `__metadata__`.
+ * @throws {RangeError} If a name repeats or a tensor's data does not match its shape.
+ *
+ * @example
+ * ```ts
+ * const bytes = writeSafetensors(
+ *   [{ name: "fc.weight", shape: [1, 2], dtype: "float32", data: new Float32Array([1, 2]) }],
+ *   { format: "pt" },
+ * );
+ * await Deno.writeFile("fc.safetensors", bytes);
+ * ```
+ */
+export function writeSafetensors(
+  tensors: NamedTensor[],
+  metadata?: Record<string, string>,
+): Uint8Array {
+  return joinChunks(safetensorsChunks(tensors, metadata));
+}

@@ -1,0 +1,605 @@
+/**
+ * The download cache for pretrained weights: {@link fetchWeights} returns the path of a
+ * verified local copy of a registry entry's file, downloading it when needed.
+ *
+ * - Layout: `<cacheDir()>/downloads/<file>`, with `<file>.part` while downloading, a
+ *   `<file>.lock` held by the downloading process and a `<file>.verified` sidecar that memoises
+ *   the hash check by mtime and size.
+ * - Downloads resume: an existing `.part` is continued with `Range: bytes=N-`; a server that
+ *   ignores the Range (200) restarts it; a dropped connection is retried from the bytes received.
+ * - Nothing reaches the final name before its hash matches; a mismatch deletes the partial file.
+ * - Concurrent fetches of one file (in one process or several) serialise on the lock file; the
+ *   later ones reuse the finished file. A lock whose process is gone or whose heartbeat stopped
+ *   is taken over.
+ * - Environment: `DENOZOO_HOME` (cache root), `DENOZOO_OFFLINE=1` (never touch the network),
+ *   `DENOZOO_MIRROR=URL` (fetch `URL/<upstream host>/<upstream path>` instead of upstream).
+ *
+ * Needs `--allow-net --allow-read --allow-write --allow-env`.
+ *
+ * @example
+ * ```ts
+ * import { findWeights } from "./registry.ts";
+ * import { fetchWeights } from "./cache.ts";
+ *
+ * const path = await fetchWeights(findWeights("cifar_resnet20.cifar10"), { progress: true });
+ * console.log(path); // ~/.cache/denozoo/downloads/resnet20-12fca82f.th
+ * ```
+ *
+ * @module
+ */
+
+import { hashFile } from "./hash.ts";
+import { ZooFormatError } from "../formats/tensor.ts";
+import type { WeightsEntry, WeightsHash } from "./registry.ts";
+
+/** Download progress, reported at most every 100 ms and once at the end. */
+export interface DownloadProgress {
+  /** Bytes of the file on disk so far, including a resumed part. */
+  received: number;
+  /** Size of the whole file, when the server says it. */
+  total?: number;
+  /** Bytes per second during this call. */
+  rate: number;
+  /** Estimated seconds left, when the total is known and the rate is positive. */
+  etaSeconds?: number;
+}
+
+/** Options of {@link fetchWeights}. */
+export interface FetchWeightsOptions {
+  /** Called with the transfer progress. */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Draw a progress bar on stderr; silent when stderr is not a terminal. */
+  progress?: boolean;
+  /** Cancels the download (or the wait for another process's download). */
+  signal?: AbortSignal;
+}
+
+/** Result of {@link verifyCached}. */
+export type CacheState = "ok" | "missing" | "corrupt";
+
+const PROGRESS_INTERVAL_MS = 100;
+/** Consecutive failed attempts that received no byte before a URL is given up. */
+const MAX_ATTEMPTS_WITHOUT_PROGRESS = 5;
+/** A connection that delivers nothing for this long is dropped and resumed. */
+const IDLE_TIMEOUT_MS = 60_000;
+/** The lock holder refreshes the lock's mtime this often... */
+const LOCK_HEARTBEAT_MS = 5_000;
+/** ...so a lock untouched for this long belongs to a dead or hung process. */
+const LOCK_STALE_MS = 30_000;
+const LOCK_POLL_MS = 100;
+
+/**
+ * The cache root for an OS and environment: `DENOZOO_HOME`, else `%LOCALAPPDATA%\denozoo`
+ * (Windows), `~/Library/Caches/denozoo` (macOS), `$XDG_CACHE_HOME/denozoo` or
+ * `~/.cache/denozoo` (others). Pure, so every platform's rule can be tested anywhere.
+ *
+ * @example
+ * ```ts
+ * const env: Record<string, string> = { HOME: "/home/ada" };
+ * console.log(resolveCacheDir("linux", (name) => env[name])); // "/home/ada/.cache/denozoo"
+ * ```
+ */
+export function resolveCacheDir(
+  os: typeof Deno.build.os,
+  getEnv: (name: string) => string | undefined,
+): string {
+  const explicit = getEnv("DENOZOO_HOME");
+  if (explicit) return explicit;
+  const fail = (what: string): never => {
+    throw new Error(`cannot locate a cache directory (${what} is not set); set DENOZOO_HOME`);
+  };
+  if (os === "windows") {
+    const profile = getEnv("USERPROFILE");
+    const local = getEnv("LOCALAPPDATA") ??
+      (profile ? `${profile}\\AppData\\Local` : fail("LOCALAPPDATA"));
+    return `${local}\\denozoo`;
+  }
+  const home = getEnv("HOME");
+  if (os === "darwin") return `${home ?? fail("HOME")}/Library/Caches/denozoo`;
+  // The XDG spec says relative values are invalid and must be ignored.
+  const xdg = getEnv("XDG_CACHE_HOME");
+  if (xdg?.startsWith("/")) return `${xdg}/denozoo`;
+  return `${home ?? fail("HOME")}/.cache/denozoo`;
+}
+
+/**
+ * The cache root of this process (see {@link resolveCacheDir}).
+ *
+ * @example
+ * ```ts
+ * Deno.env.set("DENOZOO_HOME", "/data/zoo");
+ * console.log(cacheDir()); // "/data/zoo"
+ * ```
+ */
+export function cacheDir(): string {
+  return resolveCacheDir(Deno.build.os, (name) => Deno.env.get(name));
+}
+
+const SEPARATOR = Deno.build.os === "windows" ? "\\" : "/";
+
+/**
+ * The cache file name of an entry: the last path segment of its canonical URL.
+ *
+ * @example
+ * ```ts
+ * import { findWeights } from "./registry.ts";
+ * console.log(weightsFileName(findWeights("resnet50.tv2_in1k"))); // "resnet50-11ad3fa6.pth"
+ * ```
+ */
+export function weightsFileName(entry: WeightsEntry): string {
+  const url = entry.urls[0];
+  if (!url) throw new ZooFormatError(entry.id, "registry entry has no URL");
+  const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
+  if (!name || name === "." || name === ".." || /[\\/:]/.test(name)) {
+    throw new ZooFormatError(url, `URL does not end in a usable file name ('${name}')`);
+  }
+  return name;
+}
+
+/**
+ * Where an entry's verified file lives (or would live) in the cache. Dropping the upstream file
+ * there by hand works offline.
+ *
+ * @example
+ * ```ts
+ * import { findWeights } from "./registry.ts";
+ * console.log(cachedPath(findWeights("cifar_resnet20.cifar10")));
+ * // ~/.cache/denozoo/downloads/resnet20-12fca82f.th
+ * ```
+ */
+export function cachedPath(entry: WeightsEntry): string {
+  return [cacheDir(), "downloads", weightsFileName(entry)].join(SEPARATOR);
+}
+
+/**
+ * Maps an upstream URL onto a mirror: `<mirror>/<upstream host>/<upstream path>`.
+ *
+ * @example
+ * ```ts
+ * console.log(mirrorUrl("https://download.pytorch.org/models/resnet18-f37072fd.pth", "http://m:8000/"));
+ * // "http://m:8000/download.pytorch.org/models/resnet18-f37072fd.pth"
+ * ```
+ */
+export function mirrorUrl(upstream: string, mirror: string): string {
+  const url = new URL(upstream);
+  return `${mirror.replace(/\/+$/, "")}/${url.host}${url.pathname}${url.search}`;
+}
+
+function digestAlgorithm(hash: WeightsHash): "sha256" | "md5" {
+  return hash.algorithm === "md5" ? "md5" : "sha256";
+}
+
+function hashMatches(expected: WeightsHash, hex: string): boolean {
+  const value = expected.value.toLowerCase();
+  return expected.algorithm === "sha256-prefix" ? hex.startsWith(value) : hex === value;
+}
+
+function describeHash(hash: WeightsHash): string {
+  return hash.algorithm === "sha256-prefix"
+    ? `sha256 starting ${hash.value}`
+    : `${hash.algorithm} ${hash.value}`;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound;
+}
+
+async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+}
+
+/** What `<file>.verified` records: the file's identity when its hash last matched. */
+interface VerifiedRecord {
+  size: number;
+  mtimeMs: number;
+  algorithm: string;
+  value: string;
+}
+
+async function writeVerified(path: string, hash: WeightsHash): Promise<void> {
+  const info = await Deno.stat(path);
+  const record: VerifiedRecord = {
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? 0,
+    algorithm: hash.algorithm,
+    value: hash.value,
+  };
+  await Deno.writeTextFile(`${path}.verified`, JSON.stringify(record));
+}
+
+async function readVerified(path: string): Promise<VerifiedRecord | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${path}.verified`));
+  } catch {
+    // Missing or unreadable: the caller re-hashes.
+    return undefined;
+  }
+}
+
+async function checkFile(entry: WeightsEntry, path: string): Promise<CacheState> {
+  try {
+    const info = await Deno.stat(path);
+    const expectedSize = entry.metrics.fileSizeBytes;
+    if (expectedSize !== undefined && info.size !== expectedSize) return "corrupt";
+    const memo = await readVerified(path);
+    if (
+      memo?.size === info.size && memo.mtimeMs === (info.mtime?.getTime() ?? 0) &&
+      memo.algorithm === entry.hash.algorithm && memo.value === entry.hash.value
+    ) return "ok";
+    if (!hashMatches(entry.hash, await hashFile(path, digestAlgorithm(entry.hash)))) {
+      return "corrupt";
+    }
+    await writeVerified(path, entry.hash);
+    return "ok";
+  } catch (error) {
+    // Deleted under us by another process's cleanup: the same as never there.
+    if (isNotFound(error)) return "missing";
+    throw error;
+  }
+}
+
+/**
+ * Checks the cached copy of an entry without downloading or deleting anything: size (when the
+ * registry knows it) and hash, the hash result memoised in `<file>.verified` by mtime + size.
+ *
+ * @example
+ * ```ts
+ * import { findWeights } from "./registry.ts";
+ * console.log(await verifyCached(findWeights("cifar_resnet20.cifar10"))); // "ok" | "missing" | "corrupt"
+ * ```
+ */
+export async function verifyCached(entry: WeightsEntry): Promise<CacheState> {
+  return await checkFile(entry, cachedPath(entry));
+}
+
+function offlineRequested(): boolean {
+  const value = Deno.env.get("DENOZOO_OFFLINE")?.trim().toLowerCase();
+  return value !== undefined && value !== "" && value !== "0" && value !== "false";
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Contents of `<file>.lock`. */
+interface LockOwner {
+  pid: number;
+  host?: string;
+}
+
+function hostnameIfAllowed(): string | undefined {
+  // Deno.hostname() would prompt or throw without --allow-sys; the host only refines staleness.
+  const state = Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state;
+  return state === "granted" ? Deno.hostname() : undefined;
+}
+
+async function lockIsStale(lockPath: string): Promise<boolean> {
+  let owner: Partial<LockOwner>;
+  try {
+    const modified = (await Deno.stat(lockPath)).mtime?.getTime() ?? 0;
+    if (Date.now() - modified > LOCK_STALE_MS) return true;
+    owner = JSON.parse(await Deno.readTextFile(lockPath));
+  } catch (error) {
+    // Released meanwhile, or not yet written by its creator: retry or wait.
+    if (isNotFound(error) || error instanceof SyntaxError) return false;
+    throw error;
+  }
+  // A dead owner on this Linux host is stale at once, without waiting for the heartbeat to age.
+  const sameHost = owner.host !== undefined && owner.host === hostnameIfAllowed();
+  if (Deno.build.os === "linux" && sameHost && owner.pid !== Deno.pid) {
+    try {
+      await Deno.stat(`/proc/${owner.pid}`);
+    } catch (error) {
+      if (isNotFound(error)) return true;
+    }
+  }
+  return false;
+}
+
+/** Takes `<file>.lock` exclusively, waiting for (or taking over from) another holder. */
+async function acquireLock(lockPath: string, signal?: AbortSignal): Promise<() => Promise<void>> {
+  const owner: LockOwner = { pid: Deno.pid, host: hostnameIfAllowed() };
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      const file = await Deno.open(lockPath, { createNew: true, write: true });
+      try {
+        await file.write(new TextEncoder().encode(JSON.stringify(owner)));
+      } finally {
+        file.close();
+      }
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        Deno.utime(lockPath, now, now).catch(() => {});
+      }, LOCK_HEARTBEAT_MS);
+      return async () => {
+        clearInterval(heartbeat);
+        await removeIfExists(lockPath);
+      };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    if (await lockIsStale(lockPath)) await removeIfExists(lockPath);
+    else await sleep(LOCK_POLL_MS, signal);
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["kB", "MB", "GB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatSeconds(seconds: number): string {
+  const s = Math.ceil(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+/** Turns byte counts into throttled {@link DownloadProgress} reports and an optional bar. */
+class TransferMeter {
+  readonly #file: string;
+  readonly #onProgress?: (progress: DownloadProgress) => void;
+  readonly #bar: boolean;
+  readonly #started = performance.now();
+  #baseline?: number;
+  #lastReport = -Infinity;
+
+  constructor(file: string, options: FetchWeightsOptions) {
+    this.#file = file;
+    this.#onProgress = options.onProgress;
+    this.#bar = options.progress === true && Deno.stderr.isTerminal();
+  }
+
+  update(received: number, total: number | undefined, final = false): void {
+    this.#baseline ??= received;
+    const now = performance.now();
+    if (!final && now - this.#lastReport < PROGRESS_INTERVAL_MS) return;
+    this.#lastReport = now;
+    const rate = (received - this.#baseline) / (Math.max(now - this.#started, 1) / 1000);
+    const etaSeconds = total !== undefined && rate > 0
+      ? Math.max(total - received, 0) / rate
+      : undefined;
+    this.#onProgress?.({ received, total, rate, etaSeconds });
+    if (this.#bar) this.#draw(received, total, rate, etaSeconds, final);
+  }
+
+  #draw(received: number, total?: number, rate = 0, eta?: number, final = false): void {
+    const width = 24;
+    const filled = total ? Math.min(width, Math.floor((received / total) * width)) : 0;
+    const bar = total ? `[${"#".repeat(filled)}${".".repeat(width - filled)}] ` : "";
+    const size = total ? `${formatBytes(received)} / ${formatBytes(total)}` : formatBytes(received);
+    const timing = eta === undefined ? "" : `  ETA ${formatSeconds(eta)}`;
+    const line = `\r${this.#file} ${bar}${size}  ${formatBytes(rate)}/s${timing}\x1b[K`;
+    Deno.stderr.writeSync(new TextEncoder().encode(final ? `${line}\n` : line));
+  }
+}
+
+/** A failure worth another attempt (network drop, 5xx, short body), as opposed to a 404. */
+class RetryableError extends Error {}
+
+function parseContentRange(header: string | null): { start?: number; total?: number } {
+  const match = header?.match(/^bytes\s+(?:(\d+)-\d+|\*)\/(\d+|\*)$/);
+  if (!match) return {};
+  return {
+    start: match[1] === undefined ? undefined : Number(match[1]),
+    total: match[2] === "*" ? undefined : Number(match[2]),
+  };
+}
+
+/** One HTTP request that appends to (or restarts) `partPath`; resolves when the file is whole. */
+async function transferOnce(
+  url: string,
+  partPath: string,
+  meter: TransferMeter,
+  signal?: AbortSignal,
+): Promise<void> {
+  const offset = await fileSize(partPath);
+  const idle = new AbortController();
+  let idleTimer = setTimeout(() => idle.abort(), IDLE_TIMEOUT_MS);
+  const requestSignal = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
+  try {
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    let response: Response;
+    try {
+      response = await fetch(url, { headers, signal: requestSignal });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new RetryableError(`request failed: ${error}`, { cause: error });
+    }
+    if (response.status === 416 && offset > 0) {
+      await response.body?.cancel();
+      // Asked past the end: the part is already whole, or stale and must start over.
+      if (parseContentRange(response.headers.get("content-range")).total === offset) return;
+      await Deno.truncate(partPath, 0);
+      throw new RetryableError(`server refused range ${offset}-; restarting`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      const message = `HTTP ${response.status} ${response.statusText}`;
+      if (response.status >= 500 || response.status === 429) throw new RetryableError(message);
+      throw new Error(`${message} for ${url}`);
+    }
+    let received = 0;
+    let total: number | undefined;
+    if (response.status === 206) {
+      const range = parseContentRange(response.headers.get("content-range"));
+      if (range.start !== offset) {
+        await response.body?.cancel();
+        await Deno.truncate(partPath, 0);
+        throw new RetryableError(`server answered range start ${range.start}, asked ${offset}`);
+      }
+      received = offset;
+      total = range.total;
+    } else {
+      // 200: the server ignored the Range, so the body is the whole file from byte 0.
+      const length = response.headers.get("content-length");
+      total = length === null ? undefined : Number(length);
+    }
+    using file = await Deno.open(partPath, {
+      write: true,
+      create: true,
+      append: received > 0,
+      truncate: received === 0,
+    });
+    meter.update(received, total);
+    try {
+      for await (const chunk of response.body ?? []) {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => idle.abort(), IDLE_TIMEOUT_MS);
+        for (let written = 0; written < chunk.length;) {
+          written += await file.write(chunk.subarray(written));
+        }
+        received += chunk.length;
+        meter.update(received, total);
+      }
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new RetryableError(`connection dropped after ${received} bytes: ${error}`, {
+        cause: error,
+      });
+    }
+    if (total !== undefined && received < total) {
+      throw new RetryableError(`connection closed after ${received} of ${total} bytes`);
+    }
+    meter.update(received, total ?? received, true);
+  } finally {
+    clearTimeout(idleTimer);
+  }
+}
+
+/** Completes `partPath` from `url`, retrying drops from the bytes received. */
+async function download(
+  url: string,
+  partPath: string,
+  meter: TransferMeter,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let failures = 0;;) {
+    const before = await fileSize(partPath);
+    try {
+      return await transferOnce(url, partPath, meter, signal);
+    } catch (error) {
+      if (!(error instanceof RetryableError)) throw error;
+      failures = (await fileSize(partPath)) > before ? 1 : failures + 1;
+      if (failures > MAX_ATTEMPTS_WITHOUT_PROGRESS) {
+        throw new Error(
+          `download of ${url} failed ${MAX_ATTEMPTS_WITHOUT_PROGRESS} times in a row: ${error.message}`,
+          { cause: error },
+        );
+      }
+      await sleep(Math.min(100 * 2 ** failures, 3_000), signal);
+    }
+  }
+}
+
+/** Downloads into `partPath` and checks the hash; a bad file is deleted before throwing. */
+async function downloadVerified(
+  entry: WeightsEntry,
+  url: string,
+  partPath: string,
+  meter: TransferMeter,
+  signal?: AbortSignal,
+): Promise<void> {
+  const resumed = (await fileSize(partPath)) > 0;
+  await download(url, partPath, meter, signal);
+  const got = await hashFile(partPath, digestAlgorithm(entry.hash));
+  if (hashMatches(entry.hash, got)) return;
+  await removeIfExists(partPath);
+  // A part left by an earlier run may come from other bytes (a changed mirror): start clean once.
+  if (resumed) return downloadVerified(entry, url, partPath, meter, signal);
+  throw new ZooFormatError(
+    url,
+    `checksum mismatch for ${weightsFileName(entry)} (${entry.id}): expected ` +
+      `${describeHash(entry.hash)}, got ${digestAlgorithm(entry.hash)} ${got}; ` +
+      `the download was deleted, fetch again to retry`,
+  );
+}
+
+/**
+ * Returns the path of a verified local copy of an entry's file, downloading it first when it is
+ * missing or damaged. See the module docs for resuming, locking and environment variables.
+ *
+ * @example
+ * ```ts
+ * import { findWeights } from "./registry.ts";
+ * const path = await fetchWeights(findWeights("resnet18.tv_in1k"), {
+ *   onProgress: ({ received, total }) => console.log(received, total),
+ * });
+ * ```
+ */
+export async function fetchWeights(
+  entry: WeightsEntry,
+  options: FetchWeightsOptions = {},
+): Promise<string> {
+  const path = cachedPath(entry);
+  const state = await checkFile(entry, path);
+  if (state === "ok") return path;
+  if (offlineRequested()) {
+    const problem = state === "missing" ? "is not in the cache" : "in the cache is corrupt";
+    throw new Error(
+      `DENOZOO_OFFLINE is set and ${weightsFileName(entry)} (${entry.id}) ${problem}; ` +
+        `expected at ${path} (download it from ${entry.urls[0]})`,
+    );
+  }
+  const { signal } = options;
+  await Deno.mkdir(path.slice(0, path.lastIndexOf(SEPARATOR)), { recursive: true });
+  const release = await acquireLock(`${path}.lock`, signal);
+  try {
+    // Another process may have finished (or damaged) it while this one waited for the lock.
+    const stateNow = await checkFile(entry, path);
+    if (stateNow === "ok") return path;
+    if (stateNow === "corrupt") {
+      await removeIfExists(`${path}.verified`);
+      await removeIfExists(path);
+    }
+    const mirror = Deno.env.get("DENOZOO_MIRROR");
+    const meter = new TransferMeter(weightsFileName(entry), options);
+    const failures: string[] = [];
+    for (const upstream of entry.urls) {
+      const url = mirror ? mirrorUrl(upstream, mirror) : upstream;
+      try {
+        await downloadVerified(entry, url, `${path}.part`, meter, signal);
+        await Deno.rename(`${path}.part`, path);
+        await writeVerified(path, entry.hash);
+        return path;
+      } catch (error) {
+        if (signal?.aborted || entry.urls.length === 1) throw error;
+        failures.push(`${url}: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+    throw new Error(`could not download ${entry.id} from any URL:\n  ${failures.join("\n  ")}`);
+  } finally {
+    await release();
+  }
+}

@@ -1,0 +1,111 @@
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
+import { createHash } from "node:crypto";
+import { findWeights, REGISTRY, type WeightsEntry } from "./registry.ts";
+import { PRESETS } from "../arch/presets.ts";
+import { countParams, planResNet } from "../arch/plan.ts";
+import * as preprocess from "../vision/preprocess.ts";
+
+function bySource(suffix: RegExp): WeightsEntry[] {
+  return REGISTRY.filter((entry) => suffix.test(entry.id));
+}
+
+Deno.test("registry: every published ResNet file is there once", () => {
+  assertEquals(new Set(REGISTRY.map((e) => e.id)).size, REGISTRY.length);
+  assertEquals(bySource(/\.tv2?_in1k$/).length, 8); // 18/34 V1, 50/101/152 V1+V2
+  assertEquals(bySource(/\.keras_in1k$/).length, 6);
+  assertEquals(bySource(/\.keras_in1k_notop$/).length, 6);
+  assertEquals(bySource(/\.onnx(_opset12)?_in1k$/).length, 11);
+  assertEquals(bySource(/\.cifar10$/).length, 4);
+  assertEquals(REGISTRY.length, 35);
+});
+
+Deno.test("registry: architectures, preprocessing and param counts agree with the zoo", () => {
+  for (const entry of REGISTRY) {
+    const spec = PRESETS[entry.architecture];
+    assert(spec, `${entry.id}: architecture ${entry.architecture} is not a preset`);
+    assert(entry.preprocess in preprocess, `${entry.id}: no preset ${entry.preprocess}`);
+    assertEquals(entry.labels === "cifar10", spec.classes === 10, entry.id);
+    if (entry.metrics.params === undefined) {
+      // Only the MXNet Gluon nets of the ONNX zoo match no preset; their notes must say so.
+      assertEquals(entry.sourceFormat, "onnx", entry.id);
+      assertMatch(entry.notes ?? "", /Gluon.*no param count/, entry.id);
+      continue;
+    }
+    const counts = countParams(planResNet(spec, { includeTop: entry.includeTop ?? true }));
+    const reported = spec.naming.countsStatistics ? counts.total : counts.trainable;
+    assertEquals(entry.metrics.params, reported, entry.id);
+  }
+  // FACTS A.4: Keras ResNet50 minus torchvision's count is exactly the v1 conv biases.
+  const keras = findWeights("resnet50.keras_in1k").metrics.params ?? 0;
+  assertEquals(keras - (findWeights("resnet50.tv_in1k").metrics.params ?? 0), 79_680);
+  assertEquals(findWeights("resnet50.keras_in1k_notop").metrics.params, 23_587_712);
+});
+
+Deno.test("registry: hashes have the published form", () => {
+  for (const entry of REGISTRY) {
+    const { algorithm, value } = entry.hash;
+    const digits = { sha256: 64, "sha256-prefix": 8, md5: 32 }[algorithm];
+    assertMatch(value, new RegExp(`^[0-9a-f]{${digits}}$`), entry.id);
+    const file = entry.urls[0].split("/").pop() ?? "";
+    // torch.hub names embed the sha256 prefix: <name>-<prefix>.<ext>.
+    if (algorithm === "sha256-prefix") assertEquals(file.split(/[-.]/)[1], value, entry.id);
+    for (const url of entry.urls) assertMatch(url, /^https:\/\/[^/]+\/.+[^/]$/, entry.id);
+  }
+  assertEquals(findWeights("resnet50v2.keras_in1k").hash, {
+    algorithm: "md5",
+    value: "3ef43a0b657b3be2300d5770ece849e0",
+  });
+  assertEquals(findWeights("resnet50_v1.onnx_opset12_in1k").metrics.fileSizeBytes, 102_576_593);
+  assertEquals(
+    findWeights("resnet152_v2.onnx_in1k").urls[0],
+    "https://github.com/onnx/models/raw/main/validated/vision/classification/resnet/model/resnet152-v2-7.onnx",
+  );
+});
+
+Deno.test("registry: CIFAR-10 entries match the real upstream files in testdata", async () => {
+  const expected = [[20, 91.25], [32, 92.49], [44, 92.97], [56, 93.39]];
+  for (const [depth, top1] of expected) {
+    const entry = findWeights(`cifar_resnet${depth}.cifar10`);
+    assertEquals(entry.metrics.top1, top1);
+    assertEquals(entry.sourceFormat, "pytorch-legacy");
+    assertEquals(entry.preprocess, "CIFAR10_TORCH");
+    const file = entry.urls[0].split("/").pop() ?? "";
+    assertEquals(
+      entry.urls[0],
+      `https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/${file}`,
+    );
+    const bytes = await Deno.readFile(
+      new URL(`../testdata/cifar10-resnet/${file}`, import.meta.url).pathname,
+    );
+    assertEquals(entry.metrics.fileSizeBytes, bytes.length, entry.id);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    assert(sha256.startsWith(entry.hash.value), `${entry.id}: sha256 ${sha256}`);
+  }
+});
+
+Deno.test("registry: torchvision and Keras metadata as published", () => {
+  const v2 = findWeights("resnet50.tv2_in1k");
+  assertEquals(v2.urls, ["https://download.pytorch.org/models/resnet50-11ad3fa6.pth"]);
+  assertEquals(v2.metrics.top1, 80.858);
+  assertEquals(v2.preprocess, "TORCHVISION_V2");
+  assertEquals(findWeights("resnet18.tv_in1k").preprocess, "TORCHVISION_V1");
+  const keras = findWeights("resnet152v2.keras_in1k_notop");
+  assertEquals(keras.includeTop, false);
+  assertEquals(keras.metrics.top1, undefined);
+  assertEquals(keras.preprocess, "KERAS_TF");
+  assertEquals(findWeights("resnet101.keras_in1k").preprocess, "KERAS_CAFFE");
+  assertEquals(keras.urls, [
+    "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet152v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "https://github.com/keras-team/keras-applications/releases/download/resnet/resnet152v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+  ]);
+});
+
+Deno.test("registry: an unknown id lists the close ones", () => {
+  const error = assertThrows(() => findWeights("resnet50.tv3_in1k"), Error);
+  assertMatch(error.message, /unknown weights 'resnet50\.tv3_in1k'/);
+  assertMatch(error.message, /resnet50\.tv_in1k, resnet50\.tv2_in1k/);
+  assertMatch(
+    assertThrows(() => findWeights("cifar_resnet2.cifar10"), Error).message,
+    /cifar_resnet20\.cifar10/,
+  );
+});

@@ -1,0 +1,138 @@
+/**
+ * Image classification on top of a zoo model: preprocessing as the weights expect,
+ * a forward pass, softmax and labelled top-k.
+ *
+ * @example
+ * ```ts
+ * import { loadClassifier } from "./load.ts";
+ * import { classifyFiles } from "./classify.ts";
+ * const classifier = await loadClassifier();
+ * const [result] = await classifyFiles(classifier, ["cat.png"], { top: 3 });
+ * console.log(result.predictions[0].label);
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor2D } from "../runtime/tensor.ts";
+import type { ImageModel } from "../runtime/engine.ts";
+import type { PreprocessSpec } from "../vision/preprocess.ts";
+import { preprocessImages } from "../vision/preprocess.ts";
+import { decodeImage, type RgbImage } from "../vision/image.ts";
+
+/** A model with what it takes to turn images into labels. */
+export interface Classifier {
+  /** Where the weights came from (registry id or file). */
+  name: string;
+  /** The network on its engine; takes NHWC batches. */
+  model: ImageModel;
+  /** Preprocessing the weights were trained with. */
+  preprocess: PreprocessSpec;
+  /** Class names, by output index. */
+  labels: readonly string[];
+}
+
+/** One labelled class score. */
+export interface Prediction {
+  /** Output index. */
+  index: number;
+  /** Class name. */
+  label: string;
+  /** Softmax probability. */
+  probability: number;
+}
+
+/** Predictions for one image. */
+export interface ImageResult {
+  /** The image's path (or a caller's label for in-memory images). */
+  image: string;
+  /** Best classes first. */
+  predictions: Prediction[];
+}
+
+/**
+ * Top-k labelled predictions for a batch of logits.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * const [best] = await topK(tf.tensor2d([[0, 3, 1]]), 1, ["a", "b", "c"]);
+ * console.log(best[0].label); // "b"
+ * ```
+ */
+export async function topK(
+  logits: Tensor2D,
+  k: number,
+  labels: readonly string[],
+): Promise<Prediction[][]> {
+  const { values, indices } = tf.tidy(() =>
+    tf.topk(tf.softmax(logits), Math.min(k, logits.shape[1]))
+  );
+  // Asynchronous reads: WebGPU cannot read back synchronously in Deno.
+  const p = (await values.array()) as number[][];
+  const idx = (await indices.array()) as number[][];
+  tf.dispose([values, indices]);
+  return idx.map((row, n) =>
+    row.map((index, j) => ({ index, label: labels[index] ?? String(index), probability: p[n][j] }))
+  );
+}
+
+/**
+ * Classifies decoded images in one batch.
+ *
+ * @example
+ * ```ts
+ * // const results = await classifyImages(classifier, [image], 5);
+ * ```
+ */
+export async function classifyImages(
+  classifier: Classifier,
+  images: RgbImage[],
+  top = 5,
+): Promise<Prediction[][]> {
+  const x = preprocessImages(images, classifier.preprocess);
+  const logits = (await classifier.model.predict(x)) as Tensor2D;
+  x.dispose();
+  const result = await topK(logits, top, classifier.labels);
+  logits.dispose();
+  return result;
+}
+
+/** Options of {@link classifyFiles}. */
+export interface ClassifyOptions {
+  /** How many classes per image (default 5). */
+  top?: number;
+  /** Images per forward pass (default 16). */
+  batch?: number;
+  /** Called with each batch's results as soon as they are ready. */
+  onBatch?: (results: ImageResult[], done: number, total: number) => void;
+}
+
+/**
+ * Decodes, batches and classifies image files, streaming results batch by batch.
+ *
+ * @example
+ * ```ts
+ * // const results = await classifyFiles(classifier, ["a.jpg", "b.png"], { top: 1 });
+ * ```
+ */
+export async function classifyFiles(
+  classifier: Classifier,
+  paths: string[],
+  options: ClassifyOptions = {},
+): Promise<ImageResult[]> {
+  const batch = Math.max(1, options.batch ?? 16);
+  const results: ImageResult[] = [];
+  for (let start = 0; start < paths.length; start += batch) {
+    const chunk = paths.slice(start, start + batch);
+    const images = await Promise.all(
+      chunk.map(async (p) => decodeImage(await Deno.readFile(p), p)),
+    );
+    const predictions = await classifyImages(classifier, images, options.top ?? 5);
+    const batchResults = chunk.map((image, i) => ({ image, predictions: predictions[i] }));
+    results.push(...batchResults);
+    options.onBatch?.(batchResults, results.length, paths.length);
+  }
+  return results;
+}

@@ -1,0 +1,523 @@
+/**
+ * From a name to a ready classifier: the bundled default model, a weights file of any
+ * supported format (a zoo ResNet, or any Keras/ONNX CNN run from its own graph), or a
+ * registry id (downloaded, verified and converted to the zoo's own file once, then
+ * reused from the cache).
+ *
+ * @example
+ * ```ts
+ * import { loadClassifier } from "./load.ts";
+ * const classifier = await loadClassifier(); // bundled CIFAR-10 ResNet-20
+ * console.log(classifier.labels.length); // 10
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
+import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
+import { readWholeFile } from "../formats/files.ts";
+import { type GrowingHasher, hashBytes, hashInWorker } from "../hub/hash.ts";
+import type { FileChunk } from "../formats/safetensors.ts";
+import {
+  readZooHeader,
+  readZooWeights,
+  type ZooFileInfo,
+  zooWeightsChunks,
+  type ZooWeightsFile,
+} from "../convert/zoofile.ts";
+import { NotZooResNetError } from "../convert/structure.ts";
+import { tfjsEngineName } from "../runtime/backend.ts";
+import { createModel } from "../runtime/model.ts";
+import { planResNet } from "../arch/plan.ts";
+import {
+  createEngine,
+  type EngineChoice,
+  type ImageModel,
+  ortEngineFromOnnx,
+  prefersOrt,
+} from "../runtime/engine.ts";
+import type { Classifier } from "./classify.ts";
+import { type LabelSet, labelsFor } from "../arch/labels.ts";
+import {
+  CIFAR10_TORCH,
+  KERAS_CAFFE,
+  KERAS_TF,
+  PREPROCESS_PRESETS,
+  type PreprocessSpec,
+  TORCHVISION_V1,
+} from "../vision/preprocess.ts";
+import { findWeights, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
+import { cacheDir, fetchWeights } from "../hub/cache.ts";
+
+/** The model bundled with the package: akamaster's CIFAR-10 ResNet-20 (BSD-2), converted. */
+export const DEFAULT_MODEL: URL = new URL("../models/cifar_resnet20.safetensors", import.meta.url);
+
+/** Reads a local path or a URL (the bundled model is remote when the package runs from JSR). */
+async function readBytes(location: string | URL): Promise<Uint8Array> {
+  const url = location instanceof URL ? location : null;
+  if (url && url.protocol !== "file:") {
+    return new Uint8Array(await (await fetch(url)).arrayBuffer());
+  }
+  return await readWholeFile(location);
+}
+
+/** Where a registry entry's converted zoo file lives in the cache. */
+function convertedPath(entry: WeightsEntry): string {
+  return `${cacheDir()}/models/${entry.id}.safetensors`;
+}
+
+/**
+ * How much of a file `readSource` reads at once: the worker hashes each piece as it arrives.
+ * Larger pieces mean fewer round trips to the I/O thread: `convert` of the 100 MB ResNet-50
+ * took a median 280–298 ms with 16 MiB pieces, 302–312 ms with 4 MiB ones.
+ */
+const HASH_PIECE_BYTES = 16 << 20;
+
+/** A weights file read for conversion, and its SHA-256 for the provenance record. */
+export interface SourceFile {
+  /** The file's bytes. */
+  bytes: Uint8Array;
+  /** Hex SHA-256 of those bytes. */
+  sha256: Promise<string>;
+}
+
+/**
+ * Reads a file to convert and hashes it on the way: the file is read into a shared buffer,
+ * piece by piece, which a worker hashes as the pieces arrive (see `hashInWorker`). The 100 MB
+ * ResNet-50's 75 ms of SHA-256 thus cost this thread nothing, and the file is read once.
+ *
+ * @example
+ * ```ts
+ * const { bytes, sha256 } = await readSource("resnet50.onnx");
+ * const imported = await importBytes(bytes, "resnet50.onnx");
+ * console.log(await sha256);
+ * ```
+ */
+export async function readSource(path: string): Promise<SourceFile> {
+  let first: Uint8Array | undefined;
+  let hasher: GrowingHasher | undefined;
+  try {
+    const bytes = await readWholeFile(path, {
+      allocate: (size) => {
+        const buffer = new Uint8Array(new SharedArrayBuffer(size));
+        // Only the first buffer is hashed as it fills; a file that outgrew it is hashed here.
+        if (!first) {
+          first = buffer;
+          hasher = hashInWorker(buffer, "sha256");
+        }
+        return buffer;
+      },
+      onPiece: (piece) => {
+        if (piece.buffer === first!.buffer) hasher!.ready(piece.byteOffset + piece.length);
+      },
+      pieceBytes: HASH_PIECE_BYTES,
+    });
+    return { bytes, sha256: hasher!.digest(bytes) };
+  } catch (error) {
+    hasher?.abort();
+    throw error;
+  }
+}
+
+/** What a caller already knows about a converted file (else it comes from the registry). */
+export interface ProvenanceInfo {
+  /** Preprocessing to record. */
+  preprocess?: PreprocessSpec;
+  /** Label set to record. */
+  labels?: LabelSet;
+  /** The file's SHA-256 when already being computed (see {@link readSource}). */
+  sha256?: Promise<string>;
+}
+
+/**
+ * Provenance of an imported file. A registry entry whose published hash matches the
+ * file's bytes supplies preprocessing and labels.
+ *
+ * @example
+ * ```ts
+ * // const info = await provenance(bytes, "resnet20-12fca82f.th", imported);
+ * // info.labels === "cifar10"
+ * ```
+ */
+export async function provenance(
+  bytes: Uint8Array,
+  source: string,
+  imported: ImportedModel,
+  info: ProvenanceInfo = {},
+): Promise<ZooFileInfo> {
+  const sha256 = await (info.sha256 ?? hashBytes(bytes, "sha256"));
+  const md5 = imported.format === "keras-h5" ? hashBytes(bytes, "md5") : "";
+  const entry = REGISTRY.find((e) => {
+    const expected = e.hash.value.toLowerCase();
+    return e.hash.algorithm === "md5" ? md5 === expected : sha256.startsWith(expected);
+  });
+  return {
+    preprocess: info.preprocess ?? (entry ? PREPROCESS_PRESETS[entry.preprocess] : undefined),
+    labels: info.labels ?? entry?.labels,
+    source: source.split("/").pop(),
+    sourceSha256: sha256,
+    sourceFormat: imported.format,
+  };
+}
+
+/**
+ * The zoo file for an imported model, with provenance, as chunks to write in order (see
+ * {@link writeAtomically}).
+ *
+ * @example
+ * ```ts
+ * // const chunks = await toZooFile(raw, "resnet20-12fca82f.th", await importBytes(raw, "resnet20-12fca82f.th"));
+ * ```
+ */
+export async function toZooFile(
+  bytes: Uint8Array,
+  source: string,
+  imported: ImportedModel,
+  info: ProvenanceInfo = {},
+): Promise<FileChunk[]> {
+  return zooWeightsChunks(
+    imported.spec,
+    imported.weights,
+    await provenance(bytes, source, imported, info),
+  );
+}
+
+/** The most `writeAtomically` hands to one write call. */
+const WRITE_SLICE_BYTES = 1 << 20;
+
+/**
+ * Writes chunks to an open file in order. Writes are queued, not awaited one by one, so a
+ * deferred chunk (a kernel to transpose) is produced while the one before is on its way to the
+ * disk. Chunks are written from two pairs of buffers that take turns, each reused only once its
+ * last write is done: one pair for deferred chunks, one gathering small chunks (a BatchNorm's
+ * 1 KB vectors, hundreds of them: every write call is a round trip to an I/O thread). Large
+ * chunks go out in slices of at most 1 MiB: one 100 MB write call took 31–286 ms here, 1 MiB
+ * slices a steady 31–39 ms, and `convert` ran slower with 16 MiB slices (median 360 ms against
+ * 289 ms).
+ */
+async function writeChunks(file: Deno.FsFile, chunks: FileChunk[]): Promise<number> {
+  let tail = Promise.resolve();
+  const enqueue = (data: Uint8Array): Promise<void> =>
+    tail = tail.then(async () => {
+      for (let done = 0; done < data.length;) {
+        done += await file.write(data.subarray(done, done + WRITE_SLICE_BYTES));
+      }
+    });
+  const turns = (size: number) => [0, 1].map(() => ({ bytes: new Uint8Array(size), free: tail }));
+  const deferredSize = Math.max(0, ...chunks.map((c) => c instanceof Uint8Array ? 0 : c.length));
+  const produced = turns(deferredSize);
+  const gathering = turns(WRITE_SLICE_BYTES);
+  let turn = 0;
+  let gather = gathering[0];
+  let pending = 0;
+  const flush = () => {
+    if (pending === 0) return;
+    gather.free = enqueue(gather.bytes.subarray(0, pending));
+    gather = gathering[gather === gathering[0] ? 1 : 0];
+    pending = 0;
+  };
+  let written = 0;
+  try {
+    for (const chunk of chunks) {
+      written += chunk.length;
+      if (!(chunk instanceof Uint8Array)) {
+        const target = produced[turn ^= 1];
+        await target.free;
+        chunk.writeInto(target.bytes);
+        flush();
+        target.free = enqueue(target.bytes.subarray(0, chunk.length));
+      } else if (chunk.length >= WRITE_SLICE_BYTES / 4) {
+        flush();
+        enqueue(chunk);
+      } else {
+        if (pending + chunk.length > WRITE_SLICE_BYTES) flush();
+        if (pending === 0) await gather.free;
+        gather.bytes.set(chunk, pending);
+        pending += chunk.length;
+      }
+    }
+    flush();
+    await tail;
+  } catch (error) {
+    // The writes still queued fail with the file: their error is this one.
+    tail.catch(() => {});
+    throw error;
+  }
+  return written;
+}
+
+/**
+ * Writes a file through a temporary sibling and a rename (creating its folder), so that a
+ * failure never leaves a partial file under the final name. Chunks are written one after
+ * another, never joined in memory; a deferred chunk is produced while the one before it is
+ * being written.
+ *
+ * @returns The number of bytes written.
+ *
+ * @example
+ * ```ts
+ * await writeAtomically("out/model.safetensors", new Uint8Array([1, 2, 3])); // 3
+ * ```
+ */
+export async function writeAtomically(
+  path: string,
+  bytes: Uint8Array | FileChunk[],
+): Promise<number> {
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  const temporary = `${path}.${Deno.pid}.tmp`;
+  try {
+    let written: number;
+    {
+      using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+      written = await writeChunks(file, Array.isArray(bytes) ? bytes : [bytes]);
+    }
+    await Deno.rename(temporary, path);
+    return written;
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * The zoo file of a registry entry: downloaded and converted once, then reused.
+ *
+ * @example
+ * ```ts
+ * const path = await pullWeights("cifar_resnet20.cifar10");
+ * ```
+ */
+export async function pullWeights(
+  id: string,
+  options: { progress?: boolean } = {},
+): Promise<string> {
+  const entry = findWeights(id);
+  const converted = convertedPath(entry);
+  try {
+    await readZooHeader(converted);
+    return converted;
+  } catch {
+    // Missing or damaged: (re)convert from the verified download below.
+  }
+  const downloaded = await fetchWeights(entry, { progress: options.progress });
+  const { bytes, sha256 } = await readSource(downloaded);
+  const imported = await importBytes(bytes, downloaded);
+  await Deno.remove(`${converted}.nchw.onnx`).catch(() => {});
+  await Deno.remove(`${converted}.nchw.onnx.data`).catch(() => {});
+  await writeAtomically(
+    converted,
+    await toZooFile(bytes, downloaded, imported, {
+      preprocess: PREPROCESS_PRESETS[entry.preprocess],
+      labels: entry.labels,
+      sha256,
+    }),
+  );
+  return converted;
+}
+
+/** Options of {@link loadClassifier}. */
+export interface LoadOptions {
+  /** Draw a download progress bar on stderr. */
+  progress?: boolean;
+  /** Engine to run on (default `auto`: the fastest that loads here). */
+  engine?: EngineChoice;
+  /** Preprocessing, overriding what the weights file records. */
+  preprocess?: PreprocessSpec;
+  /** Label set, overriding what the weights file records. */
+  labels?: LabelSet;
+  /** onnxruntime graph optimisation (see `OrtSessionOptions.optimization`). */
+  ortOptimization?: "all" | "extended";
+}
+
+/** What to assume when a file records no preprocessing: its family's usual one. */
+function defaultPreprocess(file: Pick<ZooWeightsFile, "spec">): PreprocessSpec {
+  if (file.spec.stem === "cifar") return CIFAR10_TORCH;
+  if (file.spec.naming.id === "keras") return file.spec.preact ? KERAS_TF : KERAS_CAFFE;
+  return TORCHVISION_V1;
+}
+
+function labelSetFor(classes: number, recorded?: string): LabelSet {
+  return (recorded ?? (classes === 10 ? "cifar10" : "imagenet")) as LabelSet;
+}
+
+function classifierOf(
+  name: string,
+  file: Omit<ZooWeightsFile, "weights">,
+  model: ImageModel,
+  options: LoadOptions,
+): Classifier {
+  return {
+    name,
+    model,
+    preprocess: options.preprocess ?? (file.preprocess as PreprocessSpec | undefined) ??
+      defaultPreprocess(file),
+    labels: labelsFor(options.labels ?? labelSetFor(file.spec.classes, file.labels)),
+  };
+}
+
+/**
+ * A registry model on onnxruntime. The exported ONNX is cached beside the zoo file, its
+ * weights in an external data file that onnxruntime maps from disk, so later runs read only
+ * the zoo file's header and onnxruntime opens the rest itself.
+ */
+async function cachedOrtClassifier(
+  id: string,
+  path: string,
+  options: LoadOptions,
+): Promise<Classifier> {
+  const onnxPath = `${path}.nchw.onnx`;
+  const dataPath = `${onnxPath}.data`;
+  const header = await readZooHeader(path);
+  const exists = (file: string) => Deno.stat(file).then(() => true, () => false);
+  if (!(await exists(onnxPath) && await exists(dataPath))) {
+    const file = readZooWeights(await readWholeFile(path), path);
+    const { exportOnnxWithExternalData } = await import("../convert/onnx_export.ts");
+    const { model, data } = exportOnnxWithExternalData(
+      planResNet(file.spec),
+      file.weights,
+      dataPath.slice(dataPath.lastIndexOf("/") + 1),
+    );
+    // The data first: a model file in the cache means both are complete.
+    await writeAtomically(dataPath, data);
+    await writeAtomically(onnxPath, model);
+  }
+  return classifierOf(
+    id,
+    header,
+    await ortEngineFromOnnx(onnxPath, { optimization: options.ortOptimization }),
+    options,
+  );
+}
+
+/** A network outside the zoo's specs, run from its own graph on tfjs. */
+export interface GraphModel {
+  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
+  layout: "nchw" | "nhwc";
+  /** Output classes (the last output dimension). */
+  classes: number;
+  /** Runs a batch in the graph's own layout. */
+  predict(x: Tensor4D): Tensor;
+  /** Frees the graph's tensors. */
+  dispose(): void;
+}
+
+/**
+ * Loads a Keras (.h5, .keras, model.json) or ONNX file as a runnable tfjs graph, for
+ * networks that are not one of the zoo's ResNets.
+ *
+ * @example
+ * ```ts
+ * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
+ * const graph = await loadGraphModel(await Deno.readFile(path), path);
+ * console.log(graph.layout, graph.classes); // "nhwc" 10
+ * ```
+ */
+export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
+  // Loaded here, not up front: most runs never need these readers (see `importBytes`).
+  if (detectFormat(bytes, source) === "onnx") {
+    const [{ readOnnx }, { loadOnnxGraph }] = await Promise.all([
+      import("../formats/onnx.ts"),
+      import("../graph/onnx_graph.ts"),
+    ]);
+    const onnx = readOnnx(bytes, source);
+    const graph = loadOnnxGraph(onnx, source);
+    const output = onnx.graph.outputs[0]?.shape ?? [];
+    return {
+      layout: "nchw",
+      classes: Number(output[output.length - 1]),
+      predict: (x) => graph.predict(x),
+      dispose: () => graph.dispose(),
+    };
+  }
+  const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
+  const { loadKerasModel } = await import("../graph/keras_model.ts");
+  const layers = await loadKerasModel(bytes, source, { shards });
+  const shape = layers.outputs[0].shape;
+  return {
+    layout: "nhwc",
+    classes: shape[shape.length - 1] as number,
+    predict: (x) => layers.predict(x) as Tensor,
+    dispose: () => void layers.dispose(),
+  };
+}
+
+async function genericClassifier(
+  bytes: Uint8Array,
+  source: string,
+  options: LoadOptions,
+): Promise<Classifier> {
+  const graph = await loadGraphModel(bytes, source);
+  const nchw = graph.layout === "nchw";
+  return {
+    name: source,
+    model: {
+      name: tfjsEngineName(),
+      // Classification hands over NHWC; ONNX graphs take their declared NCHW.
+      predict: (x) =>
+        Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
+      dispose: () => Promise.resolve(graph.dispose()),
+    },
+    preprocess: options.preprocess ?? TORCHVISION_V1,
+    labels: labelsFor(options.labels ?? labelSetFor(graph.classes)),
+  };
+}
+
+/**
+ * Loads a classifier from a registry id, a weights file (any supported format: a zoo
+ * ResNet, or any Keras/ONNX CNN from common layers) or, by default, the bundled CIFAR-10
+ * ResNet-20.
+ *
+ * @example
+ * ```ts
+ * const c = await loadClassifier("testdata/cifar10-resnet/resnet20-12fca82f.th");
+ * console.log(c.labels[3]); // "cat"
+ * ```
+ */
+export async function loadClassifier(
+  source?: string,
+  options: LoadOptions = {},
+): Promise<Classifier> {
+  // A backend must be ready before any tensor exists; keep one the caller chose.
+  await tf.ready();
+  const engine = options.engine ?? "auto";
+  const run = async (name: string, file: ZooWeightsFile) =>
+    classifierOf(
+      name,
+      file,
+      await createEngine(createModel(file.spec, { weights: file.weights }), engine, {
+        optimization: options.ortOptimization,
+      }),
+      options,
+    );
+  if (source === undefined) {
+    const bytes = await readBytes(DEFAULT_MODEL);
+    return await run(
+      "cifar_resnet20.cifar10 (bundled)",
+      readZooWeights(bytes, DEFAULT_MODEL.pathname),
+    );
+  }
+  if (REGISTRY.some((e) => e.id === source)) {
+    const path = await pullWeights(source, options);
+    if (await prefersOrt(engine)) return await cachedOrtClassifier(source, path, options);
+    return await run(source, readZooWeights(await readWholeFile(path), path));
+  }
+  const bytes = await readWholeFile(source);
+  let imported: ImportedModel;
+  try {
+    imported = await importBytes(bytes, source);
+  } catch (error) {
+    // Not one of the zoo's ResNets: run the file's own graph instead.
+    if (error instanceof NotZooResNetError) {
+      return await genericClassifier(bytes, source, options);
+    }
+    throw error;
+  }
+  if (imported.format === "zoo-safetensors") {
+    return await run(source, readZooWeights(bytes, source));
+  }
+  const info = await provenance(bytes, source, imported);
+  return await run(source, { spec: imported.spec, weights: imported.weights, ...info });
+}

@@ -1,0 +1,213 @@
+/**
+ * The inference path: every BatchNorm that follows a convolution is folded into it,
+ * and each conv runs as one fused conv + bias (+ ReLU) kernel (`tf.fused.conv2d`).
+ * Weights are uploaded once, when the graph is compiled.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { getSpec } from "../arch/presets.ts";
+ * import { planResNet } from "../arch/plan.ts";
+ * import { initialWeights } from "../arch/weights.ts";
+ * import { compileInference } from "./infer.ts";
+ * const plan = planResNet(getSpec("cifar_resnet20"));
+ * const graph = compileInference(plan, initialWeights(plan));
+ * const logits = graph.run(tf.zeros([1, 32, 32, 3]));
+ * console.log(logits.shape); // [1, 10]
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
+import type { Plan } from "../arch/plan.ts";
+import type { WeightMap } from "../arch/weights.ts";
+import { batchNormAffine, foldBatchNorm, weightData } from "../arch/fold.ts";
+
+type Step =
+  | {
+    op: "conv";
+    input: number;
+    filter: Tensor4D;
+    bias: tf.Tensor1D;
+    stride: number;
+    pad: number;
+    relu: boolean;
+  }
+  | { op: "affine"; input: number; scale: tf.Tensor1D; shift: tf.Tensor1D; relu: boolean }
+  | { op: "relu"; input: number }
+  | { op: "maxpool"; input: number; size: number; stride: number; padding: "zeros" | "same" }
+  | { op: "subsample"; input: number; stride: number }
+  | { op: "padChannels"; input: number; before: number; after: number }
+  | { op: "add"; inputs: [number, number]; relu: boolean }
+  | { op: "globalPool"; input: number; kind: "avg" | "max" }
+  | { op: "dense"; input: number; kernel: Tensor2D; bias: tf.Tensor1D }
+  | { op: "alias"; input: number };
+
+/** A compiled, BN-folded inference graph; call {@link InferenceGraph.dispose} to free its weights. */
+export interface InferenceGraph {
+  /** Runs the graph on an NHWC float32 batch and returns its output (logits or features). */
+  run(x: Tensor4D): Tensor;
+  /** Frees the uploaded weights. */
+  dispose(): void;
+}
+
+/**
+ * Compiles a plan and its weights into a BN-folded inference graph.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "../arch/presets.ts";
+ * import { planResNet } from "../arch/plan.ts";
+ * import { initialWeights } from "../arch/weights.ts";
+ * const plan = planResNet(getSpec("resnet18"));
+ * const graph = compileInference(plan, initialWeights(plan));
+ * graph.dispose();
+ * ```
+ */
+export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph {
+  const uses = new Array<number>(plan.nodes.length).fill(0);
+  for (const node of plan.nodes) {
+    if ("input" in node) uses[node.input]++;
+    if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
+  }
+  uses[plan.output]++;
+  const single = (i: number) => uses[i] === 1;
+  // Each node's value lives at the index of the step that produces it; folded nodes alias.
+  const steps: Step[] = [];
+  const tensors: Tensor[] = [];
+  const keep = <T extends Tensor>(t: T): T => {
+    tensors.push(t);
+    return t;
+  };
+  plan.nodes.forEach((node, index) => {
+    switch (node.op) {
+      case "input":
+        steps.push({ op: "alias", input: -1 });
+        return;
+      case "conv": {
+        const next = plan.nodes[index + 1];
+        const bn = next?.op === "bn" && next.input === index && single(index) ? next : null;
+        const { kernel, bias } = foldBatchNorm(node, bn, weights);
+        steps.push({
+          op: "conv",
+          input: node.input,
+          filter: keep(
+            tf.tensor4d(kernel, [node.kernel, node.kernel, node.inChannels, node.outChannels]),
+          ),
+          bias: keep(tf.tensor1d(bias)),
+          stride: node.stride,
+          pad: node.pad,
+          relu: false,
+        });
+        return;
+      }
+      case "bn": {
+        if (
+          node.input === index - 1 && plan.nodes[node.input].op === "conv" && single(node.input)
+        ) {
+          steps.push({ op: "alias", input: index - 1 });
+          return;
+        }
+        const { scale, shift } = batchNormAffine(node, weights);
+        steps.push({
+          op: "affine",
+          input: node.input,
+          scale: keep(tf.tensor1d(scale)),
+          shift: keep(tf.tensor1d(shift)),
+          relu: false,
+        });
+        return;
+      }
+      case "relu": {
+        // Fuse into the producer when nothing else reads the pre-activation value.
+        let producer = node.input;
+        for (let s = steps[producer]; s.op === "alias" && s.input >= 0; s = steps[producer]) {
+          producer = s.input;
+        }
+        const step = steps[producer];
+        if (single(node.input) && "relu" in step) {
+          step.relu = true;
+          steps.push({ op: "alias", input: node.input });
+        } else {
+          steps.push({ op: "relu", input: node.input });
+        }
+        return;
+      }
+      case "dense": {
+        steps.push({
+          op: "dense",
+          input: node.input,
+          kernel: keep(
+            tf.tensor2d(weightData(weights, `${node.name}/kernel`), [
+              node.inFeatures,
+              node.outFeatures,
+            ]),
+          ),
+          bias: keep(tf.tensor1d(weightData(weights, `${node.name}/bias`))),
+        });
+        return;
+      }
+      case "add":
+        steps.push({ op: "add", inputs: node.inputs, relu: false });
+        return;
+      default:
+        steps.push(node);
+    }
+  });
+
+  const run = (x: Tensor4D): Tensor =>
+    tf.tidy(() => {
+      const values: Tensor[] = [];
+      const at = (i: number) => (i < 0 ? x : values[i]);
+      for (const step of steps) values.push(execute(step, at));
+      return values[plan.output];
+    });
+  return { run, dispose: () => tf.dispose(tensors) };
+}
+
+function execute(step: Step, at: (i: number) => Tensor): Tensor {
+  const relu = (t: Tensor, on: boolean) => (on ? tf.relu(t) : t);
+  switch (step.op) {
+    case "alias":
+      return at(step.input);
+    case "conv":
+      return tf.fused.conv2d({
+        x: at(step.input) as Tensor4D,
+        filter: step.filter,
+        strides: step.stride,
+        pad: step.pad === 0
+          ? "valid"
+          : [[0, 0], [step.pad, step.pad], [step.pad, step.pad], [0, 0]],
+        bias: step.bias,
+        activation: step.relu ? "relu" : "linear",
+      });
+    case "affine":
+      return relu(tf.add(tf.mul(at(step.input), step.scale), step.shift), step.relu);
+    case "relu":
+      return tf.relu(at(step.input));
+    case "maxpool": {
+      const x = at(step.input) as Tensor4D;
+      if (step.padding === "same") return tf.maxPool(x, step.size, step.stride, "same");
+      return tf.maxPool(
+        tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+        step.size,
+        step.stride,
+        "valid",
+      );
+    }
+    case "subsample": {
+      const x = at(step.input) as Tensor4D;
+      return tf.stridedSlice(x, [0, 0, 0, 0], x.shape, [1, step.stride, step.stride, 1]);
+    }
+    case "padChannels":
+      return tf.pad(at(step.input), [[0, 0], [0, 0], [0, 0], [step.before, step.after]]);
+    case "add":
+      return relu(tf.add(at(step.inputs[0]), at(step.inputs[1])), step.relu);
+    case "globalPool":
+      return step.kind === "avg" ? tf.mean(at(step.input), [1, 2]) : tf.max(at(step.input), [1, 2]);
+    case "dense":
+      return tf.add(tf.matMul(at(step.input) as Tensor2D, step.kernel), step.bias);
+  }
+}

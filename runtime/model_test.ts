@@ -1,0 +1,192 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { createModel } from "./model.ts";
+import { getSpec, listArchitectures, withOptionB } from "../arch/presets.ts";
+import { countParams, planResNet } from "../arch/plan.ts";
+import { useBackend } from "./backend.ts";
+import type { WeightMap } from "../arch/weights.ts";
+import { relativeError } from "../tests/helpers.ts";
+
+await useBackend("wasm");
+
+/** The counts each source framework reports (torch: parameters(); Keras: count_params()). */
+const PARAMETER_COUNTS: Record<string, number> = {
+  resnet18: 11_689_512,
+  resnet34: 21_797_672,
+  resnet50: 25_557_032,
+  resnet101: 44_549_160,
+  resnet152: 60_192_808,
+  keras_resnet50: 25_636_712,
+  keras_resnet101: 44_707_176,
+  keras_resnet152: 60_419_944,
+  resnet50v2: 25_613_800,
+  resnet101v2: 44_675_560,
+  resnet152v2: 60_380_648,
+  cifar_resnet20: 269_722,
+  cifar_resnet32: 464_154,
+  cifar_resnet44: 658_586,
+  cifar_resnet56: 853_018,
+  cifar_resnet110: 1_727_962,
+};
+
+Deno.test("parameter counts match the source frameworks", () => {
+  for (const [name, expected] of Object.entries(PARAMETER_COUNTS)) {
+    const spec = getSpec(name);
+    const counts = countParams(planResNet(spec));
+    const reported = spec.naming.countsStatistics ? counts.total : counts.trainable;
+    assertEquals(reported, expected, name);
+  }
+  assert(listArchitectures().includes("resnet18v2"));
+  assert(listArchitectures().includes("resnet34v2"));
+});
+
+Deno.test("CIFAR option B adds projection shortcuts", () => {
+  const b = countParams(planResNet(withOptionB(getSpec("cifar_resnet20"))));
+  // Two projections (16→32, 32→64): 1×1 convs plus BN gamma/beta.
+  assertEquals(b.trainable, 269_722 + 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64);
+});
+
+/** Random BN statistics so folding is really exercised. */
+function randomiseStatistics(weights: WeightMap, seed: number): WeightMap {
+  let state = seed;
+  const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const [name, w] of weights) {
+    if (name.endsWith("/kernel")) continue;
+    const variance = name.endsWith("moving_variance") || name.endsWith("gamma");
+    for (let i = 0; i < w.data.length; i++) {
+      w.data[i] = variance ? 0.5 + random() : 0.4 * (random() - 0.5);
+    }
+  }
+  return weights;
+}
+
+Deno.test("output shapes for input sizes, heads and data formats", () => {
+  const cases: [string, Parameters<typeof createModel>[1], number[], number[]][] = [
+    ["resnet18", {}, [1, 64, 64, 3], [1, 1000]],
+    ["resnet18", { includeTop: false }, [2, 96, 64, 3], [2, 3, 2, 512]],
+    ["resnet18", { includeTop: false, pooling: "max" }, [1, 33, 47, 3], [1, 512]],
+    ["resnet50", { includeTop: false, pooling: "avg" }, [1, 64, 64, 3], [1, 2048]],
+    ["resnet50v2", { classes: 7 }, [1, 32, 32, 3], [1, 7]],
+    ["cifar_resnet20", {}, [3, 32, 32, 3], [3, 10]],
+    ["cifar_resnet20", { dataFormat: "channels_first" }, [3, 3, 32, 32], [3, 10]],
+    ["keras_resnet50", { includeTop: false, dataFormat: "channels_first" }, [1, 3, 64, 64], [
+      1,
+      2,
+      2,
+      2048,
+    ]],
+  ];
+  for (const [name, options, inputShape, outputShape] of cases) {
+    const model = createModel(name, options);
+    const y = model.predict(tf.zeros(inputShape as [number, number, number, number]));
+    assertEquals(y.shape, outputShape, `${name} ${JSON.stringify(options)}`);
+    y.dispose();
+    model.dispose();
+  }
+});
+
+Deno.test("inputShape below 32 is refused with a clear error", () => {
+  const error = assertThrows(() => createModel("resnet18", { inputShape: [31, 64] }), RangeError);
+  assertEquals(error.message, "inputShape must be at least 32×32, got [31,64]");
+});
+
+Deno.test("channels_first input gives the channels_last result", async () => {
+  const last = createModel("resnet18v2", { seed: 5 });
+  randomiseStatistics(last.weights, 5);
+  const first = createModel("resnet18v2", {
+    weights: last.weights,
+    dataFormat: "channels_first",
+    inputShape: [40, 48],
+  });
+  const x = tf.randomNormal([2, 40, 48, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  const a = await last.predict(x).data();
+  const b = await first.predict(tf.transpose(x, [0, 3, 1, 2])).data();
+  assert(relativeError(b, a) < 1e-6);
+  const layers = await (first.layersModel.predict(tf.transpose(x, [0, 3, 1, 2])) as tf.Tensor)
+    .data();
+  assert(relativeError(layers, a) < 1e-5);
+  last.dispose();
+  first.dispose();
+});
+
+Deno.test("folded inference equals the LayersModel within 1e-5", async () => {
+  for (const name of ["cifar_resnet20", "resnet18", "keras_resnet50", "resnet50v2", "resnet18v2"]) {
+    const model = createModel(name, { seed: 7, inputShape: [64, 64] });
+    randomiseStatistics(model.weights, 7);
+    const x = tf.randomNormal([2, 64, 64, 3], 0, 1, "float32", 2) as tf.Tensor4D;
+    const folded = await model.predict(x).data();
+    const reference = await (model.layersModel.predict(x) as tf.Tensor).data();
+    const rel = relativeError(folded, reference);
+    assert(rel < 1e-5, `${name}: relative difference ${rel}`);
+    model.dispose();
+  }
+});
+
+Deno.test("the folded path does not leak tensors", () => {
+  const model = createModel("cifar_resnet20");
+  const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+  model.predict(x).dispose();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 100; i++) model.predict(x).dispose();
+  assertEquals(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+Deno.test("the LayersModel trains and saves in the tfjs layers format", async () => {
+  // Gradients of conv2d exist on cpu only; a ResNet-8 (a spec made of data) keeps it quick.
+  await useBackend("cpu");
+  const model = createModel({
+    ...getSpec("cifar_resnet20"),
+    name: "cifar_resnet8",
+    depths: [1, 1, 1],
+  }, {
+    seed: 1,
+  });
+  const layers = model.layersModel;
+  layers.compile({ optimizer: tf.train.sgd(0.01), loss: "categoricalCrossentropy" });
+  const x = tf.randomNormal([4, 32, 32, 3], 0, 1, "float32", 3);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], "int32"), 10);
+  const history = await layers.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
+  assert(Number.isFinite(history.history.loss[0] as number));
+  let saved: tf.io.ModelArtifacts | null = null;
+  await layers.save(tf.io.withSaveHandler((artifacts) => {
+    saved = artifacts;
+    return Promise.resolve({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+    });
+  }));
+  const artifacts = saved! as tf.io.ModelArtifacts;
+  const names = artifacts.weightSpecs!.map((w) => w.name);
+  assert(names.includes("conv1/kernel"));
+  assert(names.includes("layer3.0.bn2/moving_variance"));
+  const reloaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  const a = await (layers.predict(x) as tf.Tensor).data();
+  const b = await (reloaded.predict(x) as tf.Tensor).data();
+  assertEquals(Array.from(b), Array.from(a));
+  // After training, predict follows the trained weights once synchronised.
+  model.syncFromLayersModel();
+  const folded = await model.predict(x as tf.Tensor4D).data();
+  assert(relativeError(folded, a) < 1e-5);
+  model.dispose();
+  await useBackend("wasm");
+});
+
+Deno.test("cpu, wasm and webgpu agree within 1e-4", async () => {
+  const reference = createModel("cifar_resnet20", { seed: 11 });
+  randomiseStatistics(reference.weights, 11);
+  const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 4);
+  const input = { data: await x.data(), shape: x.shape };
+  const outputs: Record<string, Float32Array> = {};
+  for (const backend of ["cpu", "wasm", "webgpu"] as const) {
+    assertEquals(await useBackend(backend), backend);
+    const model = createModel("cifar_resnet20", { weights: reference.weights });
+    const y = model.predict(
+      tf.tensor4d(input.data, input.shape as [number, number, number, number]),
+    );
+    outputs[backend] = (await y.data()) as Float32Array;
+    model.dispose();
+  }
+  await useBackend("wasm");
+  assert(relativeError(outputs.wasm, outputs.cpu) < 1e-4);
+  assert(relativeError(outputs.webgpu, outputs.cpu) < 1e-4);
+});

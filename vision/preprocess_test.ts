@@ -1,0 +1,310 @@
+/**
+ * Tests of zoo/preprocess.ts against hand-computed pixels and against torchvision 0.14 (fixtures
+ * from testdata/fixtures/images/make_fixtures.py), and of zoo/labels.ts against the shared class
+ * index.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
+import { decodeImage, type RgbImage } from "./image.ts";
+import {
+  CIFAR10_RAW,
+  CIFAR10_TORCH,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  KERAS_CAFFE,
+  KERAS_TF,
+  preprocessImages,
+  type PreprocessSpec,
+  TORCHVISION_V1,
+  TORCHVISION_V2,
+} from "./preprocess.ts";
+import { cifar10Labels, imagenetLabels, labelsFor } from "../arch/labels.ts";
+
+await tf.setBackend("cpu");
+
+const FIXTURES = new URL("../testdata/fixtures/images/", import.meta.url);
+const DATA = new URL("../testdata/", import.meta.url);
+/** The shared data folder beside the checkout (CI lays a copy there too). */
+const LABELS = new URL("../testdata/labels/", import.meta.url);
+
+async function decodeFile(url: URL): Promise<RgbImage> {
+  return decodeImage(await Deno.readFile(url), url.pathname);
+}
+
+/** A float32 .npy file (version 1 or 2 header, C order). */
+async function readNpyFloat32(name: string): Promise<{ shape: number[]; data: Float32Array }> {
+  const bytes = await Deno.readFile(new URL(name, FIXTURES));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = bytes[6];
+  const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const headerStart = major === 1 ? 10 : 12;
+  const header = new TextDecoder().decode(bytes.subarray(headerStart, headerStart + headerLength));
+  assert(header.includes("'descr': '<f4'") && header.includes("'fortran_order': False"), header);
+  const shape = header.match(/'shape': \(([^)]*)\)/)![1].split(",").filter((s) => s.trim())
+    .map(Number);
+  const data = new Float32Array(bytes.slice(headerStart + headerLength).buffer);
+  assertEquals(data.length, shape.reduce((a, b) => a * b, 1));
+  return { shape, data };
+}
+
+/** NCHW (torch) → NHWC (ours). */
+function nchwToNhwc({ shape, data }: { shape: number[]; data: Float32Array }): Float32Array {
+  const [n, c, h, w] = shape;
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          out[((b * h + y) * w + x) * c + ch] = data[((b * c + ch) * h + y) * w + x];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Largest |a - b| per channel (NHWC, 3 channels), each divided by that channel's `unit`. */
+function maxChannelError(a: Float32Array, b: Float32Array, unit: number[]): number {
+  assertEquals(a.length, b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]) / unit[i % 3]);
+  return max;
+}
+
+function run(images: RgbImage[], spec: PreprocessSpec): { shape: number[]; data: Float32Array } {
+  const before = tf.memory().numTensors;
+  const out = preprocessImages(images, spec);
+  assertEquals(tf.memory().numTensors, before + 1, "only the result tensor may remain");
+  const data = out.dataSync() as Float32Array;
+  const shape = out.shape;
+  out.dispose();
+  return { shape, data };
+}
+
+const randomImage = decodeFile(new URL("random_50x37.png", FIXTURES));
+const TORCH: PreprocessSpec = { mode: "torch" }; // ImageNet mean and std
+
+Deno.test("antialiased resize + crop equals torchvision on a float tensor", async () => {
+  const image = await randomImage;
+  assertEquals([image.width, image.height], [50, 37]);
+  const cases: [string, PreprocessSpec, number[]][] = [
+    ["tv_resize24_crop20_tensor.npy", { ...TORCH, resize: 24, crop: 20 }, [1, 20, 20, 3]],
+    // offsets (24-19)/2 = 2.5 → 2 and (32-19)/2 = 6.5 → 6: Python rounds half to even
+    ["tv_resize24_crop19_tensor.npy", { ...TORCH, resize: 24, crop: 19 }, [1, 19, 19, 3]],
+    // rows 37 → 16 (downscale), columns 50 → 64 (upscale)
+    ["tv_size16x64_tensor.npy", { ...TORCH, size: [16, 64] }, [1, 16, 64, 3]],
+    // a crop larger than the 24×32 image: zero padding before normalising
+    ["tv_resize24_crop28_tensor.npy", { ...TORCH, resize: 24, crop: 28 }, [1, 28, 28, 3]],
+  ];
+  for (const [name, spec, shape] of cases) {
+    const ours = run([image], spec);
+    assertEquals(ours.shape, shape, name);
+    const reference = await readNpyFloat32(name);
+    // In 0–1 units (error × std). Measured: at most 1.0e-6 (float32 rounding).
+    const error = maxChannelError(ours.data, nchwToNhwc(reference), IMAGENET_STD.map((s) => 1 / s));
+    assert(error < 2e-6, `${name}: max error ${error}`);
+  }
+});
+
+Deno.test("resize 24 + crop 20 equals torchvision on a PIL image to Pillow's 8-bit rounding", async () => {
+  const ours = run([await randomImage], { ...TORCH, resize: 24, crop: 20 });
+  const reference = nchwToNhwc(await readNpyFloat32("tv_resize24_crop20_pil.npy"));
+  // Pillow rounds to uint8 after each of its two passes (and uses fixed-point weights), so the
+  // bound is 1/255 before normalisation. Measured: 0.00342 = 0.87/255 at most.
+  const error = maxChannelError(ours.data, reference, IMAGENET_STD.map((s) => 1 / s));
+  assert(error <= 1 / 255 + 1e-6, `max error ${error * 255}/255`);
+});
+
+// 2×2 image: (0,128,255) (10,20,30) / (255,0,0) (1,2,3)
+const tiny: RgbImage = {
+  width: 2,
+  height: 2,
+  data: new Uint8Array([0, 128, 255, 10, 20, 30, 255, 0, 0, 1, 2, 3]),
+};
+
+function assertClose(actual: Float32Array, expected: number[], tolerance = 1e-5): void {
+  assertEquals(actual.length, expected.length);
+  expected.forEach((e, i) => assertAlmostEquals(actual[i], e, tolerance, `element ${i}`));
+}
+
+Deno.test("modes on a hand-computed 2×2 image (size 2×2 is the identity)", () => {
+  const raw = run([tiny], { size: [2, 2], mode: "raw" });
+  assertEquals(raw.shape, [1, 2, 2, 3]);
+  assertClose(raw.data, [0, 128, 255, 10, 20, 30, 255, 0, 0, 1, 2, 3]);
+
+  // x / 127.5 − 1
+  assertClose(run([tiny], { size: [2, 2], mode: "tf" }).data, [
+    -1,
+    0.00392157,
+    1,
+    -0.92156863,
+    -0.84313725,
+    -0.76470588,
+    1,
+    -1,
+    -1,
+    -0.99215686,
+    -0.98431373,
+    -0.97647059,
+  ]);
+
+  // BGR, minus 103.939 (B), 116.779 (G), 123.68 (R)
+  assertClose(run([tiny], { size: [2, 2], mode: "caffe" }).data, [
+    151.061,
+    11.221,
+    -123.68,
+    -73.939,
+    -96.779,
+    -113.68,
+    -103.939,
+    -116.779,
+    131.32,
+    -100.939,
+    -114.779,
+    -122.68,
+  ], 1e-4);
+
+  // (x/255 − mean) / std with the ImageNet values: e.g. (0 − 0.485)/0.229 = −2.117904,
+  // (128/255 − 0.456)/0.224 = 0.205182, (1 − 0.406)/0.225 = 2.64
+  assertClose(run([tiny], { size: [2, 2], mode: "torch" }).data, [
+    -2.117904,
+    0.205182,
+    2.64,
+    -1.946656,
+    -1.685574,
+    -1.281569,
+    2.248908,
+    -2.035714,
+    -1.804444,
+    -2.100779,
+    -2.0007,
+    -1.752157,
+  ]);
+
+  // mean/std override: (x/255 − 0.5) / 0.5
+  assertClose(
+    run([tiny], { size: [2, 2], mode: "torch", mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }).data
+      .slice(0, 3),
+    [-1, 0.00392157, 1],
+  );
+});
+
+Deno.test("hand-computed antialiased weights: 2×2 → 1×1 and 4 → 2", () => {
+  // Downscale 2 → 1: triangle of support 2 centred at 1; both taps weigh 0.75 → 1/2 each.
+  const mean = run([tiny], { size: [1, 1], mode: "raw" });
+  assertClose(mean.data, [(0 + 10 + 255 + 1) / 4, (128 + 20 + 0 + 2) / 4, (255 + 30 + 0 + 3) / 4]);
+  // Downscale 4 → 2: output 0 is centred at 1 with support 2 → taps 0,1,2 weigh .75,.75,.25,
+  // i.e. 3/7, 3/7, 1/7; output 1 is centred at 3 → taps 1,2,3 weigh 1/7, 3/7, 3/7.
+  const row: RgbImage = {
+    width: 4,
+    height: 1,
+    data: new Uint8Array([10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40]),
+  };
+  const halved = run([row], { size: [1, 2], mode: "raw" });
+  assertEquals(halved.shape, [1, 1, 2, 3]);
+  assertClose(halved.data, [120 / 7, 120 / 7, 120 / 7, 230 / 7, 230 / 7, 230 / 7]);
+});
+
+Deno.test("presets: values, and shapes on the shared photos", async () => {
+  assertEquals(TORCHVISION_V1, { resize: 256, crop: 224, mode: "torch" });
+  assertEquals(TORCHVISION_V2, { resize: 232, crop: 224, mode: "torch" });
+  assertEquals(KERAS_CAFFE, { resize: 256, crop: 224, mode: "caffe" });
+  assertEquals(KERAS_TF, { resize: 256, crop: 224, mode: "tf" });
+  assertEquals(CIFAR10_TORCH, {
+    size: [32, 32],
+    mode: "torch",
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+  });
+  assertEquals(CIFAR10_RAW, { size: [32, 32], mode: "raw" });
+  assertEquals(IMAGENET_MEAN, [0.485, 0.456, 0.406]);
+
+  const cat = await decodeFile(new URL("images/cat.jpg", DATA)); // 480×360
+  const grace = await decodeFile(new URL("images/grace_hopper.jpg", DATA)); // 517×606
+  const both = run([cat, grace], TORCHVISION_V2);
+  assertEquals(both.shape, [2, 224, 224, 3]);
+  const caffe = run([cat], KERAS_CAFFE);
+  assertEquals(caffe.shape, [1, 224, 224, 3]);
+  // caffe is BGR: channel 0 + 103.939 of caffe equals channel 2 of raw on the same geometry
+  const raw = run([cat], { resize: 256, crop: 224, mode: "raw" });
+  assertAlmostEquals(caffe.data[0] + 103.939, raw.data[2], 1e-3);
+  assertAlmostEquals(caffe.data[2] + 123.68, raw.data[0], 1e-3);
+  const tfMode = run([cat], KERAS_TF);
+  assertAlmostEquals(tfMode.data[5], raw.data[5] / 127.5 - 1, 1e-5);
+  assertThrows(
+    () => preprocessImages([cat, grace], { resize: 256, mode: "raw" }),
+    RangeError,
+    "image 1 gives 300×256 but image 0 gives 256×341",
+  );
+});
+
+Deno.test("CIFAR10_TORCH on 32×32 images is x/255 then ImageNet mean/std, untouched geometry", () => {
+  const data = new Uint8Array(32 * 32 * 3).map((_, i) => (i * 37) % 256);
+  const out = run([{ width: 32, height: 32, data }], CIFAR10_TORCH);
+  assertEquals(out.shape, [1, 32, 32, 3]);
+  const expected = [...data].map((v, i) => (v / 255 - IMAGENET_MEAN[i % 3]) / IMAGENET_STD[i % 3]);
+  assert(maxChannelError(out.data, new Float32Array(expected), [1, 1, 1]) < 1e-5);
+  const raw = run([{ width: 32, height: 32, data }], CIFAR10_RAW);
+  assertEquals([...raw.data], [...data]);
+});
+
+Deno.test("malformed specs and inputs raise RangeError", () => {
+  assertThrows(() => preprocessImages([], TORCHVISION_V1), RangeError, "no images");
+  assertThrows(
+    () => preprocessImages([tiny], { size: [2, 2], resize: 2, mode: "raw" }),
+    RangeError,
+    "either size or resize",
+  );
+  assertThrows(() => preprocessImages([tiny], { crop: 0, mode: "raw" }), RangeError, "crop");
+  assertThrows(() => preprocessImages([tiny], { resize: 1.5, mode: "raw" }), RangeError, "resize");
+  assertThrows(
+    () => preprocessImages([tiny], { mode: "tf", mean: [0, 0, 0] }),
+    RangeError,
+    "torch mode only",
+  );
+  assertThrows(
+    () => preprocessImages([tiny], { mode: "torch", std: [1, 0, 1] }),
+    RangeError,
+    "std must be positive",
+  );
+  assertThrows(
+    () => preprocessImages([{ width: 3, height: 3, data: new Uint8Array(5) }], CIFAR10_RAW),
+    RangeError,
+    "has 5 bytes, expected 27",
+  );
+});
+
+Deno.test("labels: 1000 ImageNet names in index order, the 10 CIFAR-10 names", async () => {
+  const labels = imagenetLabels();
+  assertEquals(labels.length, 1000);
+  assertEquals([labels[0], labels[281], labels[652], labels[999]], [
+    "tench",
+    "tabby",
+    "military_uniform",
+    "toilet_tissue",
+  ]);
+  const shared: Record<string, [string, string]> = JSON.parse(
+    await Deno.readTextFile(new URL("imagenet_class_index.json", LABELS)),
+  );
+  assertEquals(labels, Array.from({ length: 1000 }, (_, i) => shared[String(i)][1]));
+  labels[0] = "changed"; // a fresh copy each call
+  assertEquals(imagenetLabels()[0], "tench");
+  assertEquals(labelsFor("imagenet")[281], "tabby");
+  assert(Object.isFrozen(labelsFor("imagenet")));
+  assertEquals(cifar10Labels, [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+  ]);
+  assertEquals(labelsFor("cifar10"), cifar10Labels);
+});
