@@ -1,6 +1,6 @@
 /**
  * The readers the fuzzer attacks: for each, its seed files (existing fixtures plus
- * `corpus/`), what the mutator knows about the format (size fields, structure-aware rewrites)
+ * `testdata/fuzz/corpus/`), what the mutator knows about the format (size fields, structure-aware rewrites)
  * and how one input is read. Readers are imported lazily by {@link FuzzTarget.load}, so that the
  * runner can install its allocation guard before any reader module is evaluated.
  *
@@ -51,7 +51,7 @@ export interface FuzzTarget {
   allocationLimit?(inputBytes: number): number;
 }
 
-const ROOT = new URL("../", import.meta.url);
+const ROOT = new URL("../../testdata/", import.meta.url);
 
 async function files(...paths: string[]): Promise<FuzzSeed[]> {
   return await Promise.all(
