@@ -47,12 +47,13 @@ import { measure } from "./runtime/bench.ts";
 import { countParams } from "./arch/plan.ts";
 import { findWeights, REGISTRY, type WeightsEntry } from "./hub/registry.ts";
 import { verifyCached } from "./hub/cache.ts";
-import { detectFormat, importBytes, type ImportedModel, importFile } from "./convert/import.ts";
+import { importBytes, type ImportedModel, importFile } from "./convert/import.ts";
+import { detectFormat } from "./formats/detect.ts";
 import { readNpy, writeNpy } from "./formats/npy.ts";
 import { readWholeFile } from "./formats/files.ts";
 import { readZooWeights } from "./convert/zoofile.ts";
-import { ZooFormatError } from "./formats/tensor.ts";
-import { NotZooResNetError } from "./convert/structure.ts";
+import { ZooFormatError } from "./arch/errors.ts";
+import { NotZooResNetError } from "./arch/errors.ts";
 
 const USAGE = `denozoo: pretrained ResNets for Deno
 

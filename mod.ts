@@ -13,7 +13,7 @@
  *
  * @example Build any architecture and run it
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import { createModel, useBackend } from "@denozoo/zoo";
  * await useBackend("auto"); // webgpu, else wasm, else cpu
  * const model = createModel("resnet50", { includeTop: false, pooling: "avg" });
@@ -147,26 +147,26 @@ export {
   hashFile,
   hashInWorker,
 } from "./hub/hash.ts";
-export { type NamedTensor, type TensorDType, ZooFormatError } from "./formats/tensor.ts";
+export { type NamedTensor, type TensorDType } from "./formats/tensor.ts";
+export { ZooFormatError } from "./arch/errors.ts";
 export {
-  detectFormat,
   importBytes,
   type ImportedModel,
   importFile,
   type ImportOptions,
   readShards,
-  type SourceFormat,
 } from "./convert/import.ts";
+export { detectFormat, type SourceFormat } from "./formats/detect.ts";
 export {
   type FormatDefaults,
   type InferOptions,
   type InferredResNet,
   inferResNet,
   KERAS_DEFAULTS,
-  NotZooResNetError,
   PYTORCH_DEFAULTS,
   type SourceLayer,
 } from "./convert/structure.ts";
+export { NotZooResNetError } from "./arch/errors.ts";
 export {
   chwRowsToHwc,
   type Float32Source,

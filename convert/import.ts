@@ -21,17 +21,9 @@ import { readPytorch } from "../formats/pytorch.ts";
 import { readWholeFile } from "../formats/files.ts";
 import { readZooWeights } from "./zoofile.ts";
 import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
-import { type NamedTensor, ZooFormatError } from "../formats/tensor.ts";
-
-/** Source formats the importer recognises. */
-export type SourceFormat =
-  | "pytorch-zip"
-  | "pytorch-legacy"
-  | "onnx"
-  | "keras-h5"
-  | "keras3"
-  | "tfjs-layers"
-  | "zoo-safetensors";
+import { type NamedTensor } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
+import { detectFormat, type SourceFormat } from "../formats/detect.ts";
 
 /** A recognised architecture with its weights. */
 export interface ImportedModel {
@@ -254,58 +246,6 @@ function kerasLayers(
       `layer '${name}' with ${w.length} weights is not a conv, BatchNorm or dense layer`,
     );
   });
-}
-
-const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) => bytes[i] === b);
-const ZIP = [0x50, 0x4b, 0x03, 0x04];
-const HDF5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
-/** Pickle protocol 2 header followed by the legacy torch magic number as a LONG1. */
-const TORCH_LEGACY = [
-  0x80,
-  0x02,
-  0x8a,
-  0x0a,
-  0x6c,
-  0xfc,
-  0x9c,
-  0x46,
-  0xf9,
-  0x20,
-  0x6a,
-  0xa8,
-  0x50,
-  0x19,
-];
-
-/**
- * Recognises a weights file by its first bytes (and, for JSON and protobuf, its extension).
- *
- * @example
- * ```ts
- * console.log(detectFormat(await Deno.readFile("resnet20-12fca82f.th"), "resnet20-12fca82f.th")); // "pytorch-legacy"
- * ```
- */
-export function detectFormat(bytes: Uint8Array, file: string): SourceFormat {
-  if (startsWith(bytes, TORCH_LEGACY)) return "pytorch-legacy";
-  if (startsWith(bytes, HDF5)) return "keras-h5";
-  if (startsWith(bytes, ZIP)) {
-    const text = new TextDecoder("latin1").decode(
-      bytes.subarray(0, Math.min(bytes.length, 1 << 16)),
-    );
-    return text.includes("data.pkl") ? "pytorch-zip" : "keras3";
-  }
-  if (
-    bytes.length > 8 && bytes[8] === 0x7b &&
-    new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) === 0
-  ) {
-    return "zoo-safetensors";
-  }
-  if (/\.json$/i.test(file)) return "tfjs-layers";
-  if (/\.onnx$/i.test(file) || bytes[0] === 0x08) return "onnx";
-  throw new ZooFormatError(
-    file,
-    "unrecognised file: expected ONNX, PyTorch, Keras (.h5/.keras/model.json) or safetensors",
-  );
 }
 
 /**

@@ -14,8 +14,9 @@
  */
 
 import type { Weight } from "../arch/weights.ts";
-import { type NamedTensor, ZooFormatError } from "../formats/tensor.ts";
-import { alignedFloat32View } from "../formats/safetensors.ts";
+import { type NamedTensor } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
+import { alignedFloat32View } from "../formats/raw.ts";
 
 /**
  * Any tensor as float32 data (int64 via Number, for the rare integer weight).

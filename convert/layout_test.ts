@@ -7,7 +7,7 @@ import {
   transpose,
   transposeInto,
 } from "./layout.ts";
-import { lazyFloat32Tensor } from "../formats/safetensors.ts";
+import { lazyFloat32Tensor } from "../formats/raw.ts";
 
 /** A slow, obviously right permutation to check the tiled one against. */
 function naiveTranspose(data: Float32Array, shape: number[], perm: number[]): Float32Array {

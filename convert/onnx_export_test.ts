@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { exportOnnx, exportOnnxWithExternalData, type OnnxExportOptions } from "./onnx_export.ts";
 import { joinChunks } from "../formats/safetensors.ts";

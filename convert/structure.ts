@@ -26,7 +26,7 @@ import { PRESETS } from "../arch/presets.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type Weight, type WeightMap } from "../arch/weights.ts";
 import { identityBatchNorm } from "./layout.ts";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { NotZooResNetError, ZooFormatError } from "../arch/errors.ts";
 
 /** A layer read from a source file, weights already in the zoo layout. */
 export interface SourceLayer {
@@ -127,30 +127,6 @@ interface Walk {
   assigned: { layer: SourceLayer; role: Role }[];
   dense: SourceLayer | null;
   bnFolded: boolean;
-}
-
-/**
- * The file is readable but its graph is none of the zoo's ResNets; callers can then run
- * the file's own graph instead.
- *
- * @example
- * ```ts
- * // try { importBytes(bytes, file) } catch (e) { if (e instanceof NotZooResNetError) … }
- * ```
- */
-export class NotZooResNetError extends ZooFormatError {
-  /**
-   * Creates the error; the message is prefixed with the file name.
-   *
-   * @example
-   * ```ts
-   * throw new NotZooResNetError("net.onnx", "not a ResNet this zoo knows: …");
-   * ```
-   */
-  constructor(file: string, message: string) {
-    super(file, message);
-    this.name = "NotZooResNetError";
-  }
 }
 
 class MismatchError extends Error {

@@ -27,13 +27,14 @@ import type { ResNetSpec } from "../arch/spec.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import {
-  alignedFloat32View,
   type FileChunk,
   joinChunks,
   readSafetensors,
   safetensorsChunks,
 } from "../formats/safetensors.ts";
-import { type NamedTensor, ZooFormatError } from "../formats/tensor.ts";
+import { alignedFloat32View } from "../formats/raw.ts";
+import { type NamedTensor } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 /** Version of the converter recorded in files it writes. */
 export const CONVERTER_VERSION = "denozoo 0.1.0";

@@ -23,8 +23,12 @@
  * @module
  */
 
+import { messageOf } from "../arch/errors.ts";
+import { HDF5_SIGNATURE, startsWithSignature, ZIP_SIGNATURE } from "./detect.ts";
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
 import type { Dataset, File as Hdf5File, Group } from "h5wasm/node";
-import { type NamedTensor, ZooFormatError } from "./tensor.ts";
+import { type NamedTensor } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { readZip } from "./zip.ts";
 
 /** Which of the supported Keras layouts a file was read as. */
@@ -212,8 +216,8 @@ export function readKeras(
   file: string,
   options: ReadKerasOptions = {},
 ): KerasFile {
-  if (startsWith(bytes, HDF5_SIGNATURE)) return readHdf5(bytes, file);
-  if (startsWith(bytes, ZIP_SIGNATURE)) return readKerasZip(bytes, file);
+  if (startsWithSignature(bytes, HDF5_SIGNATURE)) return readHdf5(bytes, file);
+  if (startsWithSignature(bytes, ZIP_SIGNATURE)) return readKerasZip(bytes, file);
   if (firstNonSpace(bytes) === "{".charCodeAt(0)) {
     return readTfjsLayers(bytes, file, options.shards);
   }
@@ -221,13 +225,6 @@ export function readKeras(
     file,
     "not a Keras file: expected HDF5 (.h5), a Keras 3 zip (.keras) or a tfjs model.json",
   );
-}
-
-const HDF5_SIGNATURE: readonly number[] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
-const ZIP_SIGNATURE: readonly number[] = [0x50, 0x4b, 0x03, 0x04];
-
-function startsWith(bytes: Uint8Array, signature: readonly number[]): boolean {
-  return bytes.length >= signature.length && signature.every((byte, i) => bytes[i] === byte);
 }
 
 function firstNonSpace(bytes: Uint8Array): number | undefined {
@@ -245,10 +242,6 @@ function describeJson(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object" && value !== null) return "an object";
   return String(value);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -642,23 +635,10 @@ function decodeFloats(raw: Uint8Array, stored: StoredFloat): Float32Array {
     case "float64":
       return Float32Array.from(new Float64Array(raw.buffer, 0, raw.byteLength / 8));
     case "float16":
-      return Float32Array.from(new Uint16Array(raw.buffer, 0, raw.byteLength / 2), float16ToNumber);
+      return float16BitsToFloat32(new Uint16Array(raw.buffer, 0, raw.byteLength / 2));
     case "bfloat16":
-      // bfloat16 is the upper half of a float32.
-      return new Float32Array(
-        Uint32Array.from(new Uint16Array(raw.buffer, 0, raw.byteLength / 2), (bits) => bits << 16)
-          .buffer,
-      );
+      return bfloat16BitsToFloat32(new Uint16Array(raw.buffer, 0, raw.byteLength / 2));
   }
-}
-
-function float16ToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 // ---------------------------------------------------------------------------------------------

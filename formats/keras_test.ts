@@ -8,7 +8,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { unzipSync, zipSync } from "fflate";
 import { type KerasFile, readKeras } from "./keras.ts";
-import { ZooFormatError } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 const FIXTURES = new URL("../testdata/fixtures/keras_reader/", import.meta.url);
 const RESNET8 =

@@ -13,8 +13,9 @@
  * @module
  */
 
-import { type NamedTensor, ZooFormatError } from "./tensor.ts";
-import { decodeLittleEndian, elementCount, RAW_DTYPES, type RawDType } from "./safetensors.ts";
+import { type NamedTensor } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
+import { decodeLittleEndian, elementCount, RAW_DTYPES, type RawDType } from "./raw.ts";
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 

@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { readNpy, writeNpy } from "./npy.ts";
-import { ZooFormatError } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 const FIXTURES = "testdata/fixtures/onnx_reader";
 

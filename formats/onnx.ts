@@ -15,16 +15,16 @@
 
 import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
-import { type NamedTensor, ZooFormatError } from "./tensor.ts";
+import { type NamedTensor } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
 import {
-  bfloat16BitsToFloat32,
   decodeLittleEndian,
   elementCount,
-  float16BitsToFloat32,
   lazyFloat32Tensor,
   RAW_DTYPES,
   type RawDType,
-} from "./safetensors.ts";
+} from "./raw.ts";
 
 const { onnx } = onnxProto;
 

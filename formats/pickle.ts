@@ -28,7 +28,7 @@
  * @module
  */
 
-import { ZooFormatError } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 /** A value rebuilt by a caller's global handler, tagged so callers can tell their objects apart. */
 export interface PickleObject {

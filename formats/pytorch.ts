@@ -21,8 +21,11 @@
  * @module
  */
 
+import { startsWithSignature, ZIP_SIGNATURE } from "./detect.ts";
+import { bfloat16ToFloat32, float16ToFloat32 } from "./float16.ts";
 import { type PickleCallHandler, PickleGlobal, type PickleValue, readPickle } from "./pickle.ts";
-import { type NamedTensor, type TensorDType, ZooFormatError } from "./tensor.ts";
+import { type NamedTensor, type TensorDType } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { readZip } from "./zip.ts";
 
 /** The tensors of a checkpoint and the container format they came from. */
@@ -84,29 +87,12 @@ function byteElement(dtype: TensorDType): StorageElement {
   };
 }
 
-/** Decodes an IEEE half-precision bit pattern. */
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
-/** bfloat16 is the upper half of a float32. */
-const bfloatScratch = new DataView(new ArrayBuffer(4));
-function bfloat16ToFloat(bits: number): number {
-  bfloatScratch.setUint32(0, bits << 16);
-  return bfloatScratch.getFloat32(0);
-}
-
 /** The storage classes torch pickles by name, as globals the unpickler may reference. */
 const storageElements: Readonly<Record<string, StorageElement>> = {
   "torch.FloatStorage": floatElement(4, (v, o, le) => v.getFloat32(o, le)),
   "torch.DoubleStorage": floatElement(8, (v, o, le) => v.getFloat64(o, le)),
-  "torch.HalfStorage": floatElement(2, (v, o, le) => halfToFloat(v.getUint16(o, le))),
-  "torch.BFloat16Storage": floatElement(2, (v, o, le) => bfloat16ToFloat(v.getUint16(o, le))),
+  "torch.HalfStorage": floatElement(2, (v, o, le) => float16ToFloat32(v.getUint16(o, le))),
+  "torch.BFloat16Storage": floatElement(2, (v, o, le) => bfloat16ToFloat32(v.getUint16(o, le))),
   "torch.IntStorage": intElement(4, (v, o, le) => v.getInt32(o, le)),
   "torch.ShortStorage": intElement(2, (v, o, le) => v.getInt16(o, le)),
   "torch.CharStorage": intElement(1, (v, o) => v.getInt8(o)),
@@ -351,7 +337,6 @@ function gatherStrided(
   }
 }
 
-const zipSignature = [0x50, 0x4b, 0x03, 0x04];
 /** `0x1950a86a20f9469cfc6c`, the first pickle of every legacy torch.save stream. */
 const legacyMagic = 0x1950a86a20f9469cfc6cn;
 const legacyProtocol = 1001;
@@ -488,7 +473,7 @@ function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
  * ```
  */
 export function readPytorch(bytes: Uint8Array, file: string): PytorchCheckpoint {
-  if (zipSignature.every((byte, i) => bytes[i] === byte)) {
+  if (startsWithSignature(bytes, ZIP_SIGNATURE)) {
     return { tensors: readTorchZip(bytes, file), format: "zip" };
   }
   if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar") {

@@ -1,11 +1,8 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import {
-  bfloat16BitsToFloat32,
-  float16BitsToFloat32,
-  readSafetensors,
-  writeSafetensors,
-} from "./safetensors.ts";
-import { type NamedTensor, ZooFormatError } from "./tensor.ts";
+import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
+import { type NamedTensor } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 const FIXTURES = "testdata/fixtures/onnx_reader";
 

@@ -31,22 +31,3 @@ export interface NamedTensor {
    */
   writeInto?: (target: Float32Array) => void;
 }
-
-/** Thrown by every reader for malformed or unsupported input; the message names the file and what was wrong. */
-export class ZooFormatError extends Error {
-  /** The file (or stream label) that failed. */
-  readonly file: string;
-  /**
-   * Creates the error; the message is prefixed with the file name.
-   *
-   * @example
-   * ```ts
-   * throw new ZooFormatError("model.onnx", "tensor 'fc.weight' has 10 bytes, expected 40");
-   * ```
-   */
-  constructor(file: string, message: string) {
-    super(`${file}: ${message}`);
-    this.name = "ZooFormatError";
-    this.file = file;
-  }
-}

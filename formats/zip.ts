@@ -26,7 +26,7 @@
  */
 
 import { inflateSync } from "fflate";
-import { ZooFormatError } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 /** Options of {@link readZip}. */
 export interface ReadZipOptions {

@@ -12,7 +12,7 @@ import { zipSync } from "fflate";
 import { readZip } from "./zip.ts";
 import { readPytorch } from "./pytorch.ts";
 import { readKeras } from "./keras.ts";
-import { ZooFormatError } from "./tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 const zipDir = new URL("../testdata/fixtures/zips/", import.meta.url);
 const pthDir = new URL("../testdata/fixtures/pth/", import.meta.url);

@@ -36,11 +36,13 @@
  * @module
  */
 
+import { messageOf } from "../arch/errors.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, Tensor } from "../runtime/tensor.ts";
 import { type KerasLayerWeights, readKeras } from "../formats/keras.ts";
-import { type NamedTensor, ZooFormatError } from "../formats/tensor.ts";
+import { type NamedTensor } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 /** Options of {@link loadKerasModel}. */
 export interface LoadKerasModelOptions {
@@ -121,10 +123,6 @@ type NodeInput = [layer: string, node: number, tensor: number, kwargs: JsonObjec
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Keras class names of a whole model; `Model` is what Keras ≤ 2.3 called a functional model. */

@@ -8,12 +8,13 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { loadKerasModel, saveLayersModel, serializeLayersModel } from "./keras_model.ts";
 import { readKeras } from "../formats/keras.ts";
 import { readNpy } from "../formats/npy.ts";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { useBackend } from "../runtime/backend.ts";
 import { decodeImage, splitImageRows } from "../vision/image.ts";
 
@@ -33,7 +34,7 @@ async function fixtureTensor(name: string): Promise<tf.Tensor> {
 }
 
 /** The model's output on `x` as a flat array; the output tensor is disposed. */
-async function run(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Array> {
+async function run(model: tfl.LayersModel, x: tf.Tensor): Promise<Float32Array> {
   const y = model.predict(x) as tf.Tensor;
   const values = await y.data() as Float32Array;
   y.dispose();
@@ -72,7 +73,7 @@ Deno.test("resnet8 (Keras 2.4 HDF5) reproduces 88.1 % on the 1000 CIFAR-10 test 
   let correct = 0;
   for (let start = 0; start < 1000; start += 250) {
     const x = await cifarImages(start, 250);
-    const predicted = tf.tidy(() => (model.predict(x) as tf.Tensor).argMax(1));
+    const predicted = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, 1));
     (await predicted.data()).forEach((label, i) => {
       if (label === labels[start + i]) correct++;
     });
@@ -118,7 +119,7 @@ Deno.test("Keras 3 .keras functional block matches the numpy/torch reference wit
 Deno.test("Keras 2.2.4 HDF5 with a nested Sequential matches the reference within 1e-5", async () => {
   const file = "keras2_nested.h5";
   const model = await loadKerasModel(await Deno.readFile(new URL(file, FIXTURES)), file);
-  const features = model.getLayer("features") as tf.Sequential;
+  const features = model.getLayer("features") as tfl.Sequential;
   assertEquals(features.layers.map((layer) => layer.name), [
     "conv2d_1",
     "batch_normalization_1",
@@ -236,7 +237,7 @@ Deno.test("saveLayersModel writes model.json + shard by rename; it reloads (also
 
     // tfjs' own loader reads the same files.
     const json = JSON.parse(new TextDecoder().decode(modelJson));
-    const viaTfjs = await tf.loadLayersModel(tf.io.fromMemory({
+    const viaTfjs = await tfl.loadLayersModel(tf.io.fromMemory({
       modelTopology: json.modelTopology,
       weightSpecs: json.weightsManifest[0].weights,
       weightData: shard.buffer,

@@ -1,10 +1,10 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
 import onnxProto from "onnx-proto";
 import { loadOnnxGraph, type OnnxGraphModel } from "./onnx_graph.ts";
 import { readNpy } from "../formats/npy.ts";
 import { readOnnx } from "../formats/onnx.ts";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { useBackend } from "../runtime/backend.ts";
 import { relativeError } from "../tests/helpers.ts";
 

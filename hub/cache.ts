@@ -29,7 +29,7 @@
  */
 
 import { hashFile } from "./hash.ts";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import type { WeightsEntry, WeightsHash } from "./registry.ts";
 
 /** Download progress, reported at most every 100 ms and once at the end. */

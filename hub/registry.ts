@@ -19,7 +19,7 @@
  * @module
  */
 
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 /** How upstream publishes a file's checksum. */
 export interface WeightsHash {

@@ -16,7 +16,8 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
-import { detectFormat, importBytes, type ImportedModel, readShards } from "../convert/import.ts";
+import { importBytes, type ImportedModel, readShards } from "../convert/import.ts";
+import { detectFormat } from "../formats/detect.ts";
 import { readWholeFile } from "../formats/files.ts";
 import { type GrowingHasher, hashBytes, hashInWorker } from "../hub/hash.ts";
 import type { FileChunk } from "../formats/safetensors.ts";
@@ -27,7 +28,7 @@ import {
   zooWeightsChunks,
   type ZooWeightsFile,
 } from "../convert/zoofile.ts";
-import { NotZooResNetError } from "../convert/structure.ts";
+import { NotZooResNetError } from "../arch/errors.ts";
 import { tfjsEngineName } from "../runtime/backend.ts";
 import { createModel } from "../runtime/model.ts";
 import { planResNet } from "../arch/plan.ts";

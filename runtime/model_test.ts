@@ -1,4 +1,5 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { createModel } from "./model.ts";
 import { getSpec, listArchitectures, withOptionB } from "../arch/presets.ts";
@@ -159,7 +160,7 @@ Deno.test("the LayersModel trains and saves in the tfjs layers format", async ()
   const names = artifacts.weightSpecs!.map((w) => w.name);
   assert(names.includes("conv1/kernel"));
   assert(names.includes("layer3.0.bn2/moving_variance"));
-  const reloaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  const reloaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
   const a = await (layers.predict(x) as tf.Tensor).data();
   const b = await (reloaded.predict(x) as tf.Tensor).data();
   assertEquals(Array.from(b), Array.from(a));

@@ -10,7 +10,7 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { formatSummary, runFuzz } from "./fuzz/fuzz.ts";
 import { readKeras } from "../formats/keras.ts";
 import { readPickle } from "../formats/pickle.ts";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { decodeImage } from "../vision/image.ts";
 import h5wasm from "h5wasm/node";
 

@@ -4,10 +4,10 @@
  * tfjs layers model in two shards, ONNX external data and a float16 ONNX graph.
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { type ImportedModel, importFile } from "../convert/import.ts";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { useBackend } from "../runtime/backend.ts";
 import { createModel } from "../runtime/model.ts";
 import { createOrtSession, ortAvailable } from "../runtime/ort.ts";

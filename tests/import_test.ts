@@ -1,8 +1,8 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { importBytes, importFile } from "../convert/import.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { createModel } from "../runtime/model.ts";
 import { getSpec } from "../arch/presets.ts";
 import { useBackend } from "../runtime/backend.ts";
@@ -104,8 +104,10 @@ Deno.test("the shared CIFAR-10 checkpoints reproduce their top-1 on the 1000 tes
     assertEquals(imported.format, "pytorch-legacy");
     const model = createModel(imported.spec, { weights: imported.weights });
     // Batches of 250 keep the wasm heap small.
-    const logits = tf.concat([0, 250, 500, 750].map((start) => model.predict(x.slice(start, 250))));
-    const predictions = await logits.argMax(1).data();
+    const logits = tf.concat(
+      [0, 250, 500, 750].map((start) => model.predict(tf.slice(x, start, 250))),
+    );
+    const predictions = await tf.argMax(logits, 1).data();
     const hits = labels.filter((label, i) => predictions[i] === label).length;
     assertEquals(hits, correct, `${name}: ${hits / 10}% top-1`);
     if (name === "cifar_resnet20") {

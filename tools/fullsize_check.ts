@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { importFile } from "../convert/import.ts";
 import { readNpy } from "../formats/npy.ts";
 import { createModel } from "../runtime/model.ts";

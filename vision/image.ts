@@ -27,7 +27,7 @@ import { GifReader } from "omggif";
 const webp: {
   decode(bytes: Uint8Array): { width: number; height: number; data: Uint8ClampedArray };
 } | Error = await import("@cwasm/webp").catch((error: Error) => error);
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 
 /** An 8-bit RGB image. */
 export interface RgbImage {

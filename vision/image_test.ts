@@ -7,7 +7,7 @@
  */
 
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { ZooFormatError } from "../formats/tensor.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { decodeImage, expandImageArgs, type RgbImage, splitImageRows } from "./image.ts";
 
 const FIXTURES = new URL("../testdata/fixtures/images/", import.meta.url);

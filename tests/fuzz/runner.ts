@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   installAllocationGuard();
   const read = await target.load();
   // Imported after the guard like the readers, so that it is the same class they throw.
-  const { ZooFormatError } = await import("../../formats/tensor.ts");
+  const { ZooFormatError } = await import("../../arch/errors.ts");
   const limitFor = target.allocationLimit ??
     ((inputBytes: number) => Math.max(32 << 20, 64 * inputBytes));
   const seenMessages = new Set<string>();
