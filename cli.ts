@@ -34,8 +34,8 @@ import {
   pullWeights,
   readSource,
   toZooFile,
-  writeAtomically,
 } from "./pipelines/load.ts";
+import { writeAtomically } from "./formats/files.ts";
 import { expandImageArgs } from "./vision/image.ts";
 import { PREPROCESS_PRESETS } from "./vision/preprocess.ts";
 import type { LabelSet } from "./arch/labels.ts";

@@ -123,8 +123,8 @@ export {
   readSource,
   type SourceFile,
   toZooFile,
-  writeAtomically,
 } from "./pipelines/load.ts";
+export { writeAtomically } from "./formats/files.ts";
 export {
   findWeights,
   REGISTRY,
@@ -185,14 +185,12 @@ export {
   type ZooWeightsFile,
 } from "./convert/zoofile.ts";
 export {
-  type DeferredChunk,
-  type FileChunk,
-  joinChunks,
   readSafetensors,
   safetensorsChunks,
   type SafetensorsFile,
   writeSafetensors,
 } from "./formats/safetensors.ts";
+export { type DeferredChunk, type FileChunk, joinChunks } from "./formats/files.ts";
 export { readNpy, writeNpy } from "./formats/npy.ts";
 export {
   type OnnxAttribute,

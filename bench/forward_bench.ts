@@ -15,7 +15,8 @@ import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { importBytes, importFile } from "../convert/import.ts";
 import { readWholeFile } from "../formats/files.ts";
-import { readSource, toZooFile, writeAtomically } from "../pipelines/load.ts";
+import { readSource, toZooFile } from "../pipelines/load.ts";
+import { writeAtomically } from "../formats/files.ts";
 import { decodeImage } from "../vision/image.ts";
 import { preprocessImages, TORCHVISION_V1 } from "../vision/preprocess.ts";
 

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { exportOnnx, exportOnnxWithExternalData, type OnnxExportOptions } from "./onnx_export.ts";
-import { joinChunks } from "../formats/safetensors.ts";
+import { joinChunks } from "../formats/files.ts";
 import onnxProto from "onnx-proto";
 import { readOnnx } from "../formats/onnx.ts";
 import { importBytes, importFile } from "./import.ts";

@@ -26,12 +26,8 @@
 import type { ResNetSpec } from "../arch/spec.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
-import {
-  type FileChunk,
-  joinChunks,
-  readSafetensors,
-  safetensorsChunks,
-} from "../formats/safetensors.ts";
+import { readSafetensors, safetensorsChunks } from "../formats/safetensors.ts";
+import { type FileChunk, joinChunks } from "../formats/files.ts";
 import { alignedFloat32View } from "../formats/raw.ts";
 import { type NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";

@@ -1,7 +1,11 @@
 import { assertEquals, assertRejects } from "@std/assert";
-import { readWholeFile } from "./files.ts";
-import { type DeferredChunk, type FileChunk, joinChunks } from "./safetensors.ts";
-import { writeAtomically } from "../pipelines/load.ts";
+import {
+  type DeferredChunk,
+  type FileChunk,
+  joinChunks,
+  readWholeFile,
+  writeAtomically,
+} from "./files.ts";
 
 const here = (path: string) => new URL(path, import.meta.url);
 

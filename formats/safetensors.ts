@@ -16,7 +16,8 @@
  * @module
  */
 
-import { type NamedTensor, type TensorDType } from "./tensor.ts";
+import type { NamedTensor, TensorDType } from "./tensor.ts";
+import { type FileChunk, joinChunks } from "./files.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import {
   decodeLittleEndian,
@@ -199,21 +200,6 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
 }
 
 /**
- * Bytes of a file that are computed only when a writer reaches them, into a buffer the writer
- * provides: how a kernel whose layout change is deferred reaches the disk without ever being
- * kept in memory whole (see `safetensorsChunks`).
- */
-export interface DeferredChunk {
-  /** How many bytes it produces. */
-  readonly length: number;
-  /** Writes them into the start of `target`, which is 4-aligned and at least `length` long. */
-  writeInto(target: Uint8Array): void;
-}
-
-/** A piece of a file to write, in order: bytes, or bytes to produce on the way. */
-export type FileChunk = Uint8Array | DeferredChunk;
-
-/**
  * Serializes tensors to safetensors, in the given order, with the header padded by spaces to a
  * multiple of 8 bytes so the data starts aligned (as the reference writer does). float32 is
  * written as F32, int64 as I64, int32 as I32, uint8 as U8 and bool as BOOL.
@@ -290,32 +276,6 @@ export function safetensorsChunks(
   head.set(json, 8);
   head.fill(0x20, 8 + json.length);
   return [head, ...chunks];
-}
-
-/**
- * Joins file chunks into one array, producing the deferred ones.
- *
- * @example
- * ```ts
- * const deferred = { length: 2, writeInto: (target: Uint8Array) => target.set([2, 3]) };
- * joinChunks([new Uint8Array([1]), deferred]); // Uint8Array [1, 2, 3]
- * ```
- */
-export function joinChunks(chunks: FileChunk[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    if (chunk instanceof Uint8Array) {
-      out.set(chunk, offset);
-    } else {
-      // Through an aligned buffer of its own: `offset` need not be a multiple of 4.
-      const produced = new Uint8Array(chunk.length);
-      chunk.writeInto(produced);
-      out.set(produced, offset);
-    }
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /**

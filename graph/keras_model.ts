@@ -36,6 +36,7 @@
  * @module
  */
 
+import { writeAtomically } from "../formats/files.ts";
 import { messageOf } from "../arch/errors.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
@@ -805,18 +806,6 @@ export async function serializeLayersModel(model: LayersModel): Promise<LayersMo
  */
 export async function saveLayersModel(model: LayersModel, dir: string): Promise<void> {
   const { modelJson, shards } = await serializeLayersModel(model);
-  await Deno.mkdir(dir, { recursive: true });
-  for (const [name, bytes] of shards) await writeByRename(dir, name, bytes);
-  await writeByRename(dir, "model.json", modelJson);
-}
-
-async function writeByRename(dir: string, name: string, bytes: Uint8Array): Promise<void> {
-  const temporary = await Deno.makeTempFile({ dir, prefix: `.${name}.`, suffix: ".partial" });
-  try {
-    await Deno.writeFile(temporary, bytes);
-    await Deno.rename(temporary, `${dir}/${name}`);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
+  for (const [name, bytes] of shards) await writeAtomically(`${dir}/${name}`, bytes);
+  await writeAtomically(`${dir}/model.json`, modelJson);
 }

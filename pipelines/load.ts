@@ -18,9 +18,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
 import { importBytes, type ImportedModel, readShards } from "../convert/import.ts";
 import { detectFormat } from "../formats/detect.ts";
-import { readWholeFile } from "../formats/files.ts";
+import { type FileChunk, readWholeFile, writeAtomically } from "../formats/files.ts";
 import { type GrowingHasher, hashBytes, hashInWorker } from "../hub/hash.ts";
-import type { FileChunk } from "../formats/safetensors.ts";
 import {
   readZooHeader,
   readZooWeights,
@@ -183,104 +182,6 @@ export async function toZooFile(
     imported.weights,
     await provenance(bytes, source, imported, info),
   );
-}
-
-/** The most `writeAtomically` hands to one write call. */
-const WRITE_SLICE_BYTES = 1 << 20;
-
-/**
- * Writes chunks to an open file in order. Writes are queued, not awaited one by one, so a
- * deferred chunk (a kernel to transpose) is produced while the one before is on its way to the
- * disk. Chunks are written from two pairs of buffers that take turns, each reused only once its
- * last write is done: one pair for deferred chunks, one gathering small chunks (a BatchNorm's
- * 1 KB vectors, hundreds of them: every write call is a round trip to an I/O thread). Large
- * chunks go out in slices of at most 1 MiB: one 100 MB write call took 31–286 ms here, 1 MiB
- * slices a steady 31–39 ms, and `convert` ran slower with 16 MiB slices (median 360 ms against
- * 289 ms).
- */
-async function writeChunks(file: Deno.FsFile, chunks: FileChunk[]): Promise<number> {
-  let tail = Promise.resolve();
-  const enqueue = (data: Uint8Array): Promise<void> =>
-    tail = tail.then(async () => {
-      for (let done = 0; done < data.length;) {
-        done += await file.write(data.subarray(done, done + WRITE_SLICE_BYTES));
-      }
-    });
-  const turns = (size: number) => [0, 1].map(() => ({ bytes: new Uint8Array(size), free: tail }));
-  const deferredSize = Math.max(0, ...chunks.map((c) => c instanceof Uint8Array ? 0 : c.length));
-  const produced = turns(deferredSize);
-  const gathering = turns(WRITE_SLICE_BYTES);
-  let turn = 0;
-  let gather = gathering[0];
-  let pending = 0;
-  const flush = () => {
-    if (pending === 0) return;
-    gather.free = enqueue(gather.bytes.subarray(0, pending));
-    gather = gathering[gather === gathering[0] ? 1 : 0];
-    pending = 0;
-  };
-  let written = 0;
-  try {
-    for (const chunk of chunks) {
-      written += chunk.length;
-      if (!(chunk instanceof Uint8Array)) {
-        const target = produced[turn ^= 1];
-        await target.free;
-        chunk.writeInto(target.bytes);
-        flush();
-        target.free = enqueue(target.bytes.subarray(0, chunk.length));
-      } else if (chunk.length >= WRITE_SLICE_BYTES / 4) {
-        flush();
-        enqueue(chunk);
-      } else {
-        if (pending + chunk.length > WRITE_SLICE_BYTES) flush();
-        if (pending === 0) await gather.free;
-        gather.bytes.set(chunk, pending);
-        pending += chunk.length;
-      }
-    }
-    flush();
-    await tail;
-  } catch (error) {
-    // The writes still queued fail with the file: their error is this one.
-    tail.catch(() => {});
-    throw error;
-  }
-  return written;
-}
-
-/**
- * Writes a file through a temporary sibling and a rename (creating its folder), so that a
- * failure never leaves a partial file under the final name. Chunks are written one after
- * another, never joined in memory; a deferred chunk is produced while the one before it is
- * being written.
- *
- * @returns The number of bytes written.
- *
- * @example
- * ```ts
- * await writeAtomically("out/model.safetensors", new Uint8Array([1, 2, 3])); // 3
- * ```
- */
-export async function writeAtomically(
-  path: string,
-  bytes: Uint8Array | FileChunk[],
-): Promise<number> {
-  const slash = path.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  const temporary = `${path}.${Deno.pid}.tmp`;
-  try {
-    let written: number;
-    {
-      using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
-      written = await writeChunks(file, Array.isArray(bytes) ? bytes : [bytes]);
-    }
-    await Deno.rename(temporary, path);
-    return written;
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
 }
 
 /**

@@ -14,7 +14,8 @@
  */
 
 import { importBytes, importFile } from "../convert/import.ts";
-import { readSource, toZooFile, writeAtomically } from "../pipelines/load.ts";
+import { readSource, toZooFile } from "../pipelines/load.ts";
+import { writeAtomically } from "../formats/files.ts";
 
 const [source, roundsArg, child] = Deno.args;
 if (!source) throw new Error("usage: import_timing.ts FILE.onnx [rounds]");
