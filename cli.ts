@@ -28,16 +28,12 @@ import {
 } from "./runtime/backend.ts";
 import { classifyFiles, type ImageResult } from "./pipelines/classify.ts";
 import type { EngineChoice } from "./runtime/engine.ts";
-import {
-  loadClassifier,
-  loadGraphModel,
-  pullWeights,
-  readSource,
-  toZooFile,
-} from "./pipelines/load.ts";
+import { loadClassifier, pullWeights, toZooFile } from "./pipelines/load.ts";
+import { loadGraphModel } from "./graph/graph_model.ts";
+import { readSource } from "./hub/source.ts";
 import { writeAtomically } from "./formats/files.ts";
 import { expandImageArgs } from "./vision/image.ts";
-import { PREPROCESS_PRESETS } from "./vision/preprocess.ts";
+import { PREPROCESS_PRESETS } from "./arch/preprocess.ts";
 import type { LabelSet } from "./arch/labels.ts";
 import { createModel, type ZooModel } from "./runtime/model.ts";
 import { getSpec, PRESETS } from "./arch/presets.ts";

@@ -120,10 +120,9 @@ export {
   type LoadOptions,
   type ProvenanceInfo,
   pullWeights,
-  readSource,
-  type SourceFile,
   toZooFile,
 } from "./pipelines/load.ts";
+export { readSource, type SourceFile } from "./hub/source.ts";
 export { writeAtomically } from "./formats/files.ts";
 export {
   findWeights,
@@ -154,8 +153,8 @@ export {
   type ImportedModel,
   importFile,
   type ImportOptions,
-  readShards,
 } from "./convert/import.ts";
+export { readShards } from "./formats/keras.ts";
 export { detectFormat, type SourceFormat } from "./formats/detect.ts";
 export {
   type FormatDefaults,

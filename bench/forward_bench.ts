@@ -15,10 +15,12 @@ import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { importBytes, importFile } from "../convert/import.ts";
 import { readWholeFile } from "../formats/files.ts";
-import { readSource, toZooFile } from "../pipelines/load.ts";
+import { toZooFile } from "../pipelines/load.ts";
+import { readSource } from "../hub/source.ts";
 import { writeAtomically } from "../formats/files.ts";
 import { decodeImage } from "../vision/image.ts";
-import { preprocessImages, TORCHVISION_V1 } from "../vision/preprocess.ts";
+import { preprocessImages } from "../vision/preprocess.ts";
+import { TORCHVISION_V1 } from "../arch/preprocess.ts";
 
 type Backend = "cpu" | "wasm" | "webgpu";
 

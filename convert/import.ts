@@ -21,7 +21,7 @@ import { readPytorch } from "../formats/pytorch.ts";
 import { readWholeFile } from "../formats/files.ts";
 import { readZooWeights } from "./zoofile.ts";
 import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
-import { type NamedTensor } from "../formats/tensor.ts";
+import type { NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { detectFormat, type SourceFormat } from "../formats/detect.ts";
 
@@ -287,7 +287,7 @@ export async function importBytes(
     case "keras-h5":
     case "keras3":
     case "tfjs-layers": {
-      const { readKeras } = await import("../formats/keras.ts");
+      const { readKeras, readShards } = await import("../formats/keras.ts");
       const keras = readKeras(bytes, file, {
         shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined,
       });
@@ -298,29 +298,6 @@ export async function importBytes(
     case "zoo-safetensors":
       return { ...readZooWeights(bytes, file), format };
   }
-}
-
-/**
- * The shard files a tfjs model.json lists, read from beside it; a missing one is named.
- *
- * @example
- * ```ts
- * const shards = readShards(await Deno.readFile("model/model.json"), "model/model.json");
- * ```
- */
-export function readShards(modelJson: Uint8Array, file: string): Map<string, Uint8Array> {
-  const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
-  const manifest =
-    JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[] ?? [];
-  const shards = new Map<string, Uint8Array>();
-  for (const path of manifest.flatMap((group) => group.paths)) {
-    try {
-      shards.set(path, Deno.readFileSync(dir + path));
-    } catch {
-      throw new ZooFormatError(file, `weight shard '${path}' listed in the manifest is missing`);
-    }
-  }
-  return shards;
 }
 
 /**

@@ -14,7 +14,7 @@
  */
 
 import type { Weight } from "../arch/weights.ts";
-import { type NamedTensor } from "../formats/tensor.ts";
+import type { NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { alignedFloat32View } from "../formats/raw.ts";
 

@@ -29,7 +29,7 @@ import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { readSafetensors, safetensorsChunks } from "../formats/safetensors.ts";
 import { type FileChunk, joinChunks } from "../formats/files.ts";
 import { alignedFloat32View } from "../formats/raw.ts";
-import { type NamedTensor } from "../formats/tensor.ts";
+import type { NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 /** Version of the converter recorded in files it writes. */

@@ -27,7 +27,7 @@ import { messageOf } from "../arch/errors.ts";
 import { HDF5_SIGNATURE, startsWithSignature, ZIP_SIGNATURE } from "./detect.ts";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
 import type { Dataset, File as Hdf5File, Group } from "h5wasm/node";
-import { type NamedTensor } from "./tensor.ts";
+import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { readZip } from "./zip.ts";
 
@@ -1082,4 +1082,29 @@ function decodeTfjsWeight(
     values = Float32Array.from(levels, (level) => level * scale + min);
   }
   return { tensor: { name, shape, dtype: "float32", data: values }, byteLength };
+}
+
+/**
+ * The shard files a tfjs model.json lists, read from beside it; a missing one is named.
+ *
+ * @example
+ * ```ts
+ * const path = "testdata/fixtures/keras_reader/tfjs/model.json";
+ * const shards = readShards(await Deno.readFile(path), path);
+ * console.log([...shards.keys()]); // [ "group1-shard1of2.bin", "group1-shard2of2.bin" ]
+ * ```
+ */
+export function readShards(modelJson: Uint8Array, file: string): Map<string, Uint8Array> {
+  const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
+  const manifest =
+    JSON.parse(new TextDecoder().decode(modelJson)).weightsManifest as { paths: string[] }[] ?? [];
+  const shards = new Map<string, Uint8Array>();
+  for (const path of manifest.flatMap((group) => group.paths)) {
+    try {
+      shards.set(path, Deno.readFileSync(dir + path));
+    } catch {
+      throw new ZooFormatError(file, `weight shard '${path}' listed in the manifest is missing`);
+    }
+  }
+  return shards;
 }

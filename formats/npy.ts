@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type NamedTensor } from "./tensor.ts";
+import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { decodeLittleEndian, elementCount, RAW_DTYPES, type RawDType } from "./raw.ts";
 

@@ -15,7 +15,7 @@
 
 import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
-import { type NamedTensor } from "./tensor.ts";
+import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
 import {

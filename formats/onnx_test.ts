@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import onnxProto from "onnx-proto";
 import { type OnnxModel, onnxTensorToFloat32, readOnnx } from "./onnx.ts";
-import { type NamedTensor } from "./tensor.ts";
+import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 const { onnx } = onnxProto;

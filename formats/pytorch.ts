@@ -24,7 +24,7 @@
 import { startsWithSignature, ZIP_SIGNATURE } from "./detect.ts";
 import { bfloat16ToFloat32, float16ToFloat32 } from "./float16.ts";
 import { type PickleCallHandler, PickleGlobal, type PickleValue, readPickle } from "./pickle.ts";
-import { type NamedTensor, type TensorDType } from "./tensor.ts";
+import type { NamedTensor, TensorDType } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { readZip } from "./zip.ts";
 

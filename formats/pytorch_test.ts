@@ -9,7 +9,7 @@ import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/ass
 import { unzipSync, zipSync } from "fflate";
 import { type PickleValue, readPickle } from "./pickle.ts";
 import { type PytorchCheckpoint, readPytorch } from "./pytorch.ts";
-import { type NamedTensor } from "./tensor.ts";
+import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 const cifarDir = new URL("../testdata/cifar10-resnet", import.meta.url).pathname;

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
-import { type NamedTensor } from "./tensor.ts";
+import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 const FIXTURES = "testdata/fixtures/onnx_reader";

@@ -42,7 +42,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, Tensor } from "../runtime/tensor.ts";
 import { type KerasLayerWeights, readKeras } from "../formats/keras.ts";
-import { type NamedTensor } from "../formats/tensor.ts";
+import type { NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 /** Options of {@link loadKerasModel}. */

@@ -46,7 +46,7 @@ import type { Tensor, Tensor2D, Tensor4D } from "../runtime/tensor.ts";
 import type { Weight } from "../arch/weights.ts";
 import { chwRowsToHwc, linearToDense, oihwToHwio } from "../convert/layout.ts";
 import type { OnnxAttribute, OnnxModel, OnnxNode } from "../formats/onnx.ts";
-import { type NamedTensor } from "../formats/tensor.ts";
+import type { NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { assertEquals, assertRejects } from "@std/assert";
 import { createHash } from "node:crypto";
 import { hashBytes, hashFile, hashInWorker } from "./hash.ts";
-import { readSource } from "../pipelines/load.ts";
+import { readSource } from "./source.ts";
 
 const model = new URL("../models/cifar_resnet20.safetensors", import.meta.url).pathname;
 const bytes = await Deno.readFile(model);

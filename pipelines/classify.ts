@@ -17,7 +17,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor2D } from "../runtime/tensor.ts";
 import type { ImageModel } from "../runtime/engine.ts";
-import type { PreprocessSpec } from "../vision/preprocess.ts";
+import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
 import { decodeImage, type RgbImage } from "../vision/image.ts";
 

@@ -14,12 +14,15 @@
  * @module
  */
 
+import { readSource } from "../hub/source.ts";
+import { loadGraphModel } from "../graph/graph_model.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
-import { importBytes, type ImportedModel, readShards } from "../convert/import.ts";
-import { detectFormat } from "../formats/detect.ts";
+import { importBytes, type ImportedModel } from "../convert/import.ts";
+import type { readShards } from "../formats/keras.ts";
+import type { detectFormat } from "../formats/detect.ts";
 import { type FileChunk, readWholeFile, writeAtomically } from "../formats/files.ts";
-import { type GrowingHasher, hashBytes, hashInWorker } from "../hub/hash.ts";
+import { type GrowingHasher, hashBytes, type hashInWorker } from "../hub/hash.ts";
 import {
   readZooHeader,
   readZooWeights,
@@ -47,7 +50,7 @@ import {
   PREPROCESS_PRESETS,
   type PreprocessSpec,
   TORCHVISION_V1,
-} from "../vision/preprocess.ts";
+} from "../arch/preprocess.ts";
 import { findWeights, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
 import { cacheDir, fetchWeights } from "../hub/cache.ts";
 
@@ -66,59 +69,6 @@ async function readBytes(location: string | URL): Promise<Uint8Array> {
 /** Where a registry entry's converted zoo file lives in the cache. */
 function convertedPath(entry: WeightsEntry): string {
   return `${cacheDir()}/models/${entry.id}.safetensors`;
-}
-
-/**
- * How much of a file `readSource` reads at once: the worker hashes each piece as it arrives.
- * Larger pieces mean fewer round trips to the I/O thread: `convert` of the 100 MB ResNet-50
- * took a median 280–298 ms with 16 MiB pieces, 302–312 ms with 4 MiB ones.
- */
-const HASH_PIECE_BYTES = 16 << 20;
-
-/** A weights file read for conversion, and its SHA-256 for the provenance record. */
-export interface SourceFile {
-  /** The file's bytes. */
-  bytes: Uint8Array;
-  /** Hex SHA-256 of those bytes. */
-  sha256: Promise<string>;
-}
-
-/**
- * Reads a file to convert and hashes it on the way: the file is read into a shared buffer,
- * piece by piece, which a worker hashes as the pieces arrive (see `hashInWorker`). The 100 MB
- * ResNet-50's 75 ms of SHA-256 thus cost this thread nothing, and the file is read once.
- *
- * @example
- * ```ts
- * const { bytes, sha256 } = await readSource("resnet50.onnx");
- * const imported = await importBytes(bytes, "resnet50.onnx");
- * console.log(await sha256);
- * ```
- */
-export async function readSource(path: string): Promise<SourceFile> {
-  let first: Uint8Array | undefined;
-  let hasher: GrowingHasher | undefined;
-  try {
-    const bytes = await readWholeFile(path, {
-      allocate: (size) => {
-        const buffer = new Uint8Array(new SharedArrayBuffer(size));
-        // Only the first buffer is hashed as it fills; a file that outgrew it is hashed here.
-        if (!first) {
-          first = buffer;
-          hasher = hashInWorker(buffer, "sha256");
-        }
-        return buffer;
-      },
-      onPiece: (piece) => {
-        if (piece.buffer === first!.buffer) hasher!.ready(piece.byteOffset + piece.length);
-      },
-      pieceBytes: HASH_PIECE_BYTES,
-    });
-    return { bytes, sha256: hasher!.digest(bytes) };
-  } catch (error) {
-    hasher?.abort();
-    throw error;
-  }
 }
 
 /** What a caller already knows about a converted file (else it comes from the registry). */
@@ -292,58 +242,6 @@ async function cachedOrtClassifier(
     await ortEngineFromOnnx(onnxPath, { optimization: options.ortOptimization }),
     options,
   );
-}
-
-/** A network outside the zoo's specs, run from its own graph on tfjs. */
-export interface GraphModel {
-  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
-  layout: "nchw" | "nhwc";
-  /** Output classes (the last output dimension). */
-  classes: number;
-  /** Runs a batch in the graph's own layout. */
-  predict(x: Tensor4D): Tensor;
-  /** Frees the graph's tensors. */
-  dispose(): void;
-}
-
-/**
- * Loads a Keras (.h5, .keras, model.json) or ONNX file as a runnable tfjs graph, for
- * networks that are not one of the zoo's ResNets.
- *
- * @example
- * ```ts
- * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
- * const graph = await loadGraphModel(await Deno.readFile(path), path);
- * console.log(graph.layout, graph.classes); // "nhwc" 10
- * ```
- */
-export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
-  // Loaded here, not up front: most runs never need these readers (see `importBytes`).
-  if (detectFormat(bytes, source) === "onnx") {
-    const [{ readOnnx }, { loadOnnxGraph }] = await Promise.all([
-      import("../formats/onnx.ts"),
-      import("../graph/onnx_graph.ts"),
-    ]);
-    const onnx = readOnnx(bytes, source);
-    const graph = loadOnnxGraph(onnx, source);
-    const output = onnx.graph.outputs[0]?.shape ?? [];
-    return {
-      layout: "nchw",
-      classes: Number(output[output.length - 1]),
-      predict: (x) => graph.predict(x),
-      dispose: () => graph.dispose(),
-    };
-  }
-  const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
-  const { loadKerasModel } = await import("../graph/keras_model.ts");
-  const layers = await loadKerasModel(bytes, source, { shards });
-  const shape = layers.outputs[0].shape;
-  return {
-    layout: "nhwc",
-    classes: shape[shape.length - 1] as number,
-    predict: (x) => layers.predict(x) as Tensor,
-    dispose: () => void layers.dispose(),
-  };
 }
 
 async function genericClassifier(

@@ -7,7 +7,8 @@ import { createModel } from "../runtime/model.ts";
 import { getSpec } from "../arch/presets.ts";
 import { useBackend } from "../runtime/backend.ts";
 import { decodeImage, splitImageRows } from "../vision/image.ts";
-import { CIFAR10_TORCH, preprocessImages } from "../vision/preprocess.ts";
+import { preprocessImages } from "../vision/preprocess.ts";
+import { CIFAR10_TORCH } from "../arch/preprocess.ts";
 import { npy, relativeError } from "./helpers.ts";
 
 await useBackend("wasm");

@@ -14,7 +14,8 @@
  */
 
 import { importBytes, importFile } from "../convert/import.ts";
-import { readSource, toZooFile } from "../pipelines/load.ts";
+import { toZooFile } from "../pipelines/load.ts";
+import { readSource } from "../hub/source.ts";
 import { writeAtomically } from "../formats/files.ts";
 
 const [source, roundsArg, child] = Deno.args;

@@ -1,6 +1,6 @@
 /**
- * Image preprocessing for pretrained weights, as data ({@link PreprocessSpec} and its presets)
- * plus one function ({@link preprocessImages}) that runs it on the active tfjs backend.
+ * Image preprocessing for pretrained weights: {@link preprocessImages} runs a
+ * {@link PreprocessSpec} (the contract, in `arch/preprocess.ts`) on the active tfjs backend.
  *
  * Resizing is torchvision's `Resize(..., antialias=True)` with bilinear interpolation, which is
  * Pillow's `BILINEAR` resampling: a triangle filter whose support grows with the downscale
@@ -13,7 +13,8 @@
  * @example
  * ```ts
  * import { decodeImage } from "./image.ts";
- * import { preprocessImages, TORCHVISION_V1 } from "./preprocess.ts";
+ * import { preprocessImages } from "./preprocess.ts";
+ * import { TORCHVISION_V1 } from "../arch/preprocess.ts";
  *
  * const image = decodeImage(await Deno.readFile("cat.jpg"), "cat.jpg");
  * const batch = preprocessImages([image], TORCHVISION_V1); // [1, 224, 224, 3] float32
@@ -25,154 +26,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor2D, Tensor4D } from "../runtime/tensor.ts";
 import type { RgbImage } from "./image.ts";
-
-/** How pixel values are scaled after resizing, as the weights' framework expects. */
-export type PreprocessMode = "torch" | "caffe" | "tf" | "raw";
-
-/**
- * The preprocessing a weights set was trained with. Geometry first (either `resize` with an
- * optional `crop`, or `size`), then per-channel scaling by `mode`.
- */
-export interface PreprocessSpec {
-  /**
-   * Resize so that the shorter side has this length, keeping the aspect ratio; the longer side
-   * becomes `floor(resize * long / short)` (torchvision `Resize(int)`).
-   */
-  resize?: number;
-  /**
-   * Center crop to `crop`×`crop` after resizing. The top-left corner is
-   * `round((size - crop) / 2)` with Python's round-half-to-even; a crop larger than the image
-   * pads with zero pixels, as torchvision `CenterCrop` does.
-   */
-  crop?: number;
-  /** Or resize straight to `[height, width]`, ignoring the aspect ratio (e.g. CIFAR 32×32). */
-  size?: [number, number];
-  /**
-   * - `torch`: x/255, then (x − mean)/std (ImageNet mean and std unless overridden);
-   * - `caffe`: RGB→BGR, then minus the BGR means [103.939, 116.779, 123.68], no scaling;
-   * - `tf`: x/127.5 − 1;
-   * - `raw`: the 0–255 values as floats.
-   */
-  mode: PreprocessMode;
-  /** Per-channel (RGB) mean in 0–1 units for `torch` mode. */
-  mean?: [number, number, number];
-  /** Per-channel (RGB) standard deviation in 0–1 units for `torch` mode. */
-  std?: [number, number, number];
-}
-
-/**
- * ImageNet RGB channel means in 0–1 units (torchvision, and the default of `torch` mode).
- *
- * @example
- * ```ts
- * import { IMAGENET_MEAN } from "./preprocess.ts";
- * console.log(IMAGENET_MEAN.map((m) => m * 255)); // ≈ [123.675, 116.28, 103.53]
- * ```
- */
-export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-
-/**
- * ImageNet RGB channel standard deviations in 0–1 units (torchvision, the `torch` default).
- *
- * @example
- * ```ts
- * import { IMAGENET_STD } from "./preprocess.ts";
- * console.log(IMAGENET_STD); // [0.229, 0.224, 0.225]
- * ```
- */
-export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
-
-/** Keras "caffe" mode subtracts these from B, G, R (0–255 units). */
-const CAFFE_BGR_MEAN: readonly [number, number, number] = [103.939, 116.779, 123.68];
-
-/**
- * torchvision `IMAGENET1K_V1` weights: resize 256, center crop 224, ImageNet mean/std.
- *
- * @example
- * ```ts
- * import { preprocessImages, TORCHVISION_V1 } from "./preprocess.ts";
- * const x = preprocessImages(images, TORCHVISION_V1); // [n, 224, 224, 3]
- * ```
- */
-export const TORCHVISION_V1: PreprocessSpec = { resize: 256, crop: 224, mode: "torch" };
-
-/**
- * torchvision `IMAGENET1K_V2` weights (ResNet-50/101/152): resize 232, center crop 224.
- *
- * @example
- * ```ts
- * import { preprocessImages, TORCHVISION_V2 } from "./preprocess.ts";
- * const x = preprocessImages(images, TORCHVISION_V2); // [n, 224, 224, 3]
- * ```
- */
-export const TORCHVISION_V2: PreprocessSpec = { resize: 232, crop: 224, mode: "torch" };
-
-/**
- * Keras Applications ResNet v1 (`preprocess_input` mode "caffe") on a 256-resize, 224-crop.
- *
- * @example
- * ```ts
- * import { KERAS_CAFFE, preprocessImages } from "./preprocess.ts";
- * const x = preprocessImages(images, KERAS_CAFFE); // BGR, mean-subtracted
- * ```
- */
-export const KERAS_CAFFE: PreprocessSpec = { resize: 256, crop: 224, mode: "caffe" };
-
-/**
- * Keras Applications ResNet v2 (`preprocess_input` mode "tf", values in [−1, 1]) on a
- * 256-resize, 224-crop.
- *
- * @example
- * ```ts
- * import { KERAS_TF, preprocessImages } from "./preprocess.ts";
- * const x = preprocessImages(images, KERAS_TF);
- * ```
- */
-export const KERAS_TF: PreprocessSpec = { resize: 256, crop: 224, mode: "tf" };
-
-/**
- * The akamaster CIFAR-10 ResNet checkpoints: 32×32, x/255 then ImageNet mean/std.
- *
- * @example
- * ```ts
- * import { CIFAR10_TORCH, preprocessImages } from "./preprocess.ts";
- * const x = preprocessImages(cifarImages, CIFAR10_TORCH); // [n, 32, 32, 3]
- * ```
- */
-export const CIFAR10_TORCH: PreprocessSpec = {
-  size: [32, 32],
-  mode: "torch",
-  mean: IMAGENET_MEAN,
-  std: IMAGENET_STD,
-};
-
-/**
- * CIFAR-10 models fed raw 0–255 floats, such as the MLPerf Tiny Keras ResNet-8.
- *
- * @example
- * ```ts
- * import { CIFAR10_RAW, preprocessImages } from "./preprocess.ts";
- * const x = preprocessImages(cifarImages, CIFAR10_RAW); // [n, 32, 32, 3], 0..255
- * ```
- */
-export const CIFAR10_RAW: PreprocessSpec = { size: [32, 32], mode: "raw" };
-
-/**
- * The presets by name, as the weights registry refers to them.
- *
- * @example
- * ```ts
- * console.log(PREPROCESS_PRESETS.TORCHVISION_V2.resize); // 232
- * ```
- */
-export const PREPROCESS_PRESETS: Readonly<Record<string, PreprocessSpec>> = {
-  TORCHVISION_V1,
-  TORCHVISION_V2,
-  KERAS_CAFFE,
-  KERAS_TF,
-  CIFAR10_TORCH,
-  CIFAR10_RAW,
-};
+import {
+  CAFFE_BGR_MEAN,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type PreprocessSpec,
+} from "../arch/preprocess.ts";
 
 /**
  * One band of an axis's resampling matrix: `outCount` consecutive outputs (bands come in output
@@ -332,7 +191,8 @@ function channelAffine(
  *
  * @example
  * ```ts
- * import { preprocessImages, TORCHVISION_V2 } from "./preprocess.ts";
+ * import { preprocessImages } from "./preprocess.ts";
+ * import { TORCHVISION_V2 } from "../arch/preprocess.ts";
  * const batch = preprocessImages([image], TORCHVISION_V2);
  * console.log(batch.shape); // [1, 224, 224, 3]
  * ```

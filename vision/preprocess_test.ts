@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
 import { decodeImage, type RgbImage } from "./image.ts";
+import { preprocessImages } from "./preprocess.ts";
 import {
   CIFAR10_RAW,
   CIFAR10_TORCH,
@@ -16,11 +17,10 @@ import {
   IMAGENET_STD,
   KERAS_CAFFE,
   KERAS_TF,
-  preprocessImages,
   type PreprocessSpec,
   TORCHVISION_V1,
   TORCHVISION_V2,
-} from "./preprocess.ts";
+} from "../arch/preprocess.ts";
 import { cifar10Labels, imagenetLabels, labelsFor } from "../arch/labels.ts";
 
 await tf.setBackend("cpu");

@@ -1,0 +1,72 @@
+/**
+ * Networks outside the zoo's specs, run from their own graph on tfjs: any Keras model (.h5,
+ * .keras, model.json) or ONNX file built from common layers.
+ *
+ * @example
+ * ```ts
+ * import { loadGraphModel } from "./graph_model.ts";
+ * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
+ * const graph = await loadGraphModel(await Deno.readFile(path), path);
+ * console.log(graph.layout, graph.classes); // nhwc 10
+ * graph.dispose();
+ * ```
+ *
+ * @module
+ */
+
+import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
+import { detectFormat } from "../formats/detect.ts";
+import { readShards } from "../formats/keras.ts";
+
+/** A network outside the zoo's specs, run from its own graph on tfjs. */
+export interface GraphModel {
+  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
+  layout: "nchw" | "nhwc";
+  /** Output classes (the last output dimension). */
+  classes: number;
+  /** Runs a batch in the graph's own layout. */
+  predict(x: Tensor4D): Tensor;
+  /** Frees the graph's tensors. */
+  dispose(): void;
+}
+
+/**
+ * Loads a Keras (.h5, .keras, model.json) or ONNX file as a runnable tfjs graph, for
+ * networks that are not one of the zoo's ResNets.
+ *
+ * @example
+ * ```ts
+ * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
+ * const graph = await loadGraphModel(await Deno.readFile(path), path);
+ * console.log(graph.layout, graph.classes); // nhwc 10
+ * graph.dispose();
+ * ```
+ */
+export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
+  // Loaded here, not up front: most runs never need these readers (see `importBytes`).
+  if (detectFormat(bytes, source) === "onnx") {
+    const [{ readOnnx }, { loadOnnxGraph }] = await Promise.all([
+      import("../formats/onnx.ts"),
+      import("./onnx_graph.ts"),
+    ]);
+    const onnx = readOnnx(bytes, source);
+    const graph = loadOnnxGraph(onnx, source);
+    const output = onnx.graph.outputs[0]?.shape ?? [];
+    return {
+      layout: "nchw",
+      classes: Number(output[output.length - 1]),
+      predict: (x) => graph.predict(x),
+      dispose: () => graph.dispose(),
+    };
+  }
+  const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
+  const { loadKerasModel } = await import("./keras_model.ts");
+  const layers = await loadKerasModel(bytes, source, { shards });
+  const shape = layers.outputs[0].shape;
+  return {
+    layout: "nhwc",
+    classes: shape[shape.length - 1] as number,
+    predict: (x) => layers.predict(x) as Tensor,
+    dispose: () => void layers.dispose(),
+  };
+}
