@@ -18,6 +18,7 @@
  * @module
  */
 
+import { defaultInputSize } from "./arch/spec.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "@std/cli/parse-args";
 import {
@@ -201,8 +202,8 @@ async function classify(args: Args): Promise<void> {
   });
   if (showProgress) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
   if (args.json) console.log(JSON.stringify(results, null, 2));
-  else console.error(`engine: ${classifier.model.name}`);
-  await classifier.model.dispose();
+  else console.error(`engine: ${classifier.engine.name}`);
+  await classifier.engine.dispose();
 }
 
 async function convert(args: Args): Promise<void> {
@@ -295,7 +296,7 @@ async function verify(
   // The source's declared input shape, symbolic dimensions filled in.
   const { readOnnx } = await import("./formats/onnx.ts");
   const declared = readOnnx(bytes, source).graph.inputs[0]?.shape ?? [];
-  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const size = defaultInputSize(model.spec);
   const shape = [1, 3, size, size].map((fallback, i) =>
     typeof declared[i] === "number" ? declared[i] as number : fallback
   );
@@ -446,7 +447,7 @@ async function bench(args: Args): Promise<void> {
   const choice = args.engine ?? "tfjs";
   const ran = await backend(args, choice !== "onnxruntime");
   const model = await benchModel(name);
-  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const size = defaultInputSize(model.spec);
   const shape = [batch, size, size, 3];
   const engines = choice === "all" ? ["tfjs", "onnxruntime"] : [choice];
   const haveOrt = await ortAvailable();

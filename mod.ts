@@ -82,8 +82,8 @@ export {
 } from "./runtime/backend.ts";
 export {
   createEngine,
+  type Engine,
   type EngineChoice,
-  type ImageModel,
   ortEngine,
   ortEngineFromOnnx,
   prefersOrt,
@@ -92,7 +92,7 @@ export {
 export {
   createOrtSession,
   ortAvailable,
-  type OrtEngine,
+  type OrtSession,
   type OrtSessionOptions,
 } from "./runtime/ort.ts";
 export { measure, type Timing } from "./runtime/bench.ts";

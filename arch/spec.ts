@@ -144,3 +144,17 @@ export function layerName(template: string, stage = 0, block = 0, conv = 0): str
     .replaceAll("{B}", String(block + 1))
     .replaceAll("{i}", String(conv));
 }
+
+/**
+ * The square input size an architecture is trained and exported at: 224 for the ImageNet stem,
+ * 32 for the CIFAR one. (`predict` takes any size of at least 32.)
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * console.log(defaultInputSize(getSpec("resnet50")), defaultInputSize(getSpec("cifar_resnet20"))); // 224 32
+ * ```
+ */
+export function defaultInputSize(spec: Pick<ResNetSpec, "stem">): number {
+  return spec.stem === "imagenet" ? 224 : 32;
+}

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { defaultInputSize } from "../arch/spec.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { useBackend, webgpuAvailable } from "../runtime/backend.ts";
 import { createModel, type ZooModel } from "../runtime/model.ts";
@@ -31,14 +32,14 @@ const backendOptions = { wasmThreads: Math.min(navigator.hardwareConcurrency, 8)
 async function tfjsModel(backend: Backend, name: string): Promise<ZooModel> {
   await useBackend(backend, backendOptions);
   const model = createModel(name, { seed: 1 });
-  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const size = defaultInputSize(model.spec);
   tf.dispose(model.predict(tf.zeros([1, size, size, 3]))); // compiles the graph
   return model;
 }
 
 /** One tfjs forward pass of a batch of one image, waiting for the logits. */
 function tfjsBench(name: string, backend: Backend, model: ZooModel, n: number): void {
-  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const size = defaultInputSize(model.spec);
   Deno.bench({
     name: `${name} batch 1, tfjs ${backend}${
       backend === "wasm" ? ` (${backendOptions.wasmThreads} threads)` : ""
@@ -61,7 +62,7 @@ function tfjsBench(name: string, backend: Backend, model: ZooModel, n: number): 
 /** One onnxruntime forward pass (every core) of the same model, exported NCHW. */
 async function ortBench(name: string, model: ZooModel, n: number): Promise<void> {
   const engine = await createOrtSession(exportOnnx(model.plan, model.weights));
-  const size = model.spec.stem === "imagenet" ? 224 : 32;
+  const size = defaultInputSize(model.spec);
   const x = new Float32Array(3 * size * size).map(() => Math.random());
   Deno.bench({
     name: `${name} batch 1, onnxruntime`,

@@ -54,9 +54,7 @@ Deno.test("without read access to the worker's module, the hash runs here, quiet
   try {
     await Deno.writeTextFile(
       file,
-      `import { readSource } from ${
-        JSON.stringify(new URL("../pipelines/load.ts", import.meta.url).href)
-      };
+      `import { readSource } from ${JSON.stringify(new URL("./source.ts", import.meta.url).href)};
        console.log(await (await readSource(${JSON.stringify(model)})).sha256);`,
     );
     const narrow = new Deno.Command(Deno.execPath(), {

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { findWeights, REGISTRY, type WeightsEntry } from "./registry.ts";
 import { PRESETS } from "../arch/presets.ts";
 import { countParams, planResNet } from "../arch/plan.ts";
-import * as preprocess from "../vision/preprocess.ts";
+import * as preprocess from "../arch/preprocess.ts";
 
 function bySource(suffix: RegExp): WeightsEntry[] {
   return REGISTRY.filter((entry) => suffix.test(entry.id));

@@ -16,7 +16,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor2D } from "../runtime/tensor.ts";
-import type { ImageModel } from "../runtime/engine.ts";
+import type { Engine } from "../runtime/engine.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
 import { decodeImage, type RgbImage } from "../vision/image.ts";
@@ -26,7 +26,7 @@ export interface Classifier {
   /** Where the weights came from (registry id or file). */
   name: string;
   /** The network on its engine; takes NHWC batches. */
-  model: ImageModel;
+  engine: Engine;
   /** Preprocessing the weights were trained with. */
   preprocess: PreprocessSpec;
   /** Class names, by output index. */
@@ -92,7 +92,7 @@ export async function classifyImages(
   top = 5,
 ): Promise<Prediction[][]> {
   const x = preprocessImages(images, classifier.preprocess);
-  const logits = (await classifier.model.predict(x)) as Tensor2D;
+  const logits = (await classifier.engine.predict(x)) as Tensor2D;
   x.dispose();
   const result = await topK(logits, top, classifier.labels);
   logits.dispose();

@@ -36,8 +36,8 @@ import { createModel } from "../runtime/model.ts";
 import { planResNet } from "../arch/plan.ts";
 import {
   createEngine,
+  type Engine,
   type EngineChoice,
-  type ImageModel,
   ortEngineFromOnnx,
   prefersOrt,
 } from "../runtime/engine.ts";
@@ -198,12 +198,12 @@ function labelSetFor(classes: number, recorded?: string): LabelSet {
 function classifierOf(
   name: string,
   file: Omit<ZooWeightsFile, "weights">,
-  model: ImageModel,
+  engine: Engine,
   options: LoadOptions,
 ): Classifier {
   return {
     name,
-    model,
+    engine,
     preprocess: options.preprocess ?? (file.preprocess as PreprocessSpec | undefined) ??
       defaultPreprocess(file),
     labels: labelsFor(options.labels ?? labelSetFor(file.spec.classes, file.labels)),
@@ -253,7 +253,7 @@ async function genericClassifier(
   const nchw = graph.layout === "nchw";
   return {
     name: source,
-    model: {
+    engine: {
       name: tfjsEngineName(),
       // Classification hands over NHWC; ONNX graphs take their declared NCHW.
       predict: (x) =>

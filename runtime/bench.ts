@@ -17,7 +17,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor4D } from "./tensor.ts";
-import type { ImageModel } from "./engine.ts";
+import type { Engine } from "./engine.ts";
 
 /** Timings of one engine on one input shape. */
 export interface Timing {
@@ -43,7 +43,7 @@ export interface Timing {
  * ```
  */
 export async function measure(
-  engine: ImageModel,
+  engine: Engine,
   shape: number[],
   runs: number,
   warmup = 2,

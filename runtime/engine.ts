@@ -16,6 +16,7 @@
  * @module
  */
 
+import { defaultInputSize } from "../arch/spec.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
 import type { ZooModel } from "./model.ts";
@@ -26,7 +27,7 @@ import { createOrtSession, ortAvailable, type OrtSessionOptions } from "./ort.ts
 export type EngineChoice = "auto" | "tfjs" | "onnxruntime";
 
 /** Anything that maps an NHWC image batch to logits (or features). */
-export interface ImageModel {
+export interface Engine {
   /** Engine and backend, e.g. `tfjs-wasm` or `onnxruntime`. */
   readonly name: string;
   /** Runs a channels_last batch; the caller disposes the result. */
@@ -44,11 +45,11 @@ export interface ImageModel {
  * const engine = tfjsEngine(createModel("cifar_resnet20"));
  * ```
  */
-export function tfjsEngine(model: ZooModel): ImageModel {
+export function tfjsEngine(model: ZooModel): Engine {
   if (tf.getBackend() === "webgpu") {
     // Compile every shader once at load: WebGPU caches pipelines per shape, so later
     // calls of the same size reuse them (about 17 s for ResNet-50 on a software adapter).
-    const size = model.spec.stem === "imagenet" ? 224 : 32;
+    const size = defaultInputSize(model.spec);
     tf.tidy(() => model.predict(tf.zeros([1, size, size, 3])));
   }
   return {
@@ -70,7 +71,7 @@ export function tfjsEngine(model: ZooModel): ImageModel {
 export async function ortEngine(
   model: ZooModel,
   options: OrtSessionOptions = {},
-): Promise<ImageModel> {
+): Promise<Engine> {
   // Loaded on use: protobuf.js and the ONNX schema cost 16 MB that a tfjs run never needs.
   const { exportOnnx } = await import("../convert/onnx_export.ts");
   return await ortEngineFromOnnx(
@@ -92,7 +93,7 @@ export async function ortEngine(
 export async function ortEngineFromOnnx(
   onnx: Uint8Array | string,
   options: OrtSessionOptions = {},
-): Promise<ImageModel> {
+): Promise<Engine> {
   const session = await createOrtSession(onnx, options);
   return {
     name: "onnxruntime",
@@ -135,7 +136,7 @@ export async function createEngine(
   model: ZooModel,
   choice: EngineChoice = "auto",
   ortOptions: OrtSessionOptions = {},
-): Promise<ImageModel> {
+): Promise<Engine> {
   if (choice === "tfjs") return tfjsEngine(model);
   if (choice === "auto" && await hardwareGpuAvailable()) {
     await useBackend("webgpu");

@@ -17,7 +17,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, Tensor, Tensor4D } from "./tensor.ts";
-import type { ResNetSpec } from "../arch/spec.ts";
+import { defaultInputSize, type ResNetSpec } from "../arch/spec.ts";
 import { getSpec } from "../arch/presets.ts";
 import {
   countParams,
@@ -83,7 +83,7 @@ export function createModel(
   let weights = options.weights ?? initialWeights(plan, options.seed);
   checkWeights(plan, weights);
   const dataFormat = options.dataFormat ?? "channels_last";
-  const size = spec.stem === "imagenet" ? 224 : 32;
+  const size = defaultInputSize(spec);
   if (options.inputShape?.some((n) => !Number.isInteger(n) || n < 32)) {
     // Five stride-2 stages need 32 pixels to leave a 1×1 map (Keras' min_size).
     throw new RangeError(`inputShape must be at least 32×32, got [${options.inputShape}]`);

@@ -36,7 +36,7 @@ export interface OrtSessionOptions {
 }
 
 /** A loaded ONNX model on onnxruntime. */
-export interface OrtEngine {
+export interface OrtSession {
   /** The model's input name. */
   readonly inputName: string;
   /** The model's output name. */
@@ -91,7 +91,7 @@ export async function ortAvailable(): Promise<boolean> {
 export async function createOrtSession(
   onnx: Uint8Array | string,
   options: OrtSessionOptions = {},
-): Promise<OrtEngine> {
+): Promise<OrtSession> {
   const ort = await loadOrt();
   const threads = options.threads ?? navigator.hardwareConcurrency;
   if (!Number.isInteger(threads) || threads < 1) {

@@ -22,8 +22,9 @@ import {
   TORCHVISION_V2,
 } from "../arch/preprocess.ts";
 import { cifar10Labels, imagenetLabels, labelsFor } from "../arch/labels.ts";
+import { useBackend } from "../runtime/backend.ts";
 
-await tf.setBackend("cpu");
+await useBackend("cpu");
 
 const FIXTURES = new URL("../testdata/fixtures/images/", import.meta.url);
 const DATA = new URL("../testdata/", import.meta.url);
