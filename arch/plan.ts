@@ -151,12 +151,34 @@ export type PlanNode =
   | GlobalPoolNode
   | DenseNode;
 
-/** Nodes in execution order; `nodes[output]` is the result. */
+/** Where one residual block lies in a plan: `nodes[start]` up to, not including, `nodes[end]`. */
+export interface PlanBlock {
+  /** Stage, 0-based. */
+  stage: number;
+  /** Block within its stage, 0-based. */
+  block: number;
+  /** Index of the block's first node. */
+  start: number;
+  /** One past the index of its last node, which is the block's output. */
+  end: number;
+  /** Channels of the block's output. */
+  channels: number;
+}
+
+/**
+ * Nodes in execution order; `nodes[output]` is the result. The nodes fall into three parts:
+ * the stem (`nodes[1]` up to `nodes[stemEnd]`), the residual blocks in order (`blocks`), and
+ * the rest (final norm, pooling, classifier).
+ */
 export interface Plan {
   /** The operations. */
   nodes: PlanNode[];
   /** Index of the result node. */
   output: number;
+  /** One past the index of the stem's last node. */
+  stemEnd: number;
+  /** The residual blocks, in order. */
+  blocks: PlanBlock[];
 }
 
 /** Options that change the head of a plan. */
@@ -220,6 +242,8 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
     x = push({ op: "maxpool", input: x, size: 3, stride: 2, padding: spec.poolPadding });
   }
 
+  const stemEnd = nodes.length;
+  const blocks: PlanBlock[] = [];
   let channels = spec.stemWidth;
   spec.depths.forEach((depth, s) => {
     const width = spec.widths[s];
@@ -228,6 +252,7 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
       const strideBlock = spec.strideBlock === "first" ? 0 : depth - 1;
       const stride = b === strideBlock ? spec.stageStrides[s] : 1;
       const name = (template: string, i = 0) => layerName(template, s, b, i);
+      const start = nodes.length;
       const blockInput = x;
       const mainInput = spec.preact ? bnRelu(name(names.preactBn), x, channels) : x;
 
@@ -279,6 +304,7 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
       });
       x = push({ op: "add", inputs: [shortcut, y] });
       if (!spec.preact) x = relu(x);
+      blocks.push({ stage: s, block: b, start, end: nodes.length, channels: outChannels });
       channels = outChannels;
     }
   });
@@ -291,7 +317,7 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
     const outFeatures = options.classes ?? spec.classes;
     x = push({ op: "dense", name: names.dense, input: x, inFeatures: channels, outFeatures });
   }
-  return { nodes, output: x };
+  return { nodes, output: x, stemEnd, blocks };
 }
 
 /** A weight the plan expects, with its shape in the zoo layout (HWIO kernels, [in, out] dense). */

@@ -87,6 +87,31 @@ export interface ResNetSpec {
   naming: NamingScheme;
 }
 
+/**
+ * The values each discrete field of a {@link ResNetSpec} may take, in order of preference: what
+ * a spec read from a file is checked against, and what the structure matcher tries when a file
+ * does not say. Adding an option to the spec means adding its values here and reading it in the
+ * plan.
+ *
+ * @example
+ * ```ts
+ * import { SPEC_CHOICES } from "./spec.ts";
+ * console.log(SPEC_CHOICES.block); // [ "basic", "bottleneck" ]
+ * ```
+ */
+export const SPEC_CHOICES = {
+  stem: ["imagenet", "cifar"],
+  block: ["basic", "bottleneck"],
+  strideBlock: ["first", "last"],
+  strideConv: ["3x3", "1x1"],
+  preact: [false, true],
+  stemNorm: [true, false],
+  inputBn: [false, true],
+  shortcut: ["projection", "optionA"],
+  convBias: ["none", "unnormalized", "all"],
+  poolPadding: ["zeros", "same"],
+} as const satisfies { [K in keyof ResNetSpec]?: readonly ResNetSpec[K][] };
+
 /** torchvision `resnet.py` names (`conv1`, `layer1.0.conv1`, `layer2.0.downsample.0`, `fc`). */
 export const TORCHVISION_NAMES: NamingScheme = {
   id: "torchvision",

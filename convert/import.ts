@@ -33,6 +33,8 @@ export interface ImportedModel {
   weights: WeightMap;
   /** What the file was. */
   format: SourceFormat;
+  /** What the file could not tell and a convention supplied (see `InferredResNet`). */
+  assumptions: string[];
 }
 
 /** Options of the importers. */
@@ -296,7 +298,7 @@ export async function importBytes(
       return { ...inferResNet(layers, { file, defaults: KERAS_DEFAULTS, preact, arch }), format };
     }
     case "zoo-safetensors":
-      return { ...readZooWeights(bytes, file), format };
+      return { ...readZooWeights(bytes, file), format, assumptions: [] };
   }
 }
 

@@ -1,80 +1,53 @@
 /**
- * Recognises a ResNet by structure. Every importer turns its file into an ordered list
- * of {@link SourceLayer}s (convs, BatchNorms, denses with zoo-layout weights); this module
- * walks that list block by block — by kernel sizes and channel counts, never by names —
- * infers the {@link ResNetSpec}, and fills the zoo weight map.
+ * Recognises a ResNet by structure. Every importer turns its file into an ordered list of
+ * {@link SourceLayer}s (convs, BatchNorms, denses with zoo-layout weights); this module finds the
+ * {@link ResNetSpec} whose plan (`arch/plan.ts`) those layers fill, and fills the zoo weight map.
+ *
+ * The block rules — which convs a block has, which carry a BatchNorm, where the projection sits,
+ * what a pre-activation block normalises — are the plan's alone: for each hypothesis about the
+ * spec's discrete fields, a candidate spec is grown block by block, and each new block's weighted
+ * nodes, read off the candidate's plan, are aligned against the next layers of the file by kind
+ * and shape (never by name). What the file cannot tell (stride placement in a state dict) takes
+ * the format's convention and is reported in {@link InferredResNet.assumptions}.
  *
  * @example
  * ```ts
- * import { inferResNet } from "./structure.ts";
- * // layers: SourceLayer[] from one of the importers
- * // const { spec, weights } = inferResNet(layers, { file: "model.pth", defaults: PYTORCH_DEFAULTS });
+ * import { importFile } from "./import.ts";
+ * // importFile reads the file, lists its layers and calls inferResNet.
+ * const { spec } = await importFile("testdata/cifar10-resnet/resnet20-12fca82f.th");
+ * console.log(spec.name, spec.depths); // cifar_resnet20 [ 3, 3, 3 ]
  * ```
  *
  * @module
  */
 
-import {
-  CIFAR_NAMES,
-  KERAS_NAMES,
-  layerName,
-  type NamingScheme,
-  type ResNetSpec,
-  TORCHVISION_NAMES,
-} from "../arch/spec.ts";
+import { CIFAR_NAMES, type ResNetSpec, SPEC_CHOICES, TORCHVISION_NAMES } from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
-import { planResNet } from "../arch/plan.ts";
-import { checkWeights, type Weight, type WeightMap } from "../arch/weights.ts";
-import { identityBatchNorm } from "./layout.ts";
+import { type Plan, planResNet } from "../arch/plan.ts";
+import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { NotZooResNetError, ZooFormatError } from "../arch/errors.ts";
+import { identityBatchNorm } from "./layout.ts";
+import {
+  alignSpec,
+  alignWindow,
+  describeLayer,
+  feedsBatchNorm,
+  fileOrder,
+  type Fit,
+  type FormatDefaults,
+  hasHead,
+  kernelShape,
+  Mismatch,
+  shortcutOnly,
+  type SourceLayer,
+} from "./align.ts";
 
-/** A layer read from a source file, weights already in the zoo layout. */
-export interface SourceLayer {
-  /** What the layer computes. */
-  kind: "conv" | "bn" | "dense";
-  /** Its name in the source file (for messages only). */
-  name: string;
-  /** conv: `kernel` [kh,kw,in,out], optional `bias`; bn: `gamma`, `beta` (absent when non-affine), `moving_mean`, `moving_variance`; dense: `kernel` [in,out], `bias`. */
-  weights: Partial<
-    Record<"kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance", Weight>
-  >;
-  /** Convolution stride, when the source graph records it. */
-  stride?: number;
-  /** BatchNorm epsilon, when the source records it. */
-  epsilon?: number;
-}
-
-/** What a format implies when its file cannot say (bare state_dicts and weights-only files carry no strides). */
-export interface FormatDefaults {
-  /** Stride placement in a bottleneck, for v1 and v2 nets, when strides are unknown. */
-  strideConv: { v1: ResNetSpec["strideConv"]; v2: ResNetSpec["strideConv"] };
-  /** Which block of a stage strides, for v1 and v2 nets, when strides are unknown. */
-  strideBlock: { v1: ResNetSpec["strideBlock"]; v2: ResNetSpec["strideBlock"] };
-  /** BatchNorm epsilon when the file does not record it. */
-  bnEpsilon: number;
-  /** Names for an architecture that matches no preset. */
-  naming: NamingScheme;
-  /** When a projection and the last main conv have the same shape, the projection is the earlier one in the file. */
-  projectionFirst: boolean;
-}
-
-/** PyTorch files: torchvision semantics (v1.5). */
-export const PYTORCH_DEFAULTS: FormatDefaults = {
-  strideConv: { v1: "3x3", v2: "3x3" },
-  strideBlock: { v1: "first", v2: "first" },
-  bnEpsilon: 1e-5,
-  naming: TORCHVISION_NAMES,
-  projectionFirst: false,
-};
-
-/** Keras files: Keras Applications semantics (v1 stride on the first 1×1, V2 on the last block). */
-export const KERAS_DEFAULTS: FormatDefaults = {
-  strideConv: { v1: "1x1", v2: "3x3" },
-  strideBlock: { v1: "first", v2: "last" },
-  bnEpsilon: 1.001e-5,
-  naming: KERAS_NAMES,
-  projectionFirst: true,
-};
+export {
+  type FormatDefaults,
+  KERAS_DEFAULTS,
+  PYTORCH_DEFAULTS,
+  type SourceLayer,
+} from "./align.ts";
 
 /** How to read the layers. */
 export interface InferOptions {
@@ -94,390 +67,269 @@ export interface InferredResNet {
   spec: ResNetSpec;
   /** Weights in the zoo layout, named by the spec's naming scheme. */
   weights: WeightMap;
+  /**
+   * What the file could not tell and the format's convention supplied, one sentence each
+   * (e.g. where a state dict's bottlenecks stride); empty when the file determined everything.
+   */
+  assumptions: string[];
 }
 
-type Role =
-  | { key: "inputBn" | "stemConv" | "stemBn" | "postBn" | "dense" }
-  | { key: "conv" | "bn"; stage: number; block: number; index: number }
-  | { key: "preactBn" | "shortcutConv" | "shortcutBn"; stage: number; block: number };
+/** The spec fields that change which weighted layers a plan has; the matcher tries each value. */
+const SHAPING_FIELDS = ["stem", "block", "preact", "stemNorm", "inputBn", "shortcut"] as const;
 
-interface Flags {
-  block: "basic" | "bottleneck";
-  preact: boolean;
-  stemNorm: boolean;
-  inputBn: boolean;
+type Hypothesis = Pick<ResNetSpec, (typeof SHAPING_FIELDS)[number]>;
+
+/** Every combination of the shaping fields, in the order of preference of their values. */
+const HYPOTHESES: Hypothesis[] = SHAPING_FIELDS.reduce<Partial<Hypothesis>[]>(
+  (partial, field) =>
+    partial.flatMap((h) =>
+      (SPEC_CHOICES[field] as readonly unknown[]).map((value) => ({ ...h, [field]: value }))
+    ),
+  [{}],
+) as Hypothesis[];
+
+/** A candidate spec under a hypothesis; fields the layers cannot shape take their first value. */
+function candidateSpec(
+  h: Hypothesis,
+  stemWidth: number,
+  stages: { width: number; depth: number }[],
+  expansion: number,
+  options: InferOptions,
+): ResNetSpec {
+  return {
+    ...h,
+    name: "candidate",
+    naming: options.defaults.naming,
+    stemWidth,
+    widths: stages.map((s) => s.width),
+    depths: stages.map((s) => s.depth),
+    expansion,
+    stageStrides: stages.map(() => 1),
+    strideBlock: SPEC_CHOICES.strideBlock[0],
+    strideConv: SPEC_CHOICES.strideConv[0],
+    convBias: SPEC_CHOICES.convBias[0],
+    bnEpsilon: options.defaults.bnEpsilon,
+    poolPadding: SPEC_CHOICES.poolPadding[0],
+    classes: 0,
+  };
 }
 
-interface WalkedBlock {
-  inChannels: number;
-  width: number;
-  outChannels: number;
-  projection: boolean;
-  /** Strides of the main convs and the projection, when known. */
-  strides: (number | undefined)[];
-  mainKernels: number[];
-}
-
-interface Walk {
-  flags: Flags;
-  stem: SourceLayer;
-  blocks: WalkedBlock[];
-  /** Index into `blocks` where each stage starts. */
-  stageStarts: number[];
-  assigned: { layer: SourceLayer; role: Role }[];
-  dense: SourceLayer | null;
-  bnFolded: boolean;
-}
-
-class MismatchError extends Error {
-  constructor(readonly position: number, message: string) {
-    super(message);
-  }
-}
-
-const channelsOf = (layer: SourceLayer): { in: number; out: number; kernel: number } => {
-  const shape = layer.weights.kernel!.shape;
-  return { kernel: shape[0], in: shape[2], out: shape[3] };
-};
-
-function describe(layer: SourceLayer | undefined): string {
-  if (!layer) return "the end of the file";
-  if (layer.kind === "conv") {
-    const c = channelsOf(layer);
-    return `conv '${layer.name}' (${c.kernel}×${c.kernel}, ${c.in}→${c.out})`;
-  }
-  if (layer.kind === "bn") {
-    return `BatchNorm '${layer.name}' (${layer.weights.moving_mean!.shape[0]} channels)`;
-  }
-  return `dense '${layer.name}' ([${layer.weights.kernel!.shape}])`;
-}
-
-const bnChannels = (layer: SourceLayer): number => layer.weights.moving_mean!.shape[0];
-
-interface ReadBlock {
-  /** Layers consumed after the pre-activation BN. */
-  length: number;
-  width: number;
-  outChannels: number;
-  projection: boolean;
-  strides: (number | undefined)[];
-  roles: { layer: SourceLayer; role: (stage: number, block: number) => Role }[];
+/** The channel counts in the next `span` layers: candidates for a new stage's width. */
+function widthCandidates(layers: SourceLayer[], position: number, span: number): number[] {
+  const counts = layers.slice(position, position + span)
+    .filter((l) => l.kind === "conv")
+    .map((l) => kernelShape(l)[3]);
+  return [...new Set(counts)];
 }
 
 /**
- * Reads one residual block starting at `start`, with or without a projection. Within a
- * block, frameworks list layers in different orders (PyTorch: main path then downsample;
- * Keras: `_0_conv, _3_conv, _0_bn, _3_bn` interleaved), so the block's layers are taken as a
- * window and matched by channel flow: each conv's input must be its predecessor's output.
- * Equal-shaped candidates keep their order in the file; BatchNorms pair with the convs of
- * their channel count in the same order as those convs appear.
+ * Grows a spec under one hypothesis: the stem, then block after block (another block of the
+ * current stage, else a new stage of some width), then the head, each aligned with the file.
+ * Each candidate block is read off the plan of a one-block spec with the same input channels.
  */
-function readBlock(
-  layers: SourceLayer[],
-  start: number,
-  c: number,
-  kernels: number[],
-  projection: boolean,
-  flags: Flags,
-  bnFolded: boolean,
-  projectionFirst: boolean,
-): ReadBlock | null {
-  const convCount = kernels.length + (projection ? 1 : 0);
-  const normalisedMain = flags.preact ? kernels.length - 1 : kernels.length;
-  const bnCount = bnFolded ? 0 : normalisedMain + (projection && !flags.preact ? 1 : 0);
-  const window = layers.slice(start, start + convCount + bnCount);
-  const convs = window.filter((l) => l.kind === "conv");
-  const bns = window.filter((l) => l.kind === "bn");
-  if (
-    window.length !== convCount + bnCount || convs.length !== convCount || bns.length !== bnCount
-  ) return null;
-  // The main path by channel flow from `c` (depth-first, candidates in file order).
-  const chain = (from: number, k: number, used: Set<SourceLayer>): SourceLayer[] | null => {
-    if (k === kernels.length) return [];
-    for (const l of convs) {
-      const shape = channelsOf(l);
-      if (used.has(l) || shape.kernel !== kernels[k] || shape.in !== from) continue;
-      const rest = chain(shape.out, k + 1, new Set([...used, l]));
-      if (rest) return [l, ...rest];
-    }
-    return null;
-  };
-  const main = chain(c, 0, new Set());
-  if (!main) return null;
-  const outChannels = channelsOf(main[main.length - 1]).out;
-  let shortcut: SourceLayer | undefined;
-  if (projection) {
-    if (c === outChannels) return null;
-    const candidate = convs.find((l) => !main.includes(l));
-    const shape = candidate && channelsOf(candidate);
-    if (!candidate || shape!.kernel !== 1 || shape!.in !== c || shape!.out !== outChannels) {
-      return null;
-    }
-    shortcut = candidate;
-    const last = main[main.length - 1];
-    if (channelsOf(last).in === c && channelsOf(last).kernel === 1) {
-      // The last main conv and the projection look alike (1×1, c→out): the file order decides.
-      const [earlier, later] = [last, candidate].sort((x, y) =>
-        window.indexOf(x) - window.indexOf(y)
-      );
-      [shortcut, main[main.length - 1]] = projectionFirst ? [earlier, later] : [later, earlier];
-    }
-  }
-  const roles: ReadBlock["roles"] = [];
-  const needsBn: { conv: SourceLayer; role: (stage: number, block: number) => Role }[] = [];
-  main.forEach((layer, index) => {
-    roles.push({
-      layer,
-      role: (stage, block) => ({ key: "conv", stage, block, index: index + 1 }),
-    });
-    if (!flags.preact || index < kernels.length - 1) {
-      needsBn.push({
-        conv: layer,
-        role: (stage, block) => ({ key: "bn", stage, block, index: index + 1 }),
-      });
-    }
-  });
-  if (shortcut) {
-    roles.push({
-      layer: shortcut,
-      role: (stage, block) => ({ key: "shortcutConv", stage, block }),
-    });
-    if (!flags.preact) {
-      needsBn.push({
-        conv: shortcut,
-        role: (stage, block) => ({ key: "shortcutBn", stage, block }),
-      });
-    }
-  }
-  if (!bnFolded) {
-    needsBn.sort((x, y) => window.indexOf(x.conv) - window.indexOf(y.conv));
-    const pending = [...bns];
-    for (const { conv, role } of needsBn) {
-      const k = pending.findIndex((bn) =>
-        bnChannels(bn) === channelsOf(conv).out && window.indexOf(bn) > window.indexOf(conv)
-      );
-      if (k < 0) return null;
-      roles.push({ layer: pending[k], role });
-      pending.splice(k, 1);
-    }
-  }
-  return {
-    length: window.length,
-    width: channelsOf(main[0]).out,
-    outChannels,
-    projection,
-    strides: [...main.map((l) => l.stride), shortcut?.stride],
-    roles,
-  };
-}
-
-/** Walks the layer list under one hypothesis about the family; throws MismatchError where it breaks. */
-function walk(layers: SourceLayer[], flags: Flags, projectionFirst: boolean): Walk {
-  let i = 0;
-  const assigned: Walk["assigned"] = [];
+function grow(h: Hypothesis, layers: SourceLayer[], options: InferOptions): ResNetSpec | Mismatch {
   const bnFolded = !layers.some((l) => l.kind === "bn");
-  const fail = (expected: string): never => {
-    throw new MismatchError(
-      i,
-      `${describe(layers[i])} at position ${i} does not fit: expected ${expected}`,
-    );
-  };
-  const peek = (offset = 0) => layers[i + offset];
-  const isConv = (l: SourceLayer | undefined, kernel?: number, inChannels?: number) =>
-    l?.kind === "conv" && (kernel === undefined || channelsOf(l).kernel === kernel) &&
-    (inChannels === undefined || channelsOf(l).in === inChannels);
-  const takeBn = (channels: number, role: Role) => {
-    const l = peek();
-    if (l?.kind !== "bn" || l.weights.moving_mean!.shape[0] !== channels) {
-      fail(`a BatchNorm of ${channels} channels`);
-    }
-    assigned.push({ layer: l, role });
-    i++;
-  };
-  const takeConv = (role: Role, kernel: number, inChannels: number) => {
-    const l = peek();
-    if (!isConv(l, kernel, inChannels)) {
-      fail(`a ${kernel}×${kernel} conv from ${inChannels} channels`);
-    }
-    assigned.push({ layer: l, role });
-    i++;
-  };
-  // In a bn-folded source the BatchNorms are gone; everything else is where it was.
-  const bnAfterConv = (channels: number, role: Role) => {
-    if (!bnFolded) takeBn(channels, role);
-  };
-
-  if (flags.inputBn) takeBn(3, { key: "inputBn" });
-  const stem = peek();
-  if (!isConv(stem, undefined, 3) || ![3, 7].includes(channelsOf(stem).kernel)) {
-    fail("a 7×7 or 3×3 stem conv on 3 channels");
-  }
-  takeConv({ key: "stemConv" }, channelsOf(stem).kernel, 3);
-  let c = channelsOf(stem).out;
-  if (flags.stemNorm) bnAfterConv(c, { key: "stemBn" });
-
-  const blocks: WalkedBlock[] = [];
-  const stageStarts: number[] = [];
-  const kernels = flags.block === "basic" ? [3, 3] : [1, 3, 1];
+  const order = (plan: Plan, start: number, end: number) =>
+    fileOrder(plan, start, end, options.defaults.shortcutFirst, bnFolded);
+  const firstConv = layers.find((l) => l.kind === "conv");
+  if (!firstConv) return new Mismatch(0, "the file has no convolution");
+  const stemWidth = kernelShape(firstConv)[3];
+  const stages: { width: number; depth: number }[] = [];
+  let expansion = 0;
+  const stemPlan = planResNet(candidateSpec(h, stemWidth, [], 1, options), { includeTop: false });
+  const stem = alignWindow(stemPlan, order(stemPlan, 1, stemPlan.stemEnd), layers, 0);
+  if (stem instanceof Mismatch) return stem;
+  let position = stem.size;
+  let channels = stemWidth;
+  let furthest = null as Mismatch | null;
+  const span = 8; // more layers than any block has: where a new stage's width can be read
   for (;;) {
-    const b = blocks.length;
-    const preactBn = flags.preact && !bnFolded ? peek() : undefined;
-    if (preactBn && (preactBn.kind !== "bn" || bnChannels(preactBn) !== c)) break;
-    const start = i + (preactBn ? 1 : 0);
-    const block = [true, false]
-      .map((projection) =>
-        readBlock(layers, start, c, kernels, projection, flags, bnFolded, projectionFirst)
-      )
-      .find((found) => found !== null);
-    if (!block) {
-      if (blocks.length === 0) fail(`the first residual block (${flags.block})`);
+    const last = stages[stages.length - 1];
+    const tries = last ? [{ width: last.width, expansion, extend: true }] : [];
+    const counts = widthCandidates(layers, position, span);
+    for (const width of counts) {
+      const expansions = expansion
+        ? [expansion]
+        : counts.filter((out) => out % width === 0).map((out) => out / width);
+      for (const e of expansions) tries.push({ width, expansion: e, extend: false });
+    }
+    let fit: { t: (typeof tries)[number]; size: number; channels: number } | null = null;
+    for (const t of tries) {
+      const spec = candidateSpec(h, channels, [{ width: t.width, depth: 1 }], t.expansion, options);
+      const plan = planResNet(spec, { includeTop: false });
+      const [block] = plan.blocks;
+      const aligned = alignWindow(plan, order(plan, block.start, block.end), layers, position);
+      if (aligned instanceof Mismatch) {
+        if (aligned.beats(furthest)) furthest = aligned;
+        continue;
+      }
+      fit = { t, size: aligned.size, channels: block.channels };
       break;
     }
-    if (blocks.length === 0 || blocks[b - 1].width !== block.width) stageStarts.push(b);
-    const stage = stageStarts.length - 1;
-    const inStage = b - stageStarts[stage];
-    if (preactBn) {
-      assigned.push({ layer: preactBn, role: { key: "preactBn", stage, block: inStage } });
-    }
-    for (const { layer, role } of block.roles) assigned.push({ layer, role: role(stage, inStage) });
-    i = start + block.length;
-    blocks.push({
-      inChannels: c,
-      width: block.width,
-      outChannels: block.outChannels,
-      projection: block.projection,
-      strides: block.strides,
-      mainKernels: kernels,
-    });
-    c = block.outChannels;
+    if (!fit) break;
+    if (fit.t.extend) last.depth++;
+    else stages.push({ width: fit.t.width, depth: 1 });
+    expansion = fit.t.expansion;
+    channels = fit.channels;
+    position += fit.size;
   }
-  if (flags.preact) bnAfterConv(c, { key: "postBn" });
-  let dense: SourceLayer | null = null;
-  if (peek()?.kind === "dense") {
-    dense = peek();
-    if (dense.weights.kernel!.shape[0] !== c) fail(`a dense layer on ${c} features`);
-    assigned.push({ layer: dense, role: { key: "dense" } });
-    i++;
+  if (stages.length === 0) return furthest ?? new Mismatch(position, "no residual block fits");
+  const dense = layers[layers.length - 1]?.kind === "dense" ? layers[layers.length - 1] : null;
+  const spec = candidateSpec(h, stemWidth, stages, expansion, options);
+  spec.classes = dense ? kernelShape(dense)[1] : 0;
+  const plan = planResNet(spec, { includeTop: dense !== null });
+  const tailStart = plan.blocks[plan.blocks.length - 1].end;
+  const tail = alignWindow(plan, order(plan, tailStart, plan.nodes.length), layers, position);
+  if (tail instanceof Mismatch) return furthest?.beats(tail) ? furthest : tail;
+  position += tail.size;
+  if (position !== layers.length) {
+    const end = new Mismatch(
+      position,
+      `${
+        describeLayer(layers[position])
+      } at position ${position} does not fit: expected no more layers`,
+    );
+    return furthest?.beats(end) ? furthest : end;
   }
-  if (i !== layers.length) fail("no more layers");
-  return { flags, stem, blocks, stageStarts, assigned, dense, bnFolded };
+  return spec;
 }
 
-function specOf(w: Walk, options: InferOptions): ResNetSpec {
-  const { defaults } = options;
-  const stemKernel = channelsOf(w.stem).kernel;
-  const stages = w.stageStarts.map((start, s) =>
-    w.blocks.slice(start, w.stageStarts[s + 1] ?? w.blocks.length)
-  );
-  const first = w.blocks[0];
-  const expansion = first.outChannels / first.width;
-  const known = w.blocks.every((b) =>
-    b.strides.slice(0, b.mainKernels.length).every((s) => s !== undefined)
-  );
-  const blockStride = (b: WalkedBlock) => Math.max(...b.strides.map((s) => s ?? 1));
-  const stridedBlocks = stages.map((blocks) => blocks.findIndex((b) => blockStride(b) > 1));
-  const strideBlock: ResNetSpec["strideBlock"] = known
-    ? stages.some((blocks, s) => stridedBlocks[s] > 0 && stridedBlocks[s] === blocks.length - 1)
-      ? "last"
-      : "first"
-    : defaults.strideBlock[w.flags.preact ? "v2" : "v1"];
-  const stageStrides = known
-    ? stages.map((blocks, s) => stridedBlocks[s] < 0 ? 1 : blockStride(blocks[stridedBlocks[s]]))
-    : stages.map((_, s) =>
-      strideBlock === "first" ? (s === 0 ? 1 : 2) : (s === stages.length - 1 ? 1 : 2)
-    );
-  let strideConv = defaults.strideConv[w.flags.preact ? "v2" : "v1"];
-  if (known && w.flags.block === "bottleneck") {
-    const strided = w.blocks.find((b) => blockStride(b) > 1);
-    if (strided) strideConv = (strided.strides[0] ?? 1) > 1 ? "1x1" : "3x3";
+/**
+ * The conv-bias rule that places every bias of the file: exactly where the file has them if a
+ * rule does that, else with biases moved into the BatchNorm after their conv (BN-folded files
+ * carry a bias on every conv; it belongs to the BatchNorm the fold removed).
+ */
+function chooseConvBias(fit: Fit, layers: SourceLayer[]): ResNetSpec["convBias"] | null {
+  const bnFolded = !layers.some((l) => l.kind === "bn");
+  let fallback: ResNetSpec["convBias"] | null = null;
+  for (const convBias of SPEC_CHOICES.convBias) {
+    const plan = planResNet({ ...fit.spec, convBias }, { includeTop: hasHead(fit) });
+    let exact = true;
+    let placed = true;
+    plan.nodes.forEach((node, n) => {
+      if (node.op !== "conv") return;
+      const hasBias = fit.assigned.get(n)?.weights.bias !== undefined;
+      if (hasBias !== node.bias) exact = false;
+      if (hasBias && !node.bias && !feedsBatchNorm(plan, n)) placed = false;
+    });
+    if (!placed) continue;
+    if (exact && !bnFolded) return convBias;
+    fallback ??= convBias;
   }
-  const convs = w.assigned.filter((a) => a.layer.kind === "conv");
-  const biased = (a: { layer: SourceLayer }) => a.layer.weights.bias !== undefined;
-  // Whether a BatchNorm reads the conv's output directly.
-  const mainConvs = w.blocks[0].mainKernels.length;
-  const feedsBn = (role: Role): boolean => {
-    switch (role.key) {
-      case "stemConv":
-        return w.flags.stemNorm;
-      case "shortcutConv":
-        return !w.flags.preact;
-      case "conv":
-        return !w.flags.preact || role.index < mainConvs;
-      default:
-        return true;
+  return fallback;
+}
+
+/** Whether every stride the file records is the one the aligned plan gives its conv. */
+function stridesAgree(fit: Fit): boolean {
+  return [...fit.assigned].every(([n, layer]) => {
+    const node = fit.plan.nodes[n];
+    return layer.stride === undefined || (node.op === "conv" && node.stride === layer.stride);
+  });
+}
+
+/** The stride fields: those that reproduce every stride the file records, else the format's. */
+function chooseStrides(
+  fit: Fit,
+  layers: SourceLayer[],
+  options: InferOptions,
+  assumptions: string[],
+): Pick<ResNetSpec, "stageStrides" | "strideBlock" | "strideConv"> | Mismatch {
+  const candidates = SPEC_CHOICES.strideConv.flatMap((strideConv) =>
+    SPEC_CHOICES.strideBlock.map((strideBlock) => ({ strideConv, strideBlock }))
+  );
+  const recorded = layers.filter((l) => l.kind === "conv" && l.stride !== undefined);
+  if (recorded.length > 0) {
+    // A stage strides by the largest stride the file records in it.
+    const stageStrides = fit.spec.depths.map((_, s) => {
+      const strides = fit.plan.blocks.filter((b) => b.stage === s).flatMap((b) =>
+        [...fit.assigned].filter(([n]) => n >= b.start && n < b.end).map(([, l]) => l.stride ?? 1)
+      );
+      return Math.max(1, ...strides);
+    });
+    for (const c of candidates) {
+      const aligned = alignSpec({ ...fit.spec, ...c, stageStrides }, layers, options.defaults);
+      if (!(aligned instanceof Mismatch) && stridesAgree(aligned)) return { ...c, stageStrides };
     }
-  };
-  const normalised = convs.map((a) => feedsBn(a.role));
-  // Biases in front of a BatchNorm fold into its mean, so only biases that feed no BN decide.
-  const unnormalisedBiased = convs.every((a, k) => normalised[k] || biased(a));
-  let convBias: ResNetSpec["convBias"] = "none";
-  if (w.bnFolded) convBias = w.flags.preact ? "unnormalized" : "none";
-  else if (convs.every(biased)) convBias = "all";
-  else if (unnormalisedBiased && convs.some((_, k) => !normalised[k])) convBias = "unnormalized";
-  const firstBn = w.assigned.find((a) => a.layer.kind === "bn")?.layer;
-  const shortcut = w.blocks.some((b) => b.inChannels !== b.outChannels && !b.projection)
-    ? "optionA"
-    : "projection";
-  const structure: Omit<ResNetSpec, "name" | "naming"> = {
-    stem: stemKernel === 7 ? "imagenet" : "cifar",
-    stemWidth: channelsOf(w.stem).out,
-    block: w.flags.block,
-    depths: stages.map((b) => b.length),
-    widths: stages.map((b) => b[0].width),
-    expansion,
-    stageStrides,
-    strideBlock,
-    strideConv: w.flags.block === "basic" ? "3x3" : strideConv,
-    preact: w.flags.preact,
-    stemNorm: w.flags.stemNorm,
-    inputBn: w.flags.inputBn,
-    shortcut,
-    convBias,
-    bnEpsilon: firstBn?.epsilon ?? defaults.bnEpsilon,
-    poolPadding: "zeros",
-    classes: w.dense ? w.dense.weights.kernel!.shape[1] : 0,
-  };
-  const same = (spec: ResNetSpec) =>
+    const strided = recorded.find((l) => (l.stride ?? 1) > 1) ?? recorded[0];
+    return new Mismatch(
+      layers.indexOf(strided),
+      `the strides the file records (${strided.stride} on ${
+        describeLayer(strided)
+      }, …) fit no stride placement the zoo knows`,
+    );
+  }
+  const stageCount = fit.spec.depths.length;
+  const conventional = (c: Pick<ResNetSpec, "strideBlock" | "strideConv">) => ({
+    ...c,
+    stageStrides: Array.from(
+      { length: stageCount },
+      (_, s) => c.strideBlock === "first" ? (s === 0 ? 1 : 2) : (s === stageCount - 1 ? 1 : 2),
+    ),
+  });
+  const v = fit.spec.preact ? "v2" : "v1";
+  const chosen = conventional({
+    strideConv: options.defaults.strideConv[v],
+    strideBlock: options.defaults.strideBlock[v],
+  });
+  const stridesOf = (fields: Pick<ResNetSpec, "stageStrides" | "strideBlock" | "strideConv">) =>
+    planResNet({ ...fit.spec, ...fields }, { includeTop: false }).nodes
+      .map((n) => n.op === "conv" ? n.stride : 0).join();
+  const chosenStrides = stridesOf(chosen);
+  const ambiguous = (field: "strideBlock" | "strideConv") =>
+    SPEC_CHOICES[field].some((value) =>
+      stridesOf(conventional({ ...chosen, [field]: value })) !== chosenStrides
+    );
+  const where = [
+    ambiguous("strideBlock") ? `in its ${chosen.strideBlock} block` : "",
+    ambiguous("strideConv")
+      ? `on the bottleneck's ${chosen.strideConv === "3x3" ? "3×3" : "first 1×1"} conv`
+      : "",
+  ].filter(Boolean);
+  if (where.length > 0) {
+    assumptions.push(
+      `the file records no strides: assumed the ${
+        options.defaults.naming.id === "keras" ? "Keras" : "torchvision"
+      } convention, a stage strides ${where.join(", ")} (force another with --arch)`,
+    );
+  }
+  return chosen;
+}
+
+/**
+ * A spec equal to a preset in everything but name and naming gets the preset itself; else it is
+ * named for its depth (the convolutions on its main path, plus the classifier).
+ */
+function asPreset(spec: ResNetSpec, defaults: FormatDefaults): ResNetSpec {
+  const { name: _name, naming: _naming, ...structure } = spec;
+  const same = (preset: ResNetSpec) =>
     (Object.keys(structure) as (keyof typeof structure)[]).every((k) =>
       k === "bnEpsilon"
-        ? Math.abs(spec.bnEpsilon - structure.bnEpsilon) < 1e-9
-        : JSON.stringify(spec[k]) === JSON.stringify(structure[k])
+        ? Math.abs(preset.bnEpsilon - structure.bnEpsilon) < 1e-9
+        : JSON.stringify(preset[k]) === JSON.stringify(structure[k])
     );
   const preset = Object.values(PRESETS).find(same);
   if (preset) return preset;
-  const naming = structure.stem === "cifar" && defaults.naming === TORCHVISION_NAMES
+  const naming = spec.stem === "cifar" && defaults.naming === TORCHVISION_NAMES
     ? CIFAR_NAMES
     : defaults.naming;
-  const depth = 2 +
-    structure.depths.reduce((a, b) => a + b, 0) * (structure.block === "basic" ? 2 : 3);
-  return { ...structure, name: `resnet${depth}_custom`, naming };
+  const plan = planResNet(spec, { includeTop: false });
+  const projections = plan.blocks.reduce((count, b) => {
+    const only = shortcutOnly(plan, b.start, b.end);
+    return count + [...only].filter((n) => plan.nodes[n].op === "conv").length;
+  }, 0);
+  const convs = plan.nodes.filter((n) => n.op === "conv").length;
+  return { ...spec, name: `resnet${convs - projections + 1}_custom`, naming };
 }
 
-function targetName(role: Role, naming: NamingScheme): string {
-  switch (role.key) {
-    case "conv":
-    case "bn":
-      return layerName(naming[role.key], role.stage, role.block, role.index);
-    case "preactBn":
-    case "shortcutConv":
-    case "shortcutBn":
-      return layerName(naming[role.key], role.stage, role.block);
-    default:
-      return naming[role.key];
-  }
-}
-
-/** Builds the zoo weight map of a walk for `spec`, moving biases the spec has no place for. */
-function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
-  const plan = planResNet(spec, { includeTop: w.dense !== null, classes: spec.classes });
+/** Builds the zoo weight map of a fit, moving conv biases the spec has no place for into the BN after. */
+function weightsOf(fit: Fit, file: string): WeightMap {
+  const { plan, assigned } = fit;
   const weights: WeightMap = new Map();
-  const sources = new Map<string, SourceLayer>();
-  for (const a of w.assigned) sources.set(targetName(a.role, spec.naming), a.layer);
   const set = (name: string, data: Float32Array, shape = [data.length]) =>
     weights.set(name, { shape, data });
-  plan.nodes.forEach((node) => {
+  plan.nodes.forEach((node, n) => {
     if (node.op === "conv" || node.op === "dense") {
-      const source = sources.get(node.name);
+      const source = assigned.get(n);
       if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
       weights.set(`${node.name}/kernel`, source.weights.kernel!);
       const bias = source.weights.bias;
@@ -486,22 +338,21 @@ function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
         weights.set(`${node.name}/bias`, bias);
       } else if (node.bias) {
         set(`${node.name}/bias`, bias?.data ?? new Float32Array(node.outChannels));
-      } else if (bias && !plan.nodes.some((n) => n.op === "bn" && plan.nodes[n.input] === node)) {
+      } else if (bias && !feedsBatchNorm(plan, n)) {
         throw new ZooFormatError(
           file,
-          `conv '${source.name}' has a bias that '${spec.name}' has no place for`,
+          `conv '${source.name}' has a bias that '${fit.spec.name}' has no place for`,
         );
       }
     } else if (node.op === "bn") {
-      const source = sources.get(node.name);
+      const source = assigned.get(n);
       const producer = plan.nodes[node.input];
       const conv = producer.op === "conv" ? producer : null;
       // A conv bias the spec has no place for moves into the BN that follows it.
-      const movedBias = conv && !conv.bias ? sources.get(conv.name)?.weights.bias?.data : undefined;
+      const movedBias = conv && !conv.bias
+        ? assigned.get(node.input)?.weights.bias?.data
+        : undefined;
       if (!source) {
-        if (!conv || !w.bnFolded) {
-          throw new ZooFormatError(file, `no BatchNorm in the file maps to '${node.name}'`);
-        }
         const identity = identityBatchNorm(
           movedBias ?? new Float32Array(node.channels),
           node.epsilon,
@@ -528,13 +379,37 @@ function weightsOf(w: Walk, spec: ResNetSpec, file: string): WeightMap {
   return weights;
 }
 
-const hypotheses: Flags[] = (["bottleneck", "basic"] as const).flatMap((block) =>
-  [false, true].flatMap((preact) =>
-    [!preact, preact].flatMap((stemNorm) =>
-      [false, true].map((inputBn) => ({ block, preact, stemNorm, inputBn }))
-    )
-  )
-);
+/** Completes a fit's spec with what the weights decide after alignment: biases, strides, epsilon. */
+function complete(
+  shape: ResNetSpec,
+  layers: SourceLayer[],
+  options: InferOptions,
+  assumptions: string[],
+): Fit | Mismatch {
+  const fit = alignSpec(shape, layers, options.defaults);
+  if (fit instanceof Mismatch) return fit;
+  const convBias = chooseConvBias(fit, layers);
+  if (convBias === null) {
+    const biased = [...fit.assigned.values()].find((l) => l.kind === "conv" && l.weights.bias);
+    return new Mismatch(
+      layers.indexOf(biased!),
+      `${describeLayer(biased)} has a bias no zoo spec places`,
+    );
+  }
+  const strides = chooseStrides(fit, layers, options, assumptions);
+  if (strides instanceof Mismatch) return strides;
+  const firstBn = [...fit.assigned.values()].find((l) => l.kind === "bn");
+  const spec: ResNetSpec = {
+    ...fit.spec,
+    ...strides,
+    strideConv: fit.spec.block === "basic" ? "3x3" : strides.strideConv,
+    convBias,
+    bnEpsilon: firstBn?.epsilon ?? options.defaults.bnEpsilon,
+  };
+  // Strides can add nodes (an option-A shortcut subsamples only where it strides), so the final
+  // spec's plan is aligned afresh.
+  return alignSpec(asPreset(spec, options.defaults), layers, options.defaults);
+}
 
 /**
  * Infers the ResNet in a list of source layers and returns its spec and zoo weights.
@@ -542,48 +417,63 @@ const hypotheses: Flags[] = (["bottleneck", "basic"] as const).flatMap((block) =
  *
  * @example
  * ```ts
- * // const { spec } = inferResNet(layers, { file: "resnet20.th", defaults: PYTORCH_DEFAULTS });
- * // spec.name === "cifar_resnet20"
+ * import { readPytorch } from "../formats/pytorch.ts";
+ * import { importBytes } from "./import.ts";
+ * const path = "testdata/cifar10-resnet/resnet20-12fca82f.th";
+ * // importBytes lists the checkpoint's layers and infers the spec with PYTORCH_DEFAULTS.
+ * const { spec } = await importBytes(await Deno.readFile(path), path);
+ * console.log(spec.name, readPytorch(await Deno.readFile(path), path).format); // cifar_resnet20 legacy
  * ```
  */
 export function inferResNet(layers: SourceLayer[], options: InferOptions): InferredResNet {
-  const candidates = options.arch
-    ? [{
-      block: options.arch.block,
-      preact: options.arch.preact,
-      stemNorm: options.arch.stemNorm,
-      inputBn: options.arch.inputBn,
-    }]
-    : hypotheses.filter((h) => options.preact === undefined || h.preact === options.preact);
-  let best: MismatchError | null = null;
-  for (const flags of candidates) {
-    let walked: Walk;
-    try {
-      walked = walk(layers, flags, options.defaults.projectionFirst);
-    } catch (error) {
-      if (!(error instanceof MismatchError)) throw error;
-      if (!best || error.position > best.position) best = error;
+  const { file, arch } = options;
+  let best: Mismatch | null = null;
+  const note = (m: Mismatch) => {
+    if (m.beats(best)) best = m;
+  };
+  if (arch) {
+    const dense = layers[layers.length - 1];
+    const classes = dense?.kind === "dense" ? kernelShape(dense)[1] : arch.classes;
+    const spec = { ...arch, classes };
+    const fit = alignSpec(spec, layers, options.defaults);
+    if (fit instanceof Mismatch) {
+      let shape = "";
+      try {
+        const inferred = inferResNet(layers, { ...options, arch: undefined }).spec;
+        shape = ` (the file has depths [${inferred.depths}], widths [${inferred.widths}])`;
+      } catch {
+        // The file is no zoo ResNet at all: the mismatch says enough.
+      }
+      throw new ZooFormatError(file, `does not match '${arch.name}': ${fit.message}${shape}`);
+    }
+    return { spec, weights: weightsOf(fit, file), assumptions: [] };
+  }
+  const fits: { fit: Fit; assumptions: string[] }[] = [];
+  for (const h of HYPOTHESES) {
+    if (options.preact !== undefined && h.preact !== options.preact) continue;
+    const grown = grow(h, layers, options);
+    if (grown instanceof Mismatch) {
+      note(grown);
       continue;
     }
-    const inferred = specOf(walked, options);
-    if (!options.arch) {
-      return { spec: inferred, weights: weightsOf(walked, inferred, options.file) };
+    const assumptions: string[] = [];
+    const completed = complete(grown, layers, options, assumptions);
+    if (completed instanceof Mismatch) {
+      note(completed);
+      continue;
     }
-    const spec = { ...options.arch, classes: inferred.classes || options.arch.classes };
-    try {
-      return { spec, weights: weightsOf(walked, spec, options.file) };
-    } catch (error) {
-      const reason = (error as Error).message.replace(`${options.file}: `, "");
-      throw new ZooFormatError(
-        options.file,
-        `does not match '${spec.name}': ${reason} (the file has depths [${inferred.depths}], widths [${inferred.widths}])`,
-      );
-    }
+    fits.push({ fit: completed, assumptions });
   }
-  throw new NotZooResNetError(
-    options.file,
-    `not a ResNet this zoo knows${options.arch ? ` as '${options.arch.name}'` : ""}: ${
-      best?.message ?? "no layers"
-    }`,
-  );
+  // Several hypotheses can fit a file that does not record everything (a BN-folded export
+  // has no stem BatchNorm to tell stemNorm): a preset decides, else the first in preference.
+  const chosen = fits.find(({ fit }) => Object.values(PRESETS).includes(fit.spec)) ?? fits[0];
+  if (chosen) {
+    return {
+      spec: chosen.fit.spec,
+      weights: weightsOf(chosen.fit, file),
+      assumptions: chosen.assumptions,
+    };
+  }
+  const reason = (best as Mismatch | null)?.message ?? "no layers";
+  throw new NotZooResNetError(file, `not a ResNet this zoo knows: ${reason}`);
 }
