@@ -1,6 +1,6 @@
 /**
- * Tests of zoo/preprocess.ts against hand-computed pixels and against torchvision 0.14 (fixtures
- * from testdata/fixtures/images/make_fixtures.py), and of zoo/labels.ts against the shared class
+ * Tests of vision/preprocess.ts against hand-computed pixels and against torchvision 0.14 (fixtures
+ * from testdata/fixtures/images/make_fixtures.py), and of arch/labels.ts against the shared class
  * index.
  *
  * @module
