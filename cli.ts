@@ -33,7 +33,7 @@ import { loadClassifier, pullWeights, toZooFile } from "./pipelines/load.ts";
 import { loadGraphModel } from "./graph/graph_model.ts";
 import { readSource } from "./hub/source.ts";
 import { writeAtomically } from "./formats/files.ts";
-import { expandImageArgs } from "./vision/image.ts";
+import { expandImageArgs } from "./vision/paths.ts";
 import { PREPROCESS_PRESETS } from "./arch/preprocess.ts";
 import type { LabelSet } from "./arch/labels.ts";
 import { createModel, type ZooModel } from "./runtime/model.ts";

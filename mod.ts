@@ -96,13 +96,10 @@ export {
   type OrtSessionOptions,
 } from "./runtime/ort.ts";
 export { measure, type Timing } from "./runtime/bench.ts";
-export {
-  decodeImage,
-  expandImageArgs,
-  MAX_IMAGE_PIXELS,
-  type RgbImage,
-  splitImageRows,
-} from "./vision/image.ts";
+export { decodeImage } from "./vision/decode.ts";
+export { expandImageArgs } from "./vision/paths.ts";
+export { MAX_IMAGE_PIXELS, type RgbImage } from "./vision/rgb_image.ts";
+export { splitImageRows } from "./vision/tiles.ts";
 export * from "./vision/preprocess.ts";
 export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./arch/labels.ts";
 export {
@@ -134,11 +131,11 @@ export {
 export {
   cacheDir,
   type CacheState,
-  type DownloadProgress,
   fetchWeights,
   type FetchWeightsOptions,
   verifyCached,
 } from "./hub/cache.ts";
+export { type DownloadProgress } from "./hub/download.ts";
 export {
   type GrowingHasher,
   type HashAlgorithm,

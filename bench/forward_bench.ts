@@ -19,7 +19,7 @@ import { readWholeFile } from "../formats/files.ts";
 import { toZooFile } from "../pipelines/load.ts";
 import { readSource } from "../hub/source.ts";
 import { writeAtomically } from "../formats/files.ts";
-import { decodeImage } from "../vision/image.ts";
+import { decodeImage } from "../vision/decode.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
 import { TORCHVISION_V1 } from "../arch/preprocess.ts";
 
@@ -159,7 +159,7 @@ Deno.bench({
 const photo = await Deno.readFile(
   new URL("../testdata/images/grace_hopper.jpg", import.meta.url),
 );
-const megapixel = decodeImage(photo, "grace_hopper.jpg");
+const megapixel = await decodeImage(photo, "grace_hopper.jpg");
 const large = {
   width: 1024,
   height: 1024,
@@ -178,7 +178,7 @@ Deno.bench({
 Deno.bench({
   name: "decode a 517×606 JPEG",
   n: 20,
-  fn() {
-    decodeImage(photo, "grace_hopper.jpg");
+  async fn() {
+    await decodeImage(photo, "grace_hopper.jpg");
   },
 });

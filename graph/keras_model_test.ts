@@ -16,7 +16,8 @@ import { readKeras } from "../formats/keras.ts";
 import { readNpy } from "../formats/npy.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { useBackend } from "../runtime/backend.ts";
-import { decodeImage, splitImageRows } from "../vision/image.ts";
+import { decodeImage } from "../vision/decode.ts";
+import { splitImageRows } from "../vision/tiles.ts";
 
 await useBackend("wasm");
 
@@ -49,7 +50,7 @@ function maxAbsDifference(a: Float32Array, b: Float32Array): number {
 /** CIFAR-10 test images `start` … `start + count - 1` as raw 0–255 floats, NHWC. */
 async function cifarImages(start: number, count: number): Promise<tf.Tensor4D> {
   const file = "cifar10-test/test_1000.png";
-  const images = splitImageRows(decodeImage(await readData(file), file), 32, 32);
+  const images = splitImageRows(await decodeImage(await readData(file), file), 32, 32);
   const pixels = new Float32Array(count * 32 * 32 * 3);
   images.slice(start, start + count).forEach((image, i) => pixels.set(image.data, i * 3072));
   return tf.tensor4d(pixels, [count, 32, 32, 3]);

@@ -5,8 +5,9 @@
  * - Layout: `<cacheDir()>/downloads/<file>`, with `<file>.part` while downloading, a
  *   `<file>.lock` held by the downloading process and a `<file>.verified` sidecar that memoises
  *   the hash check by mtime and size.
- * - Downloads resume: an existing `.part` is continued with `Range: bytes=N-`; a server that
- *   ignores the Range (200) restarts it; a dropped connection is retried from the bytes received.
+ * - Downloads resume (`download.ts`): an existing `.part` is continued with `Range: bytes=N-`; a
+ *   server that ignores the Range (200) restarts it; a dropped connection is retried from the
+ *   bytes received.
  * - Nothing reaches the final name before its hash matches; a mismatch deletes the partial file.
  * - Concurrent fetches of one file (in one process or several) serialise on the lock file; the
  *   later ones reuse the finished file. A lock whose process is gone or whose heartbeat stopped
@@ -19,30 +20,35 @@
  * @example
  * ```ts
  * import { findWeights } from "./registry.ts";
- * import { fetchWeights } from "./cache.ts";
+ * import { fetchWeights, verifyCached } from "./cache.ts";
  *
- * const path = await fetchWeights(findWeights("cifar_resnet20.cifar10"), { progress: true });
- * console.log(path); // ~/.cache/denozoo/downloads/resnet20-12fca82f.th
+ * // An empty cache, and a mirror that serves the real CIFAR-10 ResNet-20 checkpoint.
+ * const home = await Deno.makeTempDir();
+ * const checkpoint = await Deno.readFile("testdata/cifar10-resnet/resnet20-12fca82f.th");
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response(checkpoint));
+ * Deno.env.set("DENOZOO_HOME", home);
+ * Deno.env.set("DENOZOO_MIRROR", `http://127.0.0.1:${server.addr.port}`);
+ *
+ * const entry = findWeights("cifar_resnet20.cifar10");
+ * console.log(await verifyCached(entry)); // missing
+ * const path = await fetchWeights(entry, { progress: true });
+ * console.log(path === `${home}/downloads/resnet20-12fca82f.th`); // true
+ * console.log(await verifyCached(entry)); // ok
+ *
+ * Deno.env.delete("DENOZOO_MIRROR");
+ * Deno.env.delete("DENOZOO_HOME");
+ * await server.shutdown();
+ * await Deno.remove(home, { recursive: true });
  * ```
  *
  * @module
  */
 
-import { hashFile } from "./hash.ts";
 import { ZooFormatError } from "../arch/errors.ts";
+import { type DownloadProgress, resumeDownload, sleep, TransferMeter } from "./download.ts";
+import { hashFile } from "./hash.ts";
 import type { WeightsEntry, WeightsHash } from "./registry.ts";
-
-/** Download progress, reported at most every 100 ms and once at the end. */
-export interface DownloadProgress {
-  /** Bytes of the file on disk so far, including a resumed part. */
-  received: number;
-  /** Size of the whole file, when the server says it. */
-  total?: number;
-  /** Bytes per second during this call. */
-  rate: number;
-  /** Estimated seconds left, when the total is known and the rate is positive. */
-  etaSeconds?: number;
-}
 
 /** Options of {@link fetchWeights}. */
 export interface FetchWeightsOptions {
@@ -57,11 +63,6 @@ export interface FetchWeightsOptions {
 /** Result of {@link verifyCached}. */
 export type CacheState = "ok" | "missing" | "corrupt";
 
-const PROGRESS_INTERVAL_MS = 100;
-/** Consecutive failed attempts that received no byte before a URL is given up. */
-const MAX_ATTEMPTS_WITHOUT_PROGRESS = 5;
-/** A connection that delivers nothing for this long is dropped and resumed. */
-const IDLE_TIMEOUT_MS = 60_000;
 /** The lock holder refreshes the lock's mtime this often... */
 const LOCK_HEARTBEAT_MS = 5_000;
 /** ...so a lock untouched for this long belongs to a dead or hung process. */
@@ -75,8 +76,11 @@ const LOCK_POLL_MS = 100;
  *
  * @example
  * ```ts
- * const env: Record<string, string> = { HOME: "/home/ada" };
- * console.log(resolveCacheDir("linux", (name) => env[name])); // "/home/ada/.cache/denozoo"
+ * import { resolveCacheDir } from "./cache.ts";
+ * const env: Record<string, string> = { HOME: "/home/ada", LOCALAPPDATA: "C:\\Users\\ada\\AppData\\Local" };
+ * console.log(resolveCacheDir("linux", (name) => env[name])); // /home/ada/.cache/denozoo
+ * console.log(resolveCacheDir("darwin", (name) => env[name])); // /home/ada/Library/Caches/denozoo
+ * console.log(resolveCacheDir("windows", (name) => env[name])); // C:\Users\ada\AppData\Local\denozoo
  * ```
  */
 export function resolveCacheDir(
@@ -107,8 +111,10 @@ export function resolveCacheDir(
  *
  * @example
  * ```ts
+ * import { cacheDir } from "./cache.ts";
  * Deno.env.set("DENOZOO_HOME", "/data/zoo");
- * console.log(cacheDir()); // "/data/zoo"
+ * console.log(cacheDir()); // /data/zoo
+ * Deno.env.delete("DENOZOO_HOME");
  * ```
  */
 export function cacheDir(): string {
@@ -123,7 +129,8 @@ const SEPARATOR = Deno.build.os === "windows" ? "\\" : "/";
  * @example
  * ```ts
  * import { findWeights } from "./registry.ts";
- * console.log(weightsFileName(findWeights("resnet50.tv2_in1k"))); // "resnet50-11ad3fa6.pth"
+ * import { weightsFileName } from "./cache.ts";
+ * console.log(weightsFileName(findWeights("resnet50.tv2_in1k"))); // resnet50-11ad3fa6.pth
  * ```
  */
 export function weightsFileName(entry: WeightsEntry): string {
@@ -143,8 +150,9 @@ export function weightsFileName(entry: WeightsEntry): string {
  * @example
  * ```ts
  * import { findWeights } from "./registry.ts";
+ * import { cachedPath } from "./cache.ts";
  * console.log(cachedPath(findWeights("cifar_resnet20.cifar10")));
- * // ~/.cache/denozoo/downloads/resnet20-12fca82f.th
+ * // ~/.cache/denozoo/downloads/resnet20-12fca82f.th on Linux without DENOZOO_HOME
  * ```
  */
 export function cachedPath(entry: WeightsEntry): string {
@@ -156,8 +164,9 @@ export function cachedPath(entry: WeightsEntry): string {
  *
  * @example
  * ```ts
+ * import { mirrorUrl } from "./cache.ts";
  * console.log(mirrorUrl("https://download.pytorch.org/models/resnet18-f37072fd.pth", "http://m:8000/"));
- * // "http://m:8000/download.pytorch.org/models/resnet18-f37072fd.pth"
+ * // http://m:8000/download.pytorch.org/models/resnet18-f37072fd.pth
  * ```
  */
 export function mirrorUrl(upstream: string, mirror: string): string {
@@ -189,15 +198,6 @@ async function removeIfExists(path: string): Promise<void> {
     await Deno.remove(path);
   } catch (error) {
     if (!isNotFound(error)) throw error;
-  }
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch (error) {
-    if (isNotFound(error)) return 0;
-    throw error;
   }
 }
 
@@ -258,7 +258,18 @@ async function checkFile(entry: WeightsEntry, path: string): Promise<CacheState>
  * @example
  * ```ts
  * import { findWeights } from "./registry.ts";
- * console.log(await verifyCached(findWeights("cifar_resnet20.cifar10"))); // "ok" | "missing" | "corrupt"
+ * import { cachedPath, verifyCached } from "./cache.ts";
+ *
+ * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
+ * const entry = findWeights("cifar_resnet20.cifar10");
+ * console.log(await verifyCached(entry)); // missing
+ * await Deno.mkdir(`${Deno.env.get("DENOZOO_HOME")}/downloads`);
+ * await Deno.writeTextFile(cachedPath(entry), "not the checkpoint");
+ * console.log(await verifyCached(entry)); // corrupt
+ * await Deno.copyFile("testdata/cifar10-resnet/resnet20-12fca82f.th", cachedPath(entry));
+ * console.log(await verifyCached(entry)); // ok
+ * await Deno.remove(Deno.env.get("DENOZOO_HOME")!, { recursive: true });
+ * Deno.env.delete("DENOZOO_HOME");
  * ```
  */
 export async function verifyCached(entry: WeightsEntry): Promise<CacheState> {
@@ -268,21 +279,6 @@ export async function verifyCached(entry: WeightsEntry): Promise<CacheState> {
 function offlineRequested(): boolean {
   const value = Deno.env.get("DENOZOO_OFFLINE")?.trim().toLowerCase();
   return value !== undefined && value !== "" && value !== "0" && value !== "false";
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Contents of `<file>.lock`. */
@@ -348,181 +344,6 @@ async function acquireLock(lockPath: string, signal?: AbortSignal): Promise<() =
   }
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["kB", "MB", "GB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
-
-function formatSeconds(seconds: number): string {
-  const s = Math.ceil(seconds);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-/** Turns byte counts into throttled {@link DownloadProgress} reports and an optional bar. */
-class TransferMeter {
-  readonly #file: string;
-  readonly #onProgress?: (progress: DownloadProgress) => void;
-  readonly #bar: boolean;
-  readonly #started = performance.now();
-  #baseline?: number;
-  #lastReport = -Infinity;
-
-  constructor(file: string, options: FetchWeightsOptions) {
-    this.#file = file;
-    this.#onProgress = options.onProgress;
-    this.#bar = options.progress === true && Deno.stderr.isTerminal();
-  }
-
-  update(received: number, total: number | undefined, final = false): void {
-    this.#baseline ??= received;
-    const now = performance.now();
-    if (!final && now - this.#lastReport < PROGRESS_INTERVAL_MS) return;
-    this.#lastReport = now;
-    const rate = (received - this.#baseline) / (Math.max(now - this.#started, 1) / 1000);
-    const etaSeconds = total !== undefined && rate > 0
-      ? Math.max(total - received, 0) / rate
-      : undefined;
-    this.#onProgress?.({ received, total, rate, etaSeconds });
-    if (this.#bar) this.#draw(received, total, rate, etaSeconds, final);
-  }
-
-  #draw(received: number, total?: number, rate = 0, eta?: number, final = false): void {
-    const width = 24;
-    const filled = total ? Math.min(width, Math.floor((received / total) * width)) : 0;
-    const bar = total ? `[${"#".repeat(filled)}${".".repeat(width - filled)}] ` : "";
-    const size = total ? `${formatBytes(received)} / ${formatBytes(total)}` : formatBytes(received);
-    const timing = eta === undefined ? "" : `  ETA ${formatSeconds(eta)}`;
-    const line = `\r${this.#file} ${bar}${size}  ${formatBytes(rate)}/s${timing}\x1b[K`;
-    Deno.stderr.writeSync(new TextEncoder().encode(final ? `${line}\n` : line));
-  }
-}
-
-/** A failure worth another attempt (network drop, 5xx, short body), as opposed to a 404. */
-class RetryableError extends Error {}
-
-function parseContentRange(header: string | null): { start?: number; total?: number } {
-  const match = header?.match(/^bytes\s+(?:(\d+)-\d+|\*)\/(\d+|\*)$/);
-  if (!match) return {};
-  return {
-    start: match[1] === undefined ? undefined : Number(match[1]),
-    total: match[2] === "*" ? undefined : Number(match[2]),
-  };
-}
-
-/** One HTTP request that appends to (or restarts) `partPath`; resolves when the file is whole. */
-async function transferOnce(
-  url: string,
-  partPath: string,
-  meter: TransferMeter,
-  signal?: AbortSignal,
-): Promise<void> {
-  const offset = await fileSize(partPath);
-  const idle = new AbortController();
-  let idleTimer = setTimeout(() => idle.abort(), IDLE_TIMEOUT_MS);
-  const requestSignal = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
-  try {
-    const headers: Record<string, string> = { "accept-encoding": "identity" };
-    if (offset > 0) headers.range = `bytes=${offset}-`;
-    let response: Response;
-    try {
-      response = await fetch(url, { headers, signal: requestSignal });
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      throw new RetryableError(`request failed: ${error}`, { cause: error });
-    }
-    if (response.status === 416 && offset > 0) {
-      await response.body?.cancel();
-      // Asked past the end: the part is already whole, or stale and must start over.
-      if (parseContentRange(response.headers.get("content-range")).total === offset) return;
-      await Deno.truncate(partPath, 0);
-      throw new RetryableError(`server refused range ${offset}-; restarting`);
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      const message = `HTTP ${response.status} ${response.statusText}`;
-      if (response.status >= 500 || response.status === 429) throw new RetryableError(message);
-      throw new Error(`${message} for ${url}`);
-    }
-    let received = 0;
-    let total: number | undefined;
-    if (response.status === 206) {
-      const range = parseContentRange(response.headers.get("content-range"));
-      if (range.start !== offset) {
-        await response.body?.cancel();
-        await Deno.truncate(partPath, 0);
-        throw new RetryableError(`server answered range start ${range.start}, asked ${offset}`);
-      }
-      received = offset;
-      total = range.total;
-    } else {
-      // 200: the server ignored the Range, so the body is the whole file from byte 0.
-      const length = response.headers.get("content-length");
-      total = length === null ? undefined : Number(length);
-    }
-    using file = await Deno.open(partPath, {
-      write: true,
-      create: true,
-      append: received > 0,
-      truncate: received === 0,
-    });
-    meter.update(received, total);
-    try {
-      for await (const chunk of response.body ?? []) {
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => idle.abort(), IDLE_TIMEOUT_MS);
-        for (let written = 0; written < chunk.length;) {
-          written += await file.write(chunk.subarray(written));
-        }
-        received += chunk.length;
-        meter.update(received, total);
-      }
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      throw new RetryableError(`connection dropped after ${received} bytes: ${error}`, {
-        cause: error,
-      });
-    }
-    if (total !== undefined && received < total) {
-      throw new RetryableError(`connection closed after ${received} of ${total} bytes`);
-    }
-    meter.update(received, total ?? received, true);
-  } finally {
-    clearTimeout(idleTimer);
-  }
-}
-
-/** Completes `partPath` from `url`, retrying drops from the bytes received. */
-async function download(
-  url: string,
-  partPath: string,
-  meter: TransferMeter,
-  signal?: AbortSignal,
-): Promise<void> {
-  for (let failures = 0;;) {
-    const before = await fileSize(partPath);
-    try {
-      return await transferOnce(url, partPath, meter, signal);
-    } catch (error) {
-      if (!(error instanceof RetryableError)) throw error;
-      failures = (await fileSize(partPath)) > before ? 1 : failures + 1;
-      if (failures > MAX_ATTEMPTS_WITHOUT_PROGRESS) {
-        throw new Error(
-          `download of ${url} failed ${MAX_ATTEMPTS_WITHOUT_PROGRESS} times in a row: ${error.message}`,
-          { cause: error },
-        );
-      }
-      await sleep(Math.min(100 * 2 ** failures, 3_000), signal);
-    }
-  }
-}
-
 /** Downloads into `partPath` and checks the hash; a bad file is deleted before throwing. */
 async function downloadVerified(
   entry: WeightsEntry,
@@ -531,8 +352,7 @@ async function downloadVerified(
   meter: TransferMeter,
   signal?: AbortSignal,
 ): Promise<void> {
-  const resumed = (await fileSize(partPath)) > 0;
-  await download(url, partPath, meter, signal);
+  const resumed = await resumeDownload(url, partPath, meter, signal);
   const got = await hashFile(partPath, digestAlgorithm(entry.hash));
   if (hashMatches(entry.hash, got)) return;
   await removeIfExists(partPath);
@@ -553,9 +373,22 @@ async function downloadVerified(
  * @example
  * ```ts
  * import { findWeights } from "./registry.ts";
- * const path = await fetchWeights(findWeights("resnet18.tv_in1k"), {
- *   onProgress: ({ received, total }) => console.log(received, total),
+ * import { cachedPath, fetchWeights } from "./cache.ts";
+ *
+ * // A file dropped into the cache by hand is verified and used, even offline.
+ * const home = await Deno.makeTempDir();
+ * Deno.env.set("DENOZOO_HOME", home);
+ * Deno.env.set("DENOZOO_OFFLINE", "1");
+ * const entry = findWeights("cifar_resnet20.cifar10");
+ * await Deno.mkdir(`${home}/downloads`);
+ * await Deno.copyFile("testdata/cifar10-resnet/resnet20-12fca82f.th", cachedPath(entry));
+ * const path = await fetchWeights(entry, {
+ *   onProgress: ({ received, total }) => console.log(received, total), // not called: no download
  * });
+ * console.log(path === cachedPath(entry)); // true
+ * Deno.env.delete("DENOZOO_OFFLINE");
+ * Deno.env.delete("DENOZOO_HOME");
+ * await Deno.remove(home, { recursive: true });
  * ```
  */
 export async function fetchWeights(
@@ -584,7 +417,11 @@ export async function fetchWeights(
       await removeIfExists(path);
     }
     const mirror = Deno.env.get("DENOZOO_MIRROR");
-    const meter = new TransferMeter(weightsFileName(entry), options);
+    const meter = new TransferMeter(
+      weightsFileName(entry),
+      options.onProgress,
+      options.progress === true,
+    );
     const failures: string[] = [];
     for (const upstream of entry.urls) {
       const url = mirror ? mirrorUrl(upstream, mirror) : upstream;

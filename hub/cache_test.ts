@@ -3,14 +3,15 @@ import { createHash } from "node:crypto";
 import {
   cacheDir,
   cachedPath,
-  type DownloadProgress,
   fetchWeights,
   mirrorUrl,
   resolveCacheDir,
   verifyCached,
 } from "./cache.ts";
+import type { DownloadProgress } from "./download.ts";
 import { hashFile } from "./hash.ts";
 import { findWeights, type WeightsEntry } from "./registry.ts";
+import { type Route, startServer } from "../tests/http_fixture.ts";
 
 const RESNET20 = await Deno.readFile(
   new URL("../testdata/cifar10-resnet/resnet20-12fca82f.th", import.meta.url).pathname,
@@ -20,96 +21,6 @@ const RESNET20_MIRROR_PATH =
   "/github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/resnet20-12fca82f.th";
 /** `md5sum resnet20-12fca82f.th`, computed outside this code. */
 const RESNET20_MD5 = "1f38c81cdebd6bcce9b03d082161a36c";
-
-/** How the fixture server answers one path. */
-interface Route {
-  body: Uint8Array;
-  /** The next this-many responses close the connection after `dropAfter` body bytes. */
-  drops?: number;
-  dropAfter?: number;
-  /** Answer 200 with the whole file even when a Range is asked. */
-  ignoreRange?: boolean;
-  /** Flip one byte in the middle of every response. */
-  corrupt?: boolean;
-  /** Send in 64 KiB chunks with this pause between them. */
-  chunkDelayMs?: number;
-  /** The next this-many requests get a 503. */
-  unavailable?: number;
-}
-
-interface SeenRequest {
-  path: string;
-  range: string | null;
-}
-
-interface FixtureServer {
-  origin: string;
-  requests: SeenRequest[];
-  close(): Promise<void>;
-}
-
-function startServer(routes: Record<string, Route>): FixtureServer {
-  const requests: SeenRequest[] = [];
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    // A dropped response surfaces here; the drop is the point, so stay quiet.
-    onError: () => new Response(null, { status: 500 }),
-  }, (request) => {
-    const path = new URL(request.url).pathname;
-    const range = request.headers.get("range");
-    requests.push({ path, range });
-    const route = routes[path];
-    if (!route) return new Response("not found", { status: 404 });
-    if (route.unavailable) {
-      route.unavailable--;
-      return new Response("busy", { status: 503 });
-    }
-    let data = route.body;
-    if (route.corrupt) {
-      data = data.slice();
-      data[data.length >> 1] ^= 0xff;
-    }
-    const start = range && !route.ignoreRange ? Number(range.match(/^bytes=(\d+)-$/)?.[1]) : 0;
-    if (start >= data.length && start > 0) {
-      return new Response(null, {
-        status: 416,
-        headers: { "content-range": `bytes */${data.length}` },
-      });
-    }
-    const slice = data.subarray(start);
-    const dropAt = route.drops ? (route.drops--, route.dropAfter ?? 0) : undefined;
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        for (let at = 0; at < slice.length; at += 65536) {
-          const end = Math.min(at + 65536, slice.length, dropAt ?? Infinity);
-          if (end > at) controller.enqueue(slice.subarray(at, end));
-          if (dropAt !== undefined && end >= dropAt) {
-            // Give the bytes time to leave, then kill the connection mid-body.
-            await new Promise((resolve) => setTimeout(resolve, 20));
-            controller.error(new Error("fixture server drops the connection"));
-            return;
-          }
-          if (route.chunkDelayMs) {
-            await new Promise((resolve) => setTimeout(resolve, route.chunkDelayMs));
-          }
-        }
-        controller.close();
-      },
-    });
-    const headers: Record<string, string> = { "content-length": String(slice.length) };
-    if (start > 0) headers["content-range"] = `bytes ${start}-${data.length - 1}/${data.length}`;
-    return new Response(body, { status: start > 0 ? 206 : 200, headers });
-  });
-  return {
-    origin: `http://127.0.0.1:${server.addr.port}`,
-    requests,
-    async close() {
-      await server.shutdown();
-    },
-  };
-}
 
 const ENV_KEYS = ["DENOZOO_HOME", "DENOZOO_OFFLINE", "DENOZOO_MIRROR"];
 

@@ -7,6 +7,7 @@
  * ```ts
  * import { hashFile } from "./hash.ts";
  * console.log(await hashFile("models/cifar_resnet20.safetensors", "sha256"));
+ * // 2a62577a2899fcb255bb91264009f0370166ac131a1123fd9375e38ea57cf53b
  * ```
  *
  * @module
@@ -25,7 +26,8 @@ const HASH_CHUNK_BYTES = 1 << 20;
  *
  * @example
  * ```ts
- * console.log(hashBytes(new Uint8Array(), "sha256")); // "e3b0c442…"
+ * import { hashBytes } from "./hash.ts";
+ * console.log(hashBytes(new TextEncoder().encode("abc"), "md5")); // 900150983cd24fb0d6963f7d28e17f72
  * ```
  */
 export function hashBytes(bytes: Uint8Array, algorithm: HashAlgorithm): string {
@@ -38,7 +40,10 @@ export function hashBytes(bytes: Uint8Array, algorithm: HashAlgorithm): string {
  *
  * @example
  * ```ts
- * console.log(await hashFile("resnet20-12fca82f.th", "sha256")); // "12fca82f0beb…"
+ * import { hashFile } from "./hash.ts";
+ * // torch.hub names a file by the start of its SHA-256.
+ * const hex = await hashFile("testdata/cifar10-resnet/resnet20-12fca82f.th", "sha256");
+ * console.log(hex.startsWith("12fca82f")); // true
  * ```
  */
 export async function hashFile(path: string, algorithm: HashAlgorithm): Promise<string> {
@@ -77,11 +82,12 @@ export interface GrowingHasher {
  *
  * @example
  * ```ts
+ * import { hashInWorker } from "./hash.ts";
  * const bytes = new Uint8Array(new SharedArrayBuffer(3));
  * const hasher = hashInWorker(bytes, "sha256");
  * bytes.set(new TextEncoder().encode("abc"));
  * hasher.ready(3);
- * console.log(await hasher.digest(bytes)); // "ba7816bf…"
+ * console.log(await hasher.digest(bytes)); // ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
  * ```
  */
 export function hashInWorker(buffer: Uint8Array, algorithm: HashAlgorithm): GrowingHasher {

@@ -37,9 +37,13 @@ export interface SourceFile {
  *
  * @example
  * ```ts
- * const { bytes, sha256 } = await readSource("resnet50.onnx");
- * const imported = await importBytes(bytes, "resnet50.onnx");
- * console.log(await sha256);
+ * import { importBytes } from "../convert/import.ts";
+ * import { readSource } from "./source.ts";
+ *
+ * const file = "testdata/cifar10-resnet/resnet20-12fca82f.th";
+ * const { bytes, sha256 } = await readSource(file);
+ * const imported = await importBytes(bytes, file);
+ * console.log(imported.spec.name, (await sha256).slice(0, 8)); // cifar_resnet20 12fca82f
  * ```
  */
 export async function readSource(path: string): Promise<SourceFile> {

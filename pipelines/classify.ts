@@ -19,7 +19,8 @@ import type { Tensor2D } from "../runtime/tensor.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
-import { decodeImage, type RgbImage } from "../vision/image.ts";
+import { decodeImage } from "../vision/decode.ts";
+import type { RgbImage } from "../vision/rgb_image.ts";
 
 /** A model with what it takes to turn images into labels. */
 export interface Classifier {

@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { encode as encodePng } from "fast-png";
 import { readNpy, writeNpy } from "../formats/npy.ts";
-import { decodeImage, splitImageRows } from "../vision/image.ts";
+import { decodeImage } from "../vision/decode.ts";
+import { splitImageRows } from "../vision/tiles.ts";
 import { cifar10Labels } from "../arch/labels.ts";
 import { relativeError } from "./helpers.ts";
 
@@ -30,7 +31,7 @@ async function cliWith(
 /** The 1000 CIFAR-10 test images as PNG files in a temporary folder, and their labels. */
 async function cifarFolder(): Promise<{ dir: string; labels: number[] }> {
   const dir = await Deno.makeTempDir();
-  const strip = decodeImage(
+  const strip = await decodeImage(
     await Deno.readFile(here("../testdata/cifar10-test/test_1000.png")),
     "test_1000.png",
   );

@@ -6,7 +6,8 @@ import { ZooFormatError } from "../arch/errors.ts";
 import { createModel } from "../runtime/model.ts";
 import { getSpec } from "../arch/presets.ts";
 import { useBackend } from "../runtime/backend.ts";
-import { decodeImage, splitImageRows } from "../vision/image.ts";
+import { decodeImage } from "../vision/decode.ts";
+import { splitImageRows } from "../vision/tiles.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
 import { CIFAR10_TORCH } from "../arch/preprocess.ts";
 import { npy, relativeError } from "./helpers.ts";
@@ -90,7 +91,7 @@ const CIFAR = [
 ] as const;
 
 Deno.test("the shared CIFAR-10 checkpoints reproduce their top-1 on the 1000 test images", async () => {
-  const strip = decodeImage(
+  const strip = await decodeImage(
     await Deno.readFile(here("../testdata/cifar10-test/test_1000.png")),
     "test_1000.png",
   );

@@ -12,12 +12,15 @@
  *
  * @example
  * ```ts
- * import { decodeImage } from "./image.ts";
- * import { preprocessImages } from "./preprocess.ts";
+ * import { useBackend } from "../runtime/backend.ts";
  * import { TORCHVISION_V1 } from "../arch/preprocess.ts";
+ * import { decodeImage } from "./decode.ts";
+ * import { preprocessImages } from "./preprocess.ts";
  *
- * const image = decodeImage(await Deno.readFile("cat.jpg"), "cat.jpg");
- * const batch = preprocessImages([image], TORCHVISION_V1); // [1, 224, 224, 3] float32
+ * await useBackend("cpu");
+ * const image = await decodeImage(await Deno.readFile("testdata/images/cat.jpg"), "cat.jpg");
+ * const batch = preprocessImages([image], TORCHVISION_V1);
+ * console.log(batch.shape, batch.dtype); // [ 1, 224, 224, 3 ] float32
  * ```
  *
  * @module
@@ -25,7 +28,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor2D, Tensor4D } from "../runtime/tensor.ts";
-import type { RgbImage } from "./image.ts";
+import type { RgbImage } from "./rgb_image.ts";
 import {
   CAFFE_BGR_MEAN,
   IMAGENET_MEAN,
@@ -191,10 +194,14 @@ function channelAffine(
  *
  * @example
  * ```ts
- * import { preprocessImages } from "./preprocess.ts";
+ * import { useBackend } from "../runtime/backend.ts";
  * import { TORCHVISION_V2 } from "../arch/preprocess.ts";
- * const batch = preprocessImages([image], TORCHVISION_V2);
- * console.log(batch.shape); // [1, 224, 224, 3]
+ * import { preprocessImages } from "./preprocess.ts";
+ *
+ * await useBackend("cpu");
+ * const gray = { width: 300, height: 200, data: new Uint8Array(300 * 200 * 3).fill(128) };
+ * const batch = preprocessImages([gray, gray], TORCHVISION_V2);
+ * console.log(batch.shape); // [ 2, 224, 224, 3 ]
  * ```
  */
 export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): Tensor4D {

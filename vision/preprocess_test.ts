@@ -1,6 +1,6 @@
 /**
- * Tests of zoo/preprocess.ts against hand-computed pixels and against torchvision 0.14 (fixtures
- * from testdata/fixtures/images/make_fixtures.py), and of zoo/labels.ts against the shared class
+ * Tests of vision/preprocess.ts against hand-computed pixels and against torchvision 0.14 (fixtures
+ * from testdata/fixtures/images/make_fixtures.py), and of arch/labels.ts against the shared class
  * index.
  *
  * @module
@@ -8,7 +8,8 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { decodeImage, type RgbImage } from "./image.ts";
+import { decodeImage } from "./decode.ts";
+import type { RgbImage } from "./rgb_image.ts";
 import { preprocessImages } from "./preprocess.ts";
 import {
   CIFAR10_RAW,
@@ -32,7 +33,7 @@ const DATA = new URL("../testdata/", import.meta.url);
 const LABELS = new URL("../testdata/labels/", import.meta.url);
 
 async function decodeFile(url: URL): Promise<RgbImage> {
-  return decodeImage(await Deno.readFile(url), url.pathname);
+  return await decodeImage(await Deno.readFile(url), url.pathname);
 }
 
 /** A float32 .npy file (version 1 or 2 header, C order). */

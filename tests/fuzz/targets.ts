@@ -27,7 +27,7 @@ export interface FuzzSeed {
   companions?: Map<string, Uint8Array>;
 }
 
-/** Reads one input; it throws what the reader throws. */
+/** Reads one input; it throws (or its promise rejects with) what the reader throws. */
 export type ReadInput = (bytes: Uint8Array, companions?: Map<string, Uint8Array>) => unknown;
 
 /** One reader under attack. */
@@ -288,7 +288,7 @@ async function storedCopy(seed: Promise<FuzzSeed[]>): Promise<FuzzSeed[]> {
 const imageAllocationLimit = (): number => 100_000_000 * 4 + (64 << 20);
 
 async function imageReader(): Promise<ReadInput> {
-  const { decodeImage } = await import("../../vision/image.ts");
+  const { decodeImage } = await import("../../vision/decode.ts");
   return (bytes) => decodeImage(bytes, "fuzz.img");
 }
 
@@ -494,7 +494,7 @@ export const TARGETS: readonly FuzzTarget[] = [
     },
     hints: () => ({ fields: [], structured: jsonRewrite }),
     load: async () => {
-      const { validateRegistryJson } = await import("../../hub/registry.ts");
+      const { validateRegistryJson } = await import("../../hub/registry_json.ts");
       return (bytes) => validateRegistryJson(decoder.decode(bytes), "fuzz-registry.json");
     },
   },
