@@ -32,10 +32,6 @@ interface GpuAdapterLike {
   }): Promise<unknown>;
 }
 
-// Production mode skips per-op debug checks and the cpu backend's advice to install
-// tfjs-node (which cannot load in Deno).
-tf.enableProdMode();
-
 let webgpuRegistration: Promise<boolean> | null = null;
 
 async function registerWebGpu(): Promise<boolean> {
@@ -185,6 +181,9 @@ export async function useBackend(
   choice: BackendChoice = "auto",
   options: BackendOptions = {},
 ): Promise<string> {
+  // Production mode skips per-op debug checks and the cpu backend's advice to install
+  // tfjs-node (which cannot load in Deno). Set here, where a backend is chosen, not on import.
+  tf.enableProdMode();
   const threads = options.wasmThreads ?? 1;
   const order = choice === "auto" ? ["webgpu", "wasm", "cpu"] : [choice];
   for (const name of order) {

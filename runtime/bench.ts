@@ -4,12 +4,13 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "./backend.ts";
  * import { createModel } from "./model.ts";
  * import { tfjsEngine } from "./engine.ts";
  * import { measure } from "./bench.ts";
- * const timing = await measure(tfjsEngine(createModel("cifar_resnet20")), [1, 32, 32, 3], 10);
- * console.log(timing.medianMs);
+ * await useBackend("wasm");
+ * const timing = await measure(tfjsEngine(createModel("cifar_resnet20")), [1, 32, 32, 3], 3);
+ * console.log(timing.minMs <= timing.medianMs); // true
  * ```
  *
  * @module
@@ -39,7 +40,14 @@ export interface Timing {
  *
  * @example
  * ```ts
- * // const t = await measure(engine, [8, 224, 224, 3], 20);
+ * import { useBackend } from "./backend.ts";
+ * import { createModel } from "./model.ts";
+ * import { createEngine } from "./engine.ts";
+ * await useBackend("wasm");
+ * const engine = await createEngine(createModel("cifar_resnet20"), "auto");
+ * const { imagesPerSecond } = await measure(engine, [8, 32, 32, 3], 2);
+ * console.log(imagesPerSecond > 0); // true
+ * await engine.dispose();
  * ```
  */
 export async function measure(

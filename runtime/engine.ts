@@ -6,11 +6,14 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "./backend.ts";
  * import { createModel } from "./model.ts";
  * import { createEngine } from "./engine.ts";
+ * await useBackend("wasm");
  * const engine = await createEngine(createModel("cifar_resnet20"), "auto");
  * const logits = await engine.predict(tf.zeros([1, 32, 32, 3]));
- * console.log(engine.name, logits.shape); // e.g. "onnxruntime" [1, 10]
+ * console.log(engine.name, logits.shape); // onnxruntime [ 1, 10 ] (where its addon loads)
+ * await engine.dispose();
  * ```
  *
  * @module
@@ -41,8 +44,11 @@ export interface Engine {
  *
  * @example
  * ```ts
+ * import { useBackend } from "./backend.ts";
  * import { createModel } from "./model.ts";
+ * await useBackend("cpu");
  * const engine = tfjsEngine(createModel("cifar_resnet20"));
+ * console.log(engine.name); // tfjs-cpu
  * ```
  */
 export function tfjsEngine(model: ZooModel): Engine {
@@ -64,8 +70,12 @@ export function tfjsEngine(model: ZooModel): Engine {
  *
  * @example
  * ```ts
+ * import { useBackend } from "./backend.ts";
  * import { createModel } from "./model.ts";
- * const engine = await ortEngine(createModel("resnet50"));
+ * await useBackend("wasm");
+ * const engine = await ortEngine(createModel("cifar_resnet20"));
+ * console.log(engine.name); // onnxruntime
+ * await engine.dispose();
  * ```
  */
 export async function ortEngine(
@@ -87,7 +97,11 @@ export async function ortEngine(
  *
  * @example
  * ```ts
- * // const engine = await ortEngineFromOnnx("resnet50.onnx");
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("wasm");
+ * const engine = await ortEngineFromOnnx("testdata/fixtures/nets/tv_basic.onnx");
+ * console.log(engine.name); // onnxruntime
+ * await engine.dispose();
  * ```
  */
 export async function ortEngineFromOnnx(
@@ -113,7 +127,7 @@ export async function ortEngineFromOnnx(
  *
  * @example
  * ```ts
- * console.log(await prefersOrt("auto"));
+ * console.log(await prefersOrt("tfjs")); // false
  * ```
  */
 export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
@@ -128,8 +142,11 @@ export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
  *
  * @example
  * ```ts
+ * import { useBackend } from "./backend.ts";
  * import { createModel } from "./model.ts";
+ * await useBackend("wasm");
  * const engine = await createEngine(createModel("resnet18"), "tfjs");
+ * console.log(engine.name); // tfjs-wasm
  * ```
  */
 export async function createEngine(

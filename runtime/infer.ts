@@ -9,11 +9,13 @@
  * import { getSpec } from "../arch/presets.ts";
  * import { planResNet } from "../arch/plan.ts";
  * import { initialWeights } from "../arch/weights.ts";
+ * import { useBackend } from "./backend.ts";
  * import { compileInference } from "./infer.ts";
+ * await useBackend("cpu");
  * const plan = planResNet(getSpec("cifar_resnet20"));
  * const graph = compileInference(plan, initialWeights(plan));
  * const logits = graph.run(tf.zeros([1, 32, 32, 3]));
- * console.log(logits.shape); // [1, 10]
+ * console.log(logits.shape); // [ 1, 10 ]
  * ```
  *
  * @module
@@ -61,6 +63,8 @@ export interface InferenceGraph {
  * import { getSpec } from "../arch/presets.ts";
  * import { planResNet } from "../arch/plan.ts";
  * import { initialWeights } from "../arch/weights.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * const plan = planResNet(getSpec("resnet18"));
  * const graph = compileInference(plan, initialWeights(plan));
  * graph.dispose();

@@ -6,9 +6,12 @@
  * ```ts
  * import { getSpec } from "../arch/presets.ts";
  * import { planResNet } from "../arch/plan.ts";
+ * import { useBackend } from "./backend.ts";
  * import { buildLayersModel } from "./layers.ts";
+ * await useBackend("cpu");
  * const model = buildLayersModel(planResNet(getSpec("cifar_resnet20")), { inputShape: [32, 32] });
- * model.summary();
+ * console.log(model.countParams()); // 271098
+ * model.dispose();
  * ```
  *
  * @module
@@ -90,8 +93,11 @@ tf.serialization.registerClass(PadChannels);
  * ```ts
  * import { getSpec } from "../arch/presets.ts";
  * import { planResNet } from "../arch/plan.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * const m = buildLayersModel(planResNet(getSpec("resnet18")), { dataFormat: "channels_first" });
- * console.log(m.inputs[0].shape); // [null, 3, 224, 224]
+ * console.log(m.inputs[0].shape); // [ null, 3, 224, 224 ]
+ * m.dispose();
  * ```
  */
 export function buildLayersModel(
@@ -198,9 +204,12 @@ export function buildLayersModel(
  * import { getSpec } from "../arch/presets.ts";
  * import { planResNet } from "../arch/plan.ts";
  * import { initialWeights } from "../arch/weights.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * const plan = planResNet(getSpec("cifar_resnet20"));
  * const model = buildLayersModel(plan, { inputShape: [32, 32] });
  * setLayersWeights(model, initialWeights(plan, 1));
+ * model.dispose();
  * ```
  */
 export function setLayersWeights(model: LayersModel, weights: WeightMap): void {
@@ -224,8 +233,11 @@ export function setLayersWeights(model: LayersModel, weights: WeightMap): void {
  * ```ts
  * import { getSpec } from "../arch/presets.ts";
  * import { planResNet } from "../arch/plan.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * const model = buildLayersModel(planResNet(getSpec("cifar_resnet20")), { inputShape: [32, 32] });
  * console.log(getLayersWeights(model).has("conv1/kernel")); // true
+ * model.dispose();
  * ```
  */
 export function getLayersWeights(model: LayersModel): WeightMap {

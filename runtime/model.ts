@@ -5,10 +5,12 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "./backend.ts";
  * import { createModel } from "./model.ts";
+ * await useBackend("wasm");
  * const model = createModel("cifar_resnet20");
  * const logits = model.predict(tf.zeros([1, 32, 32, 3]));
- * console.log(logits.shape); // [1, 10]
+ * console.log(logits.shape); // [ 1, 10 ]
  * model.dispose();
  * ```
  *
@@ -70,8 +72,11 @@ export interface ZooModel {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("wasm");
  * const features = createModel("resnet18", { includeTop: false, pooling: "avg" });
- * console.log(features.predict(tf.zeros([1, 64, 64, 3])).shape); // [1, 512]
+ * console.log(features.predict(tf.zeros([1, 64, 64, 3])).shape); // [ 1, 512 ]
+ * features.dispose();
  * ```
  */
 export function createModel(

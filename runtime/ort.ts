@@ -11,10 +11,10 @@
  * import { createOrtSession, ortAvailable } from "./ort.ts";
  * if (await ortAvailable()) {
  *   const model = createModel("cifar_resnet20");
- *   const engine = await createOrtSession(exportOnnx(model.plan, model.weights));
- *   const { shape } = await engine.run(new Float32Array(3 * 32 * 32), [1, 3, 32, 32]);
- *   console.log(shape); // [1, 10]
- *   await engine.dispose();
+ *   const session = await createOrtSession(exportOnnx(model.plan, model.weights));
+ *   const { shape } = await session.run(new Float32Array(3 * 32 * 32), [1, 3, 32, 32]);
+ *   console.log(shape); // [ 1, 10 ]
+ *   await session.dispose();
  * }
  * ```
  *
@@ -82,10 +82,10 @@ export async function ortAvailable(): Promise<boolean> {
  *
  * @example
  * ```ts
- * const engine = await createOrtSession(await Deno.readFile("resnet50.onnx"), { threads: 2 });
- * const logits = await engine.run(new Float32Array(3 * 224 * 224), [1, 3, 224, 224]);
- * console.log(logits.shape); // [1, 1000]
- * await engine.dispose();
+ * const session = await createOrtSession("testdata/fixtures/nets/tv_basic.onnx", { threads: 2 });
+ * const logits = await session.run(new Float32Array(2 * 3 * 64 * 64), [2, 3, 64, 64]);
+ * console.log(logits.shape); // [ 2, 10 ]
+ * await session.dispose();
  * ```
  */
 export async function createOrtSession(

@@ -7,8 +7,11 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "./backend.ts";
  * import type { Tensor4D } from "./tensor.ts";
+ * await useBackend("cpu");
  * const batch: Tensor4D = tf.zeros([1, 224, 224, 3]);
+ * console.log(batch.shape); // [ 1, 224, 224, 3 ]
  * ```
  *
  * @module

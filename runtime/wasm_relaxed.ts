@@ -21,7 +21,10 @@
  * @example
  * ```ts
  * import { relaxSimd } from "./wasm_relaxed.ts";
- * const relaxed = relaxSimd(await Deno.readFile("tfjs-backend-wasm-threaded-simd.wasm"));
+ * const build = import.meta.resolve(
+ *   "npm:@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm",
+ * );
+ * const relaxed = relaxSimd(await Deno.readFile(new URL(build)));
  * console.log(relaxed?.fused); // 1219 for tfjs-backend-wasm 4.22.0
  * ```
  *
@@ -432,7 +435,8 @@ function withSpareV128(locals: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * const { bytes, fused } = fuseMultiplyAdds(await Deno.readFile("kernels.wasm"));
+ * const { bytes, fused } = fuseMultiplyAdds(await Deno.readFile("testdata/fixtures/wasm/kernels.wasm"));
+ * console.log(fused > 0, WebAssembly.validate(bytes)); // true true
  * ```
  */
 export function fuseMultiplyAdds(
@@ -476,7 +480,11 @@ const F32_ADD = 0x92;
  *
  * @example
  * ```ts
- * const turned = tallTilesOnX86(await Deno.readFile("tfjs-backend-wasm-simd.wasm"));
+ * const build = import.meta.resolve(
+ *   "npm:@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-simd.wasm",
+ * );
+ * const turned = tallTilesOnX86(await Deno.readFile(new URL(build)));
+ * console.log(turned !== undefined); // true
  * ```
  */
 export function tallTilesOnX86(module: Uint8Array): Uint8Array<ArrayBuffer> | undefined {
@@ -516,7 +524,9 @@ export function tallTilesOnX86(module: Uint8Array): Uint8Array<ArrayBuffer> | un
  *
  * @example
  * ```ts
- * const wasm = await Deno.readFile("tfjs-backend-wasm-threaded-simd.wasm");
+ * const wasm = await Deno.readFile(new URL(import.meta.resolve(
+ *   "npm:@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm",
+ * )));
  * const module = await WebAssembly.compile(relaxSimd(wasm)?.bytes ?? wasm);
  * ```
  */
