@@ -111,14 +111,10 @@ export {
   type Prediction,
   topK,
 } from "./pipelines/classify.ts";
-export {
-  DEFAULT_MODEL,
-  loadClassifier,
-  type LoadOptions,
-  type ProvenanceInfo,
-  pullWeights,
-  toZooFile,
-} from "./pipelines/load.ts";
+export { loadClassifier, type LoadOptions } from "./pipelines/load.ts";
+export { DEFAULT_MODEL } from "./pipelines/bundled.ts";
+export { type ProvenanceInfo, toZooFile } from "./pipelines/provenance.ts";
+export { pullWeights } from "./pipelines/pull.ts";
 export { readSource, type SourceFile } from "./hub/source.ts";
 export { writeAtomically } from "./formats/files.ts";
 export {

@@ -16,7 +16,7 @@ import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { importBytes, importFile } from "../convert/import.ts";
 import { readWholeFile } from "../formats/files.ts";
-import { toZooFile } from "../pipelines/load.ts";
+import { toZooFile } from "../pipelines/provenance.ts";
 import { readSource } from "../hub/source.ts";
 import { writeAtomically } from "../formats/files.ts";
 import { decodeImage } from "../vision/decode.ts";

@@ -11,6 +11,9 @@
  * - `denozoo.source`, `denozoo.source_sha256`, `denozoo.source_format`: provenance (optional)
  * - `denozoo.converter`: the converter and version that wrote the file
  *
+ * Readers check every field against these types (`ResNetSpec`, `PreprocessSpec`, `LabelSet`)
+ * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field.
+ *
  * @example
  * ```ts
  * import { readZooWeights, writeZooWeights } from "./zoofile.ts";
@@ -23,7 +26,9 @@
  * @module
  */
 
-import type { ResNetSpec } from "../arch/spec.ts";
+import type { NamingScheme, ResNetSpec } from "../arch/spec.ts";
+import type { PreprocessSpec } from "../arch/preprocess.ts";
+import type { LabelSet } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { readSafetensors, safetensorsChunks } from "../formats/safetensors.ts";
@@ -37,10 +42,10 @@ export const CONVERTER_VERSION = "denozoo 0.1.0";
 
 /** Optional facts stored beside the weights. */
 export interface ZooFileInfo {
-  /** Preprocessing the weights were trained with (a `PreprocessSpec`), stored as JSON. */
-  preprocess?: unknown;
+  /** Preprocessing the weights were trained with, stored as JSON. */
+  preprocess?: PreprocessSpec;
   /** Label set of the classifier. */
-  labels?: string;
+  labels?: LabelSet;
   /** Source file name the weights came from. */
   source?: string;
   /** sha256 of the source file. */
@@ -66,7 +71,15 @@ export interface ZooWeightsFile extends ZooFileInfo {
  *
  * @example
  * ```ts
- * // await writeAtomically("model.safetensors", zooWeightsChunks(spec, weights, { labels: "imagenet" }));
+ * import { getSpec } from "../arch/presets.ts";
+ * import { planResNet } from "../arch/plan.ts";
+ * import { initialWeights } from "../arch/weights.ts";
+ * import { writeAtomically } from "../formats/files.ts";
+ * const spec = getSpec("cifar_resnet20");
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await writeAtomically(path, zooWeightsChunks(spec, initialWeights(planResNet(spec)), { labels: "cifar10" }));
+ * console.log((await readZooHeader(path)).labels); // "cifar10"
+ * await Deno.remove(path);
  * ```
  */
 export function zooWeightsChunks(
@@ -104,7 +117,16 @@ export function zooWeightsChunks(
  *
  * @example
  * ```ts
- * // await Deno.writeFile("model.safetensors", writeZooWeights(spec, weights, { labels: "imagenet" }));
+ * import { getSpec } from "../arch/presets.ts";
+ * import { planResNet } from "../arch/plan.ts";
+ * import { initialWeights } from "../arch/weights.ts";
+ * import { TORCHVISION_V1 } from "../arch/preprocess.ts";
+ * const spec = getSpec("resnet18");
+ * const bytes = writeZooWeights(spec, initialWeights(planResNet(spec)), {
+ *   preprocess: TORCHVISION_V1,
+ *   labels: "imagenet",
+ * });
+ * console.log(readZooWeights(bytes, "resnet18.safetensors").preprocess); // { resize: 256, crop: 224, mode: "torch" }
  * ```
  */
 export function writeZooWeights(
@@ -115,32 +137,203 @@ export function writeZooWeights(
   return joinChunks(zooWeightsChunks(spec, weights, info));
 }
 
-/** Parses the metadata of a zoo file. */
-function zooMetadata(
+// --- Reading the metadata back ------------------------------------------------------------
+//
+// The metadata decides how a file is run (its spec is planned, its preprocessing applied, its
+// labels printed), so every field is checked on read: a corrupt value or a field this version
+// does not know is refused with the field's name, not trusted.
+
+/** What one metadata field must be: a description for the error, and the test. */
+interface Rule {
+  /** What the value must be, as the error message says it. */
+  what: string;
+  /** Whether a value fits. */
+  ok(value: unknown): boolean;
+  /** Absent is fine. */
+  optional?: boolean;
+}
+
+const isCount = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+const isNumber = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+const listOf = (v: unknown, test: (item: unknown) => boolean, length?: number) =>
+  Array.isArray(v) && (length === undefined ? v.length > 0 : v.length === length) &&
+  v.every(test);
+
+const TEXT: Rule = { what: "a string", ok: (v) => typeof v === "string" };
+const FLAG: Rule = { what: "true or false", ok: (v) => typeof v === "boolean" };
+const POSITIVE: Rule = { what: "a positive integer", ok: (v) => isCount(v, 1) };
+const PER_STAGE: Rule = {
+  what: "a non-empty list of positive integers",
+  ok: (v) => listOf(v, (n) => isCount(n, 1)),
+};
+const RGB: Rule = { what: "a list of 3 numbers", ok: (v) => listOf(v, isNumber, 3) };
+const oneOf = (...values: string[]): Rule => ({
+  what: `one of ${values.join(", ")}`,
+  ok: (v) => values.includes(v as string),
+});
+const optional = (rule: Rule): Rule => ({ ...rule, optional: true });
+
+/** The naming scheme's fields: every template a string. */
+const NAMING_RULES: { readonly [K in keyof NamingScheme]-?: Rule } = {
+  id: TEXT,
+  stemConv: TEXT,
+  stemBn: TEXT,
+  inputBn: TEXT,
+  conv: TEXT,
+  bn: TEXT,
+  preactBn: TEXT,
+  shortcutConv: TEXT,
+  shortcutBn: TEXT,
+  postBn: TEXT,
+  dense: TEXT,
+  countsStatistics: FLAG,
+};
+
+/** The spec's fields, typed by `ResNetSpec` so that a new field cannot be forgotten here. */
+const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
+  name: TEXT,
+  stem: oneOf("imagenet", "cifar"),
+  stemWidth: POSITIVE,
+  block: oneOf("basic", "bottleneck"),
+  depths: PER_STAGE,
+  widths: PER_STAGE,
+  expansion: POSITIVE,
+  stageStrides: PER_STAGE,
+  strideBlock: oneOf("first", "last"),
+  strideConv: oneOf("1x1", "3x3"),
+  preact: FLAG,
+  stemNorm: FLAG,
+  inputBn: FLAG,
+  shortcut: oneOf("projection", "optionA"),
+  convBias: oneOf("all", "none", "unnormalized"),
+  bnEpsilon: { what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 },
+  poolPadding: oneOf("zeros", "same"),
+  // A feature extractor without a classifier has none.
+  classes: { what: "an integer of at least 0", ok: (v) => isCount(v, 0) },
+  naming: { what: "an object", ok: (v) => typeof v === "object" && v !== null },
+};
+
+const PREPROCESS_RULES: { readonly [K in keyof PreprocessSpec]-?: Rule } = {
+  resize: optional(POSITIVE),
+  crop: optional(POSITIVE),
+  size: optional({
+    what: "a list of 2 positive integers",
+    ok: (v) => listOf(v, (n) => isCount(n, 1), 2),
+  }),
+  mode: oneOf("torch", "caffe", "tf", "raw"),
+  mean: optional(RGB),
+  std: optional(RGB),
+};
+
+const LABEL_SETS: readonly LabelSet[] = ["imagenet", "cifar10"];
+
+/** The first field of a JSON object that breaks its rules, described; none: undefined. */
+function fieldProblem(
+  value: unknown,
+  rules: Readonly<Record<string, Rule>>,
+  prefix = "",
+): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return `${prefix ? `'${prefix.slice(0, -1)}'` : "the value"} is not an object`;
+  }
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(rules, key)) return `unknown field '${prefix}${key.slice(0, 100)}'`;
+  }
+  for (const [key, rule] of Object.entries(rules)) {
+    const field = (value as Record<string, unknown>)[key];
+    if (field === undefined && rule.optional) continue;
+    if (field === undefined) return `field '${prefix}${key}' is missing`;
+    if (!rule.ok(field)) {
+      const got = JSON.stringify(field)?.slice(0, 100);
+      return `field '${prefix}${key}' must be ${rule.what}, got ${got}`;
+    }
+  }
+  return undefined;
+}
+
+/** Parses and checks one JSON metadata value; a problem is a `ZooFormatError` naming the key. */
+function parseField<T>(
   metadata: Record<string, string>,
+  key: string,
   file: string,
-): Omit<ZooWeightsFile, "weights"> {
-  if (metadata.format !== "denozoo/1" || !metadata["denozoo.spec"]) {
+  problem: (value: unknown) => string | undefined,
+): T {
+  const fail = (message: string): never => {
+    throw new ZooFormatError(file, `metadata '${key}': ${message}`);
+  };
+  let value: unknown;
+  try {
+    value = JSON.parse(metadata[key]);
+  } catch (error) {
+    fail(`invalid JSON: ${(error as Error).message}`);
+  }
+  const found = problem(value);
+  if (found) fail(found);
+  return value as T;
+}
+
+/** What is wrong with a parsed spec, if anything. */
+function specProblem(value: unknown): string | undefined {
+  const found = fieldProblem(value, SPEC_RULES) ??
+    fieldProblem((value as ResNetSpec).naming, NAMING_RULES, "naming.");
+  if (found) return found;
+  const spec = value as ResNetSpec;
+  if (
+    spec.widths.length !== spec.depths.length || spec.stageStrides.length !== spec.depths.length
+  ) {
+    return "fields 'depths', 'widths' and 'stageStrides' must have one entry per stage";
+  }
+  return undefined;
+}
+
+/** What is wrong with a parsed preprocessing, if anything. */
+function preprocessProblem(value: unknown): string | undefined {
+  const found = fieldProblem(value, PREPROCESS_RULES);
+  if (found) return found;
+  const spec = value as PreprocessSpec;
+  if (spec.size && spec.resize !== undefined) {
+    return "fields 'size' and 'resize' exclude each other";
+  }
+  return undefined;
+}
+
+/** Parses the metadata of a zoo file, refusing any field that is corrupt or unknown. */
+function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "weights"> {
+  const record = (typeof metadata === "object" && metadata !== null ? metadata : {}) as Record<
+    string,
+    unknown
+  >;
+  if (record.format !== "denozoo/1" || !record["denozoo.spec"]) {
     throw new ZooFormatError(
       file,
       "safetensors file without denozoo metadata (convert it with `cli.ts convert`)",
     );
   }
-  try {
-    return {
-      spec: JSON.parse(metadata["denozoo.spec"]),
-      preprocess: metadata["denozoo.preprocess"]
-        ? JSON.parse(metadata["denozoo.preprocess"])
-        : undefined,
-      labels: metadata["denozoo.labels"],
-      source: metadata["denozoo.source"],
-      sourceSha256: metadata["denozoo.source_sha256"],
-      sourceFormat: metadata["denozoo.source_format"],
-      converter: metadata["denozoo.converter"],
-    };
-  } catch (error) {
-    throw new ZooFormatError(file, `invalid JSON in the metadata: ${(error as Error).message}`);
+  for (const [key, value] of Object.entries(record)) {
+    if (typeof value !== "string") {
+      throw new ZooFormatError(file, `metadata '${key.slice(0, 100)}' is not a string`);
+    }
   }
+  const strings = record as Record<string, string>;
+  const labels = strings["denozoo.labels"];
+  if (labels !== undefined && !LABEL_SETS.includes(labels as LabelSet)) {
+    throw new ZooFormatError(
+      file,
+      `metadata 'denozoo.labels': must be one of ${LABEL_SETS.join(", ")}, got ` +
+        JSON.stringify(labels.slice(0, 100)),
+    );
+  }
+  return {
+    spec: parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem),
+    preprocess: strings["denozoo.preprocess"]
+      ? parseField<PreprocessSpec>(strings, "denozoo.preprocess", file, preprocessProblem)
+      : undefined,
+    labels: labels as LabelSet | undefined,
+    source: strings["denozoo.source"],
+    sourceSha256: strings["denozoo.source_sha256"],
+    sourceFormat: strings["denozoo.source_format"],
+    converter: strings["denozoo.converter"],
+  };
 }
 
 /**
@@ -186,7 +379,7 @@ export async function readZooHeader(path: string): Promise<Omit<ZooWeightsFile, 
       `file has ${size} bytes, its header describes ${8 + length + end}`,
     );
   }
-  return zooMetadata((parsed.__metadata__ ?? {}) as unknown as Record<string, string>, path);
+  return zooMetadata(parsed.__metadata__, path);
 }
 
 /**

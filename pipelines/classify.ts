@@ -7,8 +7,9 @@
  * import { loadClassifier } from "./load.ts";
  * import { classifyFiles } from "./classify.ts";
  * const classifier = await loadClassifier();
- * const [result] = await classifyFiles(classifier, ["cat.png"], { top: 3 });
- * console.log(result.predictions[0].label);
+ * const [result] = await classifyFiles(classifier, ["testdata/images/cat.jpg"], { top: 3 });
+ * console.log(result.predictions[0].label); // "cat"
+ * await classifier.engine.dispose();
  * ```
  *
  * @module
@@ -58,6 +59,8 @@ export interface ImageResult {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "../runtime/backend.ts";
+ * await useBackend("cpu");
  * const [best] = await topK(tf.tensor2d([[0, 3, 1]]), 1, ["a", "b", "c"]);
  * console.log(best[0].label); // "b"
  * ```
@@ -84,7 +87,14 @@ export async function topK(
  *
  * @example
  * ```ts
- * // const results = await classifyImages(classifier, [image], 5);
+ * import { loadClassifier } from "./load.ts";
+ * import { decodeImage } from "../vision/image.ts";
+ * const path = "testdata/images/cat.jpg";
+ * const image = decodeImage(await Deno.readFile(path), path);
+ * const classifier = await loadClassifier();
+ * const [predictions] = await classifyImages(classifier, [image], 1);
+ * console.log(predictions[0].label); // "cat"
+ * await classifier.engine.dispose();
  * ```
  */
 export async function classifyImages(
@@ -115,7 +125,14 @@ export interface ClassifyOptions {
  *
  * @example
  * ```ts
- * // const results = await classifyFiles(classifier, ["a.jpg", "b.png"], { top: 1 });
+ * import { loadClassifier } from "./load.ts";
+ * const classifier = await loadClassifier();
+ * const results = await classifyFiles(classifier, ["testdata/images/cat.jpg"], {
+ *   top: 1,
+ *   onBatch: (_, done, total) => console.log(`${done}/${total}`), // "1/1"
+ * });
+ * console.log(results[0].image, results[0].predictions[0].label); // testdata/images/cat.jpg cat
+ * await classifier.engine.dispose();
  * ```
  */
 export async function classifyFiles(

@@ -14,7 +14,7 @@
  */
 
 import { importBytes, importFile } from "../convert/import.ts";
-import { toZooFile } from "../pipelines/load.ts";
+import { toZooFile } from "../pipelines/provenance.ts";
 import { readSource } from "../hub/source.ts";
 import { writeAtomically } from "../formats/files.ts";
 

@@ -1,0 +1,137 @@
+import { assertEquals, assertThrows } from "@std/assert";
+import { readZooHeader, readZooWeights, writeZooWeights } from "./zoofile.ts";
+import { getSpec, PRESETS } from "../arch/presets.ts";
+import { planResNet } from "../arch/plan.ts";
+import { initialWeights } from "../arch/weights.ts";
+import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
+import { ZooFormatError } from "../arch/errors.ts";
+import { readSafetensors, writeSafetensors } from "../formats/safetensors.ts";
+
+const cifar = getSpec("cifar_resnet20");
+const weights = initialWeights(planResNet(cifar));
+
+/** A zoo file whose metadata `change` has edited. */
+function edited(change: (metadata: Record<string, string>) => void): Uint8Array {
+  const file = readSafetensors(writeZooWeights(cifar, weights, { labels: "cifar10" }), "m");
+  const metadata = { ...file.metadata };
+  change(metadata);
+  return writeSafetensors(file.tensors, metadata);
+}
+
+/** The same file with one field of its spec changed. */
+function withSpec(change: (spec: Record<string, unknown>) => void): Uint8Array {
+  return edited((metadata) => {
+    const spec = JSON.parse(metadata["denozoo.spec"]);
+    change(spec);
+    metadata["denozoo.spec"] = JSON.stringify(spec);
+  });
+}
+
+Deno.test("every preset spec and preprocessing preset survives a write and a read", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    for (const spec of Object.values(PRESETS)) {
+      for (const preprocess of Object.values(PREPROCESS_PRESETS)) {
+        // No tensors: the header alone carries the metadata.
+        await Deno.writeFile(
+          path,
+          writeZooWeights(spec, new Map(), { preprocess, labels: "imagenet" }),
+        );
+        const header = await readZooHeader(path);
+        assertEquals(header.spec, spec);
+        assertEquals(header.preprocess, preprocess);
+        assertEquals(header.labels, "imagenet");
+      }
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+  const read = readZooWeights(
+    writeZooWeights(cifar, weights, {
+      preprocess: PREPROCESS_PRESETS.CIFAR10_TORCH,
+      labels: "cifar10",
+    }),
+    "m.safetensors",
+  );
+  assertEquals(read.spec, cifar);
+  assertEquals(read.preprocess, PREPROCESS_PRESETS.CIFAR10_TORCH);
+  assertEquals(read.labels, "cifar10");
+});
+
+Deno.test("an unknown or corrupt spec field is refused, naming the file and the field", () => {
+  const cases: [Uint8Array, string][] = [
+    [withSpec((s) => (s.block = "triangle")), "field 'block' must be one of basic, bottleneck"],
+    [withSpec((s) => (s.dilation = 2)), "unknown field 'dilation'"],
+    [withSpec((s) => delete s.stemWidth), "field 'stemWidth' is missing"],
+    [withSpec((s) => (s.depths = [3, -1, 3])), "field 'depths' must be a non-empty list"],
+    [withSpec((s) => (s.classes = 2.5)), "field 'classes' must be an integer of at least 0"],
+    [
+      withSpec((s) => ((s.naming as Record<string, unknown>).conv = 7)),
+      "field 'naming.conv' must be a string, got 7",
+    ],
+    [
+      withSpec((s) => ((s.naming as Record<string, unknown>).extra = "x")),
+      "unknown field 'naming.extra'",
+    ],
+    [withSpec((s) => (s.widths = [16, 32])), "one entry per stage"],
+    [edited((m) => (m["denozoo.spec"] = "{not json")), "metadata 'denozoo.spec': invalid JSON"],
+  ];
+  for (const [bytes, message] of cases) {
+    const error = assertThrows(() => readZooWeights(bytes, "bad.safetensors"), ZooFormatError);
+    assertEquals(error.file, "bad.safetensors");
+    assertEquals(error.message.startsWith("bad.safetensors: metadata 'denozoo."), true);
+    assertEquals(error.message.includes(message), true, error.message);
+  }
+});
+
+Deno.test("preprocessing and labels are checked on read, in the header alone too", async () => {
+  const cases: [Uint8Array, string][] = [
+    [
+      edited((m) => (m["denozoo.preprocess"] = JSON.stringify({ mode: "sepia" }))),
+      "metadata 'denozoo.preprocess': field 'mode' must be one of torch, caffe, tf, raw",
+    ],
+    [
+      edited((m) => (m["denozoo.preprocess"] = JSON.stringify({ mode: "tf", gamma: 2 }))),
+      "metadata 'denozoo.preprocess': unknown field 'gamma'",
+    ],
+    [
+      edited((m) => (m["denozoo.preprocess"] = JSON.stringify({ mode: "tf", mean: [1, 2] }))),
+      "field 'mean' must be a list of 3 numbers",
+    ],
+    [
+      edited((m) =>
+        m["denozoo.preprocess"] = JSON.stringify({ mode: "raw", size: [32, 32], resize: 40 })
+      ),
+      "fields 'size' and 'resize' exclude each other",
+    ],
+    [
+      edited((m) => (m["denozoo.labels"] = "coco")),
+      `metadata 'denozoo.labels': must be one of imagenet, cifar10, got "coco"`,
+    ],
+  ];
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    for (const [bytes, message] of cases) {
+      const error = assertThrows(() => readZooWeights(bytes, "bad.safetensors"), ZooFormatError);
+      assertEquals(error.message.includes(message), true, error.message);
+      await Deno.writeFile(path, bytes);
+      const fromHeader = await readZooHeader(path).then(() => undefined, (e: Error) => e);
+      assertEquals(fromHeader instanceof ZooFormatError, true);
+      assertEquals(
+        fromHeader!.message,
+        `${path}: ${error.message.slice("bad.safetensors: ".length)}`,
+      );
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("a file without the zoo's metadata is told to be converted", () => {
+  const plain = writeSafetensors([], { format: "pt" });
+  assertThrows(
+    () => readZooWeights(plain, "plain.safetensors"),
+    ZooFormatError,
+    "plain.safetensors: safetensors file without denozoo metadata",
+  );
+});

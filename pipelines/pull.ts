@@ -1,0 +1,125 @@
+/**
+ * Registry weights on this machine: downloaded and verified (`hub/cache.ts`), converted once
+ * to the zoo's own file in the cache, and for onnxruntime exported once more beside it, so
+ * later runs start from files that need no conversion.
+ *
+ * Cache layout under `cacheDir()`: `models/<id>.safetensors` (the zoo file), and beside it
+ * `<id>.safetensors.nchw.onnx` with its weights in `<id>.safetensors.nchw.onnx.data`.
+ *
+ * @example
+ * ```ts
+ * import { isRegistryId } from "./pull.ts";
+ * console.log(isRegistryId("resnet50.tv2_in1k"), isRegistryId("resnet50.onnx")); // true false
+ * ```
+ *
+ * @module
+ */
+
+import { readSource } from "../hub/source.ts";
+import { importBytes } from "../convert/import.ts";
+import { readZooHeader, readZooWeights } from "../convert/zoofile.ts";
+import { readWholeFile, writeAtomically } from "../formats/files.ts";
+import { planResNet } from "../arch/plan.ts";
+import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
+import { findWeights, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
+import { cacheDir, fetchWeights } from "../hub/cache.ts";
+import { toZooFile } from "./provenance.ts";
+
+/** Where a registry entry's converted zoo file lives in the cache. */
+function convertedPath(entry: WeightsEntry): string {
+  return `${cacheDir()}/models/${entry.id}.safetensors`;
+}
+
+/** The ONNX export cached beside a zoo file; its weights are in the same path plus `.data`. */
+function onnxExportPath(zooFile: string): string {
+  return `${zooFile}.nchw.onnx`;
+}
+
+/**
+ * Whether a name is a registry id (which {@link pullWeights} fetches) rather than a file.
+ *
+ * @example
+ * ```ts
+ * console.log(isRegistryId("cifar_resnet20.cifar10")); // true
+ * ```
+ */
+export function isRegistryId(name: string): boolean {
+  return REGISTRY.some((e) => e.id === name);
+}
+
+/**
+ * The zoo file of a registry entry: downloaded and converted once, then reused.
+ *
+ * @example
+ * ```ts
+ * import { cachedPath } from "../hub/cache.ts";
+ * import { findWeights } from "../hub/registry.ts";
+ * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
+ * // A file dropped into the cache is verified against the registry's hash, not downloaded.
+ * const download = cachedPath(findWeights("cifar_resnet20.cifar10"));
+ * await Deno.mkdir(download.slice(0, download.lastIndexOf("/")), { recursive: true });
+ * await Deno.copyFile("testdata/cifar10-resnet/resnet20-12fca82f.th", download);
+ * const path = await pullWeights("cifar_resnet20.cifar10");
+ * console.log(path.endsWith("/models/cifar_resnet20.cifar10.safetensors")); // true
+ * ```
+ */
+export async function pullWeights(
+  id: string,
+  options: { progress?: boolean } = {},
+): Promise<string> {
+  const entry = findWeights(id);
+  const converted = convertedPath(entry);
+  try {
+    await readZooHeader(converted);
+    return converted;
+  } catch {
+    // Missing or damaged: (re)convert from the verified download below.
+  }
+  const downloaded = await fetchWeights(entry, { progress: options.progress });
+  const { bytes, sha256 } = await readSource(downloaded);
+  const imported = await importBytes(bytes, downloaded);
+  await Deno.remove(onnxExportPath(converted)).catch(() => {});
+  await Deno.remove(`${onnxExportPath(converted)}.data`).catch(() => {});
+  await writeAtomically(
+    converted,
+    await toZooFile(bytes, downloaded, imported, {
+      preprocess: PREPROCESS_PRESETS[entry.preprocess],
+      labels: entry.labels,
+      sha256,
+    }),
+  );
+  return converted;
+}
+
+/**
+ * The NCHW ONNX export of a zoo file, cached beside it with its weights in an external data
+ * file that onnxruntime maps from disk: written on first use, so later runs read only the zoo
+ * file's header and onnxruntime opens the rest itself.
+ *
+ * @example
+ * ```ts
+ * const dir = await Deno.makeTempDir();
+ * await Deno.copyFile("models/cifar_resnet20.safetensors", `${dir}/m.safetensors`);
+ * const onnx = await cachedOnnxExport(`${dir}/m.safetensors`);
+ * console.log(onnx.endsWith("m.safetensors.nchw.onnx")); // true
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function cachedOnnxExport(zooFile: string): Promise<string> {
+  const onnxPath = onnxExportPath(zooFile);
+  const dataPath = `${onnxPath}.data`;
+  const exists = (file: string) => Deno.stat(file).then(() => true, () => false);
+  if (!(await exists(onnxPath) && await exists(dataPath))) {
+    const file = readZooWeights(await readWholeFile(zooFile), zooFile);
+    const { exportOnnxWithExternalData } = await import("../convert/onnx_export.ts");
+    const { model, data } = exportOnnxWithExternalData(
+      planResNet(file.spec),
+      file.weights,
+      dataPath.slice(dataPath.lastIndexOf("/") + 1),
+    );
+    // The data first: a model file in the cache means both are complete.
+    await writeAtomically(dataPath, data);
+    await writeAtomically(onnxPath, model);
+  }
+  return onnxPath;
+}
