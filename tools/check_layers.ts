@@ -42,10 +42,13 @@ export const MAX_LINES = 600;
 
 /** One broken rule, ready to print. */
 export interface Violation {
+  /** Which rule: imports only downwards, no folder cycle, at most 600 lines. */
   rule: "direction" | "cycle" | "size";
   /** Path relative to the root, with `/`. */
   file: string;
+  /** 1-based line of the import (for the size rule: the file's line count). */
   line: number;
+  /** What is wrong, naming the imported path. */
   message: string;
 }
 
@@ -60,8 +63,9 @@ export interface CheckOptions {
 /** Whether a reference names a TypeScript/JavaScript module by a relative path. */
 function isRelativeModule(reference: Reference): boolean {
   if (!/^\.\.?\//.test(reference.specifier)) return false;
-  // A `new URL(…)` may name any file (the bundled model); only modules are layering edges.
-  return reference.kind !== "url" || /\.(ts|tsx|mts|js|mjs)$/.test(reference.specifier);
+  // A URL may name any file (the bundled model); only modules are layering edges.
+  const byUrl = reference.kind === "url" || reference.kind === "resolve";
+  return !byUrl || /\.(ts|tsx|mts|js|mjs)$/.test(reference.specifier);
 }
 
 /** The layer a root-relative path lies in: its top folder, `.` for a root file, else null. */

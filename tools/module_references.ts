@@ -20,6 +20,7 @@ export interface Reference {
   specifier: string;
   /** 1-based line of the string. */
   line: number;
+  /** How the module is referred to. */
   kind: ReferenceKind;
   /**
    * Offsets of the string's text between its quotes (`source.slice(start, end)`); equal to
