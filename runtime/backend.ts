@@ -204,7 +204,7 @@ export async function useBackend(
   }
   const hint = choice === "wasm"
     ? ` (it reads its .wasm from ${
-      new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).pathname
+      new URL(".", import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm")).pathname
     }: ` +
       "grant --allow-read there)"
     : "";

@@ -168,8 +168,10 @@ type EmscriptenModule = any;
 
 /** Starts the threaded build with `threads - 1` pool threads (the caller is the first). */
 async function startThreadedModule(threads: number): Promise<EmscriptenModule> {
+  // `npm:` without a version: the package this module already imports. A bare specifier
+  // would need deno.json's import map, which a published (JSR) package does not have.
   const wasmUrl = import.meta.resolve(
-    "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm",
+    "npm:@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm",
   );
   const wasm = await Deno.readFile(new URL(wasmUrl));
   // Fused multiply-adds and XNNPACK's taller tiles: 15–20% faster (see wasm_relaxed.ts).

@@ -1,6 +1,6 @@
 /**
- * What the parity tests share: reading reference arrays and measuring the error
- * against them.
+ * What the tests share: reading reference arrays and measuring the error against them
+ * (parity tests), and where Deno keeps npm packages (tests that start Deno).
  *
  * @module
  */
@@ -32,4 +32,29 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
     scale = Math.max(scale, Math.abs(expected[i]));
   }
   return diff / scale;
+}
+
+/** Where this Deno keeps its caches. */
+export interface DenoCache {
+  /** `DENO_DIR` when set, else the platform's default. */
+  denoDir: string;
+  /**
+   * The npm package cache (`DENO_DIR/npm`), symbolic links resolved, as Deno reads packages
+   * from it: tfjs-wasm, libwebp and onnxruntime load their binaries from it, so a child Deno
+   * with narrow permissions needs it readable.
+   */
+  npmCache: string;
+}
+
+/** Asks `deno info --json` where Deno keeps its caches (it honours `DENO_DIR`). */
+export async function denoCache(): Promise<DenoCache> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  if (code !== 0) throw new Error(`deno info --json failed: ${text.decode(stderr)}`);
+  const { denoDir, npmCache } = JSON.parse(text.decode(stdout));
+  return { denoDir, npmCache: await Deno.realPath(npmCache).catch(() => npmCache) };
 }
