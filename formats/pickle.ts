@@ -29,65 +29,25 @@
  */
 
 import { ZooFormatError } from "../arch/errors.ts";
+import {
+  DATA_GLOBALS,
+  type PickleCallHandler,
+  PickleGlobal,
+  type PickleObject,
+  type PickleValue,
+} from "./pickle_values.ts";
+import {
+  decimalInt,
+  decodeQuotedString,
+  decodeRawUnicodeEscape,
+  latin1,
+  littleEndianSigned,
+  MAX_INT_DIGITS,
+  toPythonInt,
+  utf8,
+} from "./pickle_text.ts";
 
-/** A value rebuilt by a caller's global handler, tagged so callers can tell their objects apart. */
-export interface PickleObject {
-  /** The caller's tag, e.g. `"tensor"` or `"storage"`. */
-  readonly kind: string;
-}
-
-/** Any value the unpickler produces; the module comment gives the Python ↔ JavaScript mapping. */
-export type PickleValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PickleValue[]
-  | Map<PickleValue, PickleValue>
-  | Set<PickleValue>
-  | PickleGlobal
-  | PickleObject;
-
-/**
- * Builds an object from a call of an allowed global (REDUCE, NEWOBJ, OBJ or INST) with its
- * positional arguments. It throws an `Error` for arguments it cannot accept, which the
- * unpickler reports as a {@link ZooFormatError} naming the global and the opcode's offset.
- */
-export type PickleCallHandler = (args: readonly PickleValue[]) => PickleValue;
-
-/**
- * A reference to an allowed global, pushed by GLOBAL/STACK_GLOBAL. Callers see it when a global
- * is used as a value rather than called, e.g. the storage class in a PyTorch persistent id.
- *
- * @example
- * ```ts
- * import { PickleGlobal } from "./pickle.ts";
- * const ref = new PickleGlobal("torch.FloatStorage", null);
- * console.log(ref.name); // "torch.FloatStorage"
- * ```
- */
-export class PickleGlobal {
-  /** The dotted name, `module.qualname`, e.g. `torch._utils._rebuild_tensor_v2`. */
-  readonly name: string;
-  /** Builds the object when the global is called; `null` when it may only be referenced. */
-  readonly call: PickleCallHandler | null;
-
-  /**
-   * Wraps an allowed global's name and handler.
-   *
-   * @example
-   * ```ts
-   * import { PickleGlobal } from "./pickle.ts";
-   * const size = new PickleGlobal("torch.Size", (args) => args[0] ?? []);
-   * ```
-   */
-  constructor(name: string, call: PickleCallHandler | null) {
-    this.name = name;
-    this.call = call;
-  }
-}
+export { type PickleCallHandler, PickleGlobal, type PickleObject, type PickleValue };
 
 /** What the unpickler may do beyond building plain data. */
 export interface UnpickleOptions {
@@ -113,75 +73,6 @@ export interface UnpickleResult {
   /** Offset just past the STOP opcode, where a following pickle or raw data starts. */
   end: number;
 }
-
-/**
- * Globals that only build plain data, so every pickle may use them: `collections.OrderedDict`
- * (a `Map`, like dict) and `_codecs.encode`, which protocols 0–2 use to write `bytes` as
- * `encode(text, "latin1")`. PyTorch's `weights_only` loader allows both too.
- */
-const builtinGlobals: Readonly<Record<string, PickleCallHandler>> = {
-  "collections.OrderedDict": ([items]) => {
-    const dict = new Map<PickleValue, PickleValue>();
-    if (items === undefined) return dict;
-    if (!Array.isArray(items)) throw new TypeError("OrderedDict argument is not a list of pairs");
-    for (const pair of items) {
-      if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new TypeError("OrderedDict argument is not a list of pairs");
-      }
-      dict.set(pair[0], pair[1]);
-    }
-    return dict;
-  },
-  "_codecs.encode": ([text, encoding]) => {
-    if (typeof text !== "string" || (encoding !== "latin1" && encoding !== "latin-1")) {
-      throw new TypeError("only encode(str, 'latin1') is supported");
-    }
-    return Uint8Array.from(text, (char) => {
-      const code = char.charCodeAt(0);
-      if (code > 0xff) throw new TypeError("text is not latin-1");
-      return code;
-    });
-  },
-};
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** Decodes bytes as ISO-8859-1 (TextDecoder's "latin1" is really windows-1252). */
-function latin1(bytes: Uint8Array): string {
-  let text = "";
-  for (let start = 0; start < bytes.length; start += 8192) {
-    text += String.fromCharCode(...bytes.subarray(start, start + 8192));
-  }
-  return text;
-}
-
-/** Python's text-protocol ints: decimal with an optional sign (and `L` for LONG). */
-const decimalInt = /^[+-]?[0-9]+$/;
-
-/** Narrows an integer to `number` where that is exact, as the module comment promises. */
-function toPythonInt(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-    ? Number(value)
-    : value;
-}
-
-/**
- * Decodes a two's-complement little-endian integer (LONG1/LONG4). Through a hex string, because
- * shifting a BigInt byte by byte takes time quadratic in its length (minutes for a megabyte).
- */
-function littleEndianSigned(bytes: Uint8Array): bigint {
-  if (bytes.length === 0) return 0n;
-  let hex = "";
-  for (let i = bytes.length - 1; i >= 0; i--) hex += bytes[i].toString(16).padStart(2, "0");
-  const value = BigInt(`0x${hex}`);
-  return bytes[bytes.length - 1] >= 0x80 ? value - (1n << BigInt(8 * bytes.length)) : value;
-}
-
-/**
- * Python refuses to convert decimal text of more digits than this to an int (the default of
- * `sys.set_int_max_str_digits`), since the conversion takes quadratic time; so does this reader.
- */
-const MAX_INT_DIGITS = 4300;
 
 /**
  * Decodes one pickle starting at `options.offset`, refusing every global not allowed.
@@ -291,8 +182,8 @@ export function readPickle(
     const dotted = `${module}.${name}`;
     const handler = Object.hasOwn(allowed, dotted)
       ? allowed[dotted]
-      : Object.hasOwn(builtinGlobals, dotted)
-      ? builtinGlobals[dotted]
+      : Object.hasOwn(DATA_GLOBALS, dotted)
+      ? DATA_GLOBALS[dotted]
       : undefined;
     if (handler === undefined) fail(`refusing global '${dotted}'`);
     return new PickleGlobal(dotted, handler as PickleCallHandler | null);
@@ -613,56 +504,4 @@ export function readPickle(
         return fail(`unknown pickle opcode 0x${opcode.toString(16).padStart(2, "0")}`);
     }
   }
-}
-
-/**
- * Decodes protocol 0's raw-unicode-escape text: `\uXXXX`/`\UXXXXXXXX`, other chars as is; `null`
- * for a code point beyond U+10FFFF, which Python refuses too.
- */
-function decodeRawUnicodeEscape(text: string): string | null {
-  let valid = true;
-  const decoded = text.replace(
-    /\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g,
-    (_match, short: string | undefined, long: string | undefined) => {
-      const codePoint = parseInt(short ?? long ?? "", 16);
-      if (codePoint > 0x10ffff) {
-        valid = false;
-        return "";
-      }
-      return String.fromCodePoint(codePoint);
-    },
-  );
-  return valid ? decoded : null;
-}
-
-/**
- * Decodes the Python `repr` of a byte string (`'abc\n'` or `"it's"`) like `codecs.escape_decode`
- * into a string of byte values (one char per byte); `null` if it is not a quoted literal.
- */
-function decodeQuotedString(text: string): string | null {
-  const quote = text[0];
-  if (text.length < 2 || (quote !== "'" && quote !== '"') || text[text.length - 1] !== quote) {
-    return null;
-  }
-  const simple: Record<string, string> = {
-    "\\": "\\",
-    "'": "'",
-    '"': '"',
-    n: "\n",
-    r: "\r",
-    t: "\t",
-    a: "\x07",
-    b: "\b",
-    f: "\f",
-    v: "\v",
-  };
-  return text.slice(1, -1).replace(
-    /\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|[\s\S])/g,
-    (match, escape: string) => {
-      if (escape[0] === "x") return String.fromCharCode(parseInt(escape.slice(1), 16));
-      if (/^[0-7]/.test(escape)) return String.fromCharCode(parseInt(escape, 8) & 0xff);
-      // Python keeps unknown escapes verbatim.
-      return Object.hasOwn(simple, escape) ? simple[escape] : match;
-    },
-  );
 }
