@@ -31,6 +31,9 @@ import { classifyFiles, type ImageResult } from "./pipelines/classify.ts";
 import type { EngineChoice } from "./runtime/engine.ts";
 import { loadClassifier, pullWeights, toZooFile } from "./pipelines/load.ts";
 import { loadGraphModel } from "./graph/graph_model.ts";
+import { loadKerasModel } from "./graph/keras/load.ts";
+import { saveLayersModel } from "./graph/keras/save.ts";
+import { readOnnx } from "./formats/onnx.ts";
 import { readSource } from "./hub/source.ts";
 import { writeAtomically } from "./formats/files.ts";
 import { expandImageArgs } from "./vision/image.ts";
@@ -265,7 +268,6 @@ async function convertGraph(
       `${source} is not a zoo ResNet (${why}); give --out a folder for a tfjs layers model`,
     );
   }
-  const { loadKerasModel, saveLayersModel } = await import("./graph/keras_model.ts");
   const model = await loadKerasModel(bytes, source);
   await saveLayersModel(model, out);
   console.log(`source format: ${detectFormat(bytes, source)}`);
@@ -294,8 +296,7 @@ async function verify(
     throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
   }
   // The source's declared input shape, symbolic dimensions filled in.
-  const { readOnnx } = await import("./formats/onnx.ts");
-  const declared = readOnnx(bytes, source).graph.inputs[0]?.shape ?? [];
+  const declared = (await readOnnx(bytes, source)).graph.inputs[0]?.shape ?? [];
   const size = defaultInputSize(model.spec);
   const shape = [1, 3, size, size].map((fallback, i) =>
     typeof declared[i] === "number" ? declared[i] as number : fallback

@@ -19,7 +19,7 @@ import { loadGraphModel } from "../graph/graph_model.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
 import { importBytes, type ImportedModel } from "../convert/import.ts";
-import type { readShards } from "../formats/keras.ts";
+import type { readShards } from "../formats/keras/tfjs.ts";
 import type { detectFormat } from "../formats/detect.ts";
 import { type FileChunk, readWholeFile, writeAtomically } from "../formats/files.ts";
 import { type GrowingHasher, hashBytes, type hashInWorker } from "../hub/hash.ts";

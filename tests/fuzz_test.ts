@@ -6,13 +6,13 @@
  * @module
  */
 
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { formatSummary, runFuzz } from "./fuzz/fuzz.ts";
-import { readKeras } from "../formats/keras.ts";
+import { readKeras } from "../formats/keras/read.ts";
+import { loadH5wasm } from "../formats/libraries.ts";
 import { readPickle } from "../formats/pickle.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { decodeImage } from "../vision/image.ts";
-import h5wasm from "h5wasm/node";
 
 const fixtures = new URL("../testdata/fixtures/", import.meta.url);
 
@@ -27,10 +27,15 @@ function patched(bytes: Uint8Array, changes: Record<number, number>): Uint8Array
   return copy;
 }
 
-/** Runs `read`, which must throw a ZooFormatError for `file` within `maxMs`. */
-function assertRefusedQuickly(read: () => unknown, file: string, message: string, maxMs = 1000) {
+/** Runs `read`, which must throw (or reject with) a ZooFormatError for `file` within `maxMs`. */
+async function assertRefusedQuickly(
+  read: () => unknown,
+  file: string,
+  message: string,
+  maxMs = 1000,
+): Promise<void> {
   const start = performance.now();
-  const error = assertThrows(read, ZooFormatError, message);
+  const error = await assertRejects(async () => await read(), ZooFormatError, message);
   assert(error.message.startsWith(`${file}: `), error.message);
   const ms = performance.now() - start;
   assert(ms < maxMs, `took ${ms} ms`);
@@ -50,42 +55,43 @@ Deno.test("fuzz: 300 inputs per reader give no crash, hang or oversized allocati
 
 // ------------------------------------------------------------------------------------- HDF5
 
+// h5wasm starts on the first HDF5 read; started here, the timed reads below time only the read.
+const { module: h5Module } = await loadH5wasm();
 const kerasNested = fixture("keras_models/keras2_nested.h5");
 const applications = fixture("keras_reader/applications_weights.h5");
 
-Deno.test("HDF5: a global heap object of size 0 is refused instead of looping forever", () => {
+Deno.test("HDF5: a global heap object of size 0 is refused instead of looping forever", async () => {
   // The free-space object of the collection at 2048 (holding the vlen string attributes).
   const looping = patched(applications, { 2128: 0x7f, 2129: 0 });
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => readKeras(looping, "gcol.h5"),
     "gcol.h5",
     "corrupt HDF5 global heap at offset 2048: object 0 at offset 2247 spans 0 bytes",
   );
 });
 
-Deno.test("HDF5: a corrupt vlen attribute no longer aborts h5wasm or breaks later reads", () => {
+Deno.test("HDF5: a corrupt vlen attribute no longer aborts h5wasm or breaks later reads", async () => {
   // The backend attribute's global heap address 0x800 becomes 0x1800. h5wasm freed the
   // uninitialised string pointers of the failed read: malloc aborted or its heap was corrupted.
-  const error = assertThrows(
+  const error = await assertRejects(
     () => readKeras(patched(kerasNested, { 965: 0x18 }), "vlen.h5"),
     ZooFormatError,
     "vlen.h5: HDF5 read failed",
   );
   assert(!error.message.includes("Aborted"), error.message);
-  assertEquals(readKeras(kerasNested, "good.h5").layers.length, 2);
+  assertEquals((await readKeras(kerasNested, "good.h5")).layers.length, 2);
 });
 
 Deno.test("HDF5: a corrupt chunk size cannot grow h5wasm's memory by gigabytes", async () => {
-  const module = await h5wasm.ready;
-  const before = module.HEAPU8.length;
+  const before = h5Module.HEAPU8.length;
   // An object header continuation of 872 MB in an 18 KB file.
-  assertThrows(
+  await assertRejects(
     () => readKeras(patched(kerasNested, { 14851: 52 }), "chunk.h5"),
     ZooFormatError,
     "chunk.h5: HDF5 read failed: memory allocation failed",
   );
-  assert(module.HEAPU8.length - before <= 64 << 20, `grew by ${module.HEAPU8.length - before}`);
-  assertEquals(readKeras(kerasNested, "good.h5").layers.length, 2);
+  assert(h5Module.HEAPU8.length - before <= 64 << 20, `grew by ${h5Module.HEAPU8.length - before}`);
+  assertEquals((await readKeras(kerasNested, "good.h5")).layers.length, 2);
 });
 
 Deno.test("HDF5: failed reads leak no stack, file descriptors, memory or temporary files", async () => {
@@ -93,7 +99,6 @@ Deno.test("HDF5: failed reads leak no stack, file descriptors, memory or tempora
   // 2 MiB stack, and most left the file open (an OS descriptor and ~300 KB of HDF5 state). After
   // ~2000 bad files every read failed ("table index is out of bounds"); after as many as the
   // descriptor limit, the whole process could open no file.
-  const module = await h5wasm.ready;
   const badFiles = [
     patched(kerasNested, { 965: 0x18 }), // vlen attribute address: "incorrect cache entry type"
     patched(applications, { 7721: 0x51, 7722: 0xfe, 7723: 0x3e, 7724: 0x51 }), // local heap
@@ -104,22 +109,26 @@ Deno.test("HDF5: failed reads leak no stack, file descriptors, memory or tempora
     [...Deno.readDirSync(Deno.env.get("TMPDIR") ?? "/tmp")].filter((entry) =>
       entry.name.startsWith("denozoo-keras-")
     ).length;
-  readKeras(kerasNested, "warm-up.h5");
-  const before = { files: openFiles(), heap: module.HEAPU8.length, temporary: temporaryFiles() };
+  await readKeras(kerasNested, "warm-up.h5");
+  const before = { files: openFiles(), heap: h5Module.HEAPU8.length, temporary: temporaryFiles() };
   for (let i = 0; i < 2500; i++) {
-    assertThrows(() => readKeras(badFiles[i % 2], "bad.h5"), ZooFormatError, "bad.h5: HDF5 read");
+    await assertRejects(
+      () => readKeras(badFiles[i % 2], "bad.h5"),
+      ZooFormatError,
+      "bad.h5: HDF5 read",
+    );
   }
   assertEquals(
-    { files: openFiles(), heap: module.HEAPU8.length, temporary: temporaryFiles() },
+    { files: openFiles(), heap: h5Module.HEAPU8.length, temporary: temporaryFiles() },
     before,
   );
-  assertEquals(readKeras(applications, "good.h5").layers.length, 3);
+  assertEquals((await readKeras(applications, "good.h5")).layers.length, 3);
 });
 
-Deno.test("HDF5: an attribute whose string type was corrupted is not read", () => {
+Deno.test("HDF5: an attribute whose string type was corrupted is not read", async () => {
   // The backend attribute's class becomes a variable-length sequence; reading it made HDF5
   // access memory out of bounds.
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => readKeras(patched(kerasNested, { 929: 0x09 }), "class.h5"),
     "class.h5",
     "attribute 'backend' of '/' is not a string",
@@ -152,14 +161,14 @@ Deno.test("pickle: APPENDS of 200,000 items does not overflow the stack", () => 
   assertEquals((value as number[]).length, 200_000);
 });
 
-Deno.test("pickle: out-of-range escapes and over-long decimal ints are refused", () => {
+Deno.test("pickle: out-of-range escapes and over-long decimal ints are refused", async () => {
   const text = (s: string) => new TextEncoder().encode(s);
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => readPickle(pickle(text("V\\U00110000\n")), "u.pkl"),
     "u.pkl",
     "\\U escape beyond U+10FFFF",
   );
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => readPickle(pickle(text(`I${"9".repeat(5000)}\n`)), "i.pkl"),
     "i.pkl",
     "integer of 5000 digits is too long",
@@ -175,15 +184,15 @@ const tfjsShards = new Map(
   ) => [name, fixture(`keras_reader/tfjs/${name}`)]),
 );
 
-function readTfjs(edit: (model: typeof tfjsModel) => void): () => unknown {
+function readTfjs(edit: (model: typeof tfjsModel) => void): () => Promise<unknown> {
   const model = structuredClone(tfjsModel);
   edit(model);
   const json = new TextEncoder().encode(JSON.stringify(model));
   return () => readKeras(json, "model.json", { shards: tfjsShards });
 }
 
-Deno.test("tfjs: hostile JSON values in model.json are refused with a message", () => {
-  assertRefusedQuickly(
+Deno.test("tfjs: hostile JSON values in model.json are refused with a message", async () => {
+  await assertRefusedQuickly(
     readTfjs((model) => model.weightsManifest[0].weights[0].dtype = "DEEP"),
     "model.json",
     "has dtype 'DEEP'",
@@ -193,12 +202,12 @@ Deno.test("tfjs: hostile JSON values in model.json are refused with a message", 
   marked.weightsManifest[0].weights[0].dtype = "DEEP";
   const deep = "[".repeat(100_000) + "]".repeat(100_000);
   const json = JSON.stringify(marked).replace('"DEEP"', deep);
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => readKeras(new TextEncoder().encode(json), "model.json", { shards: tfjsShards }),
     "model.json",
     "has dtype an array",
   );
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     readTfjs((model) => {
       model.weightsManifest[0].weights[0].quantization = { dtype: "constructor" };
     }),
@@ -206,7 +215,7 @@ Deno.test("tfjs: hostile JSON values in model.json are refused with a message", 
     "uses unsupported quantization 'constructor'",
   );
   // A shard listed twice would be copied once per listing: a million times, a terabyte.
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     readTfjs((model) => model.weightsManifest[0].paths.push(model.weightsManifest[0].paths[0])),
     "model.json",
     "shard 'group1-shard1of2.bin' is listed twice in weightsManifest",
@@ -217,27 +226,27 @@ Deno.test("tfjs: hostile JSON values in model.json are refused with a message", 
 
 const gif = fixture("images/gif_two_frames.gif"); // 7×5, frame 0's descriptor at 109
 
-Deno.test("GIF: frames outside the screen and corrupt LZW data are refused", () => {
+Deno.test("GIF: frames outside the screen and corrupt LZW data are refused", async () => {
   // A 65535×65535 frame made omggif allocate 4 GiB of indices.
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => decodeImage(patched(gif, { 114: 0xff, 115: 0xff, 116: 0xff, 117: 0xff }), "big.gif"),
     "big.gif",
     "frame 0 (65535×65535 at 0,0) lies outside the 7×5 screen",
   );
   // A minimum code size of 255 made omggif's code table chase loop forever.
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => decodeImage(patched(gif, { 119: 0xff }), "lzw.gif"),
     "lzw.gif",
     "LZW minimum code size 255",
   );
   // The first code after a clear may not refer to a table entry.
   const bad = patched(gif, { 121: 0xff, 122: 0xff });
-  assertRefusedQuickly(() => decodeImage(bad, "code.gif"), "code.gif", "is not in the table");
+  await assertRefusedQuickly(() => decodeImage(bad, "code.gif"), "code.gif", "is not in the table");
 });
 
-Deno.test("JPEG and PNG: headers claiming more pixels than the data can hold are refused", () => {
+Deno.test("JPEG and PNG: headers claiming more pixels than the data can hold are refused", async () => {
   const jpeg = fixture("images/exif_orientation1.jpg"); // SOF0 at 194
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => decodeImage(patched(jpeg, { 199: 0xfd, 200: 0xe8, 201: 0x27, 202: 0x10 }), "big.jpg"),
     "big.jpg",
     "the frame header claims 10000×65000 pixels, more than the 712-byte file can encode",
@@ -253,7 +262,7 @@ Deno.test("JPEG and PNG: headers claiming more pixels than the data can hold are
     22: 0x03,
     23: 0xe8,
   });
-  assertRefusedQuickly(
+  await assertRefusedQuickly(
     () => decodeImage(claims, "big.png"),
     "big.png",
     "bytes of image data cannot hold the 90000000 bytes of a 30000×1000 image",

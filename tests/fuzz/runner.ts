@@ -4,8 +4,8 @@
  * its own lets the harness kill a reader stuck in a loop (a Worker's `terminate` does not stop
  * synchronous code) and survive out-of-memory deaths and WebAssembly aborts.
  *
- * Before any reader is imported, typed-array and ArrayBuffer constructors and
- * `WebAssembly.Memory.prototype.grow` are wrapped by an allocation guard: an allocation larger
+ * Before any reader is prepared (`FuzzTarget.load`), typed-array and ArrayBuffer constructors
+ * and `WebAssembly.Memory.prototype.grow` are wrapped by an allocation guard: an allocation larger
  * than the target's limit for the input (by default 64 × its size, at least 32 MiB) is refused
  * and reported, since it means a reader trusted a size field without checking it against the
  * file.
@@ -202,10 +202,10 @@ async function main(): Promise<void> {
     ((inputBytes: number) => Math.max(32 << 20, 64 * inputBytes));
   const seenMessages = new Set<string>();
   /** Whether the reader still reads every seed: a hostile input must not break later reads. */
-  const healthy = (index: number): string | undefined => {
+  const healthy = async (index: number): Promise<string | undefined> => {
     for (const { bytes, companions, label } of seeds) {
       try {
-        read(bytes, companions);
+        await read(bytes, companions);
       } catch (error) {
         return `the reader no longer reads seed ${label} (health check after input ${index}): ${
           normalise(error)
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     let trapped = false;
     const start = performance.now();
     try {
-      read(input.bytes, input.companions);
+      await read(input.bytes, input.companions);
     } catch (error) {
       const expected = error instanceof ZooFormatError &&
         error.message.startsWith(target.file);
@@ -241,7 +241,7 @@ async function main(): Promise<void> {
     allocationLimit = Infinity;
     // A WebAssembly trap or abort that the reader reported as a format error still is a crash.
     const aborted = message !== undefined && WASM_TRAP.test(message);
-    const broken = (aborted || (index + 1) % healthEvery === 0) ? healthy(index) : undefined;
+    const broken = (aborted || (index + 1) % healthEvery === 0) ? await healthy(index) : undefined;
     if (aborted || broken) {
       outcome = "crash";
       message = broken ?? message;
