@@ -147,7 +147,7 @@ export {
   importFile,
   type ImportOptions,
 } from "./convert/import.ts";
-export { readShards } from "./formats/keras.ts";
+export { readShards } from "./formats/keras/tfjs.ts";
 export { detectFormat, type SourceFormat } from "./formats/detect.ts";
 export {
   type FormatDefaults,
@@ -199,19 +199,18 @@ export {
   type OnnxExportOptions,
   type OnnxWithExternalData,
 } from "./convert/onnx_export.ts";
-export { loadOnnxGraph, type OnnxGraphModel } from "./graph/onnx_graph.ts";
+export { loadOnnxGraph, type OnnxGraphModel } from "./graph/onnx/load.ts";
+export { loadKerasModel, type LoadKerasModelOptions } from "./graph/keras/load.ts";
 export {
   type LayersModelFiles,
-  loadKerasModel,
-  type LoadKerasModelOptions,
   saveLayersModel,
   serializeLayersModel,
-} from "./graph/keras_model.ts";
+} from "./graph/keras/save.ts";
 export { type PytorchCheckpoint, readPytorch } from "./formats/pytorch.ts";
+export { readKeras } from "./formats/keras/read.ts";
 export {
   type KerasFile,
   type KerasFormat,
   type KerasLayerWeights,
-  readKeras,
   type ReadKerasOptions,
-} from "./formats/keras.ts";
+} from "./formats/keras/types.ts";

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { loadKerasModel } from "../graph/keras/load.ts";
+import { saveLayersModel } from "../graph/keras/save.ts";
 import { type Args, backend, option, UsageError } from "./args.ts";
 import { resolveBytes } from "../pipelines/resolve.ts";
 import { toZooFile } from "../pipelines/provenance.ts";
@@ -102,7 +104,6 @@ async function convertGraph(
       `${source} is not a zoo ResNet (${why}); give --out a folder for a tfjs layers model`,
     );
   }
-  const { loadKerasModel, saveLayersModel } = await import("../graph/keras_model.ts");
   const model = await loadKerasModel(bytes, source);
   await saveLayersModel(model, out);
   console.log(`source format: ${detectFormat(bytes, source)}`);

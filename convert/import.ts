@@ -16,7 +16,9 @@
 import type { ResNetSpec } from "../arch/spec.ts";
 import type { Weight, WeightMap } from "../arch/weights.ts";
 import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
-import type { OnnxModel } from "../formats/onnx.ts";
+import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+import { readKeras } from "../formats/keras/read.ts";
+import { readShards } from "../formats/keras/tfjs.ts";
 import { readPytorch } from "../formats/pytorch.ts";
 import { readWholeFile } from "../formats/files.ts";
 import { readZooWeights } from "./zoofile.ts";
@@ -254,9 +256,9 @@ function kerasLayers(
  * Imports a weights file already in memory. Sibling files (ONNX external data, tfjs
  * shards) are read relative to `file`.
  *
- * The ONNX and Keras readers are loaded on first use: their libraries (protobuf.js with the
- * ONNX schema, h5wasm's WebAssembly HDF5) take 50 MB of memory that a run on PyTorch or zoo
- * weights never needs.
+ * The ONNX and Keras readers start their libraries on first use (`formats/libraries.ts`):
+ * protobuf.js with the ONNX schema and h5wasm's WebAssembly HDF5 take 50 MB of memory that a
+ * run on PyTorch or zoo weights never needs.
  *
  * @example
  * ```ts
@@ -282,15 +284,13 @@ export async function importBytes(
       return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, arch }), format };
     }
     case "onnx": {
-      const { readOnnx } = await import("../formats/onnx.ts");
-      const { layers, preact } = onnxLayers(readOnnx(bytes, file), file);
+      const { layers, preact } = onnxLayers(await readOnnx(bytes, file), file);
       return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, preact, arch }), format };
     }
     case "keras-h5":
     case "keras3":
     case "tfjs-layers": {
-      const { readKeras, readShards } = await import("../formats/keras.ts");
-      const keras = readKeras(bytes, file, {
+      const keras = await readKeras(bytes, file, {
         shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined,
       });
       const { strides, preact } = kerasHints(keras.modelConfig);

@@ -129,7 +129,7 @@ for (const [caseIndex, { spec, size, roundTrip }] of CASES.entries()) {
         const error = relativeError(y.data, expected.data);
         assert(error < 1e-4, `${spec.name} ${layout}: relative error ${error}`);
 
-        const model = readOnnx(bytes, `${spec.name}.onnx`);
+        const model = await readOnnx(bytes, `${spec.name}.onnx`);
         assertEquals([model.opset, model.irVersion, model.producer], [13, 7, "denozoo"]);
         assertEquals(model.graph.inputs, [{
           name: "input",
@@ -235,7 +235,7 @@ Deno.test({
       const expected = await predictTfjs(spec, weights, x, shape, options);
       const bytes = exportOnnx(plan, weights, { layout });
       const y = await runOrt(bytes, x, shape, layout);
-      const { outputs } = readOnnx(bytes, "features.onnx").graph;
+      const { outputs } = (await readOnnx(bytes, "features.onnx")).graph;
       assertEquals(outputs[0].name, "features");
       const label = `${options.pooling ?? "none"} ${layout}`;
       if (options.pooling) {
@@ -270,7 +270,7 @@ Deno.test({
     ];
     for (const [options, opset, irVersion, inputShape] of variants) {
       const bytes = exportOnnx(plan, weights, options);
-      const model = readOnnx(bytes, "x.onnx");
+      const model = await readOnnx(bytes, "x.onnx");
       assertEquals([model.opset, model.irVersion, model.graph.inputs[0].shape], [
         opset,
         irVersion,
@@ -332,7 +332,7 @@ Deno.test({
     try {
       await Deno.writeFile(`${dir}/w.onnx.data`, joinChunks(data));
       await Deno.writeFile(`${dir}/w.onnx`, model);
-      const floats = readOnnx(model, `${dir}/w.onnx`).graph;
+      const floats = (await readOnnx(model, `${dir}/w.onnx`)).graph;
       const proto = onnx.ModelProto.decode(model);
       const external = proto.graph!.initializer!.filter((t) => t.dataLocation === 1);
       assertEquals(

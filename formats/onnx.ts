@@ -1,20 +1,22 @@
 /**
  * Reader for ONNX models (`.onnx` protobuf files): the graph's nodes, inputs, outputs and
  * initializers, with every tensor decoded to a {@link NamedTensor}. Initializer data may sit in
- * `raw_data`, in the typed repeated fields, or in external data files beside the model.
+ * `raw_data`, in the typed repeated fields, or in external data files beside the model. The
+ * protobuf schema (onnx-proto) is loaded on the first read, from `./libraries.ts`.
  *
  * @example
  * ```ts
  * import { readOnnx } from "./onnx.ts";
- * const model = readOnnx(await Deno.readFile("resnet50-v1-12.onnx"), "resnet50-v1-12.onnx");
- * console.log(model.opset, model.graph.nodes.length, model.graph.initializers.size);
+ * const file = "testdata/fixtures/nets/tv_basic.onnx";
+ * const model = await readOnnx(await Deno.readFile(file), file);
+ * console.log(model.opset, model.graph.nodes.length, model.graph.initializers.size); // 13 34 30
  * ```
  *
  * @module
  */
 
-import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
+import { loadOnnxProto, type OnnxSchema } from "./libraries.ts";
 import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
@@ -25,8 +27,6 @@ import {
   RAW_DTYPES,
   type RawDType,
 } from "./raw.ts";
-
-const { onnx } = onnxProto;
 
 /** A parsed ONNX model. */
 export interface OnnxModel {
@@ -92,76 +92,63 @@ type ProtoInt64 = number | { low: number; high: number };
 
 /** How an ONNX tensor element type is stored in raw_data and in its typed field. */
 interface OnnxTypeLayout {
-  /** The name in onnx.proto, for messages. */
-  typeName: string;
   /** The raw little-endian encoding of `raw_data` and external data. */
   raw: RawDType;
   /** Reads the typed repeated field onnx.proto assigns to this type. */
   typed: (tensor: OnnxTypes.ITensorProto) => NamedTensor["data"];
 }
 
-const TensorDataType = onnx.TensorProto.DataType;
-const AttributeType = onnx.AttributeProto.AttributeType;
-
 function toBigInt(value: ProtoInt64): bigint {
   if (typeof value === "number") return BigInt(value);
   return BigInt.asIntN(64, (BigInt(value.high) << 32n) | BigInt(value.low >>> 0));
 }
 
-/** The element types this reader decodes; int32_data carries every type of 16 bits or less. */
-const ONNX_TYPE_LAYOUTS: Partial<Record<number, OnnxTypeLayout>> = {
-  [TensorDataType.FLOAT]: {
-    typeName: "FLOAT",
+/**
+ * The element types this reader decodes, by their names in onnx.proto; int32_data carries every
+ * type of 16 bits or less.
+ */
+const ONNX_TYPE_LAYOUTS: Readonly<Record<string, OnnxTypeLayout>> = {
+  FLOAT: {
     raw: "F32",
     typed: (t) => Float32Array.from(t.floatData ?? []),
   },
-  [TensorDataType.FLOAT16]: {
-    typeName: "FLOAT16",
+  FLOAT16: {
     raw: "F16",
     typed: (t) => float16BitsToFloat32(Uint16Array.from(t.int32Data ?? [])),
   },
-  [TensorDataType.BFLOAT16]: {
-    typeName: "BFLOAT16",
+  BFLOAT16: {
     raw: "BF16",
     typed: (t) => bfloat16BitsToFloat32(Uint16Array.from(t.int32Data ?? [])),
   },
-  [TensorDataType.DOUBLE]: {
-    typeName: "DOUBLE",
+  DOUBLE: {
     raw: "F64",
     typed: (t) => Float32Array.from(t.doubleData ?? []),
   },
-  [TensorDataType.INT64]: {
-    typeName: "INT64",
+  INT64: {
     raw: "I64",
     typed: (t) => BigInt64Array.from(t.int64Data ?? [], toBigInt),
   },
-  [TensorDataType.INT32]: {
-    typeName: "INT32",
+  INT32: {
     raw: "I32",
     typed: (t) => Int32Array.from(t.int32Data ?? []),
   },
-  [TensorDataType.INT16]: {
-    typeName: "INT16",
+  INT16: {
     raw: "I16",
     typed: (t) => Int32Array.from(t.int32Data ?? []),
   },
-  [TensorDataType.UINT16]: {
-    typeName: "UINT16",
+  UINT16: {
     raw: "U16",
     typed: (t) => Int32Array.from(t.int32Data ?? []),
   },
-  [TensorDataType.INT8]: {
-    typeName: "INT8",
+  INT8: {
     raw: "I8",
     typed: (t) => Int32Array.from(t.int32Data ?? []),
   },
-  [TensorDataType.UINT8]: {
-    typeName: "UINT8",
+  UINT8: {
     raw: "U8",
     typed: (t) => Uint8Array.from(t.int32Data ?? []),
   },
-  [TensorDataType.BOOL]: {
-    typeName: "BOOL",
+  BOOL: {
     raw: "BOOL",
     typed: (t) => Uint8Array.from(t.int32Data ?? []),
   },
@@ -234,6 +221,7 @@ class ExternalDataReader {
 }
 
 function decodeTensor(
+  onnx: OnnxSchema,
   file: string,
   tensor: OnnxTypes.ITensorProto,
   external: ExternalDataReader,
@@ -243,11 +231,14 @@ function decodeTensor(
   if (!shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) {
     throw new ZooFormatError(file, `tensor '${name}' has invalid dims ${JSON.stringify(shape)}`);
   }
-  const layout = ONNX_TYPE_LAYOUTS[tensor.dataType ?? 0];
-  if (!layout) {
-    const typeName = TensorDataType[tensor.dataType ?? 0] ?? String(tensor.dataType);
-    throw new ZooFormatError(file, `tensor '${name}' has unsupported data type ${typeName}`);
+  const typeName: string | undefined = onnx.TensorProto.DataType[tensor.dataType ?? 0];
+  if (typeName === undefined || !Object.hasOwn(ONNX_TYPE_LAYOUTS, typeName)) {
+    throw new ZooFormatError(
+      file,
+      `tensor '${name}' has unsupported data type ${typeName ?? String(tensor.dataType)}`,
+    );
   }
+  const layout = ONNX_TYPE_LAYOUTS[typeName];
   if (tensor.segment) {
     throw new ZooFormatError(file, `tensor '${name}' is segmented, which is not supported`);
   }
@@ -264,7 +255,7 @@ function decodeTensor(
     if (raw.length !== expectedBytes) {
       throw new ZooFormatError(
         file,
-        `tensor '${name}' (${layout.typeName} ${JSON.stringify(shape)}) has ${raw.length} ` +
+        `tensor '${name}' (${typeName} ${JSON.stringify(shape)}) has ${raw.length} ` +
           `bytes of data, expected ${expectedBytes}`,
       );
     }
@@ -276,7 +267,7 @@ function decodeTensor(
   if (data.length !== count) {
     throw new ZooFormatError(
       file,
-      `tensor '${name}' (${layout.typeName} ${JSON.stringify(shape)}) has ${data.length} ` +
+      `tensor '${name}' (${typeName} ${JSON.stringify(shape)}) has ${data.length} ` +
         `values, expected ${count}`,
     );
   }
@@ -287,7 +278,8 @@ function decodeTensor(
  * The attribute's kind. Files from before the `type` field (IR version 1) leave it UNDEFINED;
  * then the one field that is set tells.
  */
-function attributeKind(attribute: OnnxTypes.IAttributeProto): number {
+function attributeKind(onnx: OnnxSchema, attribute: OnnxTypes.IAttributeProto): number {
+  const AttributeType = onnx.AttributeProto.AttributeType;
   if (attribute.type) return attribute.type;
   const has = (field: string) => Object.hasOwn(attribute, field);
   if (has("f")) return AttributeType.FLOAT;
@@ -301,13 +293,15 @@ function attributeKind(attribute: OnnxTypes.IAttributeProto): number {
 }
 
 function decodeAttribute(
+  onnx: OnnxSchema,
   file: string,
   node: string,
   attribute: OnnxTypes.IAttributeProto,
   external: ExternalDataReader,
 ): OnnxAttribute {
   const utf8 = new TextDecoder();
-  const kind = attributeKind(attribute);
+  const AttributeType = onnx.AttributeProto.AttributeType;
+  const kind = attributeKind(onnx, attribute);
   switch (kind) {
     case AttributeType.FLOAT:
       return attribute.f ?? 0;
@@ -319,7 +313,7 @@ function decodeAttribute(
       if (!attribute.t) {
         throw new ZooFormatError(file, `${node} attribute '${attribute.name}' has no tensor`);
       }
-      return decodeTensor(file, attribute.t, external);
+      return decodeTensor(onnx, file, attribute.t, external);
     case AttributeType.FLOATS:
       return [...(attribute.floats ?? [])];
     case AttributeType.INTS:
@@ -345,7 +339,11 @@ function decodeValueInfo(info: OnnxTypes.IValueInfoProto): OnnxValueInfo {
   };
 }
 
-function decodeModelProto(bytes: Uint8Array, file: string): OnnxTypes.ModelProto {
+function decodeModelProto(
+  onnx: OnnxSchema,
+  bytes: Uint8Array,
+  file: string,
+): OnnxTypes.ModelProto {
   try {
     return onnx.ModelProto.decode(bytes);
   } catch (error) {
@@ -359,7 +357,8 @@ function decodeModelProto(bytes: Uint8Array, file: string): OnnxTypes.ModelProto
 /**
  * Parses an ONNX model. Tensors are copied out of `bytes`; FLOAT16, BFLOAT16 and DOUBLE become
  * float32, INT8/INT16/UINT16 int32, INT64 a BigInt64Array. External data is read from disk
- * (`Deno.readFileSync`, so it needs read permission).
+ * (`Deno.readFileSync`, so it needs read permission). It is async only because the first read
+ * loads the protobuf schema.
  *
  * @param bytes The whole `.onnx` file.
  * @param file The model's path: named in errors, and its directory holds external data by default.
@@ -369,18 +368,20 @@ function decodeModelProto(bytes: Uint8Array, file: string): OnnxTypes.ModelProto
  *
  * @example
  * ```ts
- * const model = readOnnx(await Deno.readFile("models/tiny.onnx"), "models/tiny.onnx");
+ * const file = "testdata/fixtures/onnx_reader/tiny_conv.onnx";
+ * const model = await readOnnx(await Deno.readFile(file), file);
  * const conv = model.graph.nodes.find((n) => n.opType === "Conv");
  * const weight = model.graph.initializers.get(conv!.inputs[1]);
  * console.log(conv!.attributes.kernel_shape, weight?.shape); // [3, 3] [4, 3, 3, 3]
  * ```
  */
-export function readOnnx(
+export async function readOnnx(
   bytes: Uint8Array,
   file: string,
   options: ReadOnnxOptions = {},
-): OnnxModel {
-  const model = decodeModelProto(bytes, file);
+): Promise<OnnxModel> {
+  const onnx = await loadOnnxProto();
+  const model = decodeModelProto(onnx, bytes, file);
   const graph = model.graph;
   if (!graph) throw new ZooFormatError(file, "model has no graph");
   const opsetImport = model.opsetImport.find((o) => !o.domain || o.domain === "ai.onnx");
@@ -397,7 +398,7 @@ export function readOnnx(
 
   const initializers = new Map<string, NamedTensor>();
   for (const proto of graph.initializer ?? []) {
-    const tensor = decodeTensor(file, proto, external);
+    const tensor = decodeTensor(onnx, file, proto, external);
     if (initializers.has(tensor.name)) {
       throw new ZooFormatError(file, `initializer '${tensor.name}' appears twice`);
     }
@@ -408,7 +409,7 @@ export function readOnnx(
     const label = `node '${node.name || `#${index}`}' (${node.opType})`;
     const attributes: Record<string, OnnxAttribute> = {};
     for (const attribute of node.attribute ?? []) {
-      attributes[attribute.name ?? ""] = decodeAttribute(file, label, attribute, external);
+      attributes[attribute.name ?? ""] = decodeAttribute(onnx, file, label, attribute, external);
     }
     return {
       name: node.name ?? "",
@@ -443,8 +444,11 @@ export function readOnnx(
  *
  * @example
  * ```ts
- * const axes = model.graph.initializers.get("axes")!; // INT64 [2]
- * onnxTensorToFloat32(axes); // Float32Array [2, 3]
+ * import { readOnnx } from "./onnx.ts";
+ * const file = "testdata/fixtures/onnx_reader/basic.onnx";
+ * const model = await readOnnx(await Deno.readFile(file), file);
+ * const flags = model.graph.initializers.get("flags")!; // BOOL [3]
+ * console.log(onnxTensorToFloat32(flags)); // Float32Array(3) [ 1, 0, 1 ]
  * ```
  */
 export function onnxTensorToFloat32(t: NamedTensor): Float32Array {

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import onnxProto from "onnx-proto";
 import { type OnnxModel, onnxTensorToFloat32, readOnnx } from "./onnx.ts";
 import type { NamedTensor } from "./tensor.ts";
@@ -23,7 +23,7 @@ const expected: Record<string, ExpectedModel> = JSON.parse(
   await Deno.readTextFile(`${FIXTURES}/expected.json`),
 );
 
-function load(name: string): OnnxModel {
+function load(name: string): Promise<OnnxModel> {
   const file = `${FIXTURES}/${name}`;
   return readOnnx(Deno.readFileSync(file), file);
 }
@@ -44,8 +44,8 @@ function assertValues(tensor: NamedTensor, values: (number | string)[]): void {
 }
 
 for (const name of ["basic.onnx", "external.onnx", "tiny_conv.onnx"]) {
-  Deno.test(`readOnnx ${name} matches what the onnx Python package reads`, () => {
-    const model = load(name);
+  Deno.test(`readOnnx ${name} matches what the onnx Python package reads`, async () => {
+    const model = await load(name);
     const reference = expected[name];
     assertEquals(model.irVersion, reference.irVersion);
     assertEquals(model.opset, reference.opset);
@@ -72,8 +72,8 @@ for (const name of ["basic.onnx", "external.onnx", "tiny_conv.onnx"]) {
   });
 }
 
-Deno.test("readOnnx decodes each storage to the right element type", () => {
-  const { initializers } = load("basic.onnx").graph;
+Deno.test("readOnnx decodes each storage to the right element type", async () => {
+  const { initializers } = (await load("basic.onnx")).graph;
   const kinds = Object.fromEntries(
     [...initializers].map(([name, t]) => [name, `${t.dtype}/${t.data.constructor.name}`]),
   );
@@ -105,8 +105,8 @@ Deno.test("readOnnx decodes each storage to the right element type", () => {
   assertEquals(elements(initializers.get("scalar")!), [3.5]);
 });
 
-Deno.test("readOnnx decodes attributes of every kind and Constant tensors", () => {
-  const [constant, conv, allKinds] = load("basic.onnx").graph.nodes;
+Deno.test("readOnnx decodes attributes of every kind and Constant tensors", async () => {
+  const [constant, conv, allKinds] = (await load("basic.onnx")).graph.nodes;
   assertEquals(Object.keys(constant.attributes), ["value"]);
   const { name, shape, dtype, data } = constant.attributes.value as NamedTensor;
   assertEquals({ name, shape, dtype, data }, {
@@ -134,8 +134,8 @@ Deno.test("readOnnx decodes attributes of every kind and Constant tensors", () =
   });
 });
 
-Deno.test("readOnnx reads torch.onnx.export output: folded onnx::Conv_* tensors, Long dims", () => {
-  const { graph, producer } = load("tiny_conv.onnx");
+Deno.test("readOnnx reads torch.onnx.export output: folded onnx::Conv_* tensors, Long dims", async () => {
+  const { graph, producer } = await load("tiny_conv.onnx");
   assertEquals(producer, "pytorch");
   assertEquals(graph.nodes.map((n) => n.opType), [
     "Conv",
@@ -157,13 +157,13 @@ Deno.test("readOnnx reads torch.onnx.export output: folded onnx::Conv_* tensors,
   assertEquals(graph.inputs, [{ name: "input", shape: ["batch", 3, 8, 8] }]);
 });
 
-Deno.test("readOnnx copies raw_data that sits at an unaligned offset", () => {
+Deno.test("readOnnx copies raw_data that sits at an unaligned offset", async () => {
   const bytes = Deno.readFileSync(`${FIXTURES}/tiny_conv.onnx`);
-  const reference = load("tiny_conv.onnx").graph.initializers;
+  const reference = (await load("tiny_conv.onnx")).graph.initializers;
   for (const shift of [1, 2, 3]) {
     const padded = new Uint8Array(bytes.length + shift);
     padded.set(bytes, shift);
-    const shifted = readOnnx(padded.subarray(shift), "tiny_conv.onnx").graph.initializers;
+    const shifted = (await readOnnx(padded.subarray(shift), "tiny_conv.onnx")).graph.initializers;
     for (const [name, tensor] of reference) assertEquals(shifted.get(name), tensor);
   }
 });
@@ -173,7 +173,7 @@ Deno.test("readOnnx reads external data from externalDataDir", async () => {
   try {
     await Deno.copyFile(`${FIXTURES}/weights.bin`, `${dir}/weights.bin`);
     const bytes = Deno.readFileSync(`${FIXTURES}/external.onnx`);
-    const model = readOnnx(bytes, "somewhere/else/external.onnx", { externalDataDir: dir });
+    const model = await readOnnx(bytes, "somewhere/else/external.onnx", { externalDataDir: dir });
     assertEquals(model.graph.initializers.get("fc_b")!.data, new Float32Array([1, -2, 0.125]));
     assertEquals(model.graph.initializers.get("shape")!.data, new BigInt64Array([1n, -1n]));
   } finally {
@@ -185,7 +185,7 @@ Deno.test("readOnnx names the model and the missing external data file", async (
   const dir = await Deno.makeTempDir();
   try {
     await Deno.copyFile(`${FIXTURES}/external.onnx`, `${dir}/external.onnx`);
-    const error = assertThrows(
+    const error = await assertRejects(
       () => readOnnx(Deno.readFileSync(`${dir}/external.onnx`), `${dir}/external.onnx`),
       ZooFormatError,
     );
@@ -204,7 +204,7 @@ Deno.test("readOnnx rejects external data shorter than the tensor", async () => 
   try {
     const weights = Deno.readFileSync(`${FIXTURES}/weights.bin`);
     await Deno.writeFile(`${dir}/weights.bin`, weights.subarray(0, 40));
-    assertThrows(
+    await assertRejects(
       () =>
         readOnnx(Deno.readFileSync(`${FIXTURES}/external.onnx`), "external.onnx", {
           externalDataDir: dir,
@@ -217,9 +217,9 @@ Deno.test("readOnnx rejects external data shorter than the tensor", async () => 
   }
 });
 
-Deno.test("readOnnx rejects a truncated file", () => {
+Deno.test("readOnnx rejects a truncated file", async () => {
   const bytes = Deno.readFileSync(`${FIXTURES}/basic.onnx`);
-  assertThrows(
+  await assertRejects(
     () => readOnnx(bytes.subarray(0, Math.floor(bytes.length / 2)), "basic.onnx"),
     ZooFormatError,
     "basic.onnx: not a valid ONNX model (protobuf decoding failed",
@@ -238,7 +238,7 @@ function modelWith(
   }).finish();
 }
 
-Deno.test("readOnnx rejects malformed tensors and models", () => {
+Deno.test("readOnnx rejects malformed tensors and models", async () => {
   const float = onnx.TensorProto.DataType.FLOAT;
   const cases: [Uint8Array, string][] = [
     [
@@ -272,12 +272,12 @@ Deno.test("readOnnx rejects malformed tensors and models", () => {
     [onnx.ModelProto.encode({ irVersion: 8 }).finish(), "m.onnx: model has no graph"],
   ];
   for (const [bytes, message] of cases) {
-    assertThrows(() => readOnnx(bytes, "m.onnx"), ZooFormatError, message);
+    await assertRejects(() => readOnnx(bytes, "m.onnx"), ZooFormatError, message);
   }
 });
 
-Deno.test("onnxTensorToFloat32 converts any element type", () => {
-  const { initializers } = load("basic.onnx").graph;
+Deno.test("onnxTensorToFloat32 converts any element type", async () => {
+  const { initializers } = (await load("basic.onnx")).graph;
   const raw = initializers.get("w_raw")!;
   assert(onnxTensorToFloat32(raw) === raw.data);
   assertEquals(

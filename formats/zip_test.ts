@@ -7,11 +7,11 @@
  * @module
  */
 
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { zipSync } from "fflate";
 import { readZip } from "./zip.ts";
 import { readPytorch } from "./pytorch.ts";
-import { readKeras } from "./keras.ts";
+import { readKeras } from "./keras/read.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 const zipDir = new URL("../testdata/fixtures/zips/", import.meta.url);
@@ -184,11 +184,15 @@ Deno.test("readPytorch and readKeras refuse hostile archives", async () => {
   const bomb = await Deno.readFile(new URL("bomb.zip", zipDir));
   const header = new Uint8Array([0x50, 0x4b, 0x03, 0x04]);
   assertEquals(bomb.subarray(0, 4), header);
-  assertThrows(() => readKeras(bomb, "bomb.keras"), ZooFormatError, "bomb.keras: zip entries");
+  await assertRejects(
+    () => readKeras(bomb, "bomb.keras"),
+    ZooFormatError,
+    "bomb.keras: zip entries",
+  );
 
   // The real fixtures still read through the new reader.
   const tiny = await Deno.readFile(new URL("tiny_zip.pth", pthDir));
   assertEquals(readPytorch(tiny, "tiny_zip.pth").format, "zip");
   const keras = await Deno.readFile(new URL("tiny_functional.keras", kerasDir));
-  assertEquals(readKeras(keras, "tiny_functional.keras").format, "keras3");
+  assertEquals((await readKeras(keras, "tiny_functional.keras")).format, "keras3");
 });

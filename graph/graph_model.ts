@@ -4,7 +4,9 @@
  *
  * @example
  * ```ts
+ * import { useBackend } from "../runtime/backend.ts";
  * import { loadGraphModel } from "./graph_model.ts";
+ * await useBackend("cpu");
  * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
  * const graph = await loadGraphModel(await Deno.readFile(path), path);
  * console.log(graph.layout, graph.classes); // nhwc 10
@@ -16,7 +18,10 @@
 
 import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
-import { readShards } from "../formats/keras.ts";
+import { readShards } from "../formats/keras/tfjs.ts";
+import { readOnnx } from "../formats/onnx.ts";
+import { loadKerasModel } from "./keras/load.ts";
+import { loadOnnxGraph } from "./onnx/load.ts";
 
 /** A network outside the zoo's specs, run from its own graph on tfjs. */
 export interface GraphModel {
@@ -36,20 +41,17 @@ export interface GraphModel {
  *
  * @example
  * ```ts
- * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
+ * import { useBackend } from "../runtime/backend.ts";
+ * await useBackend("cpu");
+ * const path = "testdata/fixtures/nets/tv_basic.onnx";
  * const graph = await loadGraphModel(await Deno.readFile(path), path);
- * console.log(graph.layout, graph.classes); // nhwc 10
+ * console.log(graph.layout, graph.classes); // nchw 10
  * graph.dispose();
  * ```
  */
 export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
-  // Loaded here, not up front: most runs never need these readers (see `importBytes`).
   if (detectFormat(bytes, source) === "onnx") {
-    const [{ readOnnx }, { loadOnnxGraph }] = await Promise.all([
-      import("../formats/onnx.ts"),
-      import("./onnx_graph.ts"),
-    ]);
-    const onnx = readOnnx(bytes, source);
+    const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
     const output = onnx.graph.outputs[0]?.shape ?? [];
     return {
@@ -60,7 +62,6 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
     };
   }
   const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
-  const { loadKerasModel } = await import("./keras_model.ts");
   const layers = await loadKerasModel(bytes, source, { shards });
   const shape = layers.outputs[0].shape;
   return {

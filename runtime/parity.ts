@@ -14,6 +14,7 @@
  * @module
  */
 
+import { readOnnx } from "../formats/onnx.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { defaultInputSize } from "../arch/spec.ts";
 import { createModel, type ZooModel } from "./model.ts";
@@ -103,9 +104,7 @@ export async function verifyOnnxImport(
   source: string,
   model: ZooModel,
 ): Promise<Parity> {
-  // Loaded on use, as everywhere: protobuf.js and the ONNX schema are large.
-  const { readOnnx } = await import("../formats/onnx.ts");
-  const declared = readOnnx(bytes, source).graph.inputs[0]?.shape ?? [];
+  const declared = (await readOnnx(bytes, source)).graph.inputs[0]?.shape ?? [];
   const size = defaultInputSize(model.spec);
   const shape = [1, 3, size, size].map((fallback, i) =>
     typeof declared[i] === "number" ? declared[i] as number : fallback

@@ -4,8 +4,8 @@
  * its own lets the harness kill a reader stuck in a loop (a Worker's `terminate` does not stop
  * synchronous code) and survive out-of-memory deaths and WebAssembly aborts.
  *
- * Before any reader is imported, typed-array and ArrayBuffer constructors and
- * `WebAssembly.Memory.prototype.grow` are wrapped by an allocation guard: an allocation larger
+ * Before any reader is prepared (`FuzzTarget.load`), typed-array and ArrayBuffer constructors
+ * and `WebAssembly.Memory.prototype.grow` are wrapped by an allocation guard: an allocation larger
  * than the target's limit for the input (by default 64 × its size, at least 32 MiB) is refused
  * and reported, since it means a reader trusted a size field without checking it against the
  * file.

@@ -1,8 +1,10 @@
 /**
  * The readers the fuzzer attacks: for each, its seed files (existing fixtures plus
  * `testdata/fuzz/corpus/`), what the mutator knows about the format (size fields, structure-aware rewrites)
- * and how one input is read. Readers are imported lazily by {@link FuzzTarget.load}, so that the
- * runner can install its allocation guard before any reader module is evaluated.
+ * and how one input is read. {@link FuzzTarget.load} runs after the runner has installed its
+ * allocation guard: it imports the readers whose modules start something as they are evaluated,
+ * and starts the libraries of the ONNX and Keras readers (`formats/libraries.ts`), whose modules
+ * start nothing on import.
  *
  * @example
  * ```ts
@@ -15,6 +17,9 @@
 
 import { unzipSync, zipSync } from "fflate";
 import { readZip } from "../../formats/zip.ts";
+import { readOnnx } from "../../formats/onnx.ts";
+import { readKeras } from "../../formats/keras/read.ts";
+import { loadH5wasm, loadOnnxProto } from "../../formats/libraries.ts";
 import { type FormatHints, mutateJson, readVarint, type Rng, type SizeField } from "./mutate.ts";
 
 /** One seed: a valid file of the target's format, and the files it needs beside it. */
@@ -27,7 +32,7 @@ export interface FuzzSeed {
   companions?: Map<string, Uint8Array>;
 }
 
-/** Reads one input; it throws (or its promise rejects with) what the reader throws. */
+/** Reads one input; it throws, or returns a promise that rejects with, what the reader throws. */
 export type ReadInput = (bytes: Uint8Array, companions?: Map<string, Uint8Array>) => unknown;
 
 /** One reader under attack. */
@@ -42,7 +47,10 @@ export interface FuzzTarget {
   seeds(): Promise<FuzzSeed[]>;
   /** Size fields and structure-aware rewrites of one seed's format. */
   hints(seed: Uint8Array): FormatHints;
-  /** Imports the reader; call only after the allocation guard is installed. */
+  /**
+   * Prepares the reader (imports it, starts its libraries); call only after the allocation guard
+   * is installed.
+   */
   load(): Promise<ReadInput>;
   /**
    * The largest single allocation (bytes) an input of `inputBytes` may cause. Default:
@@ -306,7 +314,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       ),
     hints: (seed) => ({ fields: protobufLengthFields(seed) }),
     load: async () => {
-      const { readOnnx } = await import("../../formats/onnx.ts");
+      await loadOnnxProto();
       // External data is looked up in a folder that does not exist, so it is never found.
       const externalDataDir = "/nonexistent/denozoo-fuzz";
       return (bytes) => readOnnx(bytes, "fuzz.onnx", { externalDataDir });
@@ -324,7 +332,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       ),
     hints: (seed) => ({ fields: smallUint64Fields(seed) }),
     load: async () => {
-      const { readKeras } = await import("../../formats/keras.ts");
+      await loadH5wasm();
       return (bytes) => readKeras(bytes, "fuzz.h5");
     },
   },
@@ -341,7 +349,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       ),
     hints: (seed) => ({ fields: zipFields(seed), structured: zipMemberRewrite(memberBytes) }),
     load: async () => {
-      const { readKeras } = await import("../../formats/keras.ts");
+      await loadH5wasm();
       return (bytes) => readKeras(bytes, "fuzz.keras");
     },
   },
@@ -361,10 +369,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       return [{ ...model, companions }];
     },
     hints: () => ({ fields: [], structured: jsonRewrite }),
-    load: async () => {
-      const { readKeras } = await import("../../formats/keras.ts");
-      return (bytes, shards) => readKeras(bytes, "fuzz/model.json", { shards });
-    },
+    load: () => Promise.resolve((bytes, shards) => readKeras(bytes, "fuzz/model.json", { shards })),
   },
   {
     name: "pth-zip",

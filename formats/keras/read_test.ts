@@ -1,18 +1,20 @@
 /**
- * Tests of convert/keras.ts on the real MLPerf Tiny ResNet-8 (Keras 2.4 full-model HDF5) and on the
+ * Tests of readKeras (formats/keras/) on the real MLPerf Tiny ResNet-8 (Keras 2.4 full-model HDF5)
+ * and on the
  * fixtures written by testdata/fixtures/keras_reader/make_fixtures.py.
  *
  * @module
  */
 
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertRejects } from "@std/assert";
 import { unzipSync, zipSync } from "fflate";
-import { type KerasFile, readKeras } from "./keras.ts";
-import { ZooFormatError } from "../arch/errors.ts";
+import { readKeras } from "./read.ts";
+import type { KerasFile } from "./types.ts";
+import { ZooFormatError } from "../../arch/errors.ts";
 
-const FIXTURES = new URL("../testdata/fixtures/keras_reader/", import.meta.url);
+const FIXTURES = new URL("../../testdata/fixtures/keras_reader/", import.meta.url);
 const RESNET8 =
-  new URL("../testdata/keras-mlperf-tiny/resnet8_cifar10.h5", import.meta.url).pathname;
+  new URL("../../testdata/keras-mlperf-tiny/resnet8_cifar10.h5", import.meta.url).pathname;
 
 function fixture(name: string): Promise<Uint8Array> {
   return Deno.readFile(new URL(name, FIXTURES));
@@ -38,8 +40,12 @@ function tensorsOf(model: KerasFile): Map<string, ShapeAndData> {
   return new Map(entries.map((w) => [w.name, [w.shape, w.data as Float32Array]]));
 }
 
-function assertThrowsZoo(read: () => unknown, file: string, includes: string): void {
-  const error = assertThrows(read, ZooFormatError);
+async function assertRejectsZoo(
+  read: () => Promise<unknown>,
+  file: string,
+  includes: string,
+): Promise<void> {
+  const error = await assertRejects(read, ZooFormatError);
   assertEquals(error.file, file);
   if (!error.message.includes(includes)) {
     throw new Error(`expected the message to include "${includes}": ${error.message}`);
@@ -47,7 +53,7 @@ function assertThrowsZoo(read: () => unknown, file: string, includes: string): v
 }
 
 Deno.test("resnet8 Keras 2.4 full-model h5: layers, classes and values match h5py", async () => {
-  const model = readKeras(await Deno.readFile(RESNET8), "resnet8_cifar10.h5");
+  const model = await readKeras(await Deno.readFile(RESNET8), "resnet8_cifar10.h5");
   assertEquals(model.format, "h5-model");
   assertEquals(model.kerasVersion, "2.4.0");
   assertEquals(model.backend, "tensorflow");
@@ -152,12 +158,12 @@ function assertApplicationsWeights(model: KerasFile): void {
 
 Deno.test("Keras 2 weights-only h5 with keras.applications naming", async () => {
   assertApplicationsWeights(
-    readKeras(await fixture("applications_weights.h5"), "applications_weights.h5"),
+    await readKeras(await fixture("applications_weights.h5"), "applications_weights.h5"),
   );
 });
 
 Deno.test("Keras 2 weights-only h5 with chunked name attributes and float16/float64 datasets", async () => {
-  const model = readKeras(await fixture("applications_weights_chunked.h5"), "chunked.h5");
+  const model = await readKeras(await fixture("applications_weights_chunked.h5"), "chunked.h5");
   assertApplicationsWeights(model);
   assertEquals(model.layers[2].weights.map((w) => w.dtype), ["float32", "float32"]);
 });
@@ -205,7 +211,7 @@ function layerSummary(model: KerasFile): unknown[] {
 }
 
 Deno.test("Keras 3 .keras zip: config layers mapped to class-name counter keys", async () => {
-  const model = readKeras(await fixture("tiny_functional.keras"), "tiny_functional.keras");
+  const model = await readKeras(await fixture("tiny_functional.keras"), "tiny_functional.keras");
   assertEquals(model.format, "keras3");
   assertEquals(model.kerasVersion, "3.3.3");
   assertEquals(model.backend, undefined);
@@ -217,13 +223,13 @@ Deno.test("Keras 3 .keras zip: config layers mapped to class-name counter keys",
 Deno.test("Keras 3 .keras zip: name attributes on vars groups win over the counters", async () => {
   // In this file layers/conv2d holds head_conv and layers/conv2d_1 holds stem_conv, and the Dense
   // bias is bfloat16 (2-byte opaque data tagged dtype=bfloat16), exact for these values.
-  const model = readKeras(await fixture("swapped_names.keras"), "swapped_names.keras");
+  const model = await readKeras(await fixture("swapped_names.keras"), "swapped_names.keras");
   assertEquals(layerSummary(model), TINY_KERAS3_LAYERS);
 });
 
 Deno.test("bare Keras 3 .weights.h5: layers named by vars name attributes, else by keys", async () => {
   const named = unzipSync(await fixture("swapped_names.keras"))["model.weights.h5"];
-  const fromNames = readKeras(named, "named.weights.h5");
+  const fromNames = await readKeras(named, "named.weights.h5");
   assertEquals(fromNames.format, "keras3");
   assertEquals(fromNames.modelConfig, undefined);
   // Key order: batch_normalization, conv2d, conv2d_1, dense.
@@ -239,7 +245,7 @@ Deno.test("bare Keras 3 .weights.h5: layers named by vars name attributes, else 
   assertEquals(fromNames.layers[0].weights[3].data, pattern(4, 2));
 
   const unnamed = unzipSync(await fixture("tiny_functional.keras"))["model.weights.h5"];
-  const fromKeys = readKeras(unnamed, "model.weights.h5");
+  const fromKeys = await readKeras(unnamed, "model.weights.h5");
   assertEquals(fromKeys.layers.map((layer) => layer.name), [
     "batch_normalization",
     "conv2d",
@@ -258,7 +264,7 @@ async function tfjsShards(): Promise<Map<string, Uint8Array>> {
 
 Deno.test("tfjs layers model.json with two shards, float16 and uint8 quantization", async () => {
   const json = await fixture("tfjs/model.json");
-  const model = readKeras(json, "tfjs/model.json", { shards: await tfjsShards() });
+  const model = await readKeras(json, "tfjs/model.json", { shards: await tfjsShards() });
   assertEquals(model.format, "tfjs-layers");
   assertEquals(model.kerasVersion, "2.15.0");
   assertEquals(model.backend, "tensorflow");
@@ -282,16 +288,16 @@ Deno.test("tfjs layers model.json with two shards, float16 and uint8 quantizatio
 Deno.test("tfjs layers model.json: missing or short shards and graph models are refused", async () => {
   const json = await fixture("tfjs/model.json");
   const shards = await tfjsShards();
-  assertThrowsZoo(() => readKeras(json, "model.json"), "model.json", "options.shards");
+  await assertRejectsZoo(() => readKeras(json, "model.json"), "model.json", "options.shards");
   const missing = new Map([...shards].slice(0, 1));
-  assertThrowsZoo(
+  await assertRejectsZoo(
     () => readKeras(json, "model.json", { shards: missing }),
     "model.json",
     "group1-shard2of2.bin",
   );
   const short = new Map(shards);
   short.set("group1-shard2of2.bin", shards.get("group1-shard2of2.bin")!.subarray(0, 100));
-  assertThrowsZoo(
+  await assertRejectsZoo(
     () => readKeras(json, "model.json", { shards: short }),
     "model.json",
     "weight 'stem_conv/bias' needs bytes 300..316 but its shards hold 300 bytes",
@@ -299,30 +305,42 @@ Deno.test("tfjs layers model.json: missing or short shards and graph models are 
   const graph = new TextEncoder().encode(
     JSON.stringify({ format: "graph-model", modelTopology: {} }),
   );
-  assertThrowsZoo(() => readKeras(graph, "graph.json", { shards }), "graph.json", "graph-model");
+  await assertRejectsZoo(
+    () => readKeras(graph, "graph.json", { shards }),
+    "graph.json",
+    "graph-model",
+  );
 });
 
 Deno.test("Theano-backend h5 is refused with a re-save hint", async () => {
   const theano = await fixture("theano_weights.h5");
-  assertThrowsZoo(() => readKeras(theano, "theano_weights.h5"), "theano_weights.h5", "Theano");
+  await assertRejectsZoo(
+    () => readKeras(theano, "theano_weights.h5"),
+    "theano_weights.h5",
+    "Theano",
+  );
 });
 
 Deno.test("malformed files name the file and what is wrong", async () => {
-  assertThrowsZoo(
+  await assertRejectsZoo(
     () => readKeras(new TextEncoder().encode("GIF89a"), "x.bin"),
     "x.bin",
     "not a Keras file",
   );
   const h5 = await fixture("applications_weights.h5");
-  assertThrowsZoo(() => readKeras(h5.subarray(0, 5000), "cut.h5"), "cut.h5", "truncated file");
+  await assertRejectsZoo(
+    () => readKeras(h5.subarray(0, 5000), "cut.h5"),
+    "cut.h5",
+    "truncated file",
+  );
   const oversized = await fixture("oversized_dataset.h5");
-  assertThrowsZoo(
+  await assertRejectsZoo(
     () => readKeras(oversized, "oversized.h5"),
     "oversized.h5",
     "dataset '/big_conv/big_conv/kernel:0' declares shape [4096,4096,4,4] (1073741824 bytes)",
   );
   const configOnly = zipSync({ "config.json": new TextEncoder().encode("{}") });
-  assertThrowsZoo(
+  await assertRejectsZoo(
     () => readKeras(configOnly, "config_only.keras"),
     "config_only.keras",
     "no model.weights.h5",

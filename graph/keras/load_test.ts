@@ -1,5 +1,6 @@
 /**
- * Tests of convert/keras_model.ts: whole Keras models as tf.LayersModels. The real MLPerf Tiny
+ * Tests of graph/keras/ (loadKerasModel, serializeLayersModel, saveLayersModel): whole Keras
+ * models as tf.LayersModels. The real MLPerf Tiny
  * ResNet-8 (Keras 2.4 HDF5) on 1000 CIFAR-10 test images, the fixtures of
  * testdata/fixtures/keras_models/make_fixtures.py (a Keras 3 `.keras` zip and a Keras 2.2.4 HDF5 with
  * a nested Sequential, with numpy/torch reference outputs), the tfjs layers format both ways, and
@@ -11,18 +12,19 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { loadKerasModel, saveLayersModel, serializeLayersModel } from "./keras_model.ts";
-import { readKeras } from "../formats/keras.ts";
-import { readNpy } from "../formats/npy.ts";
-import { ZooFormatError } from "../arch/errors.ts";
-import { useBackend } from "../runtime/backend.ts";
-import { decodeImage } from "../vision/decode.ts";
-import { splitImageRows } from "../vision/tiles.ts";
+import { loadKerasModel } from "./load.ts";
+import { saveLayersModel, serializeLayersModel } from "./save.ts";
+import { readKeras } from "../../formats/keras/read.ts";
+import { readNpy } from "../../formats/npy.ts";
+import { ZooFormatError } from "../../arch/errors.ts";
+import { useBackend } from "../../runtime/backend.ts";
+import { decodeImage } from "../../vision/decode.ts";
+import { splitImageRows } from "../../vision/tiles.ts";
 
 await useBackend("wasm");
 
-const DATA = new URL("../testdata/", import.meta.url);
-const FIXTURES = new URL("../testdata/fixtures/keras_models/", import.meta.url);
+const DATA = new URL("../../testdata/", import.meta.url);
+const FIXTURES = new URL("../../testdata/fixtures/keras_models/", import.meta.url);
 const RESNET8 = "resnet8_cifar10.h5";
 
 function readData(path: string): Promise<Uint8Array> {
@@ -62,7 +64,7 @@ Deno.test("resnet8 (Keras 2.4 HDF5) reproduces 88.1 % on the 1000 CIFAR-10 test 
   assertEquals(model.layers.length, 30);
   assertEquals(model.inputs[0].shape, [null, 32, 32, 3]);
   assertEquals(model.outputs[0].shape, [null, 10]);
-  const fileValues = readKeras(bytes, RESNET8).layers
+  const fileValues = (await readKeras(bytes, RESNET8)).layers
     .flatMap((layer) => layer.weights)
     .reduce((total, tensor) => total + tensor.data.length, 0);
   assertEquals(model.countParams(), fileValues);

@@ -1,22 +1,22 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import onnxProto from "onnx-proto";
-import { loadOnnxGraph, type OnnxGraphModel } from "./onnx_graph.ts";
-import { readNpy } from "../formats/npy.ts";
-import { readOnnx } from "../formats/onnx.ts";
-import { ZooFormatError } from "../arch/errors.ts";
-import { useBackend } from "../runtime/backend.ts";
-import { relativeError } from "../tests/helpers.ts";
+import { loadOnnxGraph, type OnnxGraphModel } from "./load.ts";
+import { readNpy } from "../../formats/npy.ts";
+import { readOnnx } from "../../formats/onnx.ts";
+import { ZooFormatError } from "../../arch/errors.ts";
+import { useBackend } from "../../runtime/backend.ts";
+import { relativeError } from "../../tests/helpers.ts";
 
 await useBackend("wasm");
 
 const { onnx } = onnxProto;
 
-const OPS = new URL("../testdata/fixtures/onnx_ops/", import.meta.url).pathname;
-const NETS = new URL("../testdata/fixtures/nets/", import.meta.url).pathname;
+const OPS = new URL("../../testdata/fixtures/onnx_ops/", import.meta.url).pathname;
+const NETS = new URL("../../testdata/fixtures/nets/", import.meta.url).pathname;
 
-function load(path: string): OnnxGraphModel {
-  return loadOnnxGraph(readOnnx(Deno.readFileSync(path), path), path);
+async function load(path: string): Promise<OnnxGraphModel> {
+  return loadOnnxGraph(await readOnnx(Deno.readFileSync(path), path), path);
 }
 
 function npy(path: string): tf.Tensor {
@@ -62,25 +62,25 @@ const OP_FIXTURES: { name: string; covers: string }[] = [
 ];
 
 for (const { name, covers } of OP_FIXTURES) {
-  Deno.test(`onnx graph: ${name} matches torch (${covers})`, () => {
-    const graph = load(`${OPS}${name}.onnx`);
+  Deno.test(`onnx graph: ${name} matches torch (${covers})`, async () => {
+    const graph = await load(`${OPS}${name}.onnx`);
     assertParity(graph, `${OPS}${name}_input.npy`, `${OPS}${name}_output.npy`);
     graph.dispose();
   });
 }
 
-Deno.test("onnx graph: opset-9 Shape/Gather/Unsqueeze/Concat/Reshape flatten, per batch size", () => {
-  const graph = load(`${OPS}view_op9.onnx`);
+Deno.test("onnx graph: opset-9 Shape/Gather/Unsqueeze/Concat/Reshape flatten, per batch size", async () => {
+  const graph = await load(`${OPS}view_op9.onnx`);
   assertEquals(graph.inputName, "input");
   assertEquals(graph.inputShape, ["batch", 3, 16, 16]);
   assertParity(graph, `${OPS}view_op9_input.npy`, `${OPS}view_op9_output.npy`); // batch 2
   assertParity(graph, `${OPS}view_op9_input_1.npy`, `${OPS}view_op9_output_1.npy`); // batch 3
-  // Plans are cached per shape: the first shape still runs after the second was compiled.
+  // Schedules are cached per shape: the first shape still runs after the second was compiled.
   assertParity(graph, `${OPS}view_op9_input.npy`, `${OPS}view_op9_output.npy`);
   graph.dispose();
 });
 
-Deno.test("onnx graph: zoo fixtures through the generic path", () => {
+Deno.test("onnx graph: zoo fixtures through the generic path", async () => {
   for (
     const [model, stem] of [
       ["tv_basic.onnx", "tv_basic"],
@@ -90,27 +90,27 @@ Deno.test("onnx graph: zoo fixtures through the generic path", () => {
       ["tv_bottleneck_op9.onnx", "tv_bottleneck"],
     ]
   ) {
-    const graph = load(`${NETS}${model}`);
+    const graph = await load(`${NETS}${model}`);
     console.log(` ${model}`);
     assertParity(graph, `${NETS}${stem}_input.npy`, `${NETS}${stem}_logits.npy`);
     graph.dispose();
   }
 });
 
-Deno.test("onnx graph: dynamic height and width (tv_basic_op9 on 64×64 and 80×96)", () => {
-  const graph = load(`${NETS}tv_basic_op9.onnx`);
+Deno.test("onnx graph: dynamic height and width (tv_basic_op9 on 64×64 and 80×96)", async () => {
+  const graph = await load(`${NETS}tv_basic_op9.onnx`);
   assertEquals(graph.inputShape, ["batch", 3, "height", "width"]);
   assertParity(graph, `${NETS}tv_basic_input.npy`, `${NETS}tv_basic_logits.npy`);
   assertParity(graph, `${NETS}tv_basic_input_96.npy`, `${NETS}tv_basic_logits_96.npy`);
   graph.dispose();
 });
 
-Deno.test("onnx graph: predict does not leak, dispose frees the weights", () => {
+Deno.test("onnx graph: predict does not leak, dispose frees the weights", async () => {
   const before = tf.memory().numTensors;
   for (const name of ["flatten_gemm", "view_op9", "layout_op14"]) {
-    const graph = load(`${OPS}${name}.onnx`);
+    const graph = await load(`${OPS}${name}.onnx`);
     const x = npy(`${OPS}${name}_input.npy`);
-    tf.dispose(graph.predict(x)); // compiles a dynamic model's plan
+    tf.dispose(graph.predict(x)); // compiles a dynamic model's schedule
     const loaded = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) tf.dispose(graph.predict(x));
     assertEquals(tf.memory().numTensors, loaded, `${name}: tensors left by predict`);
@@ -121,8 +121,8 @@ Deno.test("onnx graph: predict does not leak, dispose frees the weights", () => 
   }
 });
 
-Deno.test("onnx graph: the output is a fresh tensor the caller owns", () => {
-  const graph = load(`${OPS}helper_ops.onnx`);
+Deno.test("onnx graph: the output is a fresh tensor the caller owns", async () => {
+  const graph = await load(`${OPS}helper_ops.onnx`);
   const x = npy(`${OPS}helper_ops_input.npy`);
   const first = graph.predict(x);
   const second = graph.predict(x);
@@ -133,9 +133,9 @@ Deno.test("onnx graph: the output is a fresh tensor the caller owns", () => {
   graph.dispose();
 });
 
-Deno.test("onnx graph: an unsupported operator fails at load with type, node and opset", () => {
+Deno.test("onnx graph: an unsupported operator fails at load with type, node and opset", async () => {
   const file = `${OPS}unsupported_resize.onnx`;
-  const model = readOnnx(Deno.readFileSync(file), file);
+  const model = await readOnnx(Deno.readFileSync(file), file);
   const error = assertThrows(() => loadOnnxGraph(model, file), ZooFormatError);
   assert(error.message.includes("Resize"), error.message);
   assert(error.message.includes("upsample0"), error.message);
@@ -143,9 +143,9 @@ Deno.test("onnx graph: an unsupported operator fails at load with type, node and
   assert(error.message.startsWith(file), error.message);
 });
 
-Deno.test("onnx graph: an unsupported attribute value fails at load, naming the node", () => {
+Deno.test("onnx graph: an unsupported attribute value fails at load, naming the node", async () => {
   const file = `${OPS}unsupported_pad_edge.onnx`;
-  const model = readOnnx(Deno.readFileSync(file), file);
+  const model = await readOnnx(Deno.readFileSync(file), file);
   const error = assertThrows(() => loadOnnxGraph(model, file), ZooFormatError);
   assert(error.message.includes("node 'pad_edge' (Pad, opset 13)"), error.message);
   assert(error.message.includes("mode 'edge'"), error.message);
@@ -164,7 +164,7 @@ async function kernelCounts(graph: OnnxGraphModel, input: string): Promise<Recor
 Deno.test("onnx graph: NHWC throughout, Gemm rows permuted after a spatial flatten", async () => {
   // flatten_gemm flattens a 16×4×4 map into its classifier: the one Transpose is the NCHW→NHWC
   // entry; BN is folded and ReLU fused into the two convs.
-  const graph = load(`${OPS}flatten_gemm.onnx`);
+  const graph = await load(`${OPS}flatten_gemm.onnx`);
   const counts = await kernelCounts(graph, `${OPS}flatten_gemm_input.npy`);
   assertEquals(counts.Transpose, 1);
   assertEquals(counts.FusedConv2D, 2);
@@ -182,18 +182,18 @@ Deno.test("onnx graph: NHWC throughout, Gemm rows permuted after a spatial flatt
       `${NETS}tv_bottleneck_input.npy`,
     ]]
   ) {
-    const zoo = load(model);
+    const zoo = await load(model);
     assertEquals((await kernelCounts(zoo, input)).Transpose, 1, model);
     zoo.dispose();
   }
 });
 
 /** A one-node float model written with onnx-proto, for forms no exporter writes. */
-function oneNodeModel(
+async function oneNodeModel(
   opset: number,
   node: onnxProto.onnx.INodeProto,
   inputs: [string, number[]][],
-): OnnxGraphModel {
+): Promise<OnnxGraphModel> {
   const value = (name: string, dims: number[]) => ({
     name,
     type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
@@ -208,10 +208,10 @@ function oneNodeModel(
       output: [{ name: "y" }],
     },
   }).finish();
-  return loadOnnxGraph(readOnnx(bytes, "one.onnx"), "one.onnx");
+  return loadOnnxGraph(await readOnnx(bytes, "one.onnx"), "one.onnx");
 }
 
-Deno.test("onnx graph: Softmax before opset 13 normalises over all axes from `axis` on", () => {
+Deno.test("onnx graph: Softmax before opset 13 normalises over all axes from `axis` on", async () => {
   const INT = onnx.AttributeProto.AttributeType.INT;
   const node = {
     opType: "Softmax",
@@ -219,7 +219,7 @@ Deno.test("onnx graph: Softmax before opset 13 normalises over all axes from `ax
     output: ["y"],
     attribute: [{ name: "axis", type: INT, i: 1 }],
   };
-  const graph = oneNodeModel(11, node, [["x", [2, 3, 2, 2]]]);
+  const graph = await oneNodeModel(11, node, [["x", [2, 3, 2, 2]]]);
   const values = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 3);
   const y = graph.predict(tf.tensor(values, [2, 3, 2, 2]));
   assertEquals(y.shape, [2, 3, 2, 2]);
@@ -233,23 +233,23 @@ Deno.test("onnx graph: Softmax before opset 13 normalises over all axes from `ax
   graph.dispose();
 });
 
-Deno.test("onnx graph: structural limits are reported as ZooFormatError", () => {
+Deno.test("onnx graph: structural limits are reported as ZooFormatError", async () => {
   const conv = { name: "c", opType: "Conv", input: ["x", "w"], output: ["y"] };
-  assertThrows(
+  await assertRejects(
     () => oneNodeModel(13, conv, [["x", [1, 3, 4, 4]], ["w", [2, 3, 1, 1]]]),
     ZooFormatError,
     "one.onnx: graph has 2 non-constant inputs; exactly one is supported",
   );
   const lstm = { name: "rnn", opType: "LSTM", input: ["x"], output: ["y"] };
-  assertThrows(
+  await assertRejects(
     () => oneNodeModel(9, lstm, [["x", [5, 1, 4]]]),
     ZooFormatError,
     "one.onnx: unsupported operator at opset 9: LSTM (node 'rnn')",
   );
 });
 
-Deno.test("onnx graph: a static model rejects an input of another shape", () => {
-  const graph = load(`${OPS}flatten_gemm.onnx`);
+Deno.test("onnx graph: a static model rejects an input of another shape", async () => {
+  const graph = await load(`${OPS}flatten_gemm.onnx`);
   assertThrows(() => graph.predict(tf.zeros([1, 3, 16, 16])), Error, "declared [2,3,16,16]");
   graph.dispose();
 });
