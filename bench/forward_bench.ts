@@ -61,7 +61,7 @@ function tfjsBench(name: string, backend: Backend, model: ZooModel, n: number): 
 
 /** One onnxruntime forward pass (every core) of the same model, exported NCHW. */
 async function ortBench(name: string, model: ZooModel, n: number): Promise<void> {
-  const engine = await createOrtSession(exportOnnx(model.plan, model.weights));
+  const engine = await createOrtSession(await exportOnnx(model.plan, model.weights));
   const size = defaultInputSize(model.spec);
   const x = new Float32Array(3 * size * size).map(() => Math.random());
   Deno.bench({
@@ -108,7 +108,7 @@ Deno.bench({
 
 // Importing a ~100 MB ResNet-50 ONNX file into the zoo, against merely reading its bytes.
 const onnxFile = `${directory}/resnet50.onnx`;
-await Deno.writeFile(onnxFile, exportOnnx(resnet50.plan, resnet50.weights));
+await Deno.writeFile(onnxFile, await exportOnnx(resnet50.plan, resnet50.weights));
 Deno.bench({
   name: "resnet50 ONNX (100 MB): read bytes only (Deno.readFile)",
   group: "onnx import",

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { exportOnnx } from "../convert/onnx_export.ts";
 import { loadKerasModel } from "../graph/keras/load.ts";
 import { saveLayersModel } from "../graph/keras/save.ts";
 import { type Args, backend, option, UsageError } from "./args.ts";
@@ -75,7 +76,7 @@ export async function convert(args: Args): Promise<void> {
     : `${out}/${imported.spec.name}.safetensors`;
   if (target !== out) await Deno.mkdir(out, { recursive: true });
   const written = target.endsWith(".onnx")
-    ? (await import("../convert/onnx_export.ts")).exportOnnx(model.plan, model.weights)
+    ? await exportOnnx(model.plan, model.weights)
     : await toZooFile(bytes, source, imported, { sha256 });
   const size = await writeAtomically(target, written);
   console.log(

@@ -19,15 +19,13 @@
  * @module
  */
 
-import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
 import type { BatchNormNode, ConvNode, Plan } from "../arch/plan.ts";
 import { foldBatchNorm } from "../arch/fold.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { hwioToOihw } from "./layout.ts";
 import { CONVERTER_VERSION } from "./zoofile.ts";
-
-const { onnx } = onnxProto;
+import { loadOnnxProto } from "../formats/libraries.ts";
 
 /** Options of {@link exportOnnx}. */
 export interface OnnxExportOptions {
@@ -44,8 +42,13 @@ const OPSET_RANGE = [11, 18] as const;
 /** Largest int64, the "to the end" of a Slice. */
 const INT64_MAX = 0x7fffffffffffffffn;
 
-const AttributeType = onnx.AttributeProto.AttributeType;
-const DataType = onnx.TensorProto.DataType;
+/**
+ * The enum values of onnx.proto this exporter writes. They are fixed by the ONNX standard, so the
+ * model is built without the schema, which is loaded (with protobuf.js) only to encode it.
+ */
+const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
+const DataType = { FLOAT: 1, INT64: 7 } as const;
+const EXTERNAL_DATA_LOCATION = 1;
 
 /** The ONNX IR version that introduced an opset's release (IR 7 up to opset 14, IR 8 after). */
 function irVersionFor(opset: number): number {
@@ -90,7 +93,7 @@ class GraphBuilder {
       }
       this.externalChunks.push(bytesOf(data));
       this.#externalLength = offset + data.byteLength;
-      tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      tensor.dataLocation = EXTERNAL_DATA_LOCATION;
       tensor.externalData = [
         { key: "location", value: this.#externalFile },
         { key: "offset", value: String(offset) },
@@ -226,16 +229,16 @@ function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueIn
  * ```ts
  * import { createModel } from "../runtime/model.ts";
  * const model = createModel("resnet50");
- * const bytes = exportOnnx(model.plan, model.weights, { layout: "nhwc", batch: 1 });
+ * const bytes = await exportOnnx(model.plan, model.weights, { layout: "nhwc", batch: 1 });
  * console.log(bytes.length > 100e6); // true
  * ```
  */
-export function exportOnnx(
+export async function exportOnnx(
   plan: Plan,
   weights: WeightMap,
   options: OnnxExportOptions = {},
-): Uint8Array {
-  return buildOnnx(plan, weights, options).model;
+): Promise<Uint8Array> {
+  return (await buildOnnx(plan, weights, options)).model;
 }
 
 /** An ONNX model whose float weights live in a separate file. */
@@ -255,28 +258,33 @@ export interface OnnxWithExternalData {
  * ```ts
  * import { createModel } from "../runtime/model.ts";
  * const model = createModel("resnet50");
- * const { model: graph, data } = exportOnnxWithExternalData(model.plan, model.weights, "r50.onnx.data");
- * // write `data` to r50.onnx.data (in order), then `graph` to r50.onnx
+ * const { model: graph, data } = await exportOnnxWithExternalData(
+ *   model.plan,
+ *   model.weights,
+ *   "r50.onnx.data",
+ * );
+ * // Write `data` to r50.onnx.data (in order), then `graph` to r50.onnx.
+ * console.log(graph.length < 1e6, data.length > 0); // true true
  * ```
  */
-export function exportOnnxWithExternalData(
+export async function exportOnnxWithExternalData(
   plan: Plan,
   weights: WeightMap,
   dataFile: string,
   options: OnnxExportOptions = {},
-): OnnxWithExternalData {
+): Promise<OnnxWithExternalData> {
   if (!dataFile || dataFile.includes("/") || dataFile.includes("\\")) {
     throw new RangeError(`external data file must be a plain file name, got '${dataFile}'`);
   }
-  return buildOnnx(plan, weights, options, dataFile);
+  return await buildOnnx(plan, weights, options, dataFile);
 }
 
-function buildOnnx(
+async function buildOnnx(
   plan: Plan,
   weights: WeightMap,
   options: OnnxExportOptions,
   externalFile?: string,
-): OnnxWithExternalData {
+): Promise<OnnxWithExternalData> {
   checkOptions(options);
   checkWeights(plan, weights);
   const layout = options.layout ?? "nchw";
@@ -443,6 +451,7 @@ function buildOnnx(
       output: [tensorType(outputName, outputDims)],
     },
   };
+  const onnx = await loadOnnxProto();
   const encoded = onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
   // Under Deno's Node compatibility protobufjs writes a Node Buffer, whose `slice` is a view,
   // not a copy; hand out a plain Uint8Array over the same bytes.

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { exportOnnx, exportOnnxWithExternalData, type OnnxExportOptions } from "./onnx_export.ts";
 import { joinChunks } from "../formats/files.ts";
 import onnxProto from "onnx-proto";
@@ -123,7 +123,7 @@ for (const [caseIndex, { spec, size, roundTrip }] of CASES.entries()) {
       const expected = await predictTfjs(spec, weights, x, shape);
       const plan = planResNet(spec);
       for (const layout of ["nchw", "nhwc"] as const) {
-        const bytes = exportOnnx(plan, weights, { layout });
+        const bytes = await exportOnnx(plan, weights, { layout });
         const y = await runOrt(bytes, x, shape, layout);
         assertEquals(y.shape, [2, spec.classes]);
         const error = relativeError(y.data, expected.data);
@@ -146,7 +146,7 @@ for (const [caseIndex, { spec, size, roundTrip }] of CASES.entries()) {
         assertEquals(ops.has("Slice"), spec.shortcut === "optionA" || spec.strideBlock === "last");
       }
       if (roundTrip) {
-        const imported = await importBytes(exportOnnx(plan, weights), "x.onnx");
+        const imported = await importBytes(await exportOnnx(plan, weights), "x.onnx");
         assertEquals(imported.format, "onnx");
         assertEquals(imported.spec.name, spec.name);
         const again = await predictTfjs(imported.spec, imported.weights, x, shape);
@@ -174,7 +174,7 @@ Deno.test({
     const shape = [2, 48, 48, 3];
     const x = randomInput(shape, 5);
     const expected = await predictTfjs(spec, weights, x, shape);
-    const bytes = exportOnnx(planResNet(spec), weights);
+    const bytes = await exportOnnx(planResNet(spec), weights);
     const y = await runOrt(bytes, x, shape, "nchw");
     assert(relativeError(y.data, expected.data) < 1e-4);
     const imported = await importBytes(bytes, "tiny.onnx");
@@ -210,7 +210,12 @@ Deno.test({
     const x = randomInput(shape, 9);
     const expected = await predictTfjs(spec, weights, x, shape);
     for (const layout of ["nchw", "nhwc"] as const) {
-      const y = await runOrt(exportOnnx(planResNet(spec), weights, { layout }), x, shape, layout);
+      const y = await runOrt(
+        await exportOnnx(planResNet(spec), weights, { layout }),
+        x,
+        shape,
+        layout,
+      );
       const error = relativeError(y.data, expected.data);
       assert(error < 1e-4, `${layout}: relative error ${error}`);
     }
@@ -233,7 +238,7 @@ Deno.test({
       const plan = planResNet(spec, options);
       const weights = randomiseWeights(createModel(spec, { ...options, seed: 21 }).weights, 21);
       const expected = await predictTfjs(spec, weights, x, shape, options);
-      const bytes = exportOnnx(plan, weights, { layout });
+      const bytes = await exportOnnx(plan, weights, { layout });
       const y = await runOrt(bytes, x, shape, layout);
       const { outputs } = (await readOnnx(bytes, "features.onnx")).graph;
       assertEquals(outputs[0].name, "features");
@@ -269,7 +274,7 @@ Deno.test({
       [{ batch: 3, layout: "nhwc" }, 13, 7, [3, "H", "W", 3]],
     ];
     for (const [options, opset, irVersion, inputShape] of variants) {
-      const bytes = exportOnnx(plan, weights, options);
+      const bytes = await exportOnnx(plan, weights, options);
       const model = await readOnnx(bytes, "x.onnx");
       assertEquals([model.opset, model.irVersion, model.graph.inputs[0].shape], [
         opset,
@@ -282,18 +287,22 @@ Deno.test({
   },
 });
 
-Deno.test("bad options and missing weights are refused before anything is written", () => {
+Deno.test("bad options and missing weights are refused before anything is written", async () => {
   const plan = planResNet(getSpec("cifar_resnet20"));
   const weights = createModel("cifar_resnet20").weights;
-  assertThrows(
+  await assertRejects(
     () => exportOnnx(plan, weights, { opset: 10 }),
     RangeError,
     "opset 10 is not supported",
   );
-  assertThrows(() => exportOnnx(plan, weights, { batch: 0 }), RangeError, "positive integer");
+  await assertRejects(
+    () => exportOnnx(plan, weights, { batch: 0 }),
+    RangeError,
+    "positive integer",
+  );
   const partial = new Map(weights);
   partial.delete("layer2.0.bn1/moving_variance");
-  assertThrows(
+  await assertRejects(
     () => exportOnnx(plan, partial),
     Error,
     "missing tensor 'layer2.0.bn1/moving_variance'",
@@ -308,7 +317,9 @@ for (const net of ["tv_basic", "tv_bottleneck"]) {
       const { spec, weights } = await importFile(nets(`${net}.onnx`));
       const input = readNpy(await Deno.readFile(nets(`${net}_input.npy`)), `${net}_input.npy`);
       const logits = readNpy(await Deno.readFile(nets(`${net}_logits.npy`)), `${net}_logits.npy`);
-      const engine = await createOrtSession(exportOnnx(planResNet(spec), weights), { threads: 1 });
+      const engine = await createOrtSession(await exportOnnx(planResNet(spec), weights), {
+        threads: 1,
+      });
       const y = await engine.run(input.data as Float32Array, input.shape);
       await engine.dispose();
       assertEquals(y.shape, [2, 10]);
@@ -325,7 +336,11 @@ Deno.test({
     const { spec, weights } = await importFile(nets("tv_bottleneck.onnx"));
     const input = readNpy(await Deno.readFile(nets("tv_bottleneck_input.npy")), "input");
     const logits = readNpy(await Deno.readFile(nets("tv_bottleneck_logits.npy")), "logits");
-    const { model, data } = exportOnnxWithExternalData(planResNet(spec), weights, "w.onnx.data");
+    const { model, data } = await exportOnnxWithExternalData(
+      planResNet(spec),
+      weights,
+      "w.onnx.data",
+    );
     // Every float weight sits page-aligned in the data file, the graph keeps only small constants.
     assert(model.length < 20_000, `model file of ${model.length} bytes`);
     const dir = await Deno.makeTempDir();
@@ -351,7 +366,7 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
-    assertThrows(
+    await assertRejects(
       () => exportOnnxWithExternalData(planResNet(spec), weights, "../w.data"),
       RangeError,
       "plain file name",
@@ -364,7 +379,7 @@ Deno.test({
   ignore: noOrt,
   fn: async () => {
     const model = createModel("cifar_resnet20");
-    const engine = await createOrtSession(exportOnnx(model.plan, model.weights));
+    const engine = await createOrtSession(await exportOnnx(model.plan, model.weights));
     assertEquals([engine.inputName, engine.outputName], ["input", "logits"]);
     let error: unknown;
     await engine.run(new Float32Array(10), [1, 3, 32, 32]).catch((e) => (error = e));

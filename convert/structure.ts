@@ -444,7 +444,7 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
       } catch {
         // The file is no zoo ResNet at all: the mismatch says enough.
       }
-      throw new ZooFormatError(file, `does not match '${arch.name}': ${fit.message}${shape}`);
+      throw new NotZooResNetError(file, `does not match '${arch.name}': ${fit.message}${shape}`);
     }
     return { spec, weights: weightsOf(fit, file), assumptions: [] };
   }

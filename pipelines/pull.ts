@@ -15,6 +15,7 @@
  * @module
  */
 
+import { exportOnnxWithExternalData } from "../convert/onnx_export.ts";
 import { readSource } from "../hub/source.ts";
 import { importBytes } from "../convert/import.ts";
 import { readZooHeader, readZooWeights } from "../convert/zoofile.ts";
@@ -111,8 +112,7 @@ export async function cachedOnnxExport(zooFile: string): Promise<string> {
   const exists = (file: string) => Deno.stat(file).then(() => true, () => false);
   if (!(await exists(onnxPath) && await exists(dataPath))) {
     const file = readZooWeights(await readWholeFile(zooFile), zooFile);
-    const { exportOnnxWithExternalData } = await import("../convert/onnx_export.ts");
-    const { model, data } = exportOnnxWithExternalData(
+    const { model, data } = await exportOnnxWithExternalData(
       planResNet(file.spec),
       file.weights,
       dataPath.slice(dataPath.lastIndexOf("/") + 1),

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { exportOnnx } from "../convert/onnx_export.ts";
 import { defaultInputSize } from "../arch/spec.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor4D } from "./tensor.ts";
@@ -82,10 +83,8 @@ export async function ortEngine(
   model: ZooModel,
   options: OrtSessionOptions = {},
 ): Promise<Engine> {
-  // Loaded on use: protobuf.js and the ONNX schema cost 16 MB that a tfjs run never needs.
-  const { exportOnnx } = await import("../convert/onnx_export.ts");
   return await ortEngineFromOnnx(
-    exportOnnx(model.plan, model.weights, { layout: "nchw" }),
+    await exportOnnx(model.plan, model.weights, { layout: "nchw" }),
     options,
   );
 }
