@@ -12,7 +12,20 @@
  * @module
  */
 
-/** Thrown by every reader for malformed or unsupported input; the message names the file and what was wrong. */
+/**
+ * Thrown by every reader for malformed or unsupported input; the message names the file and what was wrong.
+ *
+ * @example
+ * ```ts
+ * import { importBytes } from "../convert/import.ts";
+ * import { ZooFormatError } from "./errors.ts";
+ * try {
+ *   await importBytes(new TextEncoder().encode("hello"), "notes.txt");
+ * } catch (error) {
+ *   console.log(error instanceof ZooFormatError, (error as ZooFormatError).file); // true notes.txt
+ * }
+ * ```
+ */
 export class ZooFormatError extends Error {
   /** The file (or stream label) that failed. */
   readonly file: string;
@@ -21,7 +34,8 @@ export class ZooFormatError extends Error {
    *
    * @example
    * ```ts
-   * throw new ZooFormatError("model.onnx", "tensor 'fc.weight' has 10 bytes, expected 40");
+   * const error = new ZooFormatError("model.onnx", "tensor 'fc.weight' has 10 bytes, expected 40");
+   * console.log(error.file, error.name); // model.onnx ZooFormatError
    * ```
    */
   constructor(file: string, message: string) {
@@ -37,7 +51,14 @@ export class ZooFormatError extends Error {
  *
  * @example
  * ```ts
- * // try { importBytes(bytes, file) } catch (e) { if (e instanceof NotZooResNetError) … }
+ * import { importFile } from "../convert/import.ts";
+ * import { NotZooResNetError } from "./errors.ts";
+ * try {
+ *   await importFile("testdata/keras-mlperf-tiny/resnet8_cifar10.h5");
+ * } catch (error) {
+ *   // MLPerf Tiny's ResNet-8 is a Keras network, but not one of the zoo's ResNets.
+ *   console.log(error instanceof NotZooResNetError); // true
+ * }
  * ```
  */
 export class NotZooResNetError extends ZooFormatError {
@@ -46,7 +67,8 @@ export class NotZooResNetError extends ZooFormatError {
    *
    * @example
    * ```ts
-   * throw new NotZooResNetError("net.onnx", "not a ResNet this zoo knows: …");
+   * const error = new NotZooResNetError("net.onnx", "not a ResNet this zoo knows");
+   * console.log(error instanceof ZooFormatError, error.message); // true net.onnx: not a ResNet this zoo knows
    * ```
    */
   constructor(file: string, message: string) {

@@ -17,7 +17,16 @@
 
 import classIndex from "./imagenet_class_index.json" with { type: "json" };
 
-/** The label sets of the zoo's models. */
+/**
+ * The label sets of the zoo's models.
+ *
+ * @example
+ * ```ts
+ * import { type LabelSet, labelsFor } from "./labels.ts";
+ * const set: LabelSet = "cifar10";
+ * console.log(labelsFor(set)[3]); // cat
+ * ```
+ */
 export type LabelSet = "imagenet" | "cifar10";
 
 /** `{"0": ["n01440764", "tench"], …}`: WordNet id and name per class index. */

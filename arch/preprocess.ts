@@ -18,6 +18,14 @@ export type PreprocessMode = "torch" | "caffe" | "tf" | "raw";
 /**
  * The preprocessing a weights set was trained with. Geometry first (either `resize` with an
  * optional `crop`, or `size`), then per-channel scaling by `mode`.
+ *
+ * @example
+ * ```ts
+ * import type { PreprocessSpec } from "./preprocess.ts";
+ * // timm's ResNet-50 "a1" weights: resize 235, crop 224, ImageNet mean and std.
+ * const timm: PreprocessSpec = { resize: 235, crop: 224, mode: "torch" };
+ * console.log(timm.mode); // torch
+ * ```
  */
 export interface PreprocessSpec {
   /**

@@ -71,7 +71,15 @@ function cifar(depth: number): ResNetSpec {
   return { ...CIFAR, ...BASIC, name: `cifar_resnet${depth}`, depths: [n, n, n] };
 }
 
-/** Every named architecture, keyed by name. */
+/**
+ * Every named architecture, keyed by name.
+ *
+ * @example
+ * ```ts
+ * import { PRESETS } from "./presets.ts";
+ * console.log(Object.keys(PRESETS).length, PRESETS.resnet50.depths); // 18 [ 3, 4, 6, 3 ]
+ * ```
+ */
 export const PRESETS: Readonly<Record<string, ResNetSpec>> = Object.fromEntries(
   [
     { ...TORCHVISION, ...BASIC, name: "resnet18", depths: [2, 2, 2, 2] },

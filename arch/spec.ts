@@ -17,6 +17,12 @@
  * Layer-name templates: the naming scheme is also the weight-file contract (as in Keras
  * Applications). Tokens: `{s}` stage (1-based), `{S}` stage + 1 (Keras `conv2`…`conv5`),
  * `{b}` block (0-based), `{B}` block (1-based), `{i}` conv index inside the block (1-based).
+ *
+ * @example
+ * ```ts
+ * import { KERAS_NAMES, layerName } from "./spec.ts";
+ * console.log(layerName(KERAS_NAMES.shortcutConv, 1, 0)); // conv3_block1_0_conv
+ * ```
  */
 export interface NamingScheme {
   /** Scheme id, recorded in weight files. */
@@ -45,7 +51,18 @@ export interface NamingScheme {
   countsStatistics: boolean;
 }
 
-/** One complete ResNet architecture description. */
+/**
+ * One complete ResNet architecture description.
+ *
+ * @example
+ * ```ts
+ * import type { ResNetSpec } from "./spec.ts";
+ * import { getSpec } from "./presets.ts";
+ * // A wider ResNet-18: every stage twice as many channels.
+ * const wide: ResNetSpec = { ...getSpec("resnet18"), name: "resnet18_wide", widths: [128, 256, 512, 1024] };
+ * console.log(wide.block, wide.depths); // basic [ 2, 2, 2, 2 ]
+ * ```
+ */
 export interface ResNetSpec {
   /** Preset name, e.g. `resnet50`. */
   name: string;

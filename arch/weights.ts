@@ -17,7 +17,16 @@
 import type { Plan, WeightSlot } from "./plan.ts";
 import { weightSlots } from "./plan.ts";
 
-/** One weight in the zoo layout. */
+/**
+ * One weight in the zoo layout.
+ *
+ * @example
+ * ```ts
+ * import type { Weight } from "./weights.ts";
+ * const bias: Weight = { shape: [2], data: new Float32Array([0.5, -1]) };
+ * console.log(bias.shape); // [ 2 ]
+ * ```
+ */
 export interface Weight {
   /** Dimensions, outermost first. */
   shape: number[];
@@ -31,7 +40,18 @@ export interface Weight {
   writeInto?: (target: Float32Array) => void;
 }
 
-/** `layer/param` → weight, in the zoo layout. */
+/**
+ * `layer/param` → weight, in the zoo layout.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * import { planResNet } from "./plan.ts";
+ * import { initialWeights, type WeightMap } from "./weights.ts";
+ * const weights: WeightMap = initialWeights(planResNet(getSpec("cifar_resnet20")));
+ * console.log(weights.get("linear/kernel")?.shape); // [ 64, 10 ]
+ * ```
+ */
 export type WeightMap = Map<string, Weight>;
 
 /** Deterministic pseudo-random numbers (mulberry32) so initial weights are reproducible. */

@@ -6,8 +6,8 @@
  * @example
  * ```ts
  * import { importFile } from "./import.ts";
- * const imported = await importFile("resnet20-12fca82f.th");
- * console.log(imported.spec.name, imported.format); // "cifar_resnet20" "pytorch-legacy"
+ * const imported = await importFile("testdata/cifar10-resnet/resnet20-12fca82f.th");
+ * console.log(imported.spec.name, imported.format); // cifar_resnet20 pytorch-legacy
  * ```
  *
  * @module
@@ -27,7 +27,17 @@ import type { NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { detectFormat, type SourceFormat } from "../formats/detect.ts";
 
-/** A recognised architecture with its weights. */
+/**
+ * A recognised architecture with its weights.
+ *
+ * @example
+ * ```ts
+ * import { type ImportedModel, importFile } from "./import.ts";
+ * const imported: ImportedModel = await importFile("testdata/fixtures/nets/tv_bottleneck.pth");
+ * console.log(imported.format, imported.spec.block); // pytorch-zip bottleneck
+ * console.log(imported.assumptions.length); // 1: a state dict records no strides
+ * ```
+ */
 export interface ImportedModel {
   /** The matched preset (or a custom spec). */
   spec: ResNetSpec;
@@ -39,7 +49,18 @@ export interface ImportedModel {
   assumptions: string[];
 }
 
-/** Options of the importers. */
+/**
+ * Options of the importers.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "../arch/presets.ts";
+ * import { importFile, type ImportOptions } from "./import.ts";
+ * const options: ImportOptions = { arch: getSpec("cifar_resnet20") };
+ * const { spec } = await importFile("testdata/cifar10-resnet/resnet20-12fca82f.th", options);
+ * console.log(spec.name); // cifar_resnet20
+ * ```
+ */
 export interface ImportOptions {
   /** Force an architecture instead of inferring it. */
   arch?: ResNetSpec;
@@ -262,8 +283,9 @@ function kerasLayers(
  *
  * @example
  * ```ts
- * const bytes = await Deno.readFile("model.onnx");
- * const { spec, weights } = await importBytes(bytes, "model.onnx");
+ * const path = "testdata/fixtures/nets/tv_bottleneck.onnx";
+ * const { spec, weights } = await importBytes(await Deno.readFile(path), path);
+ * console.log(spec.depths, weights.get("fc/kernel")?.shape); // [ 1, 2, 1, 1 ] [ 64, 10 ]
  * ```
  */
 export async function importBytes(

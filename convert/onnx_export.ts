@@ -12,8 +12,10 @@
  * import { initialWeights } from "../arch/weights.ts";
  * import { exportOnnx } from "./onnx_export.ts";
  * const plan = planResNet(getSpec("cifar_resnet20"));
- * const bytes = exportOnnx(plan, initialWeights(plan));
- * await Deno.writeFile("cifar_resnet20.onnx", bytes);
+ * const bytes = await exportOnnx(plan, initialWeights(plan));
+ * const path = await Deno.makeTempFile({ suffix: ".onnx" });
+ * await Deno.writeFile(path, bytes);
+ * console.log(bytes.length > 1e6); // true
  * ```
  *
  * @module
@@ -27,7 +29,18 @@ import { hwioToOihw } from "./layout.ts";
 import { CONVERTER_VERSION } from "./zoofile.ts";
 import { loadOnnxProto } from "../formats/libraries.ts";
 
-/** Options of {@link exportOnnx}. */
+/**
+ * Options of {@link exportOnnx}.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../runtime/model.ts";
+ * import { exportOnnx, type OnnxExportOptions } from "./onnx_export.ts";
+ * const options: OnnxExportOptions = { layout: "nhwc", opset: 17, batch: 1 };
+ * const model = createModel("cifar_resnet20");
+ * console.log((await exportOnnx(model.plan, model.weights, options)).length > 1e6); // true
+ * ```
+ */
 export interface OnnxExportOptions {
   /** Input layout: `nchw` (default, as PyTorch) or `nhwc` (one Transpose at the entry, and at the exit of a 4-D output). */
   layout?: "nchw" | "nhwc";

@@ -40,7 +40,16 @@ import { ZooFormatError } from "../arch/errors.ts";
 /** Version of the converter recorded in files it writes. */
 export const CONVERTER_VERSION = "denozoo 0.1.0";
 
-/** Optional facts stored beside the weights. */
+/**
+ * Optional facts stored beside the weights.
+ *
+ * @example
+ * ```ts
+ * import { readZooHeader, type ZooFileInfo } from "./zoofile.ts";
+ * const info: ZooFileInfo = await readZooHeader("models/cifar_resnet20.safetensors");
+ * console.log(info.labels, info.sourceFormat); // cifar10 pytorch-legacy
+ * ```
+ */
 export interface ZooFileInfo {
   /** Preprocessing the weights were trained with, stored as JSON. */
   preprocess?: PreprocessSpec;
@@ -54,7 +63,17 @@ export interface ZooFileInfo {
   sourceFormat?: string;
 }
 
-/** A zoo weights file in memory. */
+/**
+ * A zoo weights file in memory.
+ *
+ * @example
+ * ```ts
+ * import { readZooWeights, type ZooWeightsFile } from "./zoofile.ts";
+ * const path = "models/cifar_resnet20.safetensors";
+ * const file: ZooWeightsFile = readZooWeights(await Deno.readFile(path), path);
+ * console.log(file.spec.name, file.weights.size); // cifar_resnet20 116
+ * ```
+ */
 export interface ZooWeightsFile extends ZooFileInfo {
   /** The architecture. */
   spec: ResNetSpec;

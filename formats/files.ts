@@ -35,7 +35,8 @@ export interface ReadWholeFileOptions {
  *
  * @example
  * ```ts
- * const bytes = await readWholeFile("resnet50.onnx");
+ * const bytes = await readWholeFile("testdata/fixtures/nets/tv_basic.onnx");
+ * console.log(bytes.length); // 140977
  * ```
  */
 export async function readWholeFile(

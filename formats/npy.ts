@@ -78,8 +78,9 @@ function tensorName(file: string): string {
  *
  * @example
  * ```ts
- * const tensor = readNpy(await Deno.readFile("weights/fc.weight.npy"), "weights/fc.weight.npy");
- * console.log(tensor.name, tensor.shape); // "fc.weight" [1000, 2048]
+ * const path = "testdata/fixtures/cifar/resnet20_logits.npy";
+ * const tensor = readNpy(await Deno.readFile(path), path);
+ * console.log(tensor.dtype, tensor.shape); // float32 [ 1000, 10 ]
  * ```
  */
 export function readNpy(bytes: Uint8Array, file: string): NamedTensor {

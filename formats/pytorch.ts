@@ -12,10 +12,10 @@
  * ```ts
  * import { readPytorch } from "./pytorch.ts";
  * const { tensors, format } = readPytorch(
- *   await Deno.readFile("resnet20-12fca82f.th"),
+ *   await Deno.readFile("testdata/cifar10-resnet/resnet20-12fca82f.th"),
  *   "resnet20-12fca82f.th",
  * );
- * console.log(format, tensors[0].name, tensors[0].shape); // legacy conv1.weight [16, 3, 3, 3]
+ * console.log(format, tensors[0].name, tensors[0].shape); // legacy conv1.weight [ 16, 3, 3, 3 ]
  * ```
  *
  * @module
@@ -466,10 +466,10 @@ function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
  * @example
  * ```ts
  * import { readPytorch } from "./pytorch.ts";
- * const file = "resnet18.pth";
+ * const file = "testdata/fixtures/nets/tv_basic.pth";
  * const { tensors } = readPytorch(await Deno.readFile(file), file);
  * const fc = tensors.find((t) => t.name === "fc.weight");
- * console.log(fc?.shape); // [1000, 512]
+ * console.log(fc?.shape); // [ 10, 32 ]
  * ```
  */
 export function readPytorch(bytes: Uint8Array, file: string): PytorchCheckpoint {

@@ -148,9 +148,10 @@ function checkContiguous(file: string, entries: HeaderEntry[], dataBytes: number
  *
  * @example
  * ```ts
- * const bytes = await Deno.readFile("resnet18.safetensors");
- * const { tensors, metadata } = readSafetensors(bytes, "resnet18.safetensors");
- * const conv1 = tensors.find((t) => t.name === "conv1.weight"); // shape [64, 3, 7, 7]
+ * const path = "models/cifar_resnet20.safetensors";
+ * const { tensors, metadata } = readSafetensors(await Deno.readFile(path), path);
+ * const conv1 = tensors.find((t) => t.name === "conv1/kernel");
+ * console.log(conv1?.shape, metadata.format); // [ 3, 3, 3, 16 ] denozoo/1
  * ```
  */
 export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {

@@ -15,11 +15,11 @@
  * @example
  * ```ts
  * import { readZip } from "./zip.ts";
- * const file = "model.keras";
+ * const file = "testdata/fixtures/keras_reader/tiny_functional.keras";
  * const entries = readZip(await Deno.readFile(file), file, {
  *   only: (name) => name === "config.json",
  * });
- * console.log(new TextDecoder().decode(entries.get("config.json")));
+ * console.log(JSON.parse(new TextDecoder().decode(entries.get("config.json"))).class_name); // Functional
  * ```
  *
  * @module
@@ -109,12 +109,12 @@ interface DirectoryLocation {
  * @example
  * ```ts
  * import { readZip } from "./zip.ts";
- * const file = "resnet18.pth";
+ * const file = "testdata/fixtures/nets/tv_basic.pth";
  * const names: string[] = [];
  * const pickles = readZip(await Deno.readFile(file), file, {
  *   only: (name) => (names.push(name), name.endsWith("/data.pkl")),
  * });
- * console.log(names.length, [...pickles.keys()]); // 104 ["resnet18/data.pkl"]
+ * console.log([...pickles.keys()]); // [ "tv_basic/data.pkl" ]
  * ```
  */
 export function readZip(

@@ -23,7 +23,21 @@ import { readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
 import { loadOnnxGraph } from "./onnx/load.ts";
 
-/** A network outside the zoo's specs, run from its own graph on tfjs. */
+/**
+ * A network outside the zoo's specs, run from its own graph on tfjs.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "../runtime/backend.ts";
+ * import { type GraphModel, loadGraphModel } from "./graph_model.ts";
+ * await useBackend("cpu");
+ * const path = "testdata/fixtures/nets/tv_basic.onnx";
+ * const graph: GraphModel = await loadGraphModel(await Deno.readFile(path), path);
+ * console.log(graph.predict(tf.zeros([2, 3, 64, 64])).shape); // [ 2, 10 ]
+ * graph.dispose();
+ * ```
+ */
 export interface GraphModel {
   /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
   layout: "nchw" | "nhwc";

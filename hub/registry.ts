@@ -57,7 +57,16 @@ export interface WeightsMetrics {
   dataset: string;
 }
 
-/** One downloadable weights file. */
+/**
+ * One downloadable weights file.
+ *
+ * @example
+ * ```ts
+ * import { findWeights, type WeightsEntry } from "./registry.ts";
+ * const entry: WeightsEntry = findWeights("cifar_resnet20.cifar10");
+ * console.log(entry.architecture, entry.labels, entry.sourceFormat); // cifar_resnet20 cifar10 pytorch-legacy
+ * ```
+ */
 export interface WeightsEntry {
   /** `<architecture>.<source>_<dataset>`, e.g. `resnet50.tv2_in1k`, `cifar_resnet20.cifar10`. */
   id: string;

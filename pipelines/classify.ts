@@ -23,7 +23,20 @@ import { preprocessImages } from "../vision/preprocess.ts";
 import { decodeImage } from "../vision/decode.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
 
-/** A model with what it takes to turn images into labels. */
+/**
+ * A model with what it takes to turn images into labels.
+ *
+ * @example
+ * ```ts
+ * import { type Classifier, classifyFiles } from "./classify.ts";
+ * import { loadClassifier } from "./load.ts";
+ * const classifier: Classifier = await loadClassifier();
+ * console.log(classifier.labels.length, classifier.preprocess.mode); // 10 torch
+ * const [result] = await classifyFiles(classifier, ["testdata/images/cat.jpg"], { top: 1 });
+ * console.log(result.predictions[0].label); // cat
+ * await classifier.engine.dispose();
+ * ```
+ */
 export interface Classifier {
   /** Where the weights came from (registry id or file). */
   name: string;
@@ -35,7 +48,20 @@ export interface Classifier {
   labels: readonly string[];
 }
 
-/** One labelled class score. */
+/**
+ * One labelled class score.
+ *
+ * @example
+ * ```ts
+ * import { classifyFiles, type Prediction } from "./classify.ts";
+ * import { loadClassifier } from "./load.ts";
+ * const classifier = await loadClassifier();
+ * const [result] = await classifyFiles(classifier, ["testdata/images/cat.jpg"]);
+ * const best: Prediction = result.predictions[0];
+ * console.log(best.index, best.label); // 3 cat
+ * await classifier.engine.dispose();
+ * ```
+ */
 export interface Prediction {
   /** Output index. */
   index: number;
@@ -45,7 +71,19 @@ export interface Prediction {
   probability: number;
 }
 
-/** Predictions for one image. */
+/**
+ * Predictions for one image.
+ *
+ * @example
+ * ```ts
+ * import { classifyFiles, type ImageResult } from "./classify.ts";
+ * import { loadClassifier } from "./load.ts";
+ * const classifier = await loadClassifier();
+ * const results: ImageResult[] = await classifyFiles(classifier, ["testdata/images/cat.jpg"]);
+ * console.log(results[0].image, results[0].predictions.length); // testdata/images/cat.jpg 5
+ * await classifier.engine.dispose();
+ * ```
+ */
 export interface ImageResult {
   /** The image's path (or a caller's label for in-memory images). */
   image: string;
@@ -88,9 +126,9 @@ export async function topK(
  * @example
  * ```ts
  * import { loadClassifier } from "./load.ts";
- * import { decodeImage } from "../vision/image.ts";
+ * import { decodeImage } from "../vision/decode.ts";
  * const path = "testdata/images/cat.jpg";
- * const image = decodeImage(await Deno.readFile(path), path);
+ * const image = await decodeImage(await Deno.readFile(path), path);
  * const classifier = await loadClassifier();
  * const [predictions] = await classifyImages(classifier, [image], 1);
  * console.log(predictions[0].label); // "cat"
@@ -110,7 +148,20 @@ export async function classifyImages(
   return result;
 }
 
-/** Options of {@link classifyFiles}. */
+/**
+ * Options of {@link classifyFiles}.
+ *
+ * @example
+ * ```ts
+ * import { classifyFiles, type ClassifyOptions } from "./classify.ts";
+ * import { loadClassifier } from "./load.ts";
+ * const classifier = await loadClassifier();
+ * const options: ClassifyOptions = { top: 2, batch: 8 };
+ * const [result] = await classifyFiles(classifier, ["testdata/images/cat.jpg"], options);
+ * console.log(result.predictions.length); // 2
+ * await classifier.engine.dispose();
+ * ```
+ */
 export interface ClassifyOptions {
   /** How many classes per image (default 5). */
   top?: number;

@@ -34,7 +34,19 @@ import type { Classifier } from "./classify.ts";
 import { cachedOnnxExport, isRegistryId, pullWeights } from "./pull.ts";
 import { type GraphResolution, resolveModel } from "./resolve.ts";
 
-/** Options of {@link loadClassifier}. */
+/**
+ * Options of {@link loadClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
+ * import { loadClassifier, type LoadOptions } from "./load.ts";
+ * const options: LoadOptions = { engine: "tfjs", preprocess: PREPROCESS_PRESETS.CIFAR10_TORCH };
+ * const classifier = await loadClassifier(undefined, options);
+ * console.log(classifier.engine.name.startsWith("tfjs")); // true
+ * await classifier.engine.dispose();
+ * ```
+ */
 export interface LoadOptions {
   /** Draw a download progress bar on stderr. */
   progress?: boolean;

@@ -18,7 +18,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 
-/** A backend name, or `auto` for the fastest available. */
+/**
+ * A backend name, or `auto` for the fastest available.
+ *
+ * @example
+ * ```ts
+ * import { type BackendChoice, useBackend } from "./backend.ts";
+ * const choice: BackendChoice = "wasm";
+ * console.log(await useBackend(choice)); // wasm
+ * ```
+ */
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
 
 /** Minimal view of Deno's WebGPU types, so no global type augmentation is needed. */
@@ -123,7 +132,17 @@ export async function hardwareGpuAvailable(): Promise<boolean> {
     !((adapter.info as { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? true);
 }
 
-/** Options of {@link useBackend}. */
+/**
+ * Options of {@link useBackend}.
+ *
+ * @example
+ * ```ts
+ * import { type BackendOptions, useBackend, wasmThreadCount } from "./backend.ts";
+ * const options: BackendOptions = { wasmThreads: 2 };
+ * await useBackend("wasm", options);
+ * console.log(wasmThreadCount()); // 2
+ * ```
+ */
 export interface BackendOptions {
   /**
    * Threads for the wasm backend (1–8, default 1). One runs tfjs's single-threaded SIMD build,

@@ -27,10 +27,38 @@ import type { ZooModel } from "./model.ts";
 import { hardwareGpuAvailable, tfjsEngineName, useBackend } from "./backend.ts";
 import { createOrtSession, ortAvailable, type OrtSessionOptions } from "./ort.ts";
 
-/** Which engine to run on. */
+/**
+ * Which engine to run on.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "./model.ts";
+ * import { useBackend } from "./backend.ts";
+ * import { createEngine, type EngineChoice } from "./engine.ts";
+ * await useBackend("wasm");
+ * const choice: EngineChoice = "tfjs";
+ * const engine = await createEngine(createModel("cifar_resnet20"), choice);
+ * console.log(engine.name); // tfjs-wasm
+ * ```
+ */
 export type EngineChoice = "auto" | "tfjs" | "onnxruntime";
 
-/** Anything that maps an NHWC image batch to logits (or features). */
+/**
+ * Anything that maps an NHWC image batch to logits (or features).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { createModel } from "./model.ts";
+ * import { useBackend } from "./backend.ts";
+ * import { createEngine, type Engine } from "./engine.ts";
+ * await useBackend("wasm");
+ * const engine: Engine = await createEngine(createModel("cifar_resnet20"));
+ * const logits = await engine.predict(tf.zeros([2, 32, 32, 3]));
+ * console.log(logits.shape); // [ 2, 10 ]
+ * await engine.dispose();
+ * ```
+ */
 export interface Engine {
   /** Engine and backend, e.g. `tfjs-wasm` or `onnxruntime`. */
   readonly name: string;

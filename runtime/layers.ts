@@ -23,7 +23,21 @@ import type { LayersModel, Tensor } from "./tensor.ts";
 import type { Plan } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
 
-/** Input layout of a model: NHWC (`channels_last`) or NCHW (`channels_first`). */
+/**
+ * Input layout of a model: NHWC (`channels_last`) or NCHW (`channels_first`).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "./backend.ts";
+ * import { createModel } from "./model.ts";
+ * import type { DataFormat } from "./layers.ts";
+ * await useBackend("wasm");
+ * const dataFormat: DataFormat = "channels_first"; // NCHW, as PyTorch feeds images
+ * const model = createModel("cifar_resnet20", { dataFormat });
+ * console.log(model.predict(tf.zeros([1, 3, 32, 32])).shape); // [ 1, 10 ]
+ * ```
+ */
 export type DataFormat = "channels_last" | "channels_first";
 
 /** Options for {@link buildLayersModel}. */

@@ -32,7 +32,17 @@ import { checkWeights, initialWeights, type WeightMap } from "../arch/weights.ts
 import { buildLayersModel, type DataFormat, getLayersWeights } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
 
-/** Options of {@link createModel}. */
+/**
+ * Options of {@link createModel}.
+ *
+ * @example
+ * ```ts
+ * import type { ModelOptions } from "./model.ts";
+ * import { createModel } from "./model.ts";
+ * const options: ModelOptions = { includeTop: false, pooling: "avg", seed: 7 };
+ * console.log(createModel("resnet50", options).plan.nodes.at(-1)?.op); // globalPool
+ * ```
+ */
 export interface ModelOptions extends PlanOptions {
   /** Input layout of `predict` and the LayersModel (default `channels_last`). */
   dataFormat?: DataFormat;
@@ -44,7 +54,16 @@ export interface ModelOptions extends PlanOptions {
   seed?: number;
 }
 
-/** A ResNet ready to run: a BN-folded inference path plus, on demand, a trainable LayersModel. */
+/**
+ * A ResNet ready to run: a BN-folded inference path plus, on demand, a trainable LayersModel.
+ *
+ * @example
+ * ```ts
+ * import { createModel, type ZooModel } from "./model.ts";
+ * const model: ZooModel = createModel("resnet18");
+ * console.log(model.spec.name, model.countParams().trainable); // resnet18 11689512
+ * ```
+ */
 export interface ZooModel {
   /** The architecture. */
   readonly spec: ResNetSpec;

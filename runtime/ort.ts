@@ -11,7 +11,7 @@
  * import { createOrtSession, ortAvailable } from "./ort.ts";
  * if (await ortAvailable()) {
  *   const model = createModel("cifar_resnet20");
- *   const session = await createOrtSession(exportOnnx(model.plan, model.weights));
+ *   const session = await createOrtSession(await exportOnnx(model.plan, model.weights));
  *   const { shape } = await session.run(new Float32Array(3 * 32 * 32), [1, 3, 32, 32]);
  *   console.log(shape); // [ 1, 10 ]
  *   await session.dispose();

@@ -16,7 +16,17 @@
 
 import { ZooFormatError } from "../arch/errors.ts";
 
-/** An 8-bit RGB image. */
+/**
+ * An 8-bit RGB image.
+ *
+ * @example
+ * ```ts
+ * import type { RgbImage } from "./rgb_image.ts";
+ * // A 2×1 image: one red pixel, one blue one.
+ * const image: RgbImage = { width: 2, height: 1, data: new Uint8Array([255, 0, 0, 0, 0, 255]) };
+ * console.log(image.data.length === image.width * image.height * 3); // true
+ * ```
+ */
 export interface RgbImage {
   /** Width in pixels. */
   width: number;

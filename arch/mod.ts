@@ -1,0 +1,65 @@
+/**
+ * The architecture layer: ResNets as data. A {@link ResNetSpec} (with its presets) is lowered by
+ * {@link planResNet} to one plan that every builder, importer, exporter and parameter count
+ * reads. Also the contracts that travel with weights (preprocessing, label sets) and the
+ * project's errors. Pure data and functions: no tfjs, no I/O.
+ *
+ * @example
+ * ```ts
+ * import { countParams, getSpec, planResNet } from "@denozoo/zoo/arch";
+ * console.log(countParams(planResNet(getSpec("resnet50"))).trainable); // 25557032
+ * ```
+ *
+ * @module
+ */
+
+export {
+  CIFAR_NAMES,
+  defaultInputSize,
+  KERAS_NAMES,
+  layerName,
+  type NamingScheme,
+  type ResNetSpec,
+  SPEC_CHOICES,
+  TORCHVISION_NAMES,
+} from "./spec.ts";
+export { getSpec, listArchitectures, PRESETS, withOptionB } from "./presets.ts";
+export {
+  type AddNode,
+  type BatchNormNode,
+  type ConvNode,
+  countParams,
+  type DenseNode,
+  type GlobalPoolNode,
+  type InputNode,
+  type MaxPoolNode,
+  type PadChannelsNode,
+  type ParamCounts,
+  type Plan,
+  type PlanBlock,
+  type PlanNode,
+  type PlanOptions,
+  planResNet,
+  type ReluNode,
+  type SubsampleNode,
+  type WeightSlot,
+  weightSlots,
+} from "./plan.ts";
+export { checkWeights, initialWeights, type Weight, type WeightMap } from "./weights.ts";
+export { foldBatchNorm } from "./fold.ts";
+export {
+  CIFAR10_RAW,
+  CIFAR10_TORCH,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  KERAS_CAFFE,
+  KERAS_TF,
+  PREPROCESS_PRESETS,
+  type PreprocessMode,
+  type PreprocessSpec,
+  TORCHVISION_V1,
+  TORCHVISION_V2,
+} from "./preprocess.ts";
+export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./labels.ts";
+export { defaultLabelSet, defaultPreprocess, type SpecFamily } from "./defaults.ts";
+export { NotZooResNetError, ZooFormatError } from "./errors.ts";

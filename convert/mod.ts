@@ -1,0 +1,48 @@
+/**
+ * The convert layer: foreign weights ⇄ the zoo's spec. Importers recognise a ResNet in any
+ * supported file by structure (never by names) and return the spec and zoo-layout weights;
+ * exporters write the zoo's own safetensors file and ONNX.
+ *
+ * @example
+ * ```ts
+ * import { importFile } from "@denozoo/zoo/convert";
+ * const { spec, format } = await importFile("testdata/fixtures/nets/tv_basic.onnx");
+ * console.log(format, spec.block, spec.depths); // onnx basic [ 2, 1, 1, 1 ]
+ * ```
+ *
+ * @module
+ */
+
+export { importBytes, type ImportedModel, importFile, type ImportOptions } from "./import.ts";
+export { type InferOptions, type InferredResNet, inferResNet } from "./structure.ts";
+export {
+  type FormatDefaults,
+  KERAS_DEFAULTS,
+  PYTORCH_DEFAULTS,
+  type SourceLayer,
+} from "./align.ts";
+export {
+  chwRowsToHwc,
+  type Float32Source,
+  hwioToOihw,
+  identityBatchNorm,
+  linearToDense,
+  oihwToHwio,
+  toWeight,
+  transpose,
+} from "./layout.ts";
+export {
+  CONVERTER_VERSION,
+  readZooHeader,
+  readZooWeights,
+  writeZooWeights,
+  type ZooFileInfo,
+  zooWeightsChunks,
+  type ZooWeightsFile,
+} from "./zoofile.ts";
+export {
+  exportOnnx,
+  exportOnnxWithExternalData,
+  type OnnxExportOptions,
+  type OnnxWithExternalData,
+} from "./onnx_export.ts";
