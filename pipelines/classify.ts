@@ -19,8 +19,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor2D } from "../runtime/tensor.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
-import { preprocessImages } from "../vision/preprocess.ts";
-import { decodeImage } from "../vision/decode.ts";
+import type { Tensor4D } from "../runtime/tensor.ts";
+import { preprocessImages, scaleImages } from "../vision/preprocess.ts";
+import { decodeForModel } from "../vision/decode.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
 
 /**
@@ -140,7 +141,15 @@ export async function classifyImages(
   images: RgbImage[],
   top = 5,
 ): Promise<Prediction[][]> {
-  const x = preprocessImages(images, classifier.preprocess);
+  return await classifyBatch(classifier, preprocessImages(images, classifier.preprocess), top);
+}
+
+/** Runs a preprocessed batch (disposed here) and labels its top classes. */
+async function classifyBatch(
+  classifier: Classifier,
+  x: Tensor4D,
+  top: number,
+): Promise<Prediction[][]> {
   const logits = (await classifier.engine.predict(x)) as Tensor2D;
   x.dispose();
   const result = await topK(logits, top, classifier.labels);
@@ -195,10 +204,18 @@ export async function classifyFiles(
   const results: ImageResult[] = [];
   for (let start = 0; start < paths.length; start += batch) {
     const chunk = paths.slice(start, start + batch);
-    const images = await Promise.all(
-      chunk.map(async (p) => decodeImage(await Deno.readFile(p), p)),
+    // Each file is decoded straight to the model's input size (see decodeForModel).
+    const inputs = await Promise.all(
+      chunk.map(async (p) => decodeForModel(await Deno.readFile(p), p, classifier.preprocess)),
     );
-    const predictions = await classifyImages(classifier, images, options.top ?? 5);
+    const { width, height } = inputs[0];
+    const x = tf.tensor4d(scaleImages(inputs, classifier.preprocess), [
+      inputs.length,
+      height,
+      width,
+      3,
+    ]);
+    const predictions = await classifyBatch(classifier, x, options.top ?? 5);
     const batchResults = chunk.map((image, i) => ({ image, predictions: predictions[i] }));
     results.push(...batchResults);
     options.onBatch?.(batchResults, results.length, paths.length);

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { encode as encodePng } from "fast-png";
 import { readNpy, writeNpy } from "../formats/npy.ts";
 import { decodeImage } from "../vision/decode.ts";
+import { loadSharp } from "../vision/libvips.ts";
 import { splitImageRows } from "../vision/tiles.ts";
 import { cifar10Labels } from "../arch/labels.ts";
 import { relativeError } from "./helpers.ts";
@@ -38,11 +38,11 @@ async function cifarFolder(): Promise<{ dir: string; labels: number[] }> {
   const labels: number[] = JSON.parse(
     await Deno.readTextFile(here("../testdata/cifar10-test/test_1000_labels.json")),
   );
+  const sharp = await loadSharp();
   await Promise.all(
     splitImageRows(strip, 32, 32).map((image, i) =>
-      Deno.writeFile(
+      sharp(image.data, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(
         `${dir}/${String(i).padStart(4, "0")}.png`,
-        encodePng({ width: 32, height: 32, data: image.data.slice(), channels: 3 }),
       )
     ),
   );

@@ -11,7 +11,7 @@ const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 /**
  * This Deno's cache, which the child is told to use too (`clearEnv` would drop `DENO_DIR`):
- * tfjs-wasm, libwebp and onnxruntime load their binaries from its npm cache.
+ * tfjs-wasm, sharp and onnxruntime load their binaries from its npm cache.
  */
 const { denoDir, npmCache } = await denoCache();
 
@@ -35,22 +35,39 @@ async function run(permissions: string[], env: Record<string, string>, ...args: 
 
 const image = here("../testdata/images/cat.jpg");
 const classifyReads = `--allow-read=${root}models,${image},${npmCache}`;
+/**
+ * What sharp (libvips) needs beyond reading its binaries: FFI for its addon in the npm cache, one
+ * environment variable it reads on load, the CPU count (its default thread count) and
+ * /usr/bin/ldd (detect-libc tells glibc from musl by it).
+ */
+const sharpNeeds = [
+  `--allow-ffi=${npmCache}`,
+  "--allow-env=npm_package_config_libvips",
+  "--allow-sys=cpus",
+];
 
-Deno.test("classify with the bundled model needs read access only: the model, the images, the npm cache", async () => {
-  const result = await run([classifyReads], {}, "classify", image, "--top", "1", "--json");
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(JSON.parse(result.stdout)[0].predictions[0].label, "cat");
-  // With FFI for onnxruntime's addon (in the npm cache), auto picks onnxruntime.
-  const ort = await run(
-    [classifyReads, `--allow-ffi=${npmCache}`],
+Deno.test("classify with the bundled model needs the model, the images, the npm cache and sharp's few", async () => {
+  const result = await run(
+    [`${classifyReads},/usr/bin/ldd`, ...sharpNeeds],
     {},
     "classify",
     image,
     "--top",
     "1",
+    "--json",
   );
-  assertEquals(ort.code, 0, ort.stderr);
-  assertStringIncludes(ort.stderr, "engine: onnxruntime");
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(JSON.parse(result.stdout)[0].predictions[0].label, "cat");
+  // The same FFI grant lets auto pick onnxruntime, whose addon is in the npm cache too.
+  assertStringIncludes(
+    (await run([`${classifyReads},/usr/bin/ldd`, ...sharpNeeds], {}, "classify", image)).stderr,
+    "engine: onnxruntime",
+  );
+  // Without FFI the image decoder cannot load, and says what it needs.
+  const noFfi = await run([classifyReads], {}, "classify", image, "--top", "1");
+  assertEquals(noFfi.code, 1);
+  assertStringIncludes(noFfi.stderr, "the image decoder (npm:sharp, libvips) could not load");
+  assertStringIncludes(noFfi.stderr, "--allow-ffi");
 });
 
 Deno.test("a missing permission is named, with the flag to add, and no stack trace", async () => {

@@ -1,7 +1,7 @@
 /**
- * The vision layer: images in, model inputs out. Decoding (JPEG with EXIF orientation, PNG,
- * GIF, WebP) to RGB, folders and globs to image paths, and the preprocessing each weights set
- * was trained with, run on the active tfjs backend.
+ * The vision layer: images in, model inputs out. Decoding by libvips (sharp: JPEG, PNG, GIF,
+ * WebP, AVIF, TIFF, EXIF orientation applied) to RGB, folders and globs to image paths, and the
+ * preprocessing each weights set was trained with (Pillow's resampling, to the byte).
  *
  * @example
  * ```ts
@@ -16,8 +16,10 @@
  * @module
  */
 
-export { decodeImage } from "./decode.ts";
+export { decodeForModel, decodeImage, type ImageFormat, sniffImageFormat } from "./decode.ts";
 export { MAX_IMAGE_PIXELS, type RgbImage } from "./rgb_image.ts";
 export { expandImageArgs } from "./paths.ts";
 export { splitImageRows } from "./tiles.ts";
-export { preprocessImages } from "./preprocess.ts";
+export { type CropPlan, planCrop } from "./geometry.ts";
+export { resizeAndCrop } from "./resample.ts";
+export { preprocessImages, scaleImages } from "./preprocess.ts";

@@ -1,14 +1,7 @@
 /**
- * Image preprocessing for pretrained weights: {@link preprocessImages} runs a
- * {@link PreprocessSpec} (the contract, in `arch/preprocess.ts`) on the active tfjs backend.
- *
- * Resizing is torchvision's `Resize(..., antialias=True)` with bilinear interpolation, which is
- * Pillow's `BILINEAR` resampling: a triangle filter whose support grows with the downscale
- * factor, with weights normalised per output pixel. It is separable, so each axis is one
- * out×in resampling matrix, built in JS (it is small), and the pixel work is two tf.matMul
- * passes on the backend. The matrices are banded (each output reads about 2·scale+1 inputs), so
- * they are cut into bands that each multiply only the input rows they read. Cropping is folded
- * into the matrices (only kept outputs get rows), so pixels the crop discards are never computed.
+ * Image preprocessing for pretrained weights: a {@link PreprocessSpec} (the contract, in
+ * `arch/preprocess.ts`) applied to decoded images — the geometry by `resample.ts` (Pillow's
+ * resampling, to the byte), then each framework's scaling into one NHWC float32 batch.
  *
  * @example
  * ```ts
@@ -27,8 +20,10 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { Tensor2D, Tensor4D } from "../runtime/tensor.ts";
+import type { Tensor4D } from "../runtime/tensor.ts";
 import type { RgbImage } from "./rgb_image.ts";
+import { planCrop } from "./geometry.ts";
+import { resizeAndCrop } from "./resample.ts";
 import {
   CAFFE_BGR_MEAN,
   IMAGENET_MEAN,
@@ -36,125 +31,13 @@ import {
   type PreprocessSpec,
 } from "../arch/preprocess.ts";
 
-/**
- * One band of an axis's resampling matrix: `outCount` consecutive outputs (bands come in output
- * order) that read only the inputs [inStart, inStart + inCount), with `weights` the
- * outCount×inCount block (row-major). Outputs in the crop's zero padding have all-zero rows; a
- * band of only padding has inCount 0.
- */
-interface ResampleBand {
-  outCount: number;
-  inStart: number;
-  inCount: number;
-  weights: Float32Array;
-}
-
-/**
- * Outputs per band. The full matrix is out×in but only about 2·scale+1 entries per row are
- * non-zero; cutting it into bands of consecutive outputs, each multiplied with just the input
- * rows it reads, keeps the matMul work near that, instead of out×in per column.
- */
-const BAND_OUTPUTS = 32;
-
-/** Python's round(): half to even, as torchvision's CenterCrop offsets use it. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/**
- * The resampling matrix, in bands, that resizes an axis from `inSize` to `resized` samples and
- * keeps `count` of them starting at `start` (negative or past the end: zero padding). The filter
- * is Pillow's antialiased bilinear: output i is centred at (i + 0.5) * scale in the source, the
- * triangle's support is max(scale, 1), and each row's weights are normalised to sum to 1.
- */
-function resampleBands(
-  inSize: number,
-  resized: number,
-  start: number,
-  count: number,
-): ResampleBand[] {
-  const scale = inSize / resized;
-  const support = Math.max(scale, 1); // the triangle's support is 1 before scaling
-  const rows = Array.from({ length: count }, (_, o) => {
-    const i = start + o;
-    if (i < 0 || i >= resized) return undefined; // zero padding
-    const center = (i + 0.5) * scale;
-    // Pillow truncates toward zero here; both ends are clamped to the source.
-    const lo = Math.max(Math.trunc(center - support + 0.5), 0);
-    const hi = Math.min(Math.trunc(center + support + 0.5), inSize);
-    const w = Array.from({ length: hi - lo }, (_, k) => {
-      const t = Math.abs((lo + k - center + 0.5) / support);
-      return t < 1 ? 1 - t : 0;
-    });
-    const sum = w.reduce((a, b) => a + b, 0);
-    return { lo, weights: w.map((v) => v / sum) };
-  });
-  const bands: ResampleBand[] = [];
-  for (let outStart = 0; outStart < count; outStart += BAND_OUTPUTS) {
-    const band = rows.slice(outStart, outStart + BAND_OUTPUTS);
-    const used = band.filter((row) => row !== undefined);
-    const inStart = used.length ? Math.min(...used.map((row) => row.lo)) : 0;
-    const inEnd = used.length ? Math.max(...used.map((row) => row.lo + row.weights.length)) : 0;
-    const inCount = inEnd - inStart;
-    const weights = new Float32Array(band.length * inCount);
-    band.forEach((row, r) => {
-      if (row) weights.set(row.weights, r * inCount + row.lo - inStart);
-    });
-    bands.push({ outCount: band.length, inStart, inCount, weights });
-  }
-  return bands;
-}
-
-/** Multiplies the banded matrix with `x` ([in, columns]): the result is [out, columns]. */
-function resampleRows(x: Tensor2D, bands: ResampleBand[]): Tensor2D {
-  const columns = x.shape[1];
-  const parts = bands.map(({ outCount, inStart, inCount, weights }): Tensor2D =>
-    inCount === 0 ? tf.zeros([outCount, columns]) as Tensor2D : tf.matMul(
-      tf.tensor2d(weights, [outCount, inCount]),
-      tf.slice(x, [inStart, 0], [inCount, columns]),
-    )
-  );
-  return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
-}
-
-/** Output geometry of one axis: resized length, first kept sample, kept count. */
-interface AxisPlan {
-  resized: number;
-  start: number;
-  count: number;
-}
-
-function positiveInteger(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`preprocess: ${what} must be a positive integer, got ${value}`);
-  }
-  return value;
-}
-
-/** Resized [height, width] of an image per the spec's `size` or `resize`. */
-function resizedShape(height: number, width: number, spec: PreprocessSpec): [number, number] {
-  if (spec.size) {
-    return [positiveInteger(spec.size[0], "size[0]"), positiveInteger(spec.size[1], "size[1]")];
-  }
-  if (spec.resize === undefined) return [height, width];
-  const short = positiveInteger(spec.resize, "resize");
-  const long = Math.floor((short * Math.max(height, width)) / Math.min(height, width));
-  return width <= height ? [long, short] : [short, long];
-}
-
-function axisPlan(resized: number, crop: number | undefined): AxisPlan {
-  if (crop === undefined) return { resized, start: 0, count: resized };
-  const start = crop > resized
-    ? -Math.floor((crop - resized) / 2)
-    : roundHalfEven((resized - crop) / 2);
-  return { resized, start, count: crop };
-}
-
 /** Per-channel `x * scale + offset` (RGB order in, model order out) and channel order. */
 function channelAffine(
   spec: PreprocessSpec,
 ): { scale: number[]; offset: number[]; bgr: boolean } {
+  if (spec.mode !== "torch" && (spec.mean || spec.std)) {
+    throw new RangeError(`preprocess: mean and std apply to torch mode only, not ${spec.mode}`);
+  }
   switch (spec.mode) {
     case "torch": {
       const mean = spec.mean ?? IMAGENET_MEAN;
@@ -169,7 +52,8 @@ function channelAffine(
       };
     }
     case "caffe":
-      return { scale: [1, 1, 1], offset: CAFFE_BGR_MEAN.map((m) => -m), bgr: true };
+      // Keras' caffe mode: BGR order, then minus the BGR means.
+      return { scale: [1, 1, 1], offset: [...CAFFE_BGR_MEAN].reverse().map((m) => -m), bgr: true };
     case "tf":
       return { scale: [1 / 127.5, 1 / 127.5, 1 / 127.5], offset: [-1, -1, -1], bgr: false };
     case "raw":
@@ -180,12 +64,56 @@ function channelAffine(
 }
 
 /**
- * Resizes, crops and normalises images into one NHWC float32 batch on the active tfjs backend.
+ * Scales model-sized 8-bit images into one NHWC float32 batch as the spec's `mode` says (torch:
+ * x/255 then mean and std; caffe: BGR order minus the BGR means; tf: x/127.5 − 1; raw: x). The
+ * images must already have the input's size (see `decodeForModel`); their geometry is not
+ * touched.
  *
- * Resizing matches torchvision's antialiased bilinear `Resize` on a float tensor exactly (to
- * float32 rounding) and torchvision on a PIL image to within Pillow's 8-bit rounding (≤ 1/255 of
- * the 0–1 range). Images may differ in size as long as the spec makes every output the same
- * size (a `crop`, a `size`, or equal shapes).
+ * @param images Equally sized images, each the model's input.
+ * @param spec The weights' preprocessing; its `mode`, `mean` and `std` are used.
+ * @returns `images.length × height × width × 3` values, channels in the model's order.
+ * @throws {RangeError} For an empty list, images of different sizes, or a malformed mode.
+ *
+ * @example
+ * ```ts
+ * import { KERAS_CAFFE } from "../arch/preprocess.ts";
+ * const white = { width: 1, height: 1, data: new Uint8Array([255, 255, 255]) };
+ * console.log(scaleImages([white], KERAS_CAFFE)); // Float32Array(3) [ 151.06100463867188, 138.2209930419922, 131.32000732421875 ]
+ * ```
+ */
+export function scaleImages(images: RgbImage[], spec: PreprocessSpec): Float32Array {
+  if (images.length === 0) throw new RangeError("preprocess: no images");
+  const { scale, offset, bgr } = channelAffine(spec);
+  const { width, height } = images[0];
+  const pixels = width * height;
+  const out = new Float32Array(images.length * pixels * 3);
+  images.forEach((image, n) => {
+    if (image.width !== width || image.height !== height) {
+      throw new RangeError(
+        `preprocess: image ${n} gives ${image.height}×${image.width} but image 0 gives ` +
+          `${height}×${width}; add a crop or a size`,
+      );
+    }
+    const src = image.data;
+    let q = n * pixels * 3;
+    for (let p = 0; p < pixels * 3; p += 3, q += 3) {
+      const r = src[p] * scale[0] + offset[0];
+      const g = src[p + 1] * scale[1] + offset[1];
+      const b = src[p + 2] * scale[2] + offset[2];
+      out[q] = bgr ? b : r;
+      out[q + 1] = g;
+      out[q + 2] = bgr ? r : b;
+    }
+  });
+  return out;
+}
+
+/**
+ * Resizes, crops and scales decoded images into one NHWC float32 batch, as torchvision's
+ * `Resize` + `CenterCrop` + `ToTensor` + `Normalize` do on PIL images (the resized pixels are
+ * Pillow's, to the byte) or, in caffe and tf modes, as Keras' `preprocess_input` does on them.
+ * Images may differ in size as long as the spec makes every output the same size (a `crop`, a
+ * `size`, or equal shapes).
  *
  * @param images Decoded RGB images.
  * @param spec The weights' preprocessing, e.g. {@link TORCHVISION_V1}.
@@ -206,15 +134,8 @@ function channelAffine(
  */
 export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): Tensor4D {
   if (images.length === 0) throw new RangeError("preprocess: no images");
-  if (spec.size && spec.resize !== undefined) {
-    throw new RangeError("preprocess: give either size or resize, not both");
-  }
-  const crop = spec.crop === undefined ? undefined : positiveInteger(spec.crop, "crop");
-  if (spec.mode !== "torch" && (spec.mean || spec.std)) {
-    throw new RangeError(`preprocess: mean and std apply to torch mode only, not ${spec.mode}`);
-  }
-  const { scale, offset, bgr } = channelAffine(spec);
-  const plans = images.map((image) => {
+  channelAffine(spec); // a malformed mode fails before any pixel work
+  const inputs = images.map((image) => {
     if (image.data.length !== image.width * image.height * 3) {
       throw new RangeError(
         `preprocess: image of ${image.width}×${image.height} has ${image.data.length} bytes, expected ${
@@ -222,51 +143,8 @@ export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): Tens
         }`,
       );
     }
-    const [h, w] = resizedShape(image.height, image.width, spec);
-    return { rows: axisPlan(h, crop), cols: axisPlan(w, crop) };
+    return resizeAndCrop(image, planCrop(image.width, image.height, spec));
   });
-  const { rows, cols } = plans[0];
-  const mismatch = plans.findIndex((p) =>
-    p.rows.count !== rows.count || p.cols.count !== cols.count
-  );
-  if (mismatch >= 0) {
-    throw new RangeError(
-      `preprocess: image ${mismatch} gives ${plans[mismatch].rows.count}×${
-        plans[mismatch].cols.count
-      } but image 0 gives ${rows.count}×${cols.count}; add a crop or a size`,
-    );
-  }
-  return tf.tidy(() => {
-    // Each image in its own tidy: a large photo's float copy is freed before the next one.
-    const resized = images.map((image, n) =>
-      tf.tidy(() => {
-        const { width, height, data } = image;
-        const { rows, cols } = plans[n];
-        // Rows: [height, width·3] → [rows, width·3]. Rows first, as for a downscale this shrinks
-        // what the column pass reads.
-        const pixels = tf.cast(tf.tensor2d(data, [height, width * 3], "int32"), "float32");
-        const tall = resampleRows(
-          pixels,
-          resampleBands(height, rows.resized, rows.start, rows.count),
-        );
-        // Columns: move them to the front, [width, rows·3] → [cols, rows·3], and back.
-        const byColumn = tf.reshape(
-          tf.transpose(tf.reshape(tall, [rows.count, width, 3]), [1, 0, 2]),
-          [width, rows.count * 3],
-        ) as Tensor2D;
-        const wide = resampleRows(
-          byColumn,
-          resampleBands(width, cols.resized, cols.start, cols.count),
-        );
-        return tf.transpose(tf.reshape(wide, [cols.count, rows.count, 3]), [
-          1,
-          0,
-          2,
-        ]) as tf.Tensor3D;
-      })
-    );
-    const batch = tf.stack(resized) as Tensor4D;
-    const ordered = bgr ? tf.reverse(batch, -1) : batch;
-    return tf.add(tf.mul(ordered, tf.tensor1d(scale)), tf.tensor1d(offset));
-  });
+  const { width, height } = inputs[0];
+  return tf.tensor4d(scaleImages(inputs, spec), [inputs.length, height, width, 3]);
 }

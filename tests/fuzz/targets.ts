@@ -78,6 +78,51 @@ function jsonRewrite(rng: Rng, bytes: Uint8Array): Uint8Array | undefined {
 
 // ------------------------------------------------------------------------- format field finders
 
+/** TIFF: IFD0's entry count, and the values of its size and strip entries. */
+function tiffFields(bytes: Uint8Array): SizeField[] {
+  if (bytes.length < 8) return [];
+  const littleEndian = bytes[0] === 0x49;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ifd = view.getUint32(4, littleEndian);
+  if (ifd + 2 > bytes.length) return [];
+  const fields: SizeField[] = [{ offset: ifd, width: 2, littleEndian }];
+  const count = view.getUint16(ifd, littleEndian);
+  // ImageWidth, ImageLength, BitsPerSample, StripOffsets, SamplesPerPixel, RowsPerStrip,
+  // StripByteCounts
+  const sized = new Set([256, 257, 258, 273, 277, 278, 279]);
+  for (let i = 0, at = ifd + 2; i < count && at + 12 <= bytes.length; i++, at += 12) {
+    if (!sized.has(view.getUint16(at, littleEndian))) continue;
+    const short = view.getUint16(at + 2, littleEndian) === 3;
+    fields.push({ offset: at + 8, width: short ? 2 : 4, littleEndian });
+  }
+  return fields;
+}
+
+/** AVIF (ISO BMFF): every box size, walking into containers, and the `ispe` width and height. */
+function avifFields(bytes: Uint8Array): SizeField[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fields: SizeField[] = [];
+  const containers = new Set(["meta", "iprp", "ipco", "dinf", "iinf"]);
+  const walk = (start: number, end: number): void => {
+    for (let at = start; at + 8 <= end;) {
+      const size = view.getUint32(at);
+      const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+      fields.push({ offset: at, width: 4, littleEndian: false });
+      if (type === "ispe" && at + 20 <= end) {
+        fields.push({ offset: at + 12, width: 4, littleEndian: false });
+        fields.push({ offset: at + 16, width: 4, littleEndian: false });
+      }
+      // meta and iinf are full boxes (4 bytes of version and flags; iinf a 2-byte count too)
+      const header = type === "meta" ? 12 : type === "iinf" ? 14 : 8;
+      if (containers.has(type)) walk(at + header, Math.min(at + size, end));
+      if (size < 8) break;
+      at += size;
+    }
+  };
+  walk(0, bytes.length);
+  return fields;
+}
+
 /** The length varint of every length-delimited protobuf field, nested messages included. */
 function protobufLengthFields(bytes: Uint8Array): SizeField[] {
   const fields: SizeField[] = [];
@@ -292,12 +337,23 @@ async function storedCopy(seed: Promise<FuzzSeed[]>): Promise<FuzzSeed[]> {
   ];
 }
 
-/** Images may be large from little data; their decoder caps them at MAX_IMAGE_PIXELS instead. */
+/**
+ * Images may be large from little data; their decoder caps them at MAX_IMAGE_PIXELS instead.
+ * libvips allocates in native memory, which the guard does not see; this bounds what the
+ * decoder's own buffers (the RGB result, the resampling passes) may take.
+ */
 const imageAllocationLimit = (): number => 100_000_000 * 4 + (64 << 20);
 
+/**
+ * Both decoder paths: the full-size decode, and the decode to an 8×8 model input, which
+ * shrinks large JPEGs on load and resamples everything else.
+ */
 async function imageReader(): Promise<ReadInput> {
-  const { decodeImage } = await import("../../vision/decode.ts");
-  return (bytes) => decodeImage(bytes, "fuzz.img");
+  const { decodeForModel, decodeImage } = await import("../../vision/decode.ts");
+  return async (bytes) => {
+    await decodeImage(bytes, "fuzz.img");
+    return await decodeForModel(bytes, "fuzz.img", { size: [8, 8], mode: "raw" });
+  };
 }
 
 /** Every target, in the order the summary lists them. */
@@ -484,6 +540,24 @@ export const TARGETS: readonly FuzzTarget[] = [
         "fixtures/images/webp_lossy_alpha.webp",
       ),
     hints: (seed) => ({ fields: webpFields(seed) }),
+    load: imageReader,
+    allocationLimit: imageAllocationLimit,
+  },
+  {
+    name: "avif",
+    reader: "decodeImage (AVIF)",
+    file: "fuzz.img",
+    seeds: () => files("fixtures/images/avif_lossless.avif"),
+    hints: (seed) => ({ fields: avifFields(seed) }),
+    load: imageReader,
+    allocationLimit: imageAllocationLimit,
+  },
+  {
+    name: "tiff",
+    reader: "decodeImage (TIFF)",
+    file: "fuzz.img",
+    seeds: () => files("fixtures/images/tiff_lzw.tif"),
+    hints: (seed) => ({ fields: tiffFields(seed) }),
     load: imageReader,
     allocationLimit: imageAllocationLimit,
   },
