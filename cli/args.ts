@@ -39,6 +39,8 @@ export function parseArgv(argv: string[]) {
       "output",
       "input-layout",
       "threads",
+      "dtype",
+      "calibrate",
     ],
     boolean: ["json", "verify", "help"],
     alias: { h: "help", o: "out", m: "model" },

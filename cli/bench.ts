@@ -23,13 +23,20 @@ import { ortAvailable } from "../runtime/ort.ts";
 import { measure } from "../runtime/bench.ts";
 import { importFile } from "../convert/import.ts";
 import { isRegistryId, pullWeights } from "../pipelines/pull.ts";
+import type { Calibration, WeightsDType } from "../convert/quantize.ts";
 
-/** A model for `bench`: a preset (random weights), a registry id or a weights file. */
-async function benchModel(name: string): Promise<ZooModel> {
-  if (PRESETS[name]) return createModel(name, { seed: 1 });
+/**
+ * A model for `bench`: a preset (random weights), a registry id or a weights file, with an int8
+ * zoo file's calibration (onnxruntime then runs it in int8).
+ */
+async function benchModel(
+  name: string,
+): Promise<{ model: ZooModel; dtype: WeightsDType; calibration?: Calibration }> {
+  if (PRESETS[name]) return { model: createModel(name, { seed: 1 }), dtype: "float32" };
   const path = isRegistryId(name) ? await pullWeights(name, { progress: true }) : name;
   const imported = await importFile(path);
-  return createModel(imported.spec, { weights: imported.weights });
+  const model = createModel(imported.spec, { weights: imported.weights });
+  return { model, dtype: imported.dtype ?? "float32", calibration: imported.calibration };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -41,7 +48,7 @@ const round = (x: number) => Math.round(x * 100) / 100;
  * ```ts
  * import { parseArgv } from "./args.ts";
  * await bench(parseArgv(["bench", "--model", "cifar_resnet20", "--backend", "cpu", "--runs", "2", "--json"]));
- * // {"model":"cifar_resnet20","engine":"tfjs","backend":"cpu","threads":1,"batch":1,"median_ms":…}
+ * // {"model":"cifar_resnet20","dtype":"float32","engine":"tfjs","backend":"cpu","threads":1,"batch":1,"median_ms":…}
  * ```
  */
 export async function bench(args: Args): Promise<void> {
@@ -50,13 +57,13 @@ export async function bench(args: Args): Promise<void> {
   const runs = positiveInt(args, "runs", 10);
   const choice = args.engine ?? "tfjs";
   const ran = await backend(args, choice !== "onnxruntime");
-  const model = await benchModel(name);
+  const { model, dtype, calibration } = await benchModel(name);
   const size = defaultInputSize(model.spec);
   const shape = [batch, size, size, 3];
   const engines = choice === "all" ? ["tfjs", "onnxruntime"] : [choice];
   const haveOrt = await ortAvailable();
   const ortThreads = navigator.hardwareConcurrency;
-  const ort = haveOrt ? await ortEngine(model, { threads: ortThreads }) : null;
+  const ort = haveOrt ? await ortEngine(model, { threads: ortThreads, calibration }) : null;
   const ortTiming = ort ? await measure(ort, shape, runs) : null;
   const rows = [];
   for (const which of engines) {
@@ -65,10 +72,11 @@ export async function bench(args: Args): Promise<void> {
     }
     const engine = which === "onnxruntime" && ort
       ? ort
-      : await createEngine(model, which as EngineChoice);
+      : await createEngine(model, which as EngineChoice, { calibration });
     const timing = engine === ort ? ortTiming! : await measure(engine, shape, runs);
     rows.push({
       model: name,
+      dtype,
       engine: engine.name.startsWith("tfjs") ? "tfjs" : engine.name,
       backend: engine.name.startsWith("tfjs") ? ran : "cpu",
       threads: engine.name.startsWith("tfjs")
@@ -93,7 +101,9 @@ export async function bench(args: Args): Promise<void> {
   }
   for (const r of rows) {
     console.log(
-      `${r.model} ${r.engine}/${r.backend} (${r.threads} thread${
+      `${r.model}${
+        r.dtype === "float32" ? "" : ` (${r.dtype})`
+      } ${r.engine}/${r.backend} (${r.threads} thread${
         r.threads === 1 ? "" : "s"
       }) batch ${r.batch}: ` +
         `median ${r.median_ms} ms ` +

@@ -1,8 +1,11 @@
 /**
- * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]`: a
- * weights file to the zoo's own file (or an ONNX export) when it matches a zoo spec, else a
- * Keras network to a tfjs layers model in a folder. `--verify` runs an ONNX source in
- * onnxruntime and checks the import against it.
+ * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]
+ * [--dtype float32|float16|int8] [--calibrate IMAGES…] [--preprocess PRESET]`: a weights file to
+ * the zoo's own file (or an ONNX export) when it matches a zoo spec, else a Keras network to a
+ * tfjs layers model in a folder. `--verify` runs an ONNX source in onnxruntime and checks the
+ * import against it. `--dtype` stores the weights in half precision or int8; with `--calibrate`
+ * (files, folders or globs), an int8 file also records activation ranges measured on those
+ * images, and then runs in int8 on onnxruntime (an `.onnx` output is then an int8 QDQ graph).
  *
  * @example
  * ```ts
@@ -21,6 +24,12 @@ import { exportOnnx } from "../convert/onnx_export.ts";
 import { loadKerasModel } from "../graph/keras/load.ts";
 import { saveLayersModel } from "../graph/keras/save.ts";
 import { type Args, backend, option, UsageError } from "./args.ts";
+import { provenance } from "../pipelines/provenance.ts";
+import { calibrateOnFiles } from "../pipelines/quantize.ts";
+import { type Calibration, WEIGHTS_DTYPES, type WeightsDType } from "../convert/quantize.ts";
+import { defaultPreprocess } from "../arch/defaults.ts";
+import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
+import { expandImageArgs } from "../vision/paths.ts";
 import { resolveBytes } from "../pipelines/resolve.ts";
 import { toZooFile } from "../pipelines/provenance.ts";
 import { readSource } from "../hub/source.ts";
@@ -31,6 +40,7 @@ import { ortAvailable } from "../runtime/ort.ts";
 import { parityHolds, verifyOnnxImport } from "../runtime/parity.ts";
 import { getSpec } from "../arch/presets.ts";
 import { countParams } from "../arch/plan.ts";
+import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 /**
@@ -61,6 +71,7 @@ export async function convert(args: Args): Promise<void> {
     return;
   }
   const imported = resolved.model;
+  const dtype = weightsDType(args);
   const model = createModel(imported.spec, { weights: imported.weights });
   const counts = countParams(model.plan);
   console.log(`source format: ${imported.format}`);
@@ -75,15 +86,74 @@ export async function convert(args: Args): Promise<void> {
     ? out
     : `${out}/${imported.spec.name}.safetensors`;
   if (target !== out) await Deno.mkdir(out, { recursive: true });
+  if (target.endsWith(".onnx") && dtype === "float16") {
+    throw new UsageError(
+      "an ONNX export is float32 or int8 (QDQ); --dtype float16 is for zoo files",
+    );
+  }
+  const calibration = await calibrate(
+    args,
+    dtype,
+    model,
+    () => provenance(bytes, source, imported, { sha256 }),
+  );
+  if (dtype !== "float32") {
+    console.log(
+      `weights:       ${dtype}` +
+        (dtype !== "int8"
+          ? ""
+          : calibration
+          ? `, activations calibrated on ${calibration.images} images (onnxruntime runs it in int8)`
+          : " kernels, no --calibrate: activations stay float32"),
+    );
+  }
   const written = target.endsWith(".onnx")
-    ? await exportOnnx(model.plan, model.weights)
-    : await toZooFile(bytes, source, imported, { sha256 });
+    ? await exportOnnx(model.plan, model.weights, { calibration })
+    : await toZooFile(bytes, source, imported, { sha256, dtype, calibration });
   const size = await writeAtomically(target, written);
   console.log(
     `wrote ${target} (${size.toLocaleString("en-US")} bytes): the graph matches a zoo spec`,
   );
   if (args.verify) await verify(bytes, source, imported.format, model);
   model.dispose();
+}
+
+/** `--dtype`, checked. */
+function weightsDType(args: Args): WeightsDType {
+  const dtype = args.dtype ?? "float32";
+  if (!WEIGHTS_DTYPES.includes(dtype as WeightsDType)) {
+    throw new UsageError(`--dtype must be one of ${WEIGHTS_DTYPES.join(", ")}, got '${dtype}'`);
+  }
+  return dtype as WeightsDType;
+}
+
+/**
+ * `--calibrate IMAGES…` (the flag's value and the arguments after the source): the int8
+ * activation ranges on those images, preprocessed as `--preprocess`, the registry entry the
+ * source is, or its family's default says.
+ */
+async function calibrate(
+  args: Args,
+  dtype: WeightsDType,
+  model: ZooModel,
+  known: () => Promise<{ preprocess?: PreprocessSpec }>,
+): Promise<Calibration | undefined> {
+  if (args.calibrate === undefined) return undefined;
+  if (dtype !== "int8") throw new UsageError("--calibrate needs --dtype int8");
+  const files = await expandImageArgs([String(args.calibrate), ...args._.slice(2).map(String)]);
+  let preprocess = args.preprocess === undefined ? undefined : PREPROCESS_PRESETS[args.preprocess];
+  if (args.preprocess !== undefined && !preprocess) {
+    throw new UsageError(
+      `--preprocess must be one of ${
+        Object.keys(PREPROCESS_PRESETS).join(", ")
+      }, got '${args.preprocess}'`,
+    );
+  }
+  preprocess ??= (await known()).preprocess ?? defaultPreprocess(model.spec);
+  if (!(await ortAvailable())) {
+    throw new Error("--calibrate needs npm:onnxruntime-node, which could not load here");
+  }
+  return await calibrateOnFiles(model.plan, model.weights, files, preprocess);
 }
 
 /** A network that is no zoo ResNet: Keras models become a tfjs layers model in a folder. */

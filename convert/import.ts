@@ -22,6 +22,7 @@ import { readShards } from "../formats/keras/tfjs.ts";
 import { readPytorch } from "../formats/pytorch.ts";
 import { readWholeFile } from "../formats/files.ts";
 import { readZooWeights } from "./zoofile.ts";
+import type { Calibration, WeightsDType } from "./quantize.ts";
 import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
 import type { NamedTensor } from "../formats/tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
@@ -47,6 +48,10 @@ export interface ImportedModel {
   format: SourceFormat;
   /** What the file could not tell and a convention supplied (see `InferredResNet`). */
   assumptions: string[];
+  /** A zoo file's stored precision (the weights here are float32 regardless). */
+  dtype?: WeightsDType;
+  /** An int8 zoo file's activation ranges, for onnxruntime's int8 kernels. */
+  calibration?: Calibration;
 }
 
 /**

@@ -22,12 +22,15 @@
  */
 
 import type { onnx as OnnxTypes } from "onnx-proto";
-import type { BatchNormNode, ConvNode, Plan } from "../arch/plan.ts";
+import type { BatchNormNode, ConvNode, DenseNode, Plan } from "../arch/plan.ts";
 import { foldBatchNorm } from "../arch/fold.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { hwioToOihw } from "./layout.ts";
 import { CONVERTER_VERSION } from "./zoofile.ts";
 import { loadOnnxProto } from "../formats/libraries.ts";
+import { float, GraphBuilder, int, ints, irVersionFor, tensorType, text } from "./onnx_graph.ts";
+import { QdqWriter } from "./onnx_qdq.ts";
+import type { Calibration } from "./quantize.ts";
 
 /**
  * Options of {@link exportOnnx}.
@@ -48,122 +51,17 @@ export interface OnnxExportOptions {
   opset?: number;
   /** A fixed batch size, or `dynamic` (default) for a symbolic `N`. */
   batch?: number | "dynamic";
+  /**
+   * Activation ranges from calibration: with them the export is an int8 graph in onnxruntime's
+   * QDQ format (see `onnx_qdq.ts`); without, float32.
+   */
+  calibration?: Calibration;
 }
 
 /** Lowest and highest opsets whose operators this exporter emits with unchanged semantics. */
 const OPSET_RANGE = [11, 18] as const;
 /** Largest int64, the "to the end" of a Slice. */
 const INT64_MAX = 0x7fffffffffffffffn;
-
-/**
- * The enum values of onnx.proto this exporter writes. They are fixed by the ONNX standard, so the
- * model is built without the schema, which is loaded (with protobuf.js) only to encode it.
- */
-const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
-const DataType = { FLOAT: 1, INT64: 7 } as const;
-const EXTERNAL_DATA_LOCATION = 1;
-
-/** The ONNX IR version that introduced an opset's release (IR 7 up to opset 14, IR 8 after). */
-function irVersionFor(opset: number): number {
-  return opset <= 14 ? 7 : 8;
-}
-
-function bytesOf(data: Float32Array | BigInt64Array): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/**
- * Weights start at multiples of this in an external data file: onnxruntime maps a tensor
- * from the file (rather than copying it) when its offset is page-aligned.
- */
-const EXTERNAL_DATA_ALIGNMENT = 4096;
-
-/**
- * Accumulates nodes and initializers; value names double as node names. Given an external
- * data file name, float weights are collected as that file's chunks instead of `raw_data`.
- */
-class GraphBuilder {
-  readonly nodes: OnnxTypes.INodeProto[] = [];
-  readonly initializers: OnnxTypes.ITensorProto[] = [];
-  readonly externalChunks: Uint8Array[] = [];
-  readonly #initializerNames = new Set<string>();
-  readonly #externalFile?: string;
-  #externalLength = 0;
-
-  constructor(externalFile?: string) {
-    this.#externalFile = externalFile;
-  }
-
-  float(name: string, shape: number[], data: Float32Array): string {
-    const tensor: OnnxTypes.ITensorProto = { name, dims: shape, dataType: DataType.FLOAT };
-    if (this.#externalFile === undefined) {
-      tensor.rawData = bytesOf(data);
-    } else {
-      const offset = Math.ceil(this.#externalLength / EXTERNAL_DATA_ALIGNMENT) *
-        EXTERNAL_DATA_ALIGNMENT;
-      if (offset > this.#externalLength) {
-        this.externalChunks.push(new Uint8Array(offset - this.#externalLength));
-      }
-      this.externalChunks.push(bytesOf(data));
-      this.#externalLength = offset + data.byteLength;
-      tensor.dataLocation = EXTERNAL_DATA_LOCATION;
-      tensor.externalData = [
-        { key: "location", value: this.#externalFile },
-        { key: "offset", value: String(offset) },
-        { key: "length", value: String(data.byteLength) },
-      ];
-    }
-    this.initializers.push(tensor);
-    this.#initializerNames.add(name);
-    return name;
-  }
-
-  /** An int64 constant, shared by every node that asks for the same name. */
-  int64(name: string, values: bigint[]): string {
-    if (!this.#initializerNames.has(name)) {
-      const data = BigInt64Array.from(values);
-      this.initializers.push({
-        name,
-        dims: [values.length],
-        dataType: DataType.INT64,
-        rawData: bytesOf(data),
-      });
-      this.#initializerNames.add(name);
-    }
-    return name;
-  }
-
-  node(
-    opType: string,
-    inputs: string[],
-    output: string,
-    attribute: OnnxTypes.IAttributeProto[] = [],
-  ): string {
-    this.nodes.push({ name: output, opType, input: inputs, output: [output], attribute });
-    return output;
-  }
-}
-
-const ints = (name: string, values: number[]): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.INTS,
-  ints: values,
-});
-const int = (name: string, value: number): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.INT,
-  i: value,
-});
-const float = (name: string, value: number): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.FLOAT,
-  f: value,
-});
-const text = (name: string, value: string): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.STRING,
-  s: new TextEncoder().encode(value),
-});
 
 /**
  * Plan indices in the order their nodes are written: a depth-first post-order from the
@@ -217,11 +115,6 @@ function checkOptions(options: OnnxExportOptions): void {
   if (batch !== "dynamic" && !(Number.isInteger(batch) && batch > 0)) {
     throw new RangeError(`batch must be a positive integer or "dynamic", got ${batch}`);
   }
-}
-
-function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
-  const dim = dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d }));
-  return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } } };
 }
 
 /**
@@ -292,11 +185,33 @@ export async function exportOnnxWithExternalData(
   return await buildOnnx(plan, weights, options, dataFile);
 }
 
+/**
+ * The float32 export with one more output per listed plan node, named `node_<index>`, each the
+ * node's value as the graph computes it: what calibration measures.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../runtime/model.ts";
+ * const model = createModel("cifar_resnet20");
+ * const bytes = await exportOnnxWithOutputs(model.plan, model.weights, [0, 3]);
+ * console.log(bytes.length > 1e6); // true
+ * ```
+ */
+export async function exportOnnxWithOutputs(
+  plan: Plan,
+  weights: WeightMap,
+  nodes: number[],
+  options: Omit<OnnxExportOptions, "calibration"> = {},
+): Promise<Uint8Array> {
+  return (await buildOnnx(plan, weights, options, undefined, nodes)).model;
+}
+
 async function buildOnnx(
   plan: Plan,
   weights: WeightMap,
   options: OnnxExportOptions,
   externalFile?: string,
+  tapped: number[] = [],
 ): Promise<OnnxWithExternalData> {
   checkOptions(options);
   checkWeights(plan, weights);
@@ -306,6 +221,7 @@ async function buildOnnx(
   const batchDim = batch === "dynamic" ? "N" : batch;
 
   const graph = new GraphBuilder(externalFile);
+  const qdq = options.calibration ? new QdqWriter(options.calibration) : undefined;
   const foldedInto = foldedBatchNorms(plan);
   const bnAfter = new Map(
     [...foldedInto].map(([bn, conv]) => [conv, plan.nodes[bn] as BatchNormNode]),
@@ -323,41 +239,40 @@ async function buildOnnx(
     index === finalIndex && !exitTranspose ? outputName : own;
 
   for (const index of writeOrder(plan)) {
-    const node = plan.nodes[index];
     const conv = foldedInto.get(index);
     if (conv !== undefined) {
       values[index] = values[conv];
       channels[index] = channels[conv];
-      continue;
+    } else {
+      values[index] = writeNode(index);
     }
+    if (qdq?.quantizes(index)) values[index] = qdq.activation(graph, values[index], index);
+  }
+
+  /** Writes plan node `index` (no folded BatchNorm) and returns the value it computes. */
+  function writeNode(index: number): string {
+    const node = plan.nodes[index];
     const input = "input" in node ? values[node.input] : "";
     channels[index] = "input" in node ? channels[node.input] : 0;
+    const inputScale = qdq && "input" in node ? () => qdq.scale(node.input) : undefined;
     switch (node.op) {
       case "input":
         channels[index] = node.channels;
-        values[index] = layout === "nchw"
+        return layout === "nchw"
           ? "input"
           : graph.node("Transpose", ["input"], name(index, "input_nchw"), [
             ints("perm", [0, 3, 1, 2]),
           ]);
-        break;
       case "conv":
-        values[index] = writeConv(
-          graph,
-          node,
-          bnAfter.get(index) ?? null,
-          weights,
-          input,
-          name(index, node.name),
-        );
         channels[index] = node.outChannels;
-        break;
+        return writeConv(graph, node, bnAfter.get(index) ?? null, weights, input, {
+          output: name(index, node.name),
+          qdq: qdq && { writer: qdq, inputScale: inputScale!() },
+        });
       case "bn":
-        values[index] = writeBatchNorm(graph, node, weights, input, name(index, node.name));
-        break;
+        return writeBatchNorm(graph, node, weights, input, name(index, node.name));
       case "relu":
-        values[index] = graph.node("Relu", [input], name(index, `${input}/relu`));
-        break;
+        return graph.node("Relu", [input], name(index, `${input}/relu`));
       case "maxpool": {
         const attributes = [
           ints("kernel_shape", [node.size, node.size]),
@@ -366,28 +281,24 @@ async function buildOnnx(
         const out = name(index, `${input}/maxpool`);
         if (node.padding === "same") {
           // TF 'same' puts the odd padding at the end and ignores padded cells, as SAME_UPPER does.
-          values[index] = graph.node("MaxPool", [input], out, [
+          return graph.node("MaxPool", [input], out, [
             ...attributes,
             text("auto_pad", "SAME_UPPER"),
           ]);
         } else if (plan.nodes[node.input].op === "relu") {
           // After a ReLU no value is below zero, so Keras' zero padding equals MaxPool's own.
-          values[index] = graph.node("MaxPool", [input], out, [
-            ...attributes,
-            ints("pads", [1, 1, 1, 1]),
-          ]);
+          return graph.node("MaxPool", [input], out, [...attributes, ints("pads", [1, 1, 1, 1])]);
         } else {
           const pads = graph.int64("pads_spatial_1", [0n, 0n, 1n, 1n, 0n, 0n, 1n, 1n]);
           const padded = graph.node("Pad", [input, pads], `${input}/zero_pad`);
           // onnxruntime's Pad fusion (level "basic") moves a zero Pad into MaxPool's `pads`, which
           // pad with -inf: wrong where a border window is all negative (Keras V2's raw stem
           // output). It leaves pools with an explicit auto_pad alone.
-          values[index] = graph.node("MaxPool", [padded], out, [
+          return graph.node("MaxPool", [padded], out, [
             ...attributes,
             text("auto_pad", "VALID"),
           ]);
         }
-        break;
       }
       case "subsample": {
         const s = BigInt(node.stride);
@@ -397,49 +308,36 @@ async function buildOnnx(
           graph.int64("slice_axes", [2n, 3n]),
           graph.int64(`slice_steps_${s}`, [s, s]),
         ];
-        values[index] = graph.node("Slice", [input, ...slice], name(index, `${input}/subsample`));
-        break;
+        return graph.node("Slice", [input, ...slice], name(index, `${input}/subsample`));
       }
       case "padChannels": {
         const [before, after] = [BigInt(node.before), BigInt(node.after)];
         const padsName = `pads_channels_${before}_${after}`;
         const pads = graph.int64(padsName, [0n, before, 0n, 0n, 0n, after, 0n, 0n]);
-        values[index] = graph.node("Pad", [input, pads], name(index, `${input}/pad_channels`));
         channels[index] += node.before + node.after;
-        break;
+        return graph.node("Pad", [input, pads], name(index, `${input}/pad_channels`));
       }
       case "add": {
         const [a, b] = node.inputs.map((i) => values[i]);
-        values[index] = graph.node("Add", [a, b], name(index, `add_${index}`));
         channels[index] = channels[node.inputs[0]];
-        break;
+        return graph.node("Add", [a, b], name(index, `add_${index}`));
       }
       case "globalPool": {
         const op = node.kind === "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
         const pooled = graph.node(op, [input], `${input}/${node.kind}_pool`);
-        values[index] = graph.node("Flatten", [pooled], name(index, `${pooled}/flatten`), [
+        return graph.node("Flatten", [pooled], name(index, `${pooled}/flatten`), [
           int("axis", 1),
         ]);
-        break;
       }
-      case "dense": {
-        const kernel = weights.get(`${node.name}/kernel`)!;
-        const bias = weights.get(`${node.name}/bias`)!;
-        values[index] = graph.node(
-          "Gemm",
-          [
-            input,
-            graph.float(`${node.name}.weight`, kernel.shape, kernel.data),
-            graph.float(`${node.name}.bias`, bias.shape, bias.data),
-          ],
-          name(index, node.name),
-          [int("transB", 0)],
-        );
+      case "dense":
         channels[index] = node.outFeatures;
-        break;
-      }
+        return writeDense(graph, node, weights, input, {
+          output: name(index, node.name),
+          qdq: qdq && { writer: qdq, inputScale: inputScale!() },
+        });
     }
   }
+  for (const index of tapped) graph.node("Identity", [values[index]], `node_${index}`);
   if (exitTranspose) {
     graph.node("Transpose", [values[finalIndex]], outputName, [ints("perm", [0, 2, 3, 1])]);
   }
@@ -461,7 +359,13 @@ async function buildOnnx(
       node: graph.nodes,
       initializer: graph.initializers,
       input: [tensorType("input", inputDims)],
-      output: [tensorType(outputName, outputDims)],
+      output: [
+        tensorType(outputName, outputDims),
+        ...tapped.map((index) => ({
+          name: `node_${index}`,
+          type: { tensorType: { elemType: 1 } },
+        })),
+      ],
     },
   };
   const onnx = await loadOnnxProto();
@@ -474,14 +378,26 @@ async function buildOnnx(
   };
 }
 
-/** A Conv node with the BatchNorm after it (if any) folded in; the kernel goes OIHW. */
+/** Where a Conv or Gemm writes its value, and for an int8 graph its input's scale. */
+interface LayerOutput {
+  /** The value's name. */
+  output: string;
+  /** int8: the QDQ writer and the scale of the (dequantized) input. */
+  qdq?: { writer: QdqWriter; inputScale: number };
+}
+
+/**
+ * A Conv node with the BatchNorm after it (if any) folded in; the kernel goes OIHW. In an int8
+ * graph the folded kernel is quantized per output channel, which gives back a stored int8
+ * kernel's own values (see `quantize.ts`).
+ */
 function writeConv(
   graph: GraphBuilder,
   node: ConvNode,
   bn: BatchNormNode | null,
   weights: WeightMap,
   input: string,
-  output: string,
+  { output, qdq }: LayerOutput,
 ): string {
   const { kernel, bias } = foldBatchNorm(node, bn, weights);
   const oihw = hwioToOihw({
@@ -489,22 +405,61 @@ function writeConv(
     data: kernel,
   });
   const k = node.kernel;
-  return graph.node(
-    "Conv",
-    [
-      input,
+  let parameters: string[];
+  if (qdq) {
+    const { value, scales } = qdq.writer.kernel(
+      graph,
+      `${node.name}.weight`,
+      oihw.shape,
+      oihw.data,
+      0,
+    );
+    parameters = [value, qdq.writer.bias(graph, `${node.name}.bias`, bias, qdq.inputScale, scales)];
+  } else {
+    parameters = [
       graph.float(`${node.name}.weight`, oihw.shape, oihw.data),
       graph.float(`${node.name}.bias`, [node.outChannels], bias),
-    ],
-    output,
-    [
-      ints("kernel_shape", [k, k]),
-      ints("strides", [node.stride, node.stride]),
-      ints("pads", [node.pad, node.pad, node.pad, node.pad]),
-      ints("dilations", [1, 1]),
-      int("group", 1),
-    ],
-  );
+    ];
+  }
+  return graph.node("Conv", [input, ...parameters], output, [
+    ints("kernel_shape", [k, k]),
+    ints("strides", [node.stride, node.stride]),
+    ints("pads", [node.pad, node.pad, node.pad, node.pad]),
+    ints("dilations", [1, 1]),
+    int("group", 1),
+  ]);
+}
+
+/** A Gemm node of `[in, out]` weights; in an int8 graph, per-output int8 kernel and int32 bias. */
+function writeDense(
+  graph: GraphBuilder,
+  node: DenseNode,
+  weights: WeightMap,
+  input: string,
+  { output, qdq }: LayerOutput,
+): string {
+  const kernel = weights.get(`${node.name}/kernel`)!;
+  const bias = weights.get(`${node.name}/bias`)!;
+  let parameters: string[];
+  if (qdq) {
+    const { value, scales } = qdq.writer.kernel(
+      graph,
+      `${node.name}.weight`,
+      kernel.shape,
+      kernel.data,
+      1,
+    );
+    parameters = [
+      value,
+      qdq.writer.bias(graph, `${node.name}.bias`, bias.data, qdq.inputScale, scales),
+    ];
+  } else {
+    parameters = [
+      graph.float(`${node.name}.weight`, kernel.shape, kernel.data),
+      graph.float(`${node.name}.bias`, bias.shape, bias.data),
+    ];
+  }
+  return graph.node("Gemm", [input, ...parameters], output, [int("transB", 0)]);
 }
 
 /** A BatchNormalization node; a non-affine BN gets unit scale and zero bias. */

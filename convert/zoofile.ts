@@ -10,6 +10,12 @@
  * - `denozoo.labels`: `imagenet` | `cifar10` (optional)
  * - `denozoo.source`, `denozoo.source_sha256`, `denozoo.source_format`: provenance (optional)
  * - `denozoo.converter`: the converter and version that wrote the file
+ * - `denozoo.dtype`: `float16` or `int8` when the weights are stored so (absent: float32). float16
+ *   stores every tensor as F16; int8 stores each conv and dense kernel as I8 beside a float32
+ *   `<kernel>_scale` tensor, one scale per output channel (symmetric), the rest as F32
+ * - `denozoo.calibration` (int8 only, optional): `{"method": "minmax", "images": N, "sha256": …,
+ *   "ranges": [[node, min, max], …]}`, the activation ranges onnxruntime's int8 kernels need,
+ *   measured on N calibration images (see `convert/quantize.ts`)
  *
  * Readers check every field against these types (`ResNetSpec`, `PreprocessSpec`, `LabelSet`)
  * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field.
@@ -37,8 +43,14 @@ import {
   safetensorsChunks,
 } from "../formats/safetensors.ts";
 import { type FileChunk, joinChunks } from "../formats/files.ts";
-import { alignedFloat32View } from "../formats/raw.ts";
-import type { NamedTensor } from "../formats/tensor.ts";
+import {
+  type Calibration,
+  quantizedNodes,
+  restoredWeights,
+  storedTensors,
+  WEIGHTS_DTYPES,
+  type WeightsDType,
+} from "./quantize.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 /** Version of the converter recorded in files it writes. */
@@ -65,6 +77,10 @@ export interface ZooFileInfo {
   sourceSha256?: string;
   /** Format of the source file. */
   sourceFormat?: string;
+  /** Precision of the stored weights (default float32); they are float32 once read. */
+  dtype?: WeightsDType;
+  /** For int8 weights: the activation ranges onnxruntime's int8 kernels need. */
+  calibration?: Calibration;
 }
 
 /**
@@ -122,16 +138,18 @@ export function zooWeightsChunks(
   if (info.source) metadata["denozoo.source"] = info.source;
   if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
   if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
-  const tensors = [...weights].map(([name, w]): NamedTensor => ({
-    name,
-    shape: w.shape,
-    dtype: "float32",
-    // Read only for weights in memory: a deferred one is written through `writeInto`.
-    get data() {
-      return w.data;
-    },
-    writeInto: w.writeInto,
-  }));
+  const dtype = info.dtype ?? "float32";
+  if (dtype !== "float32") metadata["denozoo.dtype"] = dtype;
+  if (info.calibration) {
+    if (dtype !== "int8") throw new RangeError("calibration ranges belong to int8 weights only");
+    const { ranges, ...rest } = info.calibration;
+    metadata["denozoo.calibration"] = JSON.stringify({
+      ...rest,
+      ranges: ranges.map(({ node, min, max }) => [node, min, max]),
+    });
+  }
+  const includeTop = weights.has(`${spec.naming.dense}/kernel`);
+  const tensors = storedTensors(planResNet(spec, { includeTop }), weights, dtype);
   return safetensorsChunks(tensors, metadata);
 }
 
@@ -250,6 +268,22 @@ const PREPROCESS_RULES: { readonly [K in keyof PreprocessSpec]-?: Rule } = {
 
 const LABEL_SETS: readonly LabelSet[] = ["imagenet", "cifar10"];
 
+/** One stored activation range: `[plan node, min, max]`, min ≤ max. */
+const isStoredRange = (v: unknown) =>
+  Array.isArray(v) && v.length === 3 && isCount(v[0], 0) && isNumber(v[1]) && isNumber(v[2]) &&
+  v[1] <= v[2];
+
+/** The calibration record as stored (ranges as `[node, min, max]` triples). */
+const CALIBRATION_RULES: { readonly [K in keyof Calibration]-?: Rule } = {
+  method: oneOf("minmax"),
+  images: POSITIVE,
+  sha256: { what: "64 lower-case hex digits", ok: (v) => /^[0-9a-f]{64}$/.test(String(v)) },
+  ranges: {
+    what: "a non-empty list of [node, min, max] with min ≤ max",
+    ok: (v) => listOf(v, isStoredRange),
+  },
+};
+
 /** The first field of a JSON object that breaks its rules, described; none: undefined. */
 function fieldProblem(
   value: unknown,
@@ -346,6 +380,30 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
         JSON.stringify(labels.slice(0, 100)),
     );
   }
+  const dtype = strings["denozoo.dtype"] ?? "float32";
+  if (!WEIGHTS_DTYPES.includes(dtype as WeightsDType)) {
+    throw new ZooFormatError(
+      file,
+      `metadata 'denozoo.dtype': must be one of ${WEIGHTS_DTYPES.join(", ")}, got ` +
+        JSON.stringify(dtype.slice(0, 100)),
+    );
+  }
+  let calibration: Calibration | undefined;
+  if (strings["denozoo.calibration"] !== undefined) {
+    if (dtype !== "int8") {
+      throw new ZooFormatError(file, "metadata 'denozoo.calibration' belongs to int8 files only");
+    }
+    const stored = parseField<Omit<Calibration, "ranges"> & { ranges: number[][] }>(
+      strings,
+      "denozoo.calibration",
+      file,
+      (value) => fieldProblem(value, CALIBRATION_RULES),
+    );
+    calibration = {
+      ...stored,
+      ranges: stored.ranges.map(([node, min, max]) => ({ node, min, max })),
+    };
+  }
   return {
     spec: parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem),
     preprocess: strings["denozoo.preprocess"]
@@ -356,6 +414,8 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
     sourceSha256: strings["denozoo.source_sha256"],
     sourceFormat: strings["denozoo.source_format"],
     converter: strings["denozoo.converter"],
+    dtype: dtype as WeightsDType,
+    calibration,
   };
 }
 
@@ -388,19 +448,25 @@ export function readZooWeights(bytes: Uint8Array, file: string): ZooWeightsFile 
   const { tensors, metadata } = readSafetensors(bytes, file);
   const info = zooMetadata(metadata, file);
   const spec = info.spec;
-  const weights: WeightMap = new Map();
-  for (const t of tensors) {
-    if (t.dtype !== "float32") {
-      throw new ZooFormatError(file, `tensor '${t.name}' is not float32`);
-    }
-    // The zoo writes every tensor 4-aligned: view the file's bytes rather than copy 100 MB.
-    weights.set(t.name, { shape: t.shape, data: alignedFloat32View(t) ?? t.data as Float32Array });
-  }
+  const weights = restoredWeights(tensors, info.dtype ?? "float32", file);
   const includeTop = weights.has(`${spec.naming.dense}/kernel`);
+  const plan = planResNet(spec, { includeTop });
   try {
-    checkWeights(planResNet(spec, { includeTop }), weights, file);
+    checkWeights(plan, weights, file);
   } catch (error) {
     throw new ZooFormatError(file, (error as Error).message.replace(`${file}: `, ""));
+  }
+  if (info.calibration) {
+    // One range for each activation the int8 graph quantizes, no more and no fewer.
+    const expected = quantizedNodes(plan).join();
+    const found = info.calibration.ranges.map((r) => r.node).join();
+    if (found !== expected) {
+      throw new ZooFormatError(
+        file,
+        `metadata 'denozoo.calibration': ranges for nodes [${found.slice(0, 100)}], ` +
+          `expected [${expected.slice(0, 100)}]`,
+      );
+    }
   }
   return { ...info, weights };
 }

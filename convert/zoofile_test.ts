@@ -1,4 +1,5 @@
-import { assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { quantizedNodes } from "./quantize.ts";
 import { readZooHeader, readZooWeights, writeZooWeights } from "./zoofile.ts";
 import { getSpec, PRESETS } from "../arch/presets.ts";
 import { planResNet } from "../arch/plan.ts";
@@ -134,4 +135,80 @@ Deno.test("a file without the zoo's metadata is told to be converted", () => {
     ZooFormatError,
     "plain.safetensors: safetensors file without denozoo metadata",
   );
+});
+
+const calibration = {
+  method: "minmax" as const,
+  images: 2,
+  sha256: "ab".repeat(32),
+  ranges: quantizedNodes(planResNet(cifar)).map((node) => ({ node, min: -1, max: node + 1 })),
+};
+
+Deno.test("float16 and int8 files: half and a quarter the size, weights read back as float32", async () => {
+  const trained = initialWeights(planResNet(cifar), 7);
+  const full = writeZooWeights(cifar, trained, { labels: "cifar10" });
+  const half = writeZooWeights(cifar, trained, { labels: "cifar10", dtype: "float16" });
+  const int8 = writeZooWeights(cifar, trained, { labels: "cifar10", dtype: "int8", calibration });
+  assert(half.length / full.length > 0.49 && half.length / full.length < 0.51);
+  assert(int8.length / full.length > 0.25 && int8.length / full.length < 0.28);
+  const fromHalf = readZooWeights(half, "h.safetensors");
+  assertEquals([fromHalf.dtype, fromHalf.calibration], ["float16", undefined]);
+  for (const [name, w] of trained) {
+    const back = fromHalf.weights.get(name)!.data;
+    // Half precision keeps 11 significant bits: within 2^-11 relative, or a subnormal step.
+    w.data.forEach((v, i) =>
+      assert(Math.abs(back[i] - v) <= Math.abs(v) * 2 ** -11 + 2 ** -24, `${name}[${i}]`)
+    );
+  }
+  const fromInt8 = readZooWeights(int8, "q.safetensors");
+  assertEquals([fromInt8.dtype, fromInt8.calibration], ["int8", calibration]);
+  assertEquals(fromInt8.weights.get("bn1/moving_mean"), trained.get("bn1/moving_mean"));
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  await Deno.writeFile(path, int8);
+  assertEquals((await readZooHeader(path)).calibration?.images, 2);
+  await Deno.remove(path);
+  assertThrows(
+    () => writeZooWeights(cifar, trained, { dtype: "float16", calibration }),
+    RangeError,
+    "calibration ranges belong to int8 weights only",
+  );
+});
+
+Deno.test("precision and calibration metadata are checked on read", () => {
+  const int8 = (change: (metadata: Record<string, string>) => void) => {
+    const file = readSafetensors(
+      writeZooWeights(cifar, weights, { dtype: "int8", calibration }),
+      "m",
+    );
+    const metadata = { ...file.metadata };
+    change(metadata);
+    return writeSafetensors(file.tensors, metadata);
+  };
+  const cases: [Uint8Array, string][] = [
+    [
+      edited((m) => m["denozoo.dtype"] = "int4"),
+      "metadata 'denozoo.dtype': must be one of float32, float16, int8, got \"int4\"",
+    ],
+    [
+      edited((m) => m["denozoo.calibration"] = "{}"),
+      "metadata 'denozoo.calibration' belongs to int8 files only",
+    ],
+    [
+      int8((m) => m["denozoo.calibration"] = m["denozoo.calibration"].replace("minmax", "kl")),
+      "metadata 'denozoo.calibration': field 'method' must be one of minmax, got \"kl\"",
+    ],
+    [
+      int8((m) =>
+        m["denozoo.calibration"] = m["denozoo.calibration"].replace("[0,-1,1]", "[0,2,1]")
+      ),
+      "field 'ranges' must be a non-empty list of [node, min, max] with min ≤ max",
+    ],
+    [
+      int8((m) => m["denozoo.calibration"] = m["denozoo.calibration"].replace("[0,-1,1],", "")),
+      "metadata 'denozoo.calibration': ranges for nodes [3,",
+    ],
+  ];
+  for (const [bytes, message] of cases) {
+    assertThrows(() => readZooWeights(bytes, "bad.safetensors"), ZooFormatError, message);
+  }
 });

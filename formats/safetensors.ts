@@ -50,6 +50,8 @@ const MAX_HEADER_BYTES = 100_000_000;
 /** The safetensors dtype written for each {@link TensorDType}. */
 const WRITTEN_DTYPES: Record<TensorDType, RawDType> = {
   float32: "F32",
+  float16: "F16",
+  int8: "I8",
   int64: "I64",
   int32: "I32",
   uint8: "U8",
@@ -260,7 +262,8 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
 /**
  * Serializes tensors to safetensors, in the given order, with the header padded by spaces to a
  * multiple of 8 bytes so the data starts aligned (as the reference writer does). float32 is
- * written as F32, int64 as I64, int32 as I32, uint8 as U8 and bool as BOOL.
+ * written as F32, float16 (bit patterns) as F16, int64 as I64, int32 as I32, int8 as I8, uint8 as U8
+ * and bool as BOOL.
  *
  * The file comes as chunks: the header, then each tensor's data, in file order. A tensor in
  * memory is a view of its data (no copy); a float32 tensor with `writeInto` (a kernel whose

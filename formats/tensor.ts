@@ -5,8 +5,12 @@
  * @module
  */
 
-/** Element types a reader may return. Weights are always decoded to float32. */
-export type TensorDType = "float32" | "int32" | "int64" | "uint8" | "bool";
+/**
+ * Element types of a {@link NamedTensor}. Readers decode weights to float32 and return the first
+ * five only; `float16` (IEEE half bit patterns in a Uint16Array) and `int8` are for writing the
+ * zoo's smaller files.
+ */
+export type TensorDType = "float32" | "int32" | "int64" | "uint8" | "bool" | "float16" | "int8";
 
 /** One tensor read from a file, in the source framework's layout (OIHW for PyTorch/ONNX, HWIO for Keras). */
 export interface NamedTensor {
@@ -17,7 +21,7 @@ export interface NamedTensor {
   /** Element type of {@link NamedTensor.data}. */
   dtype: TensorDType;
   /** Row-major elements. float16/bfloat16/float64 sources are widened or narrowed to float32. */
-  data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Int8Array;
   /**
    * For float32 data that lies in the file's buffer: those little-endian bytes (a view). Readers
    * that set it decode {@link NamedTensor.data} on first access, so a layout change that reads

@@ -34,6 +34,7 @@ const PREPROCESS_PRESETS: readonly WeightsEntry["preprocess"][] = [
   "CIFAR10_TORCH",
 ];
 const LABEL_SETS: readonly WeightsEntry["labels"][] = ["imagenet", "cifar10"];
+const STORED_DTYPES: readonly NonNullable<WeightsEntry["dtype"]>[] = ["float16", "int8"];
 
 /** Hex digits per algorithm; a `sha256-prefix` is at least the 8 digits torch.hub file names carry. */
 const HASH_DIGITS: Readonly<Record<WeightsHash["algorithm"], RegExp>> = {
@@ -113,7 +114,7 @@ export function validateRegistryJson(text: string, file: string): WeightsEntry[]
         "license",
         "metrics",
       ],
-      ["includeTop", "notes"],
+      ["includeTop", "notes", "dtype"],
       fail,
     );
     const text = (key: string, value: unknown): string => {
@@ -178,6 +179,7 @@ export function validateRegistryJson(text: string, file: string): WeightsEntry[]
     if (entry.notes !== undefined && typeof entry.notes !== "string") {
       fail(`${where}: 'notes' is not a string`);
     }
+    const dtype = entry.dtype === undefined ? undefined : oneOf("dtype", STORED_DTYPES);
     return {
       id,
       architecture: text("architecture", entry.architecture),
@@ -191,6 +193,7 @@ export function validateRegistryJson(text: string, file: string): WeightsEntry[]
       metrics: { ...metrics } as unknown as WeightsMetrics,
       ...(entry.includeTop === undefined ? {} : { includeTop: entry.includeTop as boolean }),
       ...(entry.notes === undefined ? {} : { notes: entry.notes as string }),
+      ...(dtype === undefined ? {} : { dtype }),
     };
   });
 }

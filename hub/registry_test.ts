@@ -16,7 +16,8 @@ Deno.test("registry: every published ResNet file is there once", () => {
   assertEquals(bySource(/\.keras_in1k_notop$/).length, 6);
   assertEquals(bySource(/\.onnx(_opset12)?_in1k$/).length, 11);
   assertEquals(bySource(/\.cifar10$/).length, 4);
-  assertEquals(REGISTRY.length, 35);
+  assertEquals(bySource(/\.f16$/).length, 2); // half-precision variants
+  assertEquals(REGISTRY.length, 37);
 });
 
 Deno.test("registry: architectures, preprocessing and param counts agree with the zoo", () => {

@@ -122,11 +122,12 @@ export async function loadClassifier(
     const path = await pullWeights(source, options);
     const header = await readZooHeader(path);
     const onnx = await cachedOnnxExport(path);
+    const name = header.calibration ? "onnxruntime (int8)" : "onnxruntime";
     return zooClassifier(
       source,
       header.spec,
       header,
-      await ortEngineFromOnnx(onnx, ortOptions),
+      await ortEngineFromOnnx(onnx, ortOptions, name),
       options,
     );
   }
@@ -135,11 +136,13 @@ export async function loadClassifier(
   const { spec, weights } = resolved.model;
   const info = await resolved.info();
   const model = createModel(spec, { weights });
+  // An int8 file's calibration makes onnxruntime run it in int8.
+  const engineOptions = { ...ortOptions, calibration: info.calibration };
   return zooClassifier(
     resolved.name,
     spec,
     info,
-    await createEngine(model, engine, ortOptions),
+    await createEngine(model, engine, engineOptions),
     options,
   );
 }

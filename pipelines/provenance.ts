@@ -23,6 +23,7 @@ import type { LabelSet } from "../arch/labels.ts";
 import { PREPROCESS_PRESETS, type PreprocessSpec } from "../arch/preprocess.ts";
 import { hashBytes } from "../hub/hash.ts";
 import { REGISTRY } from "../hub/registry.ts";
+import type { Calibration, WeightsDType } from "../convert/quantize.ts";
 
 /** What a caller already knows about a converted file (else it comes from the registry). */
 export interface ProvenanceInfo {
@@ -32,6 +33,10 @@ export interface ProvenanceInfo {
   labels?: LabelSet;
   /** The file's SHA-256 when already being computed (see `readSource`). */
   sha256?: Promise<string>;
+  /** The precision to store the weights in (default float32). */
+  dtype?: WeightsDType;
+  /** For int8: the activation ranges to record (see `calibrateOnFiles`). */
+  calibration?: Calibration;
 }
 
 /**
@@ -69,8 +74,8 @@ export async function provenance(
 }
 
 /**
- * The zoo file for an imported model, with provenance, as chunks to write in order (see
- * `writeAtomically`).
+ * The zoo file for an imported model, with provenance, at the precision `info` asks for, as
+ * chunks to write in order (see `writeAtomically`).
  *
  * @example
  * ```ts
@@ -91,9 +96,9 @@ export async function toZooFile(
   imported: ImportedModel,
   info: ProvenanceInfo = {},
 ): Promise<FileChunk[]> {
-  return zooWeightsChunks(
-    imported.spec,
-    imported.weights,
-    await provenance(bytes, source, imported, info),
-  );
+  return zooWeightsChunks(imported.spec, imported.weights, {
+    ...await provenance(bytes, source, imported, info),
+    dtype: info.dtype,
+    calibration: info.calibration,
+  });
 }

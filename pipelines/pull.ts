@@ -87,15 +87,17 @@ export async function pullWeights(
       preprocess: PREPROCESS_PRESETS[entry.preprocess],
       labels: entry.labels,
       sha256,
+      dtype: entry.dtype,
     }),
   );
   return converted;
 }
 
 /**
- * The NCHW ONNX export of a zoo file, cached beside it with its weights in an external data
- * file that onnxruntime maps from disk: written on first use, so later runs read only the zoo
- * file's header and onnxruntime opens the rest itself.
+ * The NCHW ONNX export of a zoo file (an int8 graph where the file is int8 with a calibration),
+ * cached beside it with its weights in an external data file that onnxruntime maps from disk:
+ * written on first use, so later runs read only the zoo file's header and onnxruntime opens the
+ * rest itself.
  *
  * @example
  * ```ts
@@ -116,6 +118,7 @@ export async function cachedOnnxExport(zooFile: string): Promise<string> {
       planResNet(file.spec),
       file.weights,
       dataPath.slice(dataPath.lastIndexOf("/") + 1),
+      { calibration: file.calibration },
     );
     // The data first: a model file in the cache means both are complete.
     await writeAtomically(dataPath, data);

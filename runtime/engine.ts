@@ -26,6 +26,25 @@ import type { Tensor, Tensor4D } from "./tensor.ts";
 import type { ZooModel } from "./model.ts";
 import { hardwareGpuAvailable, tfjsEngineName, useBackend } from "./backend.ts";
 import { createOrtSession, ortAvailable, type OrtSessionOptions } from "./ort.ts";
+import type { Calibration } from "../convert/quantize.ts";
+
+/**
+ * How an engine is made: onnxruntime's session options, and for int8 weights their calibration.
+ *
+ * @example
+ * ```ts
+ * import type { EngineOptions } from "./engine.ts";
+ * const options: EngineOptions = { threads: 2, optimization: "extended" };
+ * console.log(options.calibration); // undefined: float32 on onnxruntime
+ * ```
+ */
+export interface EngineOptions extends OrtSessionOptions {
+  /**
+   * Activation ranges of an int8 zoo file: onnxruntime then runs the network as an int8 (QDQ)
+   * graph. tfjs engines compute in float32 regardless.
+   */
+  calibration?: Calibration;
+}
 
 /**
  * Which engine to run on.
@@ -95,7 +114,8 @@ export function tfjsEngine(model: ZooModel): Engine {
 }
 
 /**
- * Exports the model to ONNX in memory (NCHW input, BN folded) and opens it in onnxruntime.
+ * Exports the model to ONNX in memory (NCHW input, BN folded; int8 QDQ with a calibration) and
+ * opens it in onnxruntime.
  *
  * @example
  * ```ts
@@ -109,18 +129,21 @@ export function tfjsEngine(model: ZooModel): Engine {
  */
 export async function ortEngine(
   model: ZooModel,
-  options: OrtSessionOptions = {},
+  options: EngineOptions = {},
 ): Promise<Engine> {
+  const { calibration, ...sessionOptions } = options;
   return await ortEngineFromOnnx(
-    await exportOnnx(model.plan, model.weights, { layout: "nchw" }),
-    options,
+    await exportOnnx(model.plan, model.weights, { layout: "nchw", calibration }),
+    sessionOptions,
+    calibration ? "onnxruntime (int8)" : "onnxruntime",
   );
 }
 
 /**
  * Opens an NCHW-input ONNX export (as `exportOnnx` writes by default), given as bytes or a
  * path, in onnxruntime. Batches arrive NHWC and are transposed on the tfjs backend: ORT's
- * NCHW kernels run about 15 % faster than an export with a Transpose at its entry.
+ * NCHW kernels run about 15 % faster than an export with a Transpose at its entry. `name` is the
+ * engine's name as reported (`onnxruntime (int8)` for an int8 graph).
  *
  * @example
  * ```ts
@@ -134,10 +157,11 @@ export async function ortEngine(
 export async function ortEngineFromOnnx(
   onnx: Uint8Array | string,
   options: OrtSessionOptions = {},
+  name = "onnxruntime",
 ): Promise<Engine> {
   const session = await createOrtSession(onnx, options);
   return {
-    name: "onnxruntime",
+    name,
     async predict(x) {
       const nchw = tf.transpose(x, [0, 3, 1, 2]);
       const data = (await nchw.data()) as Float32Array;
@@ -179,7 +203,7 @@ export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
 export async function createEngine(
   model: ZooModel,
   choice: EngineChoice = "auto",
-  ortOptions: OrtSessionOptions = {},
+  ortOptions: EngineOptions = {},
 ): Promise<Engine> {
   if (choice === "tfjs") return tfjsEngine(model);
   if (choice === "auto" && await hardwareGpuAvailable()) {

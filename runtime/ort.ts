@@ -49,8 +49,16 @@ export interface OrtSession {
 
 let ortModule: Promise<Ort> | null = null;
 
-/** Loads `onnxruntime-node` once; the import itself loads the native addon. */
-function loadOrt(): Promise<Ort> {
+/**
+ * Loads `onnxruntime-node` once; the import itself loads the native addon.
+ *
+ * @example
+ * ```ts
+ * const ort = await loadOrt();
+ * console.log(typeof ort.InferenceSession.create); // function
+ * ```
+ */
+export function loadOrt(): Promise<Ort> {
   ortModule ??= import("onnxruntime-node");
   return ortModule;
 }

@@ -275,3 +275,14 @@ Deno.test("JPEG and PNG: headers claiming more pixels than the data can hold are
   new DataView(claims.buffer).setUint32(29, crc32(claims.subarray(12, 29)));
   await assertRefusedQuickly(() => decodeImage(claims, "big.png"), "big.png", "invalid PNG image");
 });
+
+Deno.test("libvips: a CIELab TIFF that overflowed sharp's stack decodes; an empty 83-MP GIF screen is refused", async () => {
+  const found = (name: string) => fixture(`../fuzz/found/${name}`);
+  const lab = await decodeImage(found("lab_tiff_stack_overflow.tif"), "lab.tif");
+  assertEquals([lab.width, lab.height, lab.data.length], [7, 5, 105]);
+  await assertRefusedQuickly(
+    () => decodeImage(found("gif_screen_bomb.gif"), "bomb.gif"),
+    "bomb.gif",
+    "GIF header claims 41316×2005 pixels, more than 16384 per byte of its 313-byte file",
+  );
+});

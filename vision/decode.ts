@@ -6,9 +6,10 @@
  * The format is told by the file's magic bytes, never by its extension; what libvips refuses
  * raises {@link ZooFormatError} naming the file.
  *
- * Hostile input: the header's size is checked against `MAX_IMAGE_PIXELS` before any pixel buffer
- * exists (libvips reads headers without decoding), and libvips aborts on the first warning
- * (truncated data, corrupt entropy coding) instead of returning a partly grey image.
+ * Hostile input: the header's size is checked against `MAX_IMAGE_PIXELS`, and against the file's
+ * size (no more than 16,384 pixels per byte), before any pixel buffer exists (libvips reads
+ * headers without decoding), and libvips aborts on the first warning (truncated data, corrupt
+ * entropy coding) instead of returning a partly grey image.
  *
  * {@link decodeForModel} goes straight to a model's input size, resampling as Pillow does (the
  * same bytes as torchvision's `Resize` + `CenterCrop` on a PIL image). A JPEG 30× or more larger
@@ -96,6 +97,13 @@ export function sniffImageFormat(bytes: Uint8Array, file: string): ImageFormat {
   );
 }
 
+/**
+ * The most pixels an image may have per byte of its file. Pixel data compresses far less than
+ * this in every format (deflate and LZW peak near 1000:1); only a header describing a canvas
+ * that the data never paints (a GIF screen, say) gets there, and decoding it costs seconds.
+ */
+const MAX_PIXELS_PER_BYTE = 16_384;
+
 /** An image file opened by libvips: its format, upright size, and a pipeline factory. */
 interface OpenedImage {
   format: ImageFormat;
@@ -152,6 +160,13 @@ async function openImage(bytes: Uint8Array, file: string): Promise<OpenedImage> 
         `more than the ${MAX_IMAGE_PIXELS} allowed`,
     );
   }
+  if (pixels > bytes.length * MAX_PIXELS_PER_BYTE) {
+    throw new ZooFormatError(
+      file,
+      `${FORMAT_NAMES[format]} header claims ${stored.width}×${stored.height} pixels, more than ` +
+        `${MAX_PIXELS_PER_BYTE} per byte of its ${bytes.length}-byte file: a decompression bomb`,
+    );
+  }
   const turned = (meta.orientation ?? 1) >= 5;
   return {
     format,
@@ -169,20 +184,30 @@ async function toRgb(
   width: number,
   height: number,
 ): Promise<RgbImage> {
+  // Alpha is dropped here rather than by sharp's removeAlpha(), which together with the sRGB
+  // conversion overflowed the stack on a fuzzed CIELab TIFF (a crash no try/catch survives).
   const { data, info } = await libvipsStep(
     file,
     image.format,
     () =>
-      pipeline.removeAlpha().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({
-        resolveWithObject: true,
-      }),
+      pipeline.toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true }),
   );
-  if (info.width !== width || info.height !== height || info.channels !== 3) {
+  if (
+    info.width !== width || info.height !== height || (info.channels !== 3 && info.channels !== 4)
+  ) {
     throw new Error(
       `${file}: libvips gave ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×3`,
     );
   }
-  return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (info.channels === 3) return { width, height, data: bytes };
+  const rgb = new Uint8Array(width * height * 3);
+  for (let p = 0, q = 0; q < rgb.length; p += 4, q += 3) {
+    rgb[q] = bytes[p];
+    rgb[q + 1] = bytes[p + 1];
+    rgb[q + 2] = bytes[p + 2];
+  }
+  return { width, height, data: rgb };
 }
 
 /**
