@@ -38,16 +38,22 @@ import { KERAS_NAMES, type NamingScheme, TORCHVISION_NAMES } from "../arch/spec.
 
 /** A layer read from a source file, weights already in the zoo layout. */
 export interface SourceLayer {
-  /** What the layer computes. */
-  kind: "conv" | "bn" | "dense";
+  /** What the layer computes; `conv1d` is a 1-D convolution (ECA's, across channels). */
+  kind: "conv" | "bn" | "dense" | "conv1d";
   /** Its name in the source file (for messages only). */
   name: string;
-  /** conv: `kernel` [kh,kw,in,out], optional `bias`; bn: `gamma`, `beta` (absent when non-affine), `moving_mean`, `moving_variance`; dense: `kernel` [in,out], `bias`. */
+  /**
+   * conv: `kernel` [kh,kw,in/groups,out], optional `bias`; conv1d: `kernel` [taps,in,out];
+   * bn: `gamma`, `beta` (absent when non-affine), `moving_mean`, `moving_variance`;
+   * dense: `kernel` [in,out], `bias`.
+   */
   weights: Partial<
     Record<"kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance", Weight>
   >;
   /** Convolution stride, when the source graph records it. */
   stride?: number;
+  /** Convolution groups, when the source graph records them (a state dict's kernel implies them). */
+  groups?: number;
   /** BatchNorm epsilon, when the source records it. */
   epsilon?: number;
 }
@@ -60,6 +66,11 @@ export interface FormatDefaults {
   strideBlock: { v1: ResNetSpec["strideBlock"]; v2: ResNetSpec["strideBlock"] };
   /** BatchNorm epsilon when the file does not record it. */
   bnEpsilon: number;
+  /**
+   * Whether a net with a deep stem pools before its strided projections when the file records no
+   * strides: timm's ResNet-D (`resnet26d`, `resnet50d`, …) does, its rarer "C" does not.
+   */
+  avgDownWithDeepStem: boolean;
   /** Names for an architecture that matches no preset. */
   naming: NamingScheme;
   /**
@@ -75,6 +86,7 @@ export const PYTORCH_DEFAULTS: FormatDefaults = {
   strideConv: { v1: "3x3", v2: "3x3" },
   strideBlock: { v1: "first", v2: "first" },
   bnEpsilon: 1e-5,
+  avgDownWithDeepStem: true,
   naming: TORCHVISION_NAMES,
   shortcutFirst: false,
 };
@@ -84,6 +96,7 @@ export const KERAS_DEFAULTS: FormatDefaults = {
   strideConv: { v1: "1x1", v2: "3x3" },
   strideBlock: { v1: "first", v2: "last" },
   bnEpsilon: 1.001e-5,
+  avgDownWithDeepStem: true,
   naming: KERAS_NAMES,
   shortcutFirst: true,
 };
@@ -128,16 +141,22 @@ export function describeLayer(layer: SourceLayer | undefined): string {
   if (!layer) return "the end of the file";
   if (layer.kind === "conv") {
     const [k, , i, o] = kernelShape(layer);
-    return `conv '${layer.name}' (${k}×${k}, ${i}→${o})`;
+    const groups = layer.groups && layer.groups > 1 ? `, ${layer.groups} groups` : "";
+    return `conv '${layer.name}' (${k}×${k}, ${i * (layer.groups ?? 1)}→${o}${groups})`;
   }
+  if (layer.kind === "conv1d") return `1-D conv '${layer.name}' (${kernelShape(layer)[0]} taps)`;
   if (layer.kind === "bn") return `BatchNorm '${layer.name}' (${bnChannels(layer)} channels)`;
   return `dense '${layer.name}' ([${kernelShape(layer)}])`;
 }
 
 function describeNode(node: PlanNode): string {
   switch (node.op) {
-    case "conv":
-      return `a ${node.kernel}×${node.kernel} conv ${node.inChannels}→${node.outChannels}`;
+    case "conv": {
+      const groups = node.groups > 1 ? ` in ${node.groups} groups` : "";
+      return `a ${node.kernel}×${node.kernel} conv ${node.inChannels}→${node.outChannels}${groups}`;
+    }
+    case "channelConv":
+      return `a 1-D conv of ${node.kernel} taps across ${node.channels} channels`;
     case "bn":
       return `a BatchNorm of ${node.channels} channels`;
     case "dense":
@@ -151,10 +170,15 @@ function describeNode(node: PlanNode): string {
 function fits(node: PlanNode, layer: SourceLayer): boolean {
   switch (node.op) {
     case "conv": {
-      if (layer.kind !== "conv") return false;
+      if (layer.kind !== "conv" || (layer.groups ?? node.groups) !== node.groups) return false;
       const [kh, kw, i, o] = kernelShape(layer);
-      return kh === node.kernel && kw === node.kernel && i === node.inChannels &&
+      return kh === node.kernel && kw === node.kernel && i === node.inChannels / node.groups &&
         o === node.outChannels;
+    }
+    case "channelConv": {
+      if (layer.kind !== "conv1d") return false;
+      const [taps, i, o] = kernelShape(layer);
+      return taps === node.kernel && i === 1 && o === 1;
     }
     case "bn":
       return layer.kind === "bn" && bnChannels(layer) === node.channels;
@@ -178,7 +202,7 @@ export function shortcutOnly(plan: Plan, start: number, end: number): Set<number
       if (n < start || found.has(n)) continue;
       found.add(n);
       const node = plan.nodes[n];
-      if (node.op === "add") stack.push(...node.inputs);
+      if ("inputs" in node) stack.push(...node.inputs);
       else if (node.op !== "input") stack.push(node.input);
     }
     return found;
@@ -207,7 +231,7 @@ export function fileOrder(
   const shortcut = shortcutOnly(plan, start, end);
   const weighted = Array.from({ length: end - start }, (_, k) => start + k).filter((n) => {
     const op = plan.nodes[n].op;
-    return op === "conv" || op === "dense" || (op === "bn" && !bnFolded);
+    return op === "conv" || op === "dense" || op === "channelConv" || (op === "bn" && !bnFolded);
   });
   const first = weighted.filter((n) => shortcut.has(n) === shortcutFirst);
   const second = weighted.filter((n) => shortcut.has(n) !== shortcutFirst);

@@ -15,7 +15,7 @@
 
 import type { ResNetSpec } from "../arch/spec.ts";
 import type { Weight, WeightMap } from "../arch/weights.ts";
-import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
+import { linearToDense, oihwToHwio, oiwToWio, toWeight } from "./layout.ts";
 import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { readKeras } from "../formats/keras/read.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
@@ -100,6 +100,12 @@ function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
         name,
         weights: { kernel: oihwToHwio(weight), bias: get("bias") },
       });
+    } else if (weight?.shape.length === 3) {
+      layers.push({
+        kind: "conv1d",
+        name,
+        weights: { kernel: oiwToWio(weight), bias: get("bias") },
+      });
     } else if (weight?.shape.length === 2) {
       layers.push({
         kind: "dense",
@@ -146,22 +152,28 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
     const a = node.attributes;
     const label = node.name || node.outputs[0];
     if (node.opType === "Conv") {
-      if (int(a.group, 1) !== 1) {
-        throw new ZooFormatError(
-          file,
-          `node '${label}': grouped convolutions are not ResNet layers`,
-        );
-      }
       const strides = (a.strides as number[] | undefined) ?? [1, 1];
+      const weight = tensor(node.inputs[1], label);
+      if (weight.shape.length === 3) {
+        layers.push({
+          kind: "conv1d",
+          name: label,
+          weights: { kernel: oiwToWio(weight), bias: constant(node.inputs[2], label) },
+          stride: strides[0],
+          groups: int(a.group, 1),
+        });
+        continue;
+      }
       layers.push({
         kind: "conv",
         name: label,
         weights: {
           // Transposed from the file's bytes: a kernel is never decoded in OIHW order first.
-          kernel: oihwToHwio(tensor(node.inputs[1], label)),
+          kernel: oihwToHwio(weight),
           bias: constant(node.inputs[2], label),
         },
         stride: strides[0],
+        groups: int(a.group, 1),
       });
     } else if (node.opType === "BatchNormalization") {
       const [gamma, beta, mean, variance] = node.inputs.slice(1, 5).map((i) => constant(i, label));
@@ -247,6 +259,8 @@ function kerasLayers(
   return layers.map(({ name, weights }) => {
     const w = weights.map((t) => toWeight(t, file));
     const rank = w[0]?.shape.length;
+    // Keras Conv1D kernels are already [taps, in, out].
+    if (rank === 3) return { kind: "conv1d", name, weights: { kernel: w[0], bias: w[1] } };
     if (rank === 4) {
       return {
         kind: "conv",

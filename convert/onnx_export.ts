@@ -179,6 +179,7 @@ function writeOrder(plan: Plan): number[] {
     done.add(index);
     const node = plan.nodes[index];
     if (node.op === "add") [node.inputs[1], node.inputs[0]].forEach(visit);
+    else if (node.op === "mul") node.inputs.forEach(visit);
     else if ("input" in node) visit(node.input);
     order.push(index);
   };
@@ -194,7 +195,7 @@ function foldedBatchNorms(plan: Plan): Map<number, number> {
   const uses = new Array<number>(plan.nodes.length).fill(0);
   for (const node of plan.nodes) {
     if ("input" in node) uses[node.input]++;
-    if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
+    if ("inputs" in node) node.inputs.forEach((i) => uses[i]++);
   }
   uses[plan.output]++;
   const folded = new Map<number, number>();
@@ -229,8 +230,11 @@ function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueIn
  * ModelProto bytes. The graph computes what `createModel(spec, { weights }).predict` does:
  * Conv (BN folded, symmetric pads), BatchNormalization for BNs that follow no conv
  * (pre-activation, post and input BNs), Relu, MaxPool (Keras' zero padding as Pad + MaxPool;
- * TF 'same' as `SAME_UPPER`), Slice with steps for subsampled shortcuts, Pad on the channel
- * axis for option-A shortcuts, Add, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
+ * TF 'same' as `SAME_UPPER`), AveragePool in ceil mode before pooled projections, Slice with
+ * steps for subsampled shortcuts, Pad on the channel axis for option-A shortcuts, Add,
+ * attention as GlobalAveragePool, Conv (1×1, or 1-D across channels between Reshapes for ECA),
+ * Sigmoid and Mul, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm. Grouped convolutions
+ * keep their `group`.
  *
  * @param plan The plan, head options applied (`planResNet(spec, { includeTop, pooling })`).
  * @param weights The plan's weights; checked against the plan first.
@@ -389,6 +393,52 @@ async function buildOnnx(
         }
         break;
       }
+      case "avgpool":
+        // As torch exports AvgPool2d(ceil_mode=True, count_include_pad=False).
+        values[index] = graph.node("AveragePool", [input], name(index, `${input}/avgpool`), [
+          ints("kernel_shape", [node.size, node.size]),
+          ints("strides", [node.stride, node.stride]),
+          int("ceil_mode", 1),
+          int("count_include_pad", 0),
+        ]);
+        break;
+      case "sigmoid":
+        values[index] = graph.node("Sigmoid", [input], name(index, `${input}/sigmoid`));
+        break;
+      case "mul": {
+        const [a, b] = node.inputs.map((i) => values[i]);
+        values[index] = graph.node("Mul", [a, b], name(index, `mul_${index}`));
+        channels[index] = channels[node.inputs[0]];
+        break;
+      }
+      case "channelConv": {
+        // [N, C, 1, 1] as N one-channel sequences of length C, a 1-D Conv, and back.
+        const p = (node.kernel - 1) / 2;
+        const sequence = graph.node(
+          "Reshape",
+          [input, graph.int64("shape_sequence", [0n, 1n, -1n])],
+          `${node.name}/sequence`,
+        );
+        const kernel = weights.get(`${node.name}/kernel`)!;
+        const convolved = graph.node(
+          "Conv",
+          [sequence, graph.float(`${node.name}.weight`, [1, 1, node.kernel], kernel.data)],
+          `${node.name}/conv`,
+          [
+            ints("kernel_shape", [node.kernel]),
+            ints("strides", [1]),
+            ints("pads", [p, p]),
+            ints("dilations", [1]),
+            int("group", 1),
+          ],
+        );
+        values[index] = graph.node(
+          "Reshape",
+          [convolved, graph.int64("shape_channels", [0n, -1n, 1n, 1n])],
+          name(index, node.name),
+        );
+        break;
+      }
       case "subsample": {
         const s = BigInt(node.stride);
         const slice = [
@@ -416,6 +466,10 @@ async function buildOnnx(
       }
       case "globalPool": {
         const op = node.kind === "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
+        if (node.keepDims) {
+          values[index] = graph.node(op, [input], name(index, `${input}/squeeze`));
+          break;
+        }
         const pooled = graph.node(op, [input], `${input}/${node.kind}_pool`);
         values[index] = graph.node("Flatten", [pooled], name(index, `${pooled}/flatten`), [
           int("axis", 1),
@@ -485,7 +539,7 @@ function writeConv(
 ): string {
   const { kernel, bias } = foldBatchNorm(node, bn, weights);
   const oihw = hwioToOihw({
-    shape: [node.kernel, node.kernel, node.inChannels, node.outChannels],
+    shape: [node.kernel, node.kernel, node.inChannels / node.groups, node.outChannels],
     data: kernel,
   });
   const k = node.kernel;
@@ -502,7 +556,7 @@ function writeConv(
       ints("strides", [node.stride, node.stride]),
       ints("pads", [node.pad, node.pad, node.pad, node.pad]),
       ints("dilations", [1, 1]),
-      int("group", 1),
+      int("group", node.groups),
     ],
   );
 }

@@ -22,6 +22,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, Tensor } from "./tensor.ts";
 import type { Plan } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
+import { GroupedConv2D } from "./grouped_conv.ts";
 
 /**
  * Input layout of a model: NHWC (`channels_last`) or NCHW (`channels_first`).
@@ -137,6 +138,21 @@ export function buildLayersModel(
         out = channelsFirst ? apply(tfl.layers.permute({ dims: [2, 3, 1] }), input) : input;
         break;
       case "conv": {
+        if (node.groups !== 1) {
+          out = apply(
+            new GroupedConv2D({
+              name: node.name,
+              filters: node.outChannels,
+              kernelSize: node.kernel,
+              strides: node.stride,
+              pad: node.pad,
+              groups: node.groups,
+              useBias: node.bias,
+            }),
+            at(node.input),
+          );
+          break;
+        }
         // 'same' equals a symmetric pad only at stride 1 (TF pads bottom/right at stride 2).
         const explicit = node.pad > 0 && node.stride > 1;
         const x = explicit ? zeroPad(at(node.input), node.pad, `${node.name}_pad`) : at(node.input);
@@ -170,10 +186,12 @@ export function buildLayersModel(
         break;
       case "maxpool": {
         const zeros = node.padding === "zeros";
-        const x = zeros ? zeroPad(at(node.input), 1, "pool1_pad") : at(node.input);
+        // Keras names the pad `pool1_pad` beside `pool1_pool`.
+        const padName = `${node.name.replace(/_pool$/, "")}_pad`;
+        const x = zeros ? zeroPad(at(node.input), 1, padName) : at(node.input);
         out = apply(
           tfl.layers.maxPooling2d({
-            name: "pool1_pool",
+            name: node.name,
             poolSize: node.size,
             strides: node.stride,
             padding: zeros ? "valid" : "same",
@@ -182,6 +200,17 @@ export function buildLayersModel(
         );
         break;
       }
+      case "avgpool":
+        // 'same' averages only the pixels a window covers: ceil mode without counting padding.
+        out = apply(
+          tfl.layers.averagePooling2d({
+            poolSize: node.size,
+            strides: node.stride,
+            padding: "same",
+          }),
+          at(node.input),
+        );
+        break;
       case "subsample":
         out = apply(tfl.layers.maxPooling2d({ poolSize: 1, strides: node.stride }), at(node.input));
         break;
@@ -192,6 +221,14 @@ export function buildLayersModel(
         out = apply(tfl.layers.add(), node.inputs.map(at));
         break;
       case "globalPool":
+        if (node.keepDims) {
+          // An attention module's squeeze: the mean as a 1×1 map.
+          out = apply(
+            tfl.layers.reshape({ targetShape: [1, 1, -1] }),
+            apply(tfl.layers.globalAveragePooling2d({}), at(node.input)),
+          );
+          break;
+        }
         out = apply(
           node.kind === "avg"
             ? tfl.layers.globalAveragePooling2d({ name: "avg_pool" })
@@ -199,6 +236,28 @@ export function buildLayersModel(
           at(node.input),
         );
         break;
+      case "sigmoid":
+        out = apply(tfl.layers.activation({ activation: "sigmoid" }), at(node.input));
+        break;
+      case "mul":
+        out = apply(tfl.layers.multiply(), node.inputs.map(at));
+        break;
+      case "channelConv": {
+        // ECA: the pooled channels as a one-channel sequence, convolved with one filter.
+        const sequence = apply(tfl.layers.reshape({ targetShape: [-1, 1] }), at(node.input));
+        const convolved = apply(
+          tfl.layers.conv1d({
+            name: node.name,
+            filters: 1,
+            kernelSize: node.kernel,
+            padding: "same",
+            useBias: false,
+          }),
+          sequence,
+        );
+        out = apply(tfl.layers.reshape({ targetShape: [1, 1, -1] }), convolved);
+        break;
+      }
       case "dense":
         out = apply(tfl.layers.dense({ name: node.name, units: node.outFeatures }), at(node.input));
         break;
