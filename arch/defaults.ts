@@ -43,6 +43,8 @@ const FAMILY_PREPROCESS: readonly { when: Partial<SpecFamily>; preset: string }[
   // Keras Applications: ResNet V2 scales to [−1, 1], ResNet v1 subtracts the Caffe BGR means.
   { when: { naming: "keras", preact: true }, preset: "KERAS_TF" },
   { when: { naming: "keras", preact: false }, preset: "KERAS_CAFFE" },
+  // TensorFlow's official ResNet subtracts the RGB means, unscaled.
+  { when: { naming: "tf_official" }, preset: "TF_OFFICIAL" },
   // torchvision's original recipe, which most exported ImageNet ResNets follow.
   { when: {}, preset: "TORCHVISION_V1" },
 ];

@@ -23,7 +23,7 @@
 
 import { CIFAR_NAMES, type ResNetSpec, SPEC_CHOICES, TORCHVISION_NAMES } from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
-import { type Plan, planResNet } from "../arch/plan.ts";
+import { planResNet } from "../arch/plan.ts";
 import { grow, HYPOTHESES, type StemCache } from "./grow.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { NotZooResNetError, ZooFormatError } from "../arch/errors.ts";
@@ -102,7 +102,8 @@ function chooseConvBias(fit: Fit, layers: SourceLayer[]): ResNetSpec["convBias"]
 function stridesAgree(fit: Fit): boolean {
   return [...fit.assigned].every(([n, layer]) => {
     const node = fit.plan.nodes[n];
-    return layer.stride === undefined || (node.op === "conv" && node.stride === layer.stride);
+    const stride = node.op === "conv" ? node.stride : 1; // ECA's 1-D conv never strides
+    return layer.stride === undefined || stride === layer.stride;
   });
 }
 
@@ -224,13 +225,22 @@ function asPreset(spec: ResNetSpec, defaults: FormatDefaults): ResNetSpec {
   const naming = spec.stem === "cifar" && defaults.naming === TORCHVISION_NAMES
     ? CIFAR_NAMES
     : defaults.naming;
+  // Layers as a ResNet's name counts them: the stem (however many convs), the convolutions on
+  // each block's main path (not its projection, not its attention gate), the classifier.
   const plan = planResNet(spec, { includeTop: false });
-  const projections = plan.blocks.reduce((count, b) => {
+  // An attention gate is what is computed from a squeeze (a kept-dims global pool) up to the Mul.
+  const gate = new Set<number>();
+  plan.nodes.forEach((node, n) => {
+    if (node.op === "globalPool" && node.keepDims) gate.add(n);
+    else if ("input" in node && gate.has(node.input)) gate.add(n);
+  });
+  const mainPath = plan.blocks.reduce((count, b) => {
     const only = shortcutOnly(plan, b.start, b.end);
-    return count + [...only].filter((n) => plan.nodes[n].op === "conv").length;
+    return count + plan.nodes.slice(b.start, b.end)
+      .filter((node, k) => node.op === "conv" && !only.has(b.start + k) && !gate.has(b.start + k))
+      .length;
   }, 0);
-  const convs = plan.nodes.filter((n) => n.op === "conv").length;
-  return { ...spec, name: `resnet${convs - projections + 1}_custom`, naming };
+  return { ...spec, name: `resnet${mainPath + 2}_custom`, naming };
 }
 
 /** Builds the zoo weight map of a fit, moving conv biases the spec has no place for into the BN after. */

@@ -5,9 +5,9 @@
  * up. Pure data: downloading lives in `cache.ts`, so the registry can be read (by a CLI, by
  * docs) without touching the network.
  *
- * Each source's entries live in `registry/`: torchvision's Weights enums, Keras Applications'
- * `WEIGHTS_HASHES`, the ONNX model zoo's Git-LFS pointers and the akamaster CIFAR-10
- * checkpoints. Values upstream does not publish are absent, never estimated. A registry in JSON
+ * Each source's entries live in `registry/`: torchvision's Weights enums, timm's pretrained
+ * configs, Keras Applications' `WEIGHTS_HASHES`, the ONNX model zoo's Git-LFS pointers and the
+ * akamaster CIFAR-10 checkpoints. Values upstream does not publish are absent, never estimated. A registry in JSON
  * is checked by `validateRegistryJson` (`registry_json.ts`).
  *
  * @example
@@ -25,6 +25,7 @@ import { CIFAR_WEIGHTS } from "./registry/cifar.ts";
 import { KERAS_WEIGHTS } from "./registry/keras.ts";
 import { ONNX_ZOO_WEIGHTS } from "./registry/onnx_zoo.ts";
 import { TORCHVISION_WEIGHTS } from "./registry/torchvision.ts";
+import { TIMM_WEIGHTS } from "./registry/timm.ts";
 
 /** How upstream publishes a file's checksum. */
 export interface WeightsHash {
@@ -76,10 +77,18 @@ export interface WeightsEntry {
   urls: string[];
   /** Checksum exactly as upstream publishes it. */
   hash: WeightsHash;
-  /** Container format of the file. */
-  sourceFormat: "pytorch-zip" | "pytorch-legacy" | "onnx" | "keras-h5";
+  /** Container format of the file; `pytorch` is a `torch.save` file whose container (zip or legacy) upstream does not record. */
+  sourceFormat: "pytorch-zip" | "pytorch-legacy" | "pytorch" | "onnx" | "keras-h5";
   /** Name of the `arch/preprocess.ts` preset the weights were trained with. */
-  preprocess: "TORCHVISION_V1" | "TORCHVISION_V2" | "KERAS_CAFFE" | "KERAS_TF" | "CIFAR10_TORCH";
+  preprocess:
+    | "TORCHVISION_V1"
+    | "TORCHVISION_V2"
+    | "KERAS_CAFFE"
+    | "KERAS_TF"
+    | "CIFAR10_TORCH"
+    | "TIMM_CROP_875"
+    | "TIMM_CROP_95"
+    | "TIMM_256_CROP_95";
   /** Class-label set of the classifier. */
   labels: "imagenet" | "cifar10";
   /** SPDX license id of the weights; `NOASSERTION` where this project has not recorded one. */
@@ -93,17 +102,19 @@ export interface WeightsEntry {
 }
 
 /**
- * Every known weights file: torchvision V1/V2, Keras Applications (with `_notop`), the ONNX
- * model zoo ResNets and the akamaster CIFAR-10 checkpoints.
+ * Every known weights file: torchvision V1/V2 (ResNet, ResNeXt, Wide ResNet), timm's ResNet-D,
+ * SE and ECA nets, Keras Applications (with `_notop`), the ONNX model zoo ResNets and the
+ * akamaster CIFAR-10 checkpoints.
  *
  * @example
  * ```ts
  * import { REGISTRY } from "./registry.ts";
- * console.log(REGISTRY.length, REGISTRY[0].id, REGISTRY[0].metrics.top1); // 35 resnet18.tv_in1k 69.758
+ * console.log(REGISTRY.length, REGISTRY[0].id, REGISTRY[0].metrics.top1); // 54 resnet18.tv_in1k 69.758
  * ```
  */
 export const REGISTRY: readonly WeightsEntry[] = Object.freeze([
   ...TORCHVISION_WEIGHTS,
+  ...TIMM_WEIGHTS,
   ...KERAS_WEIGHTS,
   ...ONNX_ZOO_WEIGHTS,
   ...CIFAR_WEIGHTS,

@@ -23,6 +23,7 @@ const HASH_ALGORITHMS: readonly WeightsHash["algorithm"][] = ["sha256", "sha256-
 const SOURCE_FORMATS: readonly WeightsEntry["sourceFormat"][] = [
   "pytorch-zip",
   "pytorch-legacy",
+  "pytorch",
   "onnx",
   "keras-h5",
 ];
@@ -32,6 +33,9 @@ const PREPROCESS_PRESETS: readonly WeightsEntry["preprocess"][] = [
   "KERAS_CAFFE",
   "KERAS_TF",
   "CIFAR10_TORCH",
+  "TIMM_CROP_875",
+  "TIMM_CROP_95",
+  "TIMM_256_CROP_95",
 ];
 const LABEL_SETS: readonly WeightsEntry["labels"][] = ["imagenet", "cifar10"];
 

@@ -50,7 +50,7 @@ type Step =
   | { op: "globalPool"; input: number; kind: "avg" | "max"; keepDims: boolean }
   | { op: "sigmoid"; input: number }
   | { op: "mul"; inputs: [number, number] }
-  | { op: "channelConv"; input: number; filter: tf.Tensor3D; pad: number }
+  | { op: "channelConv"; input: number; filter: tf.Tensor3D }
   | { op: "dense"; input: number; kernel: Tensor2D; bias: tf.Tensor1D }
   | { op: "alias"; input: number };
 
@@ -127,7 +127,6 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
           filter: keep(
             tf.tensor3d(weightData(weights, `${node.name}/kernel`), [node.kernel, 1, 1]),
           ),
-          pad: (node.kernel - 1) / 2,
         });
         return;
       case "bn": {
@@ -257,7 +256,9 @@ function execute(step: Step, at: (i: number) => Tensor): Tensor {
       // The pooled [N,1,1,C] vector as N one-channel sequences of length C.
       const x = at(step.input);
       const [n, , , c] = x.shape;
-      const y = tf.conv1d(tf.reshape(x, [n, c, 1]) as tf.Tensor3D, step.filter, 1, step.pad);
+      // 'same' pads an odd kernel (kernel − 1) / 2 at both ends at stride 1; a number would pad
+      // the height tfjs adds inside conv1d too.
+      const y = tf.conv1d(tf.reshape(x, [n, c, 1]) as tf.Tensor3D, step.filter, 1, "same");
       return tf.reshape(y, [n, 1, 1, c]);
     }
     case "dense":

@@ -222,9 +222,11 @@ export function buildLayersModel(
         break;
       case "globalPool":
         if (node.keepDims) {
-          // An attention module's squeeze: the mean as a 1×1 map.
+          // An attention module's squeeze: the mean as a 1×1 map. (tfjs' Reshape leaves a -1
+          // unresolved beside the batch dimension, so the channel count is spelled out.)
+          const channels = at(node.input).shape[3] as number;
           out = apply(
-            tfl.layers.reshape({ targetShape: [1, 1, -1] }),
+            tfl.layers.reshape({ targetShape: [1, 1, channels] }),
             apply(tfl.layers.globalAveragePooling2d({}), at(node.input)),
           );
           break;
@@ -244,7 +246,10 @@ export function buildLayersModel(
         break;
       case "channelConv": {
         // ECA: the pooled channels as a one-channel sequence, convolved with one filter.
-        const sequence = apply(tfl.layers.reshape({ targetShape: [-1, 1] }), at(node.input));
+        const sequence = apply(
+          tfl.layers.reshape({ targetShape: [node.channels, 1] }),
+          at(node.input),
+        );
         const convolved = apply(
           tfl.layers.conv1d({
             name: node.name,
@@ -255,7 +260,7 @@ export function buildLayersModel(
           }),
           sequence,
         );
-        out = apply(tfl.layers.reshape({ targetShape: [1, 1, -1] }), convolved);
+        out = apply(tfl.layers.reshape({ targetShape: [1, 1, node.channels] }), convolved);
         break;
       }
       case "dense":
