@@ -118,7 +118,7 @@ function cifar(depth: number): ResNetSpec {
  * @example
  * ```ts
  * import { PRESETS } from "./presets.ts";
- * console.log(Object.keys(PRESETS).length, PRESETS.resnet50.depths); // 18 [ 3, 4, 6, 3 ]
+ * console.log(Object.keys(PRESETS).length, PRESETS.resnet50.depths); // 36 [ 3, 4, 6, 3 ]
  * ```
  */
 export const PRESETS: Readonly<Record<string, ResNetSpec>> = Object.fromEntries(

@@ -291,6 +291,37 @@ export const KERAS_NAMES: NamingScheme = {
  * seed) named as its graph reads: `conv_initial`, `pool_initial`, then `block_layer{1…4}`, each
  * block's convolutions and norms within it, a `projection` on the first block, and the final
  * norm and `final_dense`.
+ *
+ * @example
+ * ```ts
+ * import { countParams, planResNet } from "./plan.ts";
+ * import { getSpec } from "./presets.ts";
+ * import { type ResNetSpec, TF_OFFICIAL_NAMES } from "./spec.ts";
+ * // The seed's description of TensorFlow's official ResNet-50 v2, field by field:
+ * const seed: ResNetSpec = {
+ *   ...getSpec("resnet50"), // conv_initial 7×7/2, pool_initial 3×3/2, bottlenecks [3, 4, 6, 3]
+ *   name: "tf_resnet50_v2",
+ *   widths: [64, 128, 256, 512], // filters double per block layer
+ *   preact: true, // v2: BN-ReLU before each block, and a final BN-ReLU
+ *   stemNorm: false, // nothing between conv_initial and pool_initial
+ *   poolPadding: "same", // pool_initial pads 'same'
+ *   strideBlock: "first", // a block layer strides in its first block,
+ *   strideConv: "3x3", // on the 3×3 conv,
+ *   projectEveryStage: true, // and its first block projects the shortcut
+ *   convBias: "none", // no conv biases: BatchNorm (eps 1e-5) is the only regulariser
+ *   bnEpsilon: 1e-5,
+ *   classes: 1001, // pool, then dense logits over 1001 classes (0 is background)
+ *   naming: TF_OFFICIAL_NAMES,
+ * };
+ * const preset = getSpec("tf_resnet50_v2");
+ * const same = (Object.keys(preset) as (keyof ResNetSpec)[])
+ *   .every((k) => JSON.stringify(seed[k]) === JSON.stringify(preset[k]));
+ * const plan = planResNet(seed);
+ * const names = plan.nodes.flatMap((n) => "name" in n ? [n.name] : []);
+ * console.log(same, countParams(plan).trainable); // true 25551401
+ * console.log(names.slice(0, 5)); // conv_initial, pool_initial, block_layer1_block1_preact_bn, …_projection, …_conv1
+ * console.log(names.slice(-2)); // [ "final_bn", "final_dense" ]
+ * ```
  */
 export const TF_OFFICIAL_NAMES: NamingScheme = {
   id: "tf_official",

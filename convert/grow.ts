@@ -9,7 +9,8 @@
  * @example
  * ```ts
  * import { HYPOTHESES } from "./grow.ts";
- * console.log(HYPOTHESES[0]); // the preferred one: a torchvision-like v1 net
+ * // The preferred hypothesis: a torchvision-like v1 net.
+ * console.log(HYPOTHESES[0].stem, HYPOTHESES[0].block, HYPOTHESES[0].attention); // imagenet basic none
  * ```
  *
  * @module
@@ -60,7 +61,7 @@ export type Hypothesis = Pick<ResNetSpec, (typeof SHAPING_FIELDS)[number]>;
  *
  * @example
  * ```ts
- * console.log(HYPOTHESES.length > 100); // true
+ * console.log(HYPOTHESES.length); // 640
  * ```
  */
 export const HYPOTHESES: readonly Hypothesis[] = (SHAPING_FIELDS.reduce<Partial<Hypothesis>[]>(

@@ -28,6 +28,7 @@ export {
   identityBatchNorm,
   linearToDense,
   oihwToHwio,
+  oiwToWio,
   toWeight,
   transpose,
 } from "./layout.ts";
