@@ -24,6 +24,7 @@ export {
   SPEC_DEFAULTS,
   TF_OFFICIAL_NAMES,
   TIMM_AVG_DOWN_NAMES,
+  TIMM_V2_NAMES,
   TORCHVISION_NAMES,
 } from "./spec.ts";
 export { getSpec, listArchitectures, PRESETS, withOptionB } from "./presets.ts";
@@ -38,6 +39,7 @@ export {
   type DenseNode,
   ecaKernel,
   type GlobalPoolNode,
+  type GroupNormNode,
   type InputNode,
   type MaxPoolNode,
   type MulNode,
@@ -56,7 +58,7 @@ export {
   weightSlots,
 } from "./plan.ts";
 export { checkWeights, initialWeights, type Weight, type WeightMap } from "./weights.ts";
-export { foldBatchNorm } from "./fold.ts";
+export { appliedKernel, foldBatchNorm } from "./fold.ts";
 export {
   CIFAR10_RAW,
   CIFAR10_TORCH,

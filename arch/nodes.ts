@@ -8,7 +8,7 @@
  * import type { ConvNode } from "./nodes.ts";
  * const stem: ConvNode = {
  *   op: "conv", name: "conv1", input: 0, kernel: 7, stride: 2, pad: 3,
- *   inChannels: 3, outChannels: 64, groups: 1, bias: false,
+ *   inChannels: 3, outChannels: 64, groups: 1, standardize: 0, bias: false,
  * };
  * console.log(stem.kernel * stem.kernel * stem.inChannels * stem.outChannels); // 9408
  * ```
@@ -36,6 +36,8 @@ export interface ConvNode {
   outChannels: number;
   /** Channel groups (ResNeXt); the kernel has `inChannels / groups` input channels. */
   groups: number;
+  /** Weight standardisation ε (BiT's `StdConv2d`); 0: the kernel is used as stored. */
+  standardize: number;
   /** Whether the conv has a bias. */
   bias: boolean;
 }
@@ -54,6 +56,26 @@ export interface BatchNormNode {
   epsilon: number;
   /** Has a learned scale (gamma) and shift (beta). */
   affine: boolean;
+}
+
+/**
+ * GroupNorm (Wu & He 2018): each image's channels in `groups` groups, each group normalised over
+ * its channels and all pixels, then a learned per-channel scale (gamma) and shift (beta). It has
+ * no moving statistics, so nothing folds.
+ */
+export interface GroupNormNode {
+  /** Node kind. */
+  op: "gn";
+  /** Layer name. */
+  name: string;
+  /** Index of the node it reads. */
+  input: number;
+  /** Channels normalised. */
+  channels: number;
+  /** Groups; `channels` divides by it. */
+  groups: number;
+  /** Variance epsilon. */
+  epsilon: number;
 }
 
 /** A fully connected layer over pooled features. */
@@ -199,6 +221,7 @@ export type PlanNode =
   | InputNode
   | ConvNode
   | BatchNormNode
+  | GroupNormNode
   | ReluNode
   | MaxPoolNode
   | AvgPoolNode

@@ -24,6 +24,7 @@ export type {
   ConvNode,
   DenseNode,
   GlobalPoolNode,
+  GroupNormNode,
   InputNode,
   MaxPoolNode,
   MulNode,
@@ -114,16 +115,37 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
       inChannels,
       outChannels,
       groups,
+      standardize: spec.weightStandardization,
       bias: followedByBn ? biasBeforeBn : biasElsewhere,
     });
-  const bn = (name: string, input: number, channels: number, affine = true): number =>
-    push({ op: "bn", name, input, channels, epsilon: spec.bnEpsilon, affine });
+  /** The spec's norm: a BatchNorm, or a GroupNorm. */
+  const bn = (name: string, input: number, channels: number): number => {
+    if (spec.norm === "group" && channels % spec.normGroups !== 0) {
+      throw new RangeError(
+        `${spec.name}: '${name}' has ${channels} channels, not a multiple of ${spec.normGroups} groups`,
+      );
+    }
+    return push(
+      spec.norm === "group"
+        ? { op: "gn", name, input, channels, groups: spec.normGroups, epsilon: spec.bnEpsilon }
+        : { op: "bn", name, input, channels, epsilon: spec.bnEpsilon, affine: true },
+    );
+  };
   const relu = (input: number): number => push({ op: "relu", input });
   const bnRelu = (name: string, input: number, channels: number): number =>
     relu(bn(name, input, channels));
 
   let x = 0;
-  if (spec.inputBn) x = bn(names.inputBn, x, 3, false);
+  if (spec.inputBn) {
+    x = push({
+      op: "bn",
+      name: names.inputBn,
+      input: x,
+      channels: 3,
+      epsilon: spec.bnEpsilon,
+      affine: false,
+    });
+  }
   if (spec.stem === "deep" || spec.stem === "deepTiered") {
     const [first, second] = deepStemWidths(spec);
     x = bnRelu(names.deepStemBns[0], conv(names.deepStemConvs[0], x, 3, first, 3, 2, true), first);
@@ -173,6 +195,7 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
         inChannels: channels,
         outChannels: squeeze,
         groups: 1,
+        standardize: 0,
         bias: true,
       });
       gate = push({
@@ -185,6 +208,7 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
         inChannels: squeeze,
         outChannels: channels,
         groups: 1,
+        standardize: 0,
         bias: true,
       });
     } else {
@@ -375,6 +399,9 @@ export function weightSlots(plan: Plan): WeightSlot[] {
     } else if (node.op === "channelConv") {
       // Keras Conv1D layout [taps, in, out] of one filter over one channel.
       add(node.name, "kernel", [node.kernel, 1, 1]);
+    } else if (node.op === "gn") {
+      add(node.name, "gamma", [node.channels]);
+      add(node.name, "beta", [node.channels]);
     } else if (node.op === "bn") {
       if (node.affine) {
         add(node.name, "gamma", [node.channels]);

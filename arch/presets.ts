@@ -19,6 +19,7 @@ import {
   SPEC_DEFAULTS,
   TF_OFFICIAL_NAMES,
   TIMM_AVG_DOWN_NAMES,
+  TIMM_V2_NAMES,
   TORCHVISION_NAMES,
 } from "./spec.ts";
 
@@ -100,6 +101,22 @@ const TIMM_D: typeof TORCHVISION = {
 
 /** timm's SE-ResNet (`block_args=dict(attn_layer='se')`): SE (ratio 1/16, divisor 8) before each add. */
 const TIMM_SE: typeof TORCHVISION = { ...TORCHVISION, attention: "se" };
+
+/**
+ * BiT (Kolesnikov et al. 2020, timm's `resnetv2_*_bit`): pre-activation bottlenecks whose norms
+ * are GroupNorms of 32 groups and whose convolutions are weight-standardised (ε 1e-8), a 7×7
+ * stem with no norm, max-pool after a zero pad of 1 (`stem_type='fixed'`), the final GroupNorm-ReLU
+ * before the pool.
+ */
+const TIMM_BIT: typeof TORCHVISION = {
+  ...TORCHVISION,
+  preact: true,
+  stemNorm: false,
+  norm: "group",
+  normGroups: 32,
+  weightStandardization: 1e-8,
+  naming: TIMM_V2_NAMES,
+};
 
 /** torchvision's ResNeXt (`groups`, `width_per_group`) and Wide ResNet (`width_per_group=128`). */
 const resnext = (groups: number, baseWidth: number) => ({ groups, baseWidth });
@@ -192,6 +209,8 @@ export const PRESETS: Readonly<Record<string, ResNetSpec>> = Object.fromEntries(
     { ...KERAS_V2, ...BOTTLENECK, name: "resnet50v2", depths: [3, 4, 6, 3] },
     { ...KERAS_V2, ...BOTTLENECK, name: "resnet101v2", depths: [3, 4, 23, 3] },
     { ...KERAS_V2, ...BOTTLENECK, name: "resnet152v2", depths: [3, 8, 36, 3] },
+    { ...TIMM_BIT, ...BOTTLENECK, name: "resnetv2_50x1_bit", depths: [3, 4, 6, 3] },
+    { ...TIMM_BIT, ...BOTTLENECK, name: "resnetv2_101x1_bit", depths: [3, 4, 23, 3] },
     ...[20, 32, 44, 56, 110].map(cifar),
     { ...TF_OFFICIAL_V2, ...BASIC, name: "tf_resnet18_v2", depths: [2, 2, 2, 2] },
     { ...TF_OFFICIAL_V2, ...BASIC, name: "tf_resnet34_v2", depths: [3, 4, 6, 3] },

@@ -16,7 +16,8 @@
 /**
  * Layer-name templates: the naming scheme is also the weight-file contract (as in Keras
  * Applications). Tokens: `{s}` stage (1-based), `{S}` stage + 1 (Keras `conv2`…`conv5`),
- * `{b}` block (0-based), `{B}` block (1-based), `{i}` conv index inside the block (1-based).
+ * `{t}` stage (0-based), `{b}` block (0-based), `{B}` block (1-based), `{i}` conv index inside
+ * the block (1-based), `{I}` that index + 1 (timm's v2 `norm2` before `conv2`).
  *
  * @example
  * ```ts
@@ -148,6 +149,21 @@ export interface ResNetSpec {
    * `make_divisible(channels / seReduction, seDivisor)`: 8 in timm, 1 in the original SENet).
    */
   seDivisor: number;
+  /**
+   * The norm after (v1) or before (v2) each convolution: BatchNorm, which inference folds into
+   * the conv, or GroupNorm over `normGroups` groups (Wu & He 2018; BiT), computed. Both take
+   * `bnEpsilon`. A Gluon input BN stays a BatchNorm.
+   */
+  norm: "batch" | "group";
+  /** Groups of a GroupNorm (BiT: 32). */
+  normGroups: number;
+  /**
+   * Weight standardisation of every convolution but the attention gates' (Qiao et al. 2019; BiT's
+   * `StdConv2d`): each output channel's kernel becomes (w − mean) / sqrt(var + ε) before it is
+   * applied, with this ε (BiT: 1e-8); 0 for plain convolutions. The stored weights are the raw
+   * ones; inference standardises them once when it compiles.
+   */
+  weightStandardization: number;
   /** Which convolutions have a bias: all (Keras v1), none (torchvision), or those not followed by a BN (Keras V2). */
   convBias: "all" | "none" | "unnormalized";
   /** BatchNorm epsilon. */
@@ -181,6 +197,9 @@ export const SPEC_DEFAULTS: Readonly<
     | "attentionAt"
     | "seReduction"
     | "seDivisor"
+    | "norm"
+    | "normGroups"
+    | "weightStandardization"
   >
 > = {
   groups: 1,
@@ -191,6 +210,9 @@ export const SPEC_DEFAULTS: Readonly<
   attentionAt: "end",
   seReduction: 16,
   seDivisor: 8,
+  norm: "batch",
+  normGroups: 32,
+  weightStandardization: 0,
 };
 
 /**
@@ -218,6 +240,7 @@ export const SPEC_CHOICES = {
   projectEveryStage: [false, true],
   attention: ["none", "se", "eca"],
   attentionAt: ["end", "mid"],
+  norm: ["batch", "group"],
   convBias: ["none", "unnormalized", "all"],
   poolPadding: ["zeros", "same"],
 } as const satisfies { [K in keyof ResNetSpec]?: readonly ResNetSpec[K][] };
@@ -254,6 +277,28 @@ export const TIMM_AVG_DOWN_NAMES: NamingScheme = {
   id: "timm",
   shortcutConv: "layer{s}.{b}.downsample.1",
   shortcutBn: "layer{s}.{b}.downsample.2",
+};
+
+/**
+ * timm `resnetv2.py` names (BiT): `stem.conv`, `stages.{0…3}.blocks.{b}` with `norm1` (the
+ * pre-activation), `conv1`, `norm2`, `conv2`, `norm3`, `conv3`, `downsample.conv`, then `norm`
+ * and the classifier `head.fc`.
+ */
+export const TIMM_V2_NAMES: NamingScheme = {
+  ...TORCHVISION_NAMES,
+  id: "timm_v2",
+  stemConv: "stem.conv",
+  stemBn: "stem.norm",
+  conv: "stages.{t}.blocks.{b}.conv{i}",
+  bn: "stages.{t}.blocks.{b}.norm{I}",
+  preactBn: "stages.{t}.blocks.{b}.norm1",
+  shortcutConv: "stages.{t}.blocks.{b}.downsample.conv",
+  shortcutBn: "stages.{t}.blocks.{b}.downsample.norm",
+  postBn: "norm",
+  dense: "head.fc",
+  stemPool: "stem.pool",
+  deepStemConvs: ["stem.conv1", "stem.conv2", "stem.conv3"],
+  deepStemBns: ["stem.norm1", "stem.norm2"],
 };
 
 /** akamaster/pytorch_resnet_cifar10 names (`linear` head, `shortcut.0` projection). */
@@ -355,6 +400,8 @@ export function layerName(template: string, stage = 0, block = 0, conv = 0): str
   return template
     .replaceAll("{s}", String(stage + 1))
     .replaceAll("{S}", String(stage + 2))
+    .replaceAll("{t}", String(stage))
+    .replaceAll("{I}", String(conv + 1))
     .replaceAll("{b}", String(block))
     .replaceAll("{B}", String(block + 1))
     .replaceAll("{i}", String(conv));

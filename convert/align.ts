@@ -32,30 +32,41 @@
  */
 
 import type { ResNetSpec } from "../arch/spec.ts";
-import { type Plan, type PlanNode, planResNet } from "../arch/plan.ts";
+import { type Plan, type PlanNode, type PlanOptions, planResNet } from "../arch/plan.ts";
 import type { Weight } from "../arch/weights.ts";
 import { KERAS_NAMES, type NamingScheme, TORCHVISION_NAMES } from "../arch/spec.ts";
 
 /** A layer read from a source file, weights already in the zoo layout. */
 export interface SourceLayer {
-  /** What the layer computes; `conv1d` is a 1-D convolution (ECA's, across channels). */
-  kind: "conv" | "bn" | "dense" | "conv1d";
+  /**
+   * What the layer computes; `conv1d` is a 1-D convolution (ECA's, across channels), `gn` a
+   * GroupNorm (a norm with a scale and shift but no moving statistics).
+   */
+  kind: "conv" | "bn" | "gn" | "dense" | "conv1d";
   /** Its name in the source file (for messages only). */
   name: string;
   /**
    * conv: `kernel` [kh,kw,in/groups,out], optional `bias`; conv1d: `kernel` [taps,in,out];
    * bn: `gamma`, `beta` (absent when non-affine), `moving_mean`, `moving_variance`;
-   * dense: `kernel` [in,out], `bias`.
+   * gn: `gamma`, `beta`; dense: `kernel` [in,out], `bias`.
    */
   weights: Partial<
     Record<"kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance", Weight>
   >;
   /** Convolution stride, when the source graph records it. */
   stride?: number;
-  /** Convolution groups, when the source graph records them (a state dict's kernel implies them). */
+  /**
+   * Convolution groups, when the source graph records them (a state dict's kernel implies them);
+   * a GroupNorm's groups, when the graph records them (a state dict does not).
+   */
   groups?: number;
   /** BatchNorm epsilon, when the source records it. */
   epsilon?: number;
+  /**
+   * A conv's weight-standardisation ε when the graph computes it (BiT's StdConv2d), 0 when the
+   * graph uses the weight as it is; absent where the source cannot tell (a state dict).
+   */
+  standardize?: number;
 }
 
 /** What a format implies when its file cannot say (bare state_dicts and weights-only files carry no strides). */
@@ -71,6 +82,11 @@ export interface FormatDefaults {
    * strides: timm's ResNet-D (`resnet26d`, `resnet50d`, …) does, its rarer "C" does not.
    */
   avgDownWithDeepStem: boolean;
+  /**
+   * The weight-standardisation ε a GroupNorm net is taken to have when the file cannot show it
+   * (a state dict): BiT's 1e-8, the GroupNorm ResNets people download; 0 for none.
+   */
+  groupNormStandardization: number;
   /** Names for an architecture that matches no preset. */
   naming: NamingScheme;
   /**
@@ -87,6 +103,7 @@ export const PYTORCH_DEFAULTS: FormatDefaults = {
   strideBlock: { v1: "first", v2: "first" },
   bnEpsilon: 1e-5,
   avgDownWithDeepStem: true,
+  groupNormStandardization: 1e-8,
   naming: TORCHVISION_NAMES,
   shortcutFirst: false,
 };
@@ -97,6 +114,7 @@ export const KERAS_DEFAULTS: FormatDefaults = {
   strideBlock: { v1: "first", v2: "last" },
   bnEpsilon: 1.001e-5,
   avgDownWithDeepStem: true,
+  groupNormStandardization: 0,
   naming: KERAS_NAMES,
   shortcutFirst: true,
 };
@@ -134,7 +152,25 @@ export class Mismatch {
 /** A conv's or dense layer's kernel shape. */
 export const kernelShape = (layer: SourceLayer): number[] => layer.weights.kernel!.shape;
 /** A BatchNorm's channel count. */
-export const bnChannels = (layer: SourceLayer): number => layer.weights.moving_mean!.shape[0];
+export const bnChannels = (layer: SourceLayer): number =>
+  (layer.weights.moving_mean ?? layer.weights.gamma)!.shape[0];
+
+/**
+ * Whether a layer is the classifier: a dense layer, or a biased 1×1 conv right after a norm of
+ * its input channels (timm's ResNet-V2 head, a conv on the pooled features).
+ */
+export function isClassifier(layers: SourceLayer[], index: number): boolean {
+  const layer = layers[index];
+  if (layer?.kind === "dense") return true;
+  const norm = layers[index - 1];
+  if (
+    layer?.kind !== "conv" || !layer.weights.bias || (norm?.kind !== "bn" && norm?.kind !== "gn")
+  ) {
+    return false;
+  }
+  const [kh, kw, inChannels] = kernelShape(layer);
+  return kh === 1 && kw === 1 && inChannels === bnChannels(norm);
+}
 
 /** A layer as messages name it, e.g. `conv 'conv1' (3×3, 3→16)`. */
 export function describeLayer(layer: SourceLayer | undefined): string {
@@ -146,6 +182,7 @@ export function describeLayer(layer: SourceLayer | undefined): string {
   }
   if (layer.kind === "conv1d") return `1-D conv '${layer.name}' (${kernelShape(layer)[0]} taps)`;
   if (layer.kind === "bn") return `BatchNorm '${layer.name}' (${bnChannels(layer)} channels)`;
+  if (layer.kind === "gn") return `GroupNorm '${layer.name}' (${bnChannels(layer)} channels)`;
   return `dense '${layer.name}' ([${kernelShape(layer)}])`;
 }
 
@@ -159,10 +196,29 @@ function describeNode(node: PlanNode): string {
       return `a 1-D conv of ${node.kernel} taps across ${node.channels} channels`;
     case "bn":
       return `a BatchNorm of ${node.channels} channels`;
+    case "gn":
+      return `a GroupNorm of ${node.channels} channels in ${node.groups} groups`;
     case "dense":
       return `a dense layer ${node.inFeatures}→${node.outFeatures}`;
     default:
       return node.op;
+  }
+}
+
+/**
+ * The plan of a candidate spec, or the reason it has none (a GroupNorm whose channels do not
+ * divide into its groups), as a mismatch at `position`.
+ */
+export function planOrMismatch(
+  spec: ResNetSpec,
+  options: PlanOptions,
+  position: number,
+): Plan | Mismatch {
+  try {
+    return planResNet(spec, options);
+  } catch (error) {
+    if (error instanceof RangeError) return new Mismatch(position, error.message);
+    throw error;
   }
 }
 
@@ -182,10 +238,15 @@ function fits(node: PlanNode, layer: SourceLayer): boolean {
     }
     case "bn":
       return layer.kind === "bn" && bnChannels(layer) === node.channels;
+    case "gn":
+      return layer.kind === "gn" && bnChannels(layer) === node.channels &&
+        (layer.groups ?? node.groups) === node.groups;
     case "dense": {
-      if (layer.kind !== "dense") return false;
-      const [i, o] = kernelShape(layer);
-      return i === node.inFeatures && o === node.outFeatures;
+      // A classifier conv's kernel [1, 1, in, out] reads as [in, out] after its 1×1.
+      const shape = kernelShape(layer);
+      const [i, o] = layer.kind === "dense" ? shape : shape.slice(2);
+      const conv1x1 = layer.kind === "conv" && shape[0] === 1 && shape[1] === 1;
+      return (layer.kind === "dense" || conv1x1) && i === node.inFeatures && o === node.outFeatures;
     }
     default:
       return false;
@@ -231,7 +292,8 @@ export function fileOrder(
   const shortcut = shortcutOnly(plan, start, end);
   const weighted = Array.from({ length: end - start }, (_, k) => start + k).filter((n) => {
     const op = plan.nodes[n].op;
-    return op === "conv" || op === "dense" || op === "channelConv" || (op === "bn" && !bnFolded);
+    return op === "conv" || op === "dense" || op === "channelConv" || op === "gn" ||
+      (op === "bn" && !bnFolded);
   });
   const first = weighted.filter((n) => shortcut.has(n) === shortcutFirst);
   const second = weighted.filter((n) => shortcut.has(n) !== shortcutFirst);
@@ -240,7 +302,8 @@ export function fileOrder(
 
 /**
  * Aligns the nodes `expected` (in file order) with the layers starting at `position`: each node
- * takes the first unused layer of its kind and shape, a BatchNorm one after its conv's layer.
+ * takes the unused layer of its kind and shape nearest its own place, a norm one after its
+ * conv's layer.
  * Returns the assignment, or the mismatch.
  */
 export function alignWindow(
@@ -252,12 +315,17 @@ export function alignWindow(
   const window = layers.slice(position, position + expected.length);
   const taken = new Map<number, number>();
   const used = new Set<number>();
-  for (const n of expected) {
+  for (const [place, n] of expected.entries()) {
     const node = plan.nodes[n];
-    const producer = node.op === "bn" ? taken.get(node.input) : undefined;
-    const k = window.findIndex((layer, k) =>
-      !used.has(k) && fits(node, layer) && (producer === undefined || k > producer)
-    );
+    const producer = node.op === "bn" || node.op === "gn" ? taken.get(node.input) : undefined;
+    // Of the layers that fit, the one nearest the node's place in the format's order: equally
+    // shaped layers (a projection and a bottleneck's last conv, an SE expand) keep their order
+    // whether a file lists the shortcut before or after the main path.
+    let k = -1;
+    window.forEach((layer, j) => {
+      if (used.has(j) || !fits(node, layer) || (producer !== undefined && j <= producer)) return;
+      if (k < 0 || Math.abs(j - place) < Math.abs(k - place)) k = j;
+    });
     if (k < 0) {
       const after = producer === undefined ? "" : ` after ${describeLayer(window[producer])}`;
       return new Mismatch(
@@ -294,8 +362,9 @@ export function alignSpec(
   defaults: FormatDefaults,
 ): Fit | Mismatch {
   const bnFolded = !layers.some((l) => l.kind === "bn");
-  const dense = layers[layers.length - 1]?.kind === "dense";
-  const plan = planResNet(spec, { includeTop: dense });
+  const dense = isClassifier(layers, layers.length - 1);
+  const plan = planOrMismatch(spec, { includeTop: dense }, 0);
+  if (plan instanceof Mismatch) return plan;
   const parts = [
     [1, plan.stemEnd],
     ...plan.blocks.map((b) => [b.start, b.end]),

@@ -23,8 +23,10 @@ import {
   describeLayer,
   fileOrder,
   type FormatDefaults,
+  isClassifier,
   kernelShape,
   Mismatch,
+  planOrMismatch,
   type SourceLayer,
 } from "./align.ts";
 
@@ -38,6 +40,7 @@ const SHAPING_FIELDS = [
   "shortcut",
   "attention",
   "attentionAt",
+  "norm",
 ] as const;
 
 /**
@@ -77,7 +80,13 @@ export const HYPOTHESES: readonly Hypothesis[] = (SHAPING_FIELDS.reduce<Partial<
 /** The numbers of a block the matcher reads off channel counts; the first block fixes them. */
 type BlockNumbers = Pick<
   ResNetSpec,
-  "expansion" | "groups" | "baseWidth" | "seReduction" | "seDivisor" | "projectEveryStage"
+  | "expansion"
+  | "groups"
+  | "baseWidth"
+  | "seReduction"
+  | "seDivisor"
+  | "projectEveryStage"
+  | "normGroups"
 >;
 
 /** A candidate spec under a hypothesis; fields the layers cannot shape take their first value. */
@@ -152,6 +161,11 @@ function squeezeCandidates(
   return unique(found.map((c) => JSON.stringify(c))).map((c) => JSON.parse(c));
 }
 
+/** GroupNorm groups as the file records them (a graph does, a state dict does not: BiT's 32). */
+export function normGroupsOf(layers: SourceLayer[]): number {
+  return layers.find((l) => l.kind === "gn" && l.groups)?.groups ?? SPEC_DEFAULTS.normGroups;
+}
+
 /**
  * The candidate numbers of a net's first block, which reads `channels` and could output any count
  * `out` of the window from an inner width `inner` of the window. A bottleneck prefers expansion
@@ -183,7 +197,14 @@ function firstBlockTries(
             for (const projectEveryStage of projections) {
               tries.push({
                 width,
-                numbers: { expansion, groups, baseWidth, ...squeeze, projectEveryStage },
+                numbers: {
+                  expansion,
+                  groups,
+                  baseWidth,
+                  ...squeeze,
+                  projectEveryStage,
+                  normGroups: normGroupsOf(layers),
+                },
               });
             }
           }
@@ -208,7 +229,7 @@ function alignStem(
   order: (plan: Plan, start: number, end: number) => number[],
   cache: StemCache,
 ): { width: number; size: number } | Mismatch {
-  const key = JSON.stringify([h.stem, h.stemNorm, h.inputBn]);
+  const key = JSON.stringify([h.stem, h.stemNorm, h.inputBn, h.norm]);
   const cached = cache.get(key);
   if (cached) return cached;
   const convs = layers.filter((l) => l.kind === "conv").slice(0, 3);
@@ -217,9 +238,13 @@ function alignStem(
     "the file has no convolution",
   );
   for (const width of unique(convs.map((l) => kernelShape(l)[3]))) {
-    const numbers = { ...SPEC_DEFAULTS, expansion: 1 };
-    const plan = planResNet(candidateSpec(h, width, [], numbers, defaults), { includeTop: false });
-    const stem = alignWindow(plan, order(plan, 1, plan.stemEnd), layers, 0);
+    const numbers = { ...SPEC_DEFAULTS, expansion: 1, normGroups: normGroupsOf(layers) };
+    const plan = planOrMismatch(candidateSpec(h, width, [], numbers, defaults), {
+      includeTop: false,
+    }, 0);
+    const stem = plan instanceof Mismatch
+      ? plan
+      : alignWindow(plan, order(plan, 1, plan.stemEnd), layers, 0);
     if (!(stem instanceof Mismatch)) {
       result = { width, size: stem.size };
       break;
@@ -272,14 +297,18 @@ export function grow(
     let fit: { t: (typeof tries)[number]; size: number; channels: number } | null = null;
     for (const t of tries) {
       const spec = candidateSpec(h, channels, [{ width: t.width, depth: 1 }], t.numbers, defaults);
-      const plan = planResNet(spec, { includeTop: false });
-      const [block] = plan.blocks;
-      const aligned = alignWindow(plan, order(plan, block.start, block.end), layers, position);
+      const plan = planOrMismatch(spec, { includeTop: false }, position);
+      const aligned = plan instanceof Mismatch ? plan : alignWindow(
+        plan,
+        order(plan, plan.blocks[0].start, plan.blocks[0].end),
+        layers,
+        position,
+      );
       if (aligned instanceof Mismatch) {
         if (aligned.beats(furthest)) furthest = aligned;
         continue;
       }
-      fit = { t, size: aligned.size, channels: block.channels };
+      fit = { t, size: aligned.size, channels: (plan as Plan).blocks[0].channels };
       break;
     }
     if (!fit) break;
@@ -290,9 +319,9 @@ export function grow(
     position += fit.size;
   }
   if (!numbers) return furthest ?? new Mismatch(position, "no residual block fits");
-  const dense = layers[layers.length - 1]?.kind === "dense" ? layers[layers.length - 1] : null;
+  const dense = isClassifier(layers, layers.length - 1) ? layers[layers.length - 1] : null;
   const spec = candidateSpec(h, stemWidth, stages, numbers, defaults);
-  spec.classes = dense ? kernelShape(dense)[1] : 0;
+  spec.classes = dense ? kernelShape(dense).at(-1)! : 0;
   const plan = planResNet(spec, { includeTop: dense !== null });
   const tailStart = plan.blocks[plan.blocks.length - 1].end;
   const tail = alignWindow(plan, order(plan, tailStart, plan.nodes.length), layers, position);

@@ -94,6 +94,10 @@ function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
           moving_variance: get("running_var"),
         },
       });
+    } else if (weight?.shape.length === 1 && params.has("bias")) {
+      // A norm with a scale and shift but no moving statistics: a GroupNorm, whose group count
+      // a state dict does not record.
+      layers.push({ kind: "gn", name, weights: { gamma: weight, beta: get("bias") } });
     } else if (weight?.shape.length === 4) {
       layers.push({
         kind: "conv",
@@ -122,6 +126,47 @@ function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
   return layers;
 }
 
+/**
+ * A GroupNorm as torch.onnx writes it (before opset 18): Reshape to [N, groups, rest],
+ * InstanceNormalization with unit scale and zero bias, Reshape back, Mul by gamma, Add beta.
+ * The InstanceNormalization node stands for it; its scale's length is the group count.
+ */
+function groupNormLayer(
+  node: OnnxModel["graph"]["nodes"][number],
+  graph: OnnxModel["graph"],
+  label: string,
+  constant: (name: string | undefined, node: string) => Weight | undefined,
+  file: string,
+): SourceLayer {
+  const consumer = (value: string, op: string) =>
+    graph.nodes.find((n) => n.opType === op && n.inputs.includes(value));
+  const [scale, shift] = [node.inputs[1], node.inputs[2]].map((i) => constant(i, label)!.data);
+  const reshaped = consumer(node.outputs[0], "Reshape");
+  const mul = reshaped && consumer(reshaped.outputs[0], "Mul");
+  const add = mul && consumer(mul.outputs[0], "Add");
+  if (!add || scale.some((v) => v !== 1) || shift.some((v) => v !== 0)) {
+    throw new ZooFormatError(
+      file,
+      `node '${label}': an InstanceNormalization that is not a GroupNorm (Reshape, Mul, Add after it)`,
+    );
+  }
+  const other = (n: typeof mul, value: string) => n.inputs.find((i) => i !== value);
+  const vector = (name: string | undefined) => {
+    const w = constant(name, label)!;
+    return { shape: [w.shape[0]], data: w.data };
+  };
+  return {
+    kind: "gn",
+    name: label,
+    weights: {
+      gamma: vector(other(mul, reshaped.outputs[0])),
+      beta: vector(other(add, mul.outputs[0])),
+    },
+    groups: scale.length,
+    epsilon: typeof node.attributes.epsilon === "number" ? node.attributes.epsilon : 1e-5,
+  };
+}
+
 /** ONNX graph → source layers in node order, plus whether a ReLU follows the residual adds. */
 function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; preact: boolean } {
   const { graph } = model;
@@ -146,6 +191,26 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
   };
   const constant = (name: string | undefined, node: string): Weight | undefined =>
     name ? toWeight(tensor(name, node), file) : undefined;
+  /**
+   * A conv weight computed from a constant by weight standardisation, as torch.onnx writes
+   * BiT's StdConv2d: Div(Sub(W, ReduceMean(W)), Sqrt(Add(ReduceMean((W − mean)²), ε))). Gives
+   * W and ε; null for any other producer.
+   */
+  const standardized = (name: string): { weight: string; epsilon: number } | null => {
+    const div = producers.get(name);
+    const sub = div?.opType === "Div" ? producers.get(div.inputs[0]) : undefined;
+    const sqrt = div ? producers.get(div.inputs[1]) : undefined;
+    const add = sqrt?.opType === "Sqrt" ? producers.get(sqrt.inputs[0]) : undefined;
+    const mean = sub?.opType === "Sub" ? producers.get(sub.inputs[1]) : undefined;
+    if (
+      add?.opType !== "Add" || mean?.opType !== "ReduceMean" || mean.inputs[0] !== sub!.inputs[0]
+    ) {
+      return null;
+    }
+    const epsilon = add.inputs.map((i) => constants.get(i)).find((t) => t?.shape.length === 0);
+    if (!epsilon || !constants.has(sub!.inputs[0])) return null;
+    return { weight: sub!.inputs[0], epsilon: (epsilon.data as Float32Array)[0] };
+  };
   const int = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
   const layers: SourceLayer[] = [];
   for (const node of graph.nodes) {
@@ -153,7 +218,8 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
     const label = node.name || node.outputs[0];
     if (node.opType === "Conv") {
       const strides = (a.strides as number[] | undefined) ?? [1, 1];
-      const weight = tensor(node.inputs[1], label);
+      const standardization = standardized(node.inputs[1]);
+      const weight = tensor(standardization?.weight ?? node.inputs[1], label);
       if (weight.shape.length === 3) {
         layers.push({
           kind: "conv1d",
@@ -174,6 +240,7 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
         },
         stride: strides[0],
         groups: int(a.group, 1),
+        standardize: standardization?.epsilon ?? 0,
       });
     } else if (node.opType === "BatchNormalization") {
       const [gamma, beta, mean, variance] = node.inputs.slice(1, 5).map((i) => constant(i, label));
@@ -183,6 +250,8 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
         weights: { gamma, beta, moving_mean: mean, moving_variance: variance },
         epsilon: typeof a.epsilon === "number" ? a.epsilon : 1e-5,
       });
+    } else if (node.opType === "InstanceNormalization") {
+      layers.push(groupNormLayer(node, graph, label, constant, file));
     } else if (node.opType === "Gemm") {
       const weight = tensor(node.inputs[1], label);
       if (int(a.transA, 0) !== 0) {
@@ -206,8 +275,10 @@ function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; pr
       });
     }
   }
+  // Residual adds sum two computed values; an Add of a constant is a bias (a GroupNorm's beta).
   const addOutputs = new Set(
-    graph.nodes.filter((n) => n.opType === "Add").map((n) => n.outputs[0]),
+    graph.nodes.filter((n) => n.opType === "Add" && !n.inputs.some((i) => constants.has(i)))
+      .map((n) => n.outputs[0]),
   );
   const reluAfterAdd = graph.nodes.some((n) => n.opType === "Relu" && addOutputs.has(n.inputs[0]));
   return { layers, preact: !reluAfterAdd };

@@ -21,7 +21,13 @@
  * @module
  */
 
-import { CIFAR_NAMES, type ResNetSpec, SPEC_CHOICES, TORCHVISION_NAMES } from "../arch/spec.ts";
+import {
+  CIFAR_NAMES,
+  type ResNetSpec,
+  SPEC_CHOICES,
+  SPEC_DEFAULTS,
+  TORCHVISION_NAMES,
+} from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
 import { planResNet } from "../arch/plan.ts";
 import { grow, HYPOTHESES, type StemCache } from "./grow.ts";
@@ -35,6 +41,7 @@ import {
   type Fit,
   type FormatDefaults,
   hasHead,
+  isClassifier,
   kernelShape,
   Mismatch,
   shortcutOnly,
@@ -254,10 +261,22 @@ function weightsOf(fit: Fit, file: string): WeightMap {
       const source = assigned.get(n);
       if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
       weights.set(`${node.name}/kernel`, source.weights.kernel!);
+    } else if (node.op === "gn") {
+      const source = assigned.get(n);
+      if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
+      set(`${node.name}/gamma`, source.weights.gamma!.data);
+      set(`${node.name}/beta`, source.weights.beta!.data);
     } else if (node.op === "conv" || node.op === "dense") {
       const source = assigned.get(n);
       if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
-      weights.set(`${node.name}/kernel`, source.weights.kernel!);
+      const kernel = source.weights.kernel!;
+      // A classifier written as a 1×1 conv: its [1, 1, in, out] kernel holds the [in, out] one.
+      weights.set(
+        `${node.name}/kernel`,
+        node.op === "dense" && kernel.shape.length === 4
+          ? { shape: kernel.shape.slice(2), data: kernel.data }
+          : kernel,
+      );
       const bias = source.weights.bias;
       if (node.op === "dense") {
         if (!bias) throw new ZooFormatError(file, `dense '${source.name}' has no bias`);
@@ -324,13 +343,35 @@ function complete(
   }
   const strides = chooseStrides(fit, layers, options, assumptions);
   if (strides instanceof Mismatch) return strides;
-  const firstBn = [...fit.assigned.values()].find((l) => l.kind === "bn");
+  const firstBn = [...fit.assigned.values()].find((l) => l.kind === "bn" || l.kind === "gn");
+  const grouped = fit.spec.norm === "group";
+  if (grouped && !layers.some((l) => l.kind === "gn" && l.groups)) {
+    assumptions.push(
+      `the file records no GroupNorm groups: assumed ${fit.spec.normGroups}, as BiT ` +
+        "(force another with --arch)",
+    );
+  }
+  // A graph shows whether it standardises its conv weights; a state dict's weights do not.
+  const convs = layers.filter((l) => l.kind === "conv");
+  const recorded = convs.find((l) => l.standardize !== undefined);
+  // A float32 ε read back (1e-8 is 9.99999993922529e-9) to the decimal it was written as.
+  let weightStandardization = recorded
+    ? Number(Math.max(0, ...convs.map((l) => l.standardize ?? 0)).toPrecision(6))
+    : 0;
+  if (!recorded && grouped && options.defaults.groupNormStandardization > 0) {
+    weightStandardization = options.defaults.groupNormStandardization;
+    assumptions.push(
+      `the file records no weight standardisation: assumed its convolutions standardise their ` +
+        `weights (ε ${weightStandardization}), as BiT's (force another with --arch)`,
+    );
+  }
   const spec: ResNetSpec = {
     ...fit.spec,
     ...strides,
     strideConv: fit.spec.block === "basic" ? "3x3" : strides.strideConv,
     convBias,
     bnEpsilon: firstBn?.epsilon ?? options.defaults.bnEpsilon,
+    weightStandardization,
   };
   // Strides can add nodes (an option-A shortcut subsamples only where it strides), so the final
   // spec's plan is aligned afresh.
@@ -359,7 +400,9 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
   };
   if (arch) {
     const dense = layers[layers.length - 1];
-    const classes = dense?.kind === "dense" ? kernelShape(dense)[1] : arch.classes;
+    const classes = isClassifier(layers, layers.length - 1)
+      ? kernelShape(dense).at(-1)!
+      : arch.classes;
     const spec = { ...arch, classes };
     const fit = alignSpec(spec, layers, options.defaults);
     if (fit instanceof Mismatch) {
@@ -402,5 +445,9 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
     };
   }
   const reason = (best as Mismatch | null)?.message ?? "no layers";
-  throw new NotZooResNetError(file, `not a ResNet this zoo knows: ${reason}`);
+  const groupless = layers.some((l) => l.kind === "gn" && !l.groups)
+    ? ` (its GroupNorms record no group count and ${SPEC_DEFAULTS.normGroups} was tried: ` +
+      "give a spec with --arch)"
+    : "";
+  throw new NotZooResNetError(file, `not a ResNet this zoo knows: ${reason}${groupless}`);
 }

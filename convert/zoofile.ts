@@ -265,6 +265,12 @@ const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   attentionAt: optional(oneOf(...SPEC_CHOICES.attentionAt)),
   seReduction: optional({ what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 }),
   seDivisor: optional(POSITIVE),
+  norm: optional(oneOf(...SPEC_CHOICES.norm)),
+  normGroups: optional(POSITIVE),
+  weightStandardization: optional({
+    what: "a number of at least 0",
+    ok: (v) => isNumber(v) && (v as number) >= 0,
+  }),
   convBias: oneOf("all", "none", "unnormalized"),
   bnEpsilon: { what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 },
   poolPadding: oneOf("zeros", "same"),

@@ -26,7 +26,8 @@ import type { Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
 import type { Plan } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
 import { batchNormAffine, foldBatchNorm, weightData } from "../arch/fold.ts";
-import { convPadding, depthwiseFilter, groupedConv2d } from "./grouped_conv.ts";
+import { convPadding, depthwiseFilter, groupedConv2d } from "./conv.ts";
+import { groupNorm } from "./group_norm.ts";
 
 type Step =
   | {
@@ -41,6 +42,15 @@ type Step =
     relu: boolean;
   }
   | { op: "affine"; input: number; scale: tf.Tensor1D; shift: tf.Tensor1D; relu: boolean }
+  | {
+    op: "gn";
+    input: number;
+    gamma: tf.Tensor1D;
+    beta: tf.Tensor1D;
+    groups: number;
+    epsilon: number;
+    relu: boolean;
+  }
   | { op: "relu"; input: number }
   | { op: "maxpool"; input: number; size: number; stride: number; padding: "zeros" | "same" }
   | { op: "avgpool"; input: number; size: number; stride: number }
@@ -120,6 +130,17 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
         if (node.groups !== 1) hwio.dispose();
         return;
       }
+      case "gn":
+        steps.push({
+          op: "gn",
+          input: node.input,
+          gamma: keep(tf.tensor1d(weightData(weights, `${node.name}/gamma`))),
+          beta: keep(tf.tensor1d(weightData(weights, `${node.name}/beta`))),
+          groups: node.groups,
+          epsilon: node.epsilon,
+          relu: false,
+        });
+        return;
       case "channelConv":
         steps.push({
           op: "channelConv",
@@ -220,6 +241,10 @@ function execute(step: Step, at: (i: number) => Tensor): Tensor {
       });
     case "affine":
       return relu(tf.add(tf.mul(at(step.input), step.scale), step.shift), step.relu);
+    case "gn": {
+      const x = at(step.input) as Tensor4D;
+      return relu(groupNorm(x, step.gamma, step.beta, step.groups, step.epsilon), step.relu);
+    }
     case "relu":
       return tf.relu(at(step.input));
     case "maxpool": {

@@ -22,7 +22,8 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, Tensor } from "./tensor.ts";
 import type { Plan } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
-import { GroupedConv2D } from "./grouped_conv.ts";
+import { ZooConv2D } from "./conv.ts";
+import { GroupNormalization } from "./group_norm.ts";
 
 /**
  * Input layout of a model: NHWC (`channels_last`) or NCHW (`channels_first`).
@@ -138,15 +139,16 @@ export function buildLayersModel(
         out = channelsFirst ? apply(tfl.layers.permute({ dims: [2, 3, 1] }), input) : input;
         break;
       case "conv": {
-        if (node.groups !== 1) {
+        if (node.groups !== 1 || node.standardize) {
           out = apply(
-            new GroupedConv2D({
+            new ZooConv2D({
               name: node.name,
               filters: node.outChannels,
               kernelSize: node.kernel,
               strides: node.stride,
               pad: node.pad,
               groups: node.groups,
+              standardize: node.standardize,
               useBias: node.bias,
             }),
             at(node.input),
@@ -178,6 +180,12 @@ export function buildLayersModel(
             center: node.affine,
             scale: node.affine,
           }),
+          at(node.input),
+        );
+        break;
+      case "gn":
+        out = apply(
+          new GroupNormalization({ name: node.name, groups: node.groups, epsilon: node.epsilon }),
           at(node.input),
         );
         break;

@@ -154,6 +154,11 @@ const FAMILY_CASES: [string, ResNetSpec][] = [
   }],
   ["eca, 5 taps on 128 channels", { ...getSpec("ecaresnet50d"), ...SMALL }],
   ["TF official v2 (basic, projection on every stage)", { ...getSpec("tf_resnet18_v2"), ...SMALL }],
+  ["BiT (GroupNorm, weight standardisation)", {
+    ...getSpec("resnetv2_50x1_bit"),
+    ...SMALL,
+    normGroups: 4,
+  }],
 ];
 
 Deno.test("folded inference equals the LayersModel on the family's options", async () => {

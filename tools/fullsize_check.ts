@@ -1,13 +1,14 @@
 /**
  * Full-size parity check (not part of `deno test`: the files are 50 MB to 270 MB each). Make the
  * inputs with Debian's torch, then compare every net in the directory (each `NAME_logits.npy`
- * with its `NAME_input.npy` and whichever of `NAME.onnx`, `NAME_bn.onnx`, `NAME.pth` exist):
+ * with its `NAME_input.npy` and whichever of `NAME.onnx`, `NAME_bn.onnx`, `NAME_op11.onnx`,
+ * `NAME.pth` exist):
  *
  * ```sh
  * /usr/bin/python3 testdata/fixtures/fullsize.py /tmp/fullsize      # torchvision ResNet-18/50
  * deno run -A tools/fullsize_check.ts /tmp/fullsize
  * /usr/bin/python3 testdata/fixtures/family/generate.py --fullsize /tmp/family
- * deno run -A tools/fullsize_check.ts /tmp/family                  # ResNeXt, Wide, ResNet-D, SE, ECA
+ * deno run -A tools/fullsize_check.ts /tmp/family    # ResNeXt, Wide, ResNet-D, SE, ECA, BiT
  * ```
  *
  * Each line names the file, the architecture the importer detected, the import time and the
@@ -31,7 +32,7 @@ for (const name of names) {
   const input = readNpy(await Deno.readFile(`${dir}/${name}_input.npy`), "input");
   const expected = readNpy(await Deno.readFile(`${dir}/${name}_logits.npy`), "logits")
     .data as Float32Array;
-  for (const suffix of [".onnx", "_bn.onnx", ".pth"]) {
+  for (const suffix of [".onnx", "_bn.onnx", "_op11.onnx", ".pth"]) {
     const path = `${dir}/${name}${suffix}`;
     if (!(await Deno.stat(path).catch(() => null))) continue;
     const started = performance.now();

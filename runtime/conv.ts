@@ -1,15 +1,16 @@
 /**
- * Grouped convolution (ResNeXt) on tfjs, which has none: a depthwise convolution with channel
+ * The convolutions ResNets need beyond tfjs' Conv2D: grouped (ResNeXt) and weight-standardised
+ * (BiT). tfjs has no grouped convolution; it runs as a depthwise convolution with channel
  * multiplier `out / groups` followed by a sum over each group's inputs. That is the grouped
  * convolution's own arithmetic (no zero blocks, no per-group calls), in one kernel call plus a
  * reshape and a sum, on every backend. The folded inference path and the LayersModel's
- * `GroupedConv2D` layer both compute it here.
+ * {@link ZooConv2D} layer both compute it here.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import { useBackend } from "./backend.ts";
- * import { depthwiseFilter, groupedConv2d } from "./grouped_conv.ts";
+ * import { depthwiseFilter, groupedConv2d } from "./conv.ts";
  * await useBackend("cpu");
  * // Two groups of one input and one output channel: each output is its own input doubled.
  * const kernel = tf.fill([1, 1, 1, 2], 2) as tf.Tensor4D;
@@ -92,8 +93,28 @@ export function groupedConv2d(
   });
 }
 
-/** Options of {@link GroupedConv2D}. */
-export interface GroupedConv2DArgs {
+/**
+ * A kernel standardised per output channel (its last axis): (w − mean) / sqrt(var + ε), the
+ * variance biased, differentiably (the LayersModel trains through it).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
+ * const k = standardizeKernel(tf.tensor4d([1, 3], [1, 1, 2, 1]), 1e-8);
+ * console.log(Array.from(await k.data())); // [ -1, 1 ]
+ * ```
+ */
+export function standardizeKernel(kernel: Tensor4D, epsilon: number): Tensor4D {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(kernel, [0, 1, 2], true);
+    return tf.mul(tf.sub(kernel, mean), tf.rsqrt(tf.add(variance, epsilon))) as Tensor4D;
+  });
+}
+
+/** Options of {@link ZooConv2D}. */
+export interface ZooConv2DArgs {
   /** Output channels. */
   filters: number;
   /** Square kernel size. */
@@ -104,6 +125,8 @@ export interface GroupedConv2DArgs {
   pad: number;
   /** Channel groups; input and output channels must both divide by it. */
   groups: number;
+  /** Weight standardisation ε; 0 for none. */
+  standardize: number;
   /** Whether the layer adds a bias. */
   useBias: boolean;
   /** Layer name. */
@@ -111,24 +134,26 @@ export interface GroupedConv2DArgs {
 }
 
 /**
- * A trainable grouped convolution for LayersModels (tfjs-layers' Conv2D has no `groups`). Its
- * `kernel` is HWIO with `in / groups` input channels, as Keras' grouped Conv2D and the zoo
- * weight map store it; `call` runs {@link groupedConv2d}, which gradients pass through.
+ * A trainable convolution for LayersModels with what tfjs-layers' Conv2D lacks: `groups` and
+ * weight standardisation. Its `kernel` is HWIO with `in / groups` input channels, as Keras'
+ * grouped Conv2D and the zoo weight map store it; `call` standardises it when asked
+ * ({@link standardizeKernel}) and runs {@link groupedConv2d} (or a plain conv for one group),
+ * all of which gradients pass through.
  *
  * @example
  * ```ts
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import { useBackend } from "./backend.ts";
  * await useBackend("cpu");
- * const layer = new GroupedConv2D({ filters: 8, kernelSize: 3, strides: 1, pad: 1, groups: 4, useBias: false });
+ * const layer = new ZooConv2D({ filters: 8, kernelSize: 3, strides: 1, pad: 1, groups: 4, standardize: 0, useBias: false });
  * const y = layer.apply(tfl.input({ shape: [16, 16, 8] })) as tfl.SymbolicTensor;
  * console.log(y.shape, layer.weights[0].shape); // [ null, 16, 16, 8 ] [ 3, 3, 2, 8 ]
  * ```
  */
-export class GroupedConv2D extends tfl.layers.Layer {
+export class ZooConv2D extends tfl.layers.Layer {
   /** Registered class name, used by tfjs serialisation. */
-  static className = "GroupedConv2D";
-  private readonly args: GroupedConv2DArgs;
+  static className = "ZooConv2D";
+  private readonly args: ZooConv2DArgs;
   private kernel: tfl.LayerVariable | null = null;
   private bias: tfl.LayerVariable | null = null;
 
@@ -137,11 +162,11 @@ export class GroupedConv2D extends tfl.layers.Layer {
    *
    * @example
    * ```ts
-   * const layer = new GroupedConv2D({ filters: 64, kernelSize: 3, strides: 2, pad: 1, groups: 32, useBias: false });
+   * const layer = new ZooConv2D({ filters: 64, kernelSize: 3, strides: 2, pad: 1, groups: 32, standardize: 0, useBias: false });
    * console.log(layer.getConfig().groups); // 32
    * ```
    */
-  constructor(args: GroupedConv2DArgs) {
+  constructor(args: ZooConv2DArgs) {
     super({ name: args.name });
     this.args = args;
   }
@@ -176,8 +201,12 @@ export class GroupedConv2D extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as Tensor4D;
-      const filter = depthwiseFilter(this.kernel!.read() as Tensor4D, this.args.groups);
-      const y = groupedConv2d(x, filter, this.args.groups, this.args.strides, this.args.pad);
+      const { groups, strides, pad, standardize } = this.args;
+      const stored = this.kernel!.read() as Tensor4D;
+      const kernel = standardize ? standardizeKernel(stored, standardize) : stored;
+      const y = groups === 1
+        ? tf.conv2d(x, kernel, strides, convPadding(pad))
+        : groupedConv2d(x, depthwiseFilter(kernel, groups), groups, strides, pad);
       return this.bias ? tf.add(y, this.bias.read()) : y;
     });
   }
@@ -188,4 +217,4 @@ export class GroupedConv2D extends tfl.layers.Layer {
     return { ...super.getConfig(), ...args };
   }
 }
-tf.serialization.registerClass(GroupedConv2D);
+tf.serialization.registerClass(ZooConv2D);
