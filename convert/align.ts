@@ -242,6 +242,7 @@ function fits(node: PlanNode, layer: SourceLayer): boolean {
       return layer.kind === "gn" && bnChannels(layer) === node.channels &&
         (layer.groups ?? node.groups) === node.groups;
     case "dense": {
+      if (layer.kind !== "dense" && layer.kind !== "conv") return false;
       // A classifier conv's kernel [1, 1, in, out] reads as [in, out] after its 1×1.
       const shape = kernelShape(layer);
       const [i, o] = layer.kind === "dense" ? shape : shape.slice(2);
@@ -302,8 +303,8 @@ export function fileOrder(
 
 /**
  * Aligns the nodes `expected` (in file order) with the layers starting at `position`: each node
- * takes the unused layer of its kind and shape nearest its own place, a norm one after its
- * conv's layer.
+ * takes the unused layer of its kind and shape nearest its own place, a norm the first one after
+ * its conv's layer.
  * Returns the assignment, or the mismatch.
  */
 export function alignWindow(
@@ -317,14 +318,16 @@ export function alignWindow(
   const used = new Set<number>();
   for (const [place, n] of expected.entries()) {
     const node = plan.nodes[n];
-    const producer = node.op === "bn" || node.op === "gn" ? taken.get(node.input) : undefined;
-    // Of the layers that fit, the one nearest the node's place in the format's order: equally
-    // shaped layers (a projection and a bottleneck's last conv, an SE expand) keep their order
-    // whether a file lists the shortcut before or after the main path.
+    const norm = node.op === "bn" || node.op === "gn";
+    const producer = norm ? taken.get(node.input) : undefined;
+    // A norm takes the first fitting layer after its conv's. Of the other layers that fit, the one
+    // nearest the node's place in the format's order: equally shaped layers (a projection and a
+    // bottleneck's last conv, an SE expand) keep their order whether a file lists the shortcut
+    // before or after the main path.
     let k = -1;
     window.forEach((layer, j) => {
       if (used.has(j) || !fits(node, layer) || (producer !== undefined && j <= producer)) return;
-      if (k < 0 || Math.abs(j - place) < Math.abs(k - place)) k = j;
+      if (k < 0 || (!norm && Math.abs(j - place) < Math.abs(k - place))) k = j;
     });
     if (k < 0) {
       const after = producer === undefined ? "" : ` after ${describeLayer(window[producer])}`;
