@@ -19,7 +19,10 @@ export {
   KERAS_NAMES,
   layerName,
   type NamingScheme,
+  OPTION_A_CONVENTION,
+  parseShortcut,
   type ResNetSpec,
+  shortcutName,
   SPEC_CHOICES,
   TORCHVISION_NAMES,
 } from "./spec.ts";

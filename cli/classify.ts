@@ -1,7 +1,9 @@
 /**
  * `classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--batch 16] [--engine …]
- * [--backend …] [--preprocess PRESET] [--labels imagenet|cifar10]`: labelled top-k classes of
- * images, streamed batch by batch as a table, or as JSON at the end.
+ * [--backend …] [--preprocess PRESET] [--labels imagenet|cifar10] [--shortcut VARIANT]`:
+ * labelled top-k classes of images, streamed batch by batch as a table, or as JSON at the end.
+ * What a foreign weights file could not tell, and why a network runs as its own graph, is
+ * printed on stderr as warnings.
  *
  * @example
  * ```ts
@@ -22,6 +24,7 @@ import { prefersOrt } from "../runtime/engine.ts";
 import { expandImageArgs } from "../vision/paths.ts";
 import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
 import type { LabelSet } from "../arch/labels.ts";
+import { printWarnings, shortcutOption } from "./source_options.ts";
 
 /** Results as a table: the image and model, then one ranked line per class. */
 function formatTable(results: ImageResult[], model: string): string {
@@ -77,7 +80,9 @@ export async function classify(args: Args): Promise<void> {
     ortOptimization: paths.length <= batch ? "extended" : "all",
     preprocess,
     labels: args.labels as LabelSet | undefined,
+    shortcut: shortcutOption(args),
   });
+  printWarnings(classifier.warnings);
   const showProgress = Deno.stderr.isTerminal() && paths.length > batch;
   const results = await classifyFiles(classifier, paths, {
     top,

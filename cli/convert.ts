@@ -1,8 +1,10 @@
 /**
- * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]`: a
- * weights file to the zoo's own file (or an ONNX export) when it matches a zoo spec, else a
- * Keras network to a tfjs layers model in a folder. `--verify` runs an ONNX source in
- * onnxruntime and checks the import against it.
+ * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--shortcut VARIANT]
+ * [--verify|--no-verify]`: a weights file to the zoo's own file (or an ONNX export) when it
+ * matches a zoo spec, else a Keras network to a tfjs layers model in a folder. A source that
+ * runs (an ONNX file in onnxruntime, a Keras model as its own graph) is run beside the
+ * converted model on a small input before anything is written, and a disagreement is refused;
+ * `--no-verify` skips that, `--verify` insists on it.
  *
  * @example
  * ```ts
@@ -10,28 +12,38 @@
  * import { parseArgv } from "./args.ts";
  * const dir = await Deno.makeTempDir();
  * await convert(parseArgv(["convert", "testdata/fixtures/nets/tv_basic.onnx", "--out", dir, "--verify"]));
- * // source format: onnx … wrote <dir>/resnet12_custom.safetensors … verify: … top-1 agreement 2/2 …
+ * // source format: onnx … verify: … top-1 agreement 2/2 against onnxruntime … wrote <dir>/resnet12_custom.safetensors …
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
  */
 
+import * as tf from "@tensorflow/tfjs-core";
 import { exportOnnx } from "../convert/onnx_export.ts";
+import type { ImportedModel } from "../convert/import.ts";
 import { loadKerasModel } from "../graph/keras/load.ts";
 import { saveLayersModel } from "../graph/keras/save.ts";
+import { loadGraphModel } from "../graph/graph_model.ts";
 import { type Args, backend, option, UsageError } from "./args.ts";
+import { printWarnings, shortcutOption } from "./source_options.ts";
 import { resolveBytes } from "../pipelines/resolve.ts";
 import { toZooFile } from "../pipelines/provenance.ts";
 import { readSource } from "../hub/source.ts";
 import { writeAtomically } from "../formats/files.ts";
 import { detectFormat } from "../formats/detect.ts";
+import { readOnnx } from "../formats/onnx.ts";
 import { createModel, type ZooModel } from "../runtime/model.ts";
-import { ortAvailable } from "../runtime/ort.ts";
-import { parityHolds, verifyOnnxImport } from "../runtime/parity.ts";
+import { createOrtSession, ortAvailable } from "../runtime/ort.ts";
+import {
+  PARITY_TOLERANCE,
+  parityHolds,
+  type ReferenceRun,
+  verifyImport,
+} from "../runtime/parity.ts";
 import { getSpec } from "../arch/presets.ts";
 import { countParams } from "../arch/plan.ts";
-import { ZooFormatError } from "../arch/errors.ts";
+import { messageOf, ZooFormatError } from "../arch/errors.ts";
 
 /**
  * Runs `convert`.
@@ -44,6 +56,9 @@ import { ZooFormatError } from "../arch/errors.ts";
  * // source format: pytorch-legacy
  * // architecture:  cifar_resnet20
  * // parameters:    269,722 trainable, 271,098 in all
+ * // read:          weights from checkpoint['state_dict'], 'module.' stripped from every key; …
+ * // (stderr) warning: the file records no strides: …
+ * // (stderr) warning: option-A shortcuts carry no weights, …
  * // wrote … (1,093,744 bytes): the graph matches a zoo spec
  * await Deno.remove(out);
  * ```
@@ -53,9 +68,16 @@ export async function convert(args: Args): Promise<void> {
   if (!source) throw new UsageError("convert needs a source file");
   const out = option(args, "out");
   const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
+  const shortcut = shortcutOption(args);
+  // Verified by default where the source runs; --verify insists, --no-verify skips.
+  const verifying = (args as Record<string, unknown>)["no-verify"]
+    ? "off"
+    : args.verify
+    ? "required"
+    : "auto";
   await backend(args, false);
   const { bytes, sha256 } = await readSource(source);
-  const resolved = await resolveBytes(bytes, source, { arch });
+  const resolved = await resolveBytes(bytes, source, { arch, shortcut });
   if (resolved.kind === "graph") {
     await convertGraph(bytes, source, out, resolved.reason.message);
     return;
@@ -70,10 +92,15 @@ export async function convert(args: Args): Promise<void> {
       counts.total.toLocaleString("en-US")
     } in all`,
   );
+  for (const note of imported.notes ?? []) console.log(`read:          ${note}`);
+  printWarnings(imported.assumptions);
   // A folder gets the zoo file: the graph matched a zoo spec, so its weights are all it needs.
   const target = /\.(safetensors|onnx)$/.test(out)
     ? out
     : `${out}/${imported.spec.name}.safetensors`;
+  if (verifying !== "off") {
+    await verify(bytes, source, imported, model, target, verifying === "required");
+  }
   if (target !== out) await Deno.mkdir(out, { recursive: true });
   const written = target.endsWith(".onnx")
     ? await exportOnnx(model.plan, model.weights)
@@ -82,7 +109,6 @@ export async function convert(args: Args): Promise<void> {
   console.log(
     `wrote ${target} (${size.toLocaleString("en-US")} bytes): the graph matches a zoo spec`,
   );
-  if (args.verify) await verify(bytes, source, imported.format, model);
   model.dispose();
 }
 
@@ -117,29 +143,89 @@ async function convertGraph(
 }
 
 /**
- * `--verify`: the ONNX source in onnxruntime against the converted model (see
- * `verifyOnnxImport`), on the backend `convert` already started.
+ * The source run as it is, to check the conversion against: an ONNX file in onnxruntime (else
+ * its own graph on tfjs, where the native addon does not load), a Keras model as its own
+ * graph. Undefined for a file that holds only weights.
+ */
+async function sourceRun(
+  bytes: Uint8Array,
+  source: string,
+  imported: ImportedModel,
+): Promise<ReferenceRun | undefined> {
+  const layout = imported.sourceLayout;
+  if (!layout) return undefined;
+  if (imported.format === "onnx" && await ortAvailable()) {
+    const session = await createOrtSession(source);
+    const declared = (await readOnnx(bytes, source)).graph.inputs[0]?.shape ?? [];
+    return {
+      name: "onnxruntime",
+      layout,
+      declared,
+      run: async (input, shape) => (await session.run(input, shape)).data,
+      dispose: () => session.dispose(),
+    };
+  }
+  const graph = await loadGraphModel(bytes, source);
+  return {
+    name: "its own graph on tfjs",
+    layout,
+    declared: graph.inputShape,
+    run: async (input, shape) => {
+      const x = tf.tensor(input, shape);
+      const y = graph.predict(x);
+      const data = (await y.data()) as Float32Array;
+      tf.dispose([x, y]);
+      return data;
+    },
+    dispose: () => graph.dispose(),
+  };
+}
+
+/**
+ * Checks the converted model against the source run as it is, on the backend `convert` already
+ * started, before anything is written: a conversion that disagrees is refused with the
+ * difference. `required` (`--verify`) makes a source that cannot run an error; by default it
+ * is skipped, with the reason where the source has a graph that did not load.
  */
 async function verify(
   bytes: Uint8Array,
   source: string,
-  format: string,
+  imported: ImportedModel,
   model: ZooModel,
+  target: string,
+  required: boolean,
 ): Promise<void> {
-  if (format !== "onnx") {
-    throw new UsageError("--verify needs an ONNX source (it runs the source in onnxruntime)");
+  let reference: ReferenceRun | undefined;
+  try {
+    reference = await sourceRun(bytes, source, imported);
+  } catch (error) {
+    if (required) throw error;
+    console.log(`verify:        skipped, the source does not run here: ${messageOf(error)}`);
+    return;
   }
-  if (!(await ortAvailable())) {
-    throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
+  if (!reference) {
+    if (!required) return;
+    throw new UsageError(
+      `--verify needs an ONNX source or a Keras model with its graph (it runs the source as it ` +
+        `is); a ${imported.format} file holds only weights`,
+    );
   }
-  const parity = await verifyOnnxImport(bytes, source, model);
-  console.log(
-    `verify: max abs diff ${parity.maxAbsDiff.toExponential(2)} (relative ${
-      parity.relativeError.toExponential(2)
-    }), ` +
-      `top-1 agreement ${parity.top1Agreement}/${parity.batch} against onnxruntime`,
-  );
+  let parity;
+  try {
+    parity = await verifyImport(model, reference);
+  } finally {
+    await reference.dispose?.();
+  }
+  const summary = `max abs diff ${parity.maxAbsDiff.toExponential(2)} (relative ${
+    parity.relativeError.toExponential(2)
+  }), top-1 agreement ${parity.top1Agreement}/${parity.batch} against ${reference.name}`;
+  console.log(`verify: ${summary}`);
   if (!parityHolds(parity)) {
-    throw new Error("verification failed: the converted model disagrees");
+    throw new Error(
+      `${source}: refusing to write ${target}: the converted model disagrees with the source ` +
+        `(${summary}; the limit is ${PARITY_TOLERANCE} relative). Run the source as its own ` +
+        `graph instead (predict --weights ${source}, classify --model ${source}), or write the ` +
+        `conversion anyway with --no-verify`,
+    );
   }
 }

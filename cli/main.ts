@@ -28,9 +28,11 @@ Usage:
   cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--batch 16]
                  [--engine auto|tfjs|onnxruntime] [--backend auto|webgpu|wasm|cpu]
                  [--preprocess TORCHVISION_V1|TORCHVISION_V2|KERAS_CAFFE|KERAS_TF|CIFAR10_TORCH|CIFAR10_RAW]
-                 [--labels imagenet|cifar10]
-  cli.ts convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]
-  cli.ts predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc] [--backend …]
+                 [--labels imagenet|cifar10] [--shortcut VARIANT]
+  cli.ts convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME]
+                 [--shortcut VARIANT] [--verify|--no-verify]
+  cli.ts predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc]
+                 [--shortcut VARIANT] [--backend …]
   cli.ts list [--json]
   cli.ts info ID
   cli.ts pull ID [--verify]
@@ -38,6 +40,12 @@ Usage:
 
 --threads N sets the wasm backend's threads (1 to 8; default one per core when the model runs
 on tfjs).
+
+--shortcut slice-both|slice-end|avgpool-both|avgpool-end: how the option-A shortcuts of a
+weights-only file (a state dict) subsample (x[:, :, ::2, ::2] or avg_pool2d(x, 2)) and where
+they put their zero channels (half before and half after, or all at the end); the file cannot
+tell, so the default, slice-both, is printed as a warning. convert runs a source that can run
+(ONNX, Keras models) beside the conversion and refuses to write one that disagrees.
 
 IMAGE may be a file, a directory or a glob. Without --model, classify uses the bundled
 CIFAR-10 ResNet-20. Weights files: .safetensors (zoo), .onnx, .pth/.pt/.th, Keras .h5/.keras, model.json.`;

@@ -229,7 +229,7 @@ function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueIn
  * ModelProto bytes. The graph computes what `createModel(spec, { weights }).predict` does:
  * Conv (BN folded, symmetric pads), BatchNormalization for BNs that follow no conv
  * (pre-activation, post and input BNs), Relu, MaxPool (Keras' zero padding as Pad + MaxPool;
- * TF 'same' as `SAME_UPPER`), Slice with steps for subsampled shortcuts, Pad on the channel
+ * TF 'same' as `SAME_UPPER`), Slice with steps (or AveragePool) for subsampled shortcuts, Pad on the channel
  * axis for option-A shortcuts, Add, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
  *
  * @param plan The plan, head options applied (`planResNet(spec, { includeTop, pooling })`).
@@ -390,6 +390,13 @@ async function buildOnnx(
         break;
       }
       case "subsample": {
+        if (node.mode === "avgpool") {
+          values[index] = graph.node("AveragePool", [input], name(index, `${input}/subsample`), [
+            ints("kernel_shape", [node.stride, node.stride]),
+            ints("strides", [node.stride, node.stride]),
+          ]);
+          break;
+        }
         const s = BigInt(node.stride);
         const slice = [
           graph.int64("slice_starts", [0n, 0n]),

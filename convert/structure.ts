@@ -21,7 +21,13 @@
  * @module
  */
 
-import { CIFAR_NAMES, type ResNetSpec, SPEC_CHOICES, TORCHVISION_NAMES } from "../arch/spec.ts";
+import {
+  CIFAR_NAMES,
+  OPTION_A_CONVENTION,
+  type ResNetSpec,
+  SPEC_CHOICES,
+  TORCHVISION_NAMES,
+} from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
 import { type Plan, planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
@@ -42,6 +48,11 @@ import {
   type SourceLayer,
 } from "./align.ts";
 
+import { checkGraph, type GraphMismatch, type SourceGraph } from "./source_graph.ts";
+
+/** An option-A shortcut variant: how it subsamples and where its zero channels go. */
+export type ShortcutChoice = Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad">;
+
 export {
   type FormatDefaults,
   KERAS_DEFAULTS,
@@ -59,6 +70,14 @@ export interface InferOptions {
   preact?: boolean;
   /** Force this spec instead of inferring one; mismatches name the first tensor that differs. */
   arch?: ResNetSpec;
+  /**
+   * What the file's graph records beyond its weights (ONNX, Keras full models): a spec is
+   * matched only when it computes exactly that graph (see `source_graph.ts`). Absent for a
+   * weights-only file, whose undetermined fields take a convention, reported as assumptions.
+   */
+  graph?: SourceGraph;
+  /** The option-A shortcut to use where the file cannot tell (`--shortcut`). */
+  shortcut?: ShortcutChoice;
 }
 
 /** The recognised architecture and its weights. */
@@ -110,6 +129,7 @@ function candidateSpec(
     convBias: SPEC_CHOICES.convBias[0],
     bnEpsilon: options.defaults.bnEpsilon,
     poolPadding: SPEC_CHOICES.poolPadding[0],
+    ...OPTION_A_CONVENTION,
     classes: 0,
   };
 }
@@ -379,6 +399,79 @@ function weightsOf(fit: Fit, file: string): WeightMap {
   return weights;
 }
 
+/** What a weights-only file is assumed to have when its plan has option-A shortcuts. */
+export const OPTION_A_ASSUMPTION =
+  "option-A shortcuts carry no weights, so the file cannot tell how they subsample and pad: " +
+  "assumed slice-both, x[:, :, ::2, ::2] with the new channels zero-padded half before and half " +
+  "after (akamaster's CIFAR ResNets); if the network was written otherwise, choose with " +
+  "--shortcut slice-end (::2 or MaxPool2d(1, 2), padded at the end), avgpool-both or avgpool-end " +
+  "(avg_pool2d(x, 2))";
+
+/** Whether a plan has an option-A shortcut, whose subsampling and padding no weight records. */
+function hasOptionA(fit: Fit): boolean {
+  return fit.spec.shortcut === "optionA" &&
+    fit.plan.nodes.some((n) => n.op === "subsample" || n.op === "padChannels");
+}
+
+/** The fields a graph shows but weights do not, in every combination, in order of preference. */
+function graphChoices(shortcut?: ShortcutChoice) {
+  return SPEC_CHOICES.shortcutSubsample.flatMap((shortcutSubsample) =>
+    SPEC_CHOICES.shortcutPad.flatMap((shortcutPad) =>
+      SPEC_CHOICES.poolPadding.map((poolPadding) => ({
+        shortcutSubsample,
+        shortcutPad,
+        poolPadding,
+      }))
+    )
+  ).filter((c) =>
+    !shortcut ||
+    (c.shortcutSubsample === shortcut.shortcutSubsample && c.shortcutPad === shortcut.shortcutPad)
+  );
+}
+
+/** A graph mismatch, placed after every structural one: the weights fit, the graph differs. */
+function graphMismatch(layers: SourceLayer[], found: GraphMismatch): Mismatch {
+  return new Mismatch(layers.length + 1, found.reason, found.progress);
+}
+
+/**
+ * Settles what the weights cannot tell: with a graph, the option-A shortcuts and the stem pool's
+ * padding the graph has (each combination checked against the whole graph); without one, the
+ * `--shortcut` choice or the convention, reported as an assumption.
+ */
+function settle(
+  spec: ResNetSpec,
+  layers: SourceLayer[],
+  options: InferOptions,
+  assumptions: string[],
+): Fit | Mismatch {
+  const { graph, defaults } = options;
+  const choices = graph
+    ? graphChoices(options.shortcut)
+    : [{ ...OPTION_A_CONVENTION, ...options.shortcut, poolPadding: spec.poolPadding }];
+  let furthest: Mismatch | null = null;
+  const tried = new Set<string>();
+  for (const choice of choices) {
+    const fit = alignSpec(asPreset({ ...spec, ...choice }, defaults), layers, defaults);
+    if (fit instanceof Mismatch) {
+      if (fit.beats(furthest)) furthest = fit;
+      continue;
+    }
+    const plan = JSON.stringify(fit.plan.nodes);
+    if (tried.has(plan)) continue;
+    tried.add(plan);
+    const wrong = graph ? checkGraph(fit, graph) : null;
+    if (wrong) {
+      const mismatch = graphMismatch(layers, wrong);
+      if (mismatch.beats(furthest)) furthest = mismatch;
+      continue;
+    }
+    if (!graph && !options.shortcut && hasOptionA(fit)) assumptions.push(OPTION_A_ASSUMPTION);
+    return fit;
+  }
+  return furthest!;
+}
+
 /** Completes a fit's spec with what the weights decide after alignment: biases, strides, epsilon. */
 function complete(
   shape: ResNetSpec,
@@ -408,7 +501,7 @@ function complete(
   };
   // Strides can add nodes (an option-A shortcut subsamples only where it strides), so the final
   // spec's plan is aligned afresh.
-  return alignSpec(asPreset(spec, options.defaults), layers, options.defaults);
+  return settle(spec, layers, options, assumptions);
 }
 
 /**
@@ -434,8 +527,12 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
   if (arch) {
     const dense = layers[layers.length - 1];
     const classes = dense?.kind === "dense" ? kernelShape(dense)[1] : arch.classes;
-    const spec = { ...arch, classes };
-    const fit = alignSpec(spec, layers, options.defaults);
+    const spec = { ...arch, classes, ...options.shortcut };
+    const aligned = alignSpec(spec, layers, options.defaults);
+    const wrong = !(aligned instanceof Mismatch) && options.graph
+      ? checkGraph(aligned, options.graph)
+      : null;
+    const fit = wrong ? graphMismatch(layers, wrong) : aligned;
     if (fit instanceof Mismatch) {
       let shape = "";
       try {
@@ -446,7 +543,10 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
       }
       throw new NotZooResNetError(file, `does not match '${arch.name}': ${fit.message}${shape}`);
     }
-    return { spec, weights: weightsOf(fit, file), assumptions: [] };
+    const assumptions = !options.graph && !options.shortcut && hasOptionA(fit)
+      ? [OPTION_A_ASSUMPTION]
+      : [];
+    return { spec, weights: weightsOf(fit, file), assumptions };
   }
   const fits: { fit: Fit; assumptions: string[] }[] = [];
   for (const h of HYPOTHESES) {

@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { NamingScheme, ResNetSpec } from "../arch/spec.ts";
+import { type NamingScheme, OPTION_A_CONVENTION, type ResNetSpec } from "../arch/spec.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import type { LabelSet } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
@@ -224,6 +224,9 @@ const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   stemNorm: FLAG,
   inputBn: FLAG,
   shortcut: oneOf("projection", "optionA"),
+  // Files written before the option-A variants were data have the convention they were run with.
+  shortcutSubsample: optional(oneOf("slice", "avgpool")),
+  shortcutPad: optional(oneOf("both", "end")),
   convBias: oneOf("all", "none", "unnormalized"),
   bnEpsilon: { what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 },
   poolPadding: oneOf("zeros", "same"),
@@ -343,7 +346,10 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
     );
   }
   return {
-    spec: parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem),
+    spec: {
+      ...OPTION_A_CONVENTION,
+      ...parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem),
+    },
     preprocess: strings["denozoo.preprocess"]
       ? parseField<PreprocessSpec>(strings, "denozoo.preprocess", file, preprocessProblem)
       : undefined,

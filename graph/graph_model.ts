@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
+import type { Tensor } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
 import { readOnnx } from "../formats/onnx.ts";
@@ -39,14 +39,25 @@ import { loadOnnxGraph } from "./onnx/load.ts";
  * ```
  */
 export interface GraphModel {
-  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
+  /**
+   * Layout of a 4-D input as the graph declares it: PyTorch's ONNX exports are NCHW, Keras
+   * models and tf2onnx exports (a 4-D input whose last dimension is the channels) NHWC.
+   */
   layout: "nchw" | "nhwc";
+  /** The input shape the file declares, batch first; null or a name where it is free. */
+  inputShape: (number | string | null)[];
   /** Output classes (the last output dimension). */
   classes: number;
-  /** Runs a batch in the graph's own layout. */
-  predict(x: Tensor4D): Tensor;
+  /** Runs a batch of the rank the graph declares, in the graph's own layout. */
+  predict(x: Tensor): Tensor;
   /** Frees the graph's tensors. */
   dispose(): void;
+}
+
+/** Whether a declared 4-D ONNX input is NHWC: its last dimension, not its second, is the channels. */
+function declaredNhwc(shape: (number | string)[]): boolean {
+  const small = (d: number | string | undefined) => typeof d === "number" && d >= 1 && d <= 4;
+  return shape.length === 4 && small(shape[3]) && !small(shape[1]);
 }
 
 /**
@@ -69,7 +80,8 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
     const graph = loadOnnxGraph(onnx, source);
     const output = onnx.graph.outputs[0]?.shape ?? [];
     return {
-      layout: "nchw",
+      layout: declaredNhwc(graph.inputShape) ? "nhwc" : "nchw",
+      inputShape: graph.inputShape,
       classes: Number(output[output.length - 1]),
       predict: (x) => graph.predict(x),
       dispose: () => graph.dispose(),
@@ -80,6 +92,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   const shape = layers.outputs[0].shape;
   return {
     layout: "nhwc",
+    inputShape: layers.inputs[0].shape,
     classes: shape[shape.length - 1] as number,
     predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),

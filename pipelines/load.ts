@@ -32,7 +32,8 @@ import {
 } from "../runtime/engine.ts";
 import type { Classifier } from "./classify.ts";
 import { cachedOnnxExport, isRegistryId, pullWeights } from "./pull.ts";
-import { type GraphResolution, resolveModel } from "./resolve.ts";
+import { type GraphResolution, ownGraphWarning, resolveModel } from "./resolve.ts";
+import type { ShortcutChoice } from "../convert/structure.ts";
 
 /**
  * Options of {@link loadClassifier}.
@@ -58,6 +59,8 @@ export interface LoadOptions {
   labels?: LabelSet;
   /** onnxruntime graph optimisation (see `OrtSessionOptions.optimization`). */
   ortOptimization?: "all" | "extended";
+  /** The option-A shortcut variant where a weights-only file cannot tell (`--shortcut`). */
+  shortcut?: ShortcutChoice;
 }
 
 /** A zoo model's classifier: the caller's choices, else what is recorded, else its family's. */
@@ -87,13 +90,14 @@ async function graphClassifier(
     name: resolved.name,
     engine: {
       name: tfjsEngineName(),
-      // Classification hands over NHWC; ONNX graphs take their declared NCHW.
+      // Classification hands over NHWC; PyTorch's ONNX exports take their declared NCHW.
       predict: (x) =>
         Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
       dispose: () => Promise.resolve(graph.dispose()),
     },
     preprocess: options.preprocess ?? defaultPreprocess(),
     labels: labelsFor(options.labels ?? defaultLabelSet(graph.classes)),
+    warnings: [ownGraphWarning(resolved)],
   };
 }
 
@@ -130,16 +134,22 @@ export async function loadClassifier(
       options,
     );
   }
-  const resolved = await resolveModel(source, { progress: options.progress });
+  const resolved = await resolveModel(source, {
+    progress: options.progress,
+    shortcut: options.shortcut,
+  });
   if (resolved.kind === "graph") return await graphClassifier(resolved, options);
-  const { spec, weights } = resolved.model;
+  const { spec, weights, assumptions } = resolved.model;
   const info = await resolved.info();
   const model = createModel(spec, { weights });
-  return zooClassifier(
-    resolved.name,
-    spec,
-    info,
-    await createEngine(model, engine, ortOptions),
-    options,
-  );
+  return {
+    ...zooClassifier(
+      resolved.name,
+      spec,
+      info,
+      await createEngine(model, engine, ortOptions),
+      options,
+    ),
+    warnings: assumptions,
+  };
 }

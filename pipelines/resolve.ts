@@ -17,6 +17,7 @@
  */
 
 import { importBytes, type ImportedModel } from "../convert/import.ts";
+import type { ShortcutChoice } from "../convert/structure.ts";
 import { readZooWeights, type ZooFileInfo } from "../convert/zoofile.ts";
 import { detectFormat } from "../formats/detect.ts";
 import { readWholeFile } from "../formats/files.ts";
@@ -36,6 +37,8 @@ export interface ResolveOptions {
    * graph to run. (A zoo file, and so a registry id's, records its own.)
    */
   arch?: ResNetSpec;
+  /** The option-A shortcut variant where a weights-only file cannot tell (`--shortcut`). */
+  shortcut?: ShortcutChoice;
 }
 
 /** A model that is one of the zoo's ResNets. */
@@ -102,7 +105,7 @@ export async function resolveBytes(
   }
   let model: ImportedModel;
   try {
-    model = await importBytes(bytes, source, { arch: options.arch });
+    model = await importBytes(bytes, source, { arch: options.arch, shortcut: options.shortcut });
   } catch (error) {
     if (options.arch || !(error instanceof NotZooResNetError)) throw error;
     // Not one of the zoo's ResNets: the file's own graph runs instead.
@@ -148,4 +151,17 @@ export async function resolveModel(
     return { ...await resolveBytes(await readWholeFile(path), path), name: source };
   }
   return await resolveBytes(await readWholeFile(source), source, options);
+}
+
+/**
+ * Why a network runs as its own graph, in one line for a user.
+ *
+ * @example
+ * ```ts
+ * const resolved = await resolveModel("testdata/keras-mlperf-tiny/resnet8_cifar10.h5");
+ * if (resolved.kind === "graph") console.log(ownGraphWarning(resolved).startsWith("runs as its own graph")); // true
+ * ```
+ */
+export function ownGraphWarning(resolved: GraphResolution): string {
+  return `runs as its own graph: ${resolved.reason.message.replace(`${resolved.name}: `, "")}`;
 }

@@ -40,7 +40,7 @@ type Step =
   | { op: "affine"; input: number; scale: tf.Tensor1D; shift: tf.Tensor1D; relu: boolean }
   | { op: "relu"; input: number }
   | { op: "maxpool"; input: number; size: number; stride: number; padding: "zeros" | "same" }
-  | { op: "subsample"; input: number; stride: number }
+  | { op: "subsample"; input: number; stride: number; mode: "slice" | "avgpool" }
   | { op: "padChannels"; input: number; before: number; after: number }
   | { op: "add"; inputs: [number, number]; relu: boolean }
   | { op: "globalPool"; input: number; kind: "avg" | "max" }
@@ -203,6 +203,7 @@ function execute(step: Step, at: (i: number) => Tensor): Tensor {
     }
     case "subsample": {
       const x = at(step.input) as Tensor4D;
+      if (step.mode === "avgpool") return tf.avgPool(x, step.stride, step.stride, "valid");
       return tf.stridedSlice(x, [0, 0, 0, 0], x.shape, [1, step.stride, step.stride, 1]);
     }
     case "padChannels":

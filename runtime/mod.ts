@@ -50,5 +50,8 @@ export {
   type Parity,
   PARITY_TOLERANCE,
   parityHolds,
+  type ReferenceRun,
+  verificationShape,
+  verifyImport,
   verifyOnnxImport,
 } from "./parity.ts";
