@@ -270,6 +270,17 @@ function tensorEntries(value: PickleValue, file: string): FoundStateDict<TensorR
   return found;
 }
 
+/** The package of every `nn.Module` class, as a pickle names it. */
+const MODULE_CLASSES = new TextEncoder().encode("torch.nn.modules");
+
+/** Whether `bytes` holds `pattern` at or after `from`. */
+function contains(bytes: Uint8Array, pattern: Uint8Array, from = 0): boolean {
+  for (let i = bytes.indexOf(pattern[0], from); i >= 0; i = bytes.indexOf(pattern[0], i + 1)) {
+    if (pattern.every((b, k) => bytes[i + k] === b)) return true;
+  }
+  return false;
+}
+
 /**
  * Reads one of a checkpoint's pickles. A whole pickled `nn.Module` (`torch.save(model)`) names
  * the model's classes, which only running the code that defines them could rebuild: it is
@@ -279,8 +290,7 @@ function unpickle(bytes: Uint8Array, label: string, file: string, options: Unpic
   try {
     return readPickle(bytes, label, options);
   } catch (error) {
-    const text = new TextDecoder("latin1").decode(bytes.subarray(options.offset ?? 0));
-    if (error instanceof ZooFormatError && text.includes("torch.nn.modules")) {
+    if (error instanceof ZooFormatError && contains(bytes, MODULE_CLASSES, options.offset)) {
       throw new ZooFormatError(
         file,
         "this is a whole pickled nn.Module (torch.save(model)), which only its own Python classes " +

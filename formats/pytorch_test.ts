@@ -7,7 +7,7 @@
 
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
 import { unzipSync, zipSync } from "fflate";
-import { PickleInstance, type PickleValue, readPickle } from "./pickle.ts";
+import { type PickleInstance, type PickleValue, readPickle } from "./pickle.ts";
 import { type PytorchCheckpoint, readPytorch } from "./pytorch.ts";
 import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
