@@ -36,7 +36,10 @@ export interface ConstantValue {
   data: number[];
 }
 
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The most elements a folded constant has: attribute-like values, never weights. */
+const SMALL = 64;
 
 /** A tensor's elements as plain numbers. */
 function fromTensor(t: NamedTensor): ConstantValue {
@@ -204,13 +207,14 @@ function evaluate(
 export function foldConstants(graph: OnnxGraph, opset: number): Map<string, ConstantValue> {
   const values = new Map<string, ConstantValue>();
   for (const [name, tensor] of graph.initializers) {
-    if (tensor.data.length <= 64) values.set(name, fromTensor(tensor));
+    // Weights are decoded on first read: only small tensors (shapes, pads, axes) are touched.
+    if (sizeOf(tensor.shape) <= SMALL) values.set(name, fromTensor(tensor));
   }
   for (const node of graph.nodes) {
     const inputs = node.inputs.map((i) => (i ? values.get(i) : undefined));
     if (node.opType !== "Constant" && inputs.some((v, k) => node.inputs[k] && !v)) continue;
     const value = evaluate(node, inputs, opset);
-    if (value && value.data.length <= 64) values.set(node.outputs[0], value);
+    if (value && value.data.length <= SMALL) values.set(node.outputs[0], value);
   }
   return values;
 }

@@ -162,10 +162,12 @@ export function onnxSource(model: OnnxModel, file: string): OnnxSource {
           name,
           weights: { gamma, beta, moving_mean: mean, moving_variance: variance },
           epsilon: typeof a.epsilon === "number" ? a.epsilon : 1e-5,
+          // Opset 7's `spatial` only says what shape the statistics have: per channel, as here,
+          // they are read per channel (MXNet wrote spatial=0 on per-channel statistics too).
           unsupported: int("training_mode", 0) === 1
             ? "training_mode=1"
-            : int("spatial", 1) !== 1
-            ? "spatial=0 (per-pixel statistics)"
+            : mean.shape.length !== 1
+            ? `statistics of shape [${mean.shape}] (per activation)`
             : undefined,
         };
         layers.push(layer);

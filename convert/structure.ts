@@ -7,8 +7,9 @@
  * what a pre-activation block normalises — are the plan's alone: for each hypothesis about the
  * spec's discrete fields, a candidate spec is grown block by block, and each new block's weighted
  * nodes, read off the candidate's plan, are aligned against the next layers of the file by kind
- * and shape (never by name). What the file cannot tell (stride placement in a state dict) takes
- * the format's convention and is reported in {@link InferredResNet.assumptions}.
+ * and shape (never by name). A graph file is then checked operation by operation against the
+ * matched plan (`source_graph.ts`). What a weights-only file cannot tell (stride placement,
+ * option-A shortcuts) takes a convention and is reported in {@link InferredResNet.assumptions}.
  *
  * @example
  * ```ts
@@ -87,8 +88,9 @@ export interface InferredResNet {
   /** Weights in the zoo layout, named by the spec's naming scheme. */
   weights: WeightMap;
   /**
-   * What the file could not tell and the format's convention supplied, one sentence each
-   * (e.g. where a state dict's bottlenecks stride); empty when the file determined everything.
+   * What the file could not tell and a convention supplied, one sentence each naming how to
+   * choose otherwise (where a state dict's stages stride, how its option-A shortcuts subsample
+   * and pad); empty when the file determined everything.
    */
   assumptions: string[];
 }
@@ -452,14 +454,16 @@ function settle(
   let furthest: Mismatch | null = null;
   const tried = new Set<string>();
   for (const choice of choices) {
-    const fit = alignSpec(asPreset({ ...spec, ...choice }, defaults), layers, defaults);
+    const candidate = asPreset({ ...spec, ...choice }, defaults);
+    // Choices that plan no differently (no option-A shortcut, say) are tried once.
+    const plan = JSON.stringify(planResNet(candidate, { includeTop: false }).nodes);
+    if (tried.has(plan)) continue;
+    tried.add(plan);
+    const fit = alignSpec(candidate, layers, defaults);
     if (fit instanceof Mismatch) {
       if (fit.beats(furthest)) furthest = fit;
       continue;
     }
-    const plan = JSON.stringify(fit.plan.nodes);
-    if (tried.has(plan)) continue;
-    tried.add(plan);
     const wrong = graph ? checkGraph(fit, graph) : null;
     if (wrong) {
       const mismatch = graphMismatch(layers, wrong);
