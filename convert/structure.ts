@@ -402,7 +402,7 @@ function weightsOf(fit: Fit, file: string): WeightMap {
 }
 
 /** What a weights-only file is assumed to have when its plan has option-A shortcuts. */
-export const OPTION_A_ASSUMPTION =
+export const OPTION_A_ASSUMPTION: string =
   "option-A shortcuts carry no weights, so the file cannot tell how they subsample and pad: " +
   "assumed slice-both, x[:, :, ::2, ::2] with the new channels zero-padded half before and half " +
   "after (akamaster's CIFAR ResNets); if the network was written otherwise, choose with " +
