@@ -23,7 +23,7 @@ import { DEFAULT_WEIGHTS, REGISTRY, type WeightsEntry } from "../hub/registry.ts
  * @example
  * ```ts
  * import { LIST } from "./list.ts";
- * console.log(LIST.operands); // undefined
+ * console.log(LIST.flags.map((f) => f.name)); // [ "json" ]
  * ```
  */
 export const LIST = {

@@ -76,10 +76,15 @@ function leadingGlobals(argv: readonly string[]): number {
   let i = 0;
   for (; i < argv.length && argv[i].startsWith("-"); i++) {
     if (!spellings.includes(argv[i])) {
+      const name = argv[i].replace(/^--?/, "").split("=")[0];
+      const owners = SPECS.filter((s) =>
+        s.flags.some((f) => f.name === name || (f.aliases ?? []).includes(name))
+      ).map((s) => s.name);
       throw new UsageError(
         `unknown flag ${argv[i]} before the command` +
-          didYouMean(argv[i], GLOBAL_FLAGS.map((f) => `--${f.name}`)) +
-          "; a command's own flags come after it",
+          (owners.length
+            ? `; it is a flag of ${owners.join(", ")}, and goes after the command`
+            : didYouMean(argv[i], spellings)),
       );
     }
   }
