@@ -216,9 +216,15 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
   // A folder gets the zoo file: the graph matched a zoo spec, so its weights are all it needs.
   const path = target.folder ? `${target.path}/${imported.spec.name}.safetensors` : target.path;
   if (target.folder) await Deno.mkdir(target.path, { recursive: true });
+  // A zoo file passes on what it records; for other files, provenance finds what it can.
+  const recorded = imported.format === "zoo-safetensors" ? await resolved.info() : {};
   const written = path.endsWith(".onnx")
     ? await exportOnnx(model.plan, model.weights)
-    : await toZooFile(bytes, source, imported, { sha256, labels });
+    : await toZooFile(bytes, source, imported, {
+      sha256,
+      preprocess: recorded.preprocess,
+      labels: labels ?? recorded.labels,
+    });
   const size = await writeAtomically(path, written);
   console.log(
     `wrote ${path} (${size.toLocaleString("en-US")} bytes): the graph matches a zoo spec`,

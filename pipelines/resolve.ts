@@ -15,7 +15,8 @@
  * @example
  * ```ts
  * import { locateModel, resolveModel } from "./resolve.ts";
- * console.log(await locateModel("resnet50")); // { kind: "registry", id: "resnet50.tv2_in1k", architecture: "resnet50", … }
+ * const where = await locateModel("resnet50");
+ * console.log(where.kind, where.kind === "registry" && where.id); // registry resnet50.tv2_in1k
  * const zoo = await resolveModel("testdata/cifar10-resnet/resnet20-12fca82f.th");
  * const graph = await resolveModel("testdata/keras-mlperf-tiny/resnet8_cifar10.h5");
  * console.log(zoo.kind, graph.kind); // "zoo" "graph"
