@@ -101,7 +101,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     if (word === "help" && argv.length > at + 2) {
       throw new UsageError(`help takes one command, got also '${argv[at + 2]}'`);
     }
-    if (topic !== undefined) {
+    if (topic !== undefined && topic !== "help") {
       console.log(commandHelp(find(topic).spec));
       return 0;
     }
