@@ -1,46 +1,52 @@
 /**
  * What `convert`, `predict` and `classify` share about reading a foreign weights file: the
- * `--shortcut` choice for what a weights-only file cannot tell, and how what the file could not
+ * `--shortcut` flag for what a weights-only file cannot tell, and how what the file could not
  * tell is shown (one `warning:` line each on stderr, so that piped results stay clean).
  *
  * @example
  * ```ts
- * import { parseArgv } from "./args.ts";
- * import { shortcutOption } from "./source_options.ts";
- * console.log(shortcutOption(parseArgv(["convert", "a.pth", "--shortcut", "avgpool-end"])));
- * // { shortcutSubsample: "avgpool", shortcutPad: "end" }
+ * import { shortcutChoice, SHORTCUT_FLAG } from "./source_options.ts";
+ * console.log(SHORTCUT_FLAG.name, shortcutChoice("avgpool-end"));
+ * // shortcut { shortcutSubsample: "avgpool", shortcutPad: "end" }
  * ```
  *
  * @module
  */
 
-import { type Args, UsageError } from "./args.ts";
-import { parseShortcut, SPEC_CHOICES } from "../arch/spec.ts";
+import { parseShortcut } from "../arch/spec.ts";
 import type { ShortcutChoice } from "../convert/structure.ts";
-
-/** Every `--shortcut` value. */
-const NAMES = SPEC_CHOICES.shortcutSubsample.flatMap((s) =>
-  SPEC_CHOICES.shortcutPad.map((p) => `${s}-${p}`)
-);
+import type { FlagSpec } from "./flags.ts";
 
 /**
- * `--shortcut slice-both|slice-end|avgpool-both|avgpool-end`: how the option-A shortcuts of a
- * weights-only file subsample and pad. Undefined when not given.
+ * `--shortcut`: how the option-A shortcuts of a weights-only file subsample and pad.
  *
  * @example
  * ```ts
- * import { parseArgv } from "./args.ts";
- * console.log(shortcutOption(parseArgv(["predict"]))); // undefined
+ * import { SHORTCUT_FLAG } from "./source_options.ts";
+ * console.log(SHORTCUT_FLAG.choices); // [ "slice-both", "slice-end", "avgpool-both", "avgpool-end" ]
  * ```
  */
-export function shortcutOption(args: Args): ShortcutChoice | undefined {
-  const value = (args as Record<string, unknown>).shortcut;
-  if (value === undefined) return undefined;
-  const choice = typeof value === "string" ? parseShortcut(value) : undefined;
-  if (!choice) {
-    throw new UsageError(`--shortcut must be one of ${NAMES.join(", ")}, got '${String(value)}'`);
-  }
-  return choice;
+export const SHORTCUT_FLAG = {
+  name: "shortcut",
+  kind: "string",
+  value: "VARIANT",
+  choices: ["slice-both", "slice-end", "avgpool-both", "avgpool-end"],
+  defaultText: "what the file's graph shows; for a state dict, slice-both, with a warning",
+  meaning: "how a state dict's option-A shortcuts (no weights, so the file cannot tell) " +
+    "subsample, x[:, :, ::2, ::2] (slice; also MaxPool2d(1, 2)) or avg_pool2d(x, 2) (avgpool), " +
+    "and where they put their zero channels: half before and half after (both), or after (end)",
+} as const satisfies FlagSpec;
+
+/**
+ * The option-A variant a `--shortcut` value names; undefined when the flag is not given.
+ *
+ * @example
+ * ```ts
+ * console.log(shortcutChoice(undefined)); // undefined
+ * ```
+ */
+export function shortcutChoice(value: string | undefined): ShortcutChoice | undefined {
+  return value === undefined ? undefined : parseShortcut(value);
 }
 
 /**

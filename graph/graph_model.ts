@@ -9,7 +9,7 @@
  * await useBackend("cpu");
  * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
  * const graph = await loadGraphModel(await Deno.readFile(path), path);
- * console.log(graph.layout, graph.classes); // nhwc 10
+ * console.log(graph.layout, graph.classes, graph.inputSize); // nhwc 10 [ 32, 32 ]
  * graph.dispose();
  * ```
  *
@@ -19,7 +19,7 @@
 import type { Tensor } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
-import { readOnnx } from "../formats/onnx.ts";
+import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
 import { loadOnnxGraph } from "./onnx/load.ts";
 
@@ -38,7 +38,26 @@ import { loadOnnxGraph } from "./onnx/load.ts";
  * graph.dispose();
  * ```
  */
-export interface GraphModel {
+export interface GraphModel extends GraphShape {
+  /** Runs a batch of the rank the graph declares, in the graph's own layout. */
+  predict(x: Tensor): Tensor;
+  /** Frees the graph's tensors. */
+  dispose(): void;
+}
+
+/**
+ * What a graph declares of its input and output.
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * import { describeOnnxGraph, type GraphShape } from "./graph_model.ts";
+ * const path = "testdata/fixtures/onnx_ops/view_op9.onnx";
+ * const shape: GraphShape = describeOnnxGraph(await readOnnx(await Deno.readFile(path), path));
+ * console.log(shape); // { layout: "nchw", inputShape: [ "batch", 3, 16, 16 ], classes: 10, inputSize: [ 16, 16 ] }
+ * ```
+ */
+export interface GraphShape {
   /**
    * Layout of a 4-D input as the graph declares it: PyTorch's ONNX exports are NCHW, Keras
    * models and tf2onnx exports (a 4-D input whose last dimension is the channels) NHWC.
@@ -48,16 +67,48 @@ export interface GraphModel {
   inputShape: (number | string | null)[];
   /** Output classes (the last output dimension). */
   classes: number;
-  /** Runs a batch of the rank the graph declares, in the graph's own layout. */
-  predict(x: Tensor): Tensor;
-  /** Frees the graph's tensors. */
-  dispose(): void;
+  /**
+   * The input's height and width when the graph declares them (a Keras `Input(32, 32, 3)`, an
+   * ONNX input `[N, 3, 224, 224]`): images must be brought to that size.
+   */
+  inputSize?: [number, number];
 }
 
-/** Whether a declared 4-D ONNX input is NHWC: its last dimension, not its second, is the channels. */
+/**
+ * The layout, classes and input size an ONNX graph declares, read from the file alone (what
+ * onnxruntime needs to be told, which runs the graph without tfjs).
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * const path = "testdata/fixtures/onnx_ops/flatten_gemm.onnx";
+ * console.log(describeOnnxGraph(await readOnnx(await Deno.readFile(path), path)).inputSize); // [ 16, 16 ]
+ * ```
+ */
+export function describeOnnxGraph(onnx: OnnxModel): GraphShape {
+  const output = onnx.graph.outputs[0]?.shape ?? [];
+  const input = onnx.graph.inputs[0]?.shape ?? [];
+  const layout = declaredNhwc(input) ? "nhwc" : "nchw";
+  return {
+    layout,
+    inputShape: input,
+    classes: Number(output[output.length - 1]),
+    inputSize: declaredSize(layout === "nhwc" ? input.slice(1, 3) : input.slice(2)),
+  };
+}
+
+/** Whether a declared 4-D input is NHWC: its last dimension, not its second, is the channels. */
 function declaredNhwc(shape: (number | string)[]): boolean {
   const small = (d: number | string | undefined) => typeof d === "number" && d >= 1 && d <= 4;
   return shape.length === 4 && small(shape[3]) && !small(shape[1]);
+}
+
+/** Height and width as a graph declares them, when both are fixed numbers. */
+function declaredSize(dims: unknown[]): [number, number] | undefined {
+  const [height, width] = dims;
+  return typeof height === "number" && height > 0 && typeof width === "number" && width > 0
+    ? [height, width]
+    : undefined;
 }
 
 /**
@@ -78,11 +129,8 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   if (detectFormat(bytes, source) === "onnx") {
     const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
-    const output = onnx.graph.outputs[0]?.shape ?? [];
     return {
-      layout: declaredNhwc(graph.inputShape) ? "nhwc" : "nchw",
-      inputShape: graph.inputShape,
-      classes: Number(output[output.length - 1]),
+      ...describeOnnxGraph(onnx),
       predict: (x) => graph.predict(x),
       dispose: () => graph.dispose(),
     };
@@ -94,6 +142,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
     layout: "nhwc",
     inputShape: layers.inputs[0].shape,
     classes: shape[shape.length - 1] as number,
+    inputSize: declaredSize(layers.inputs[0].shape.slice(1, 3)),
     predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),
   };

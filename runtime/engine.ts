@@ -120,7 +120,9 @@ export async function ortEngine(
 /**
  * Opens an NCHW-input ONNX export (as `exportOnnx` writes by default), given as bytes or a
  * path, in onnxruntime. Batches arrive NHWC and are transposed on the tfjs backend: ORT's
- * NCHW kernels run about 15 % faster than an export with a Transpose at its entry.
+ * NCHW kernels run about 15 % faster than an export with a Transpose at its entry. A graph
+ * that declares an NHWC input (`layout: "nhwc"`, as tf2onnx writes Keras models) gets the
+ * batch as it is.
  *
  * @example
  * ```ts
@@ -134,15 +136,17 @@ export async function ortEngine(
 export async function ortEngineFromOnnx(
   onnx: Uint8Array | string,
   options: OrtSessionOptions = {},
+  layout: "nchw" | "nhwc" = "nchw",
 ): Promise<Engine> {
   const session = await createOrtSession(onnx, options);
   return {
     name: "onnxruntime",
     async predict(x) {
-      const nchw = tf.transpose(x, [0, 3, 1, 2]);
-      const data = (await nchw.data()) as Float32Array;
-      const out = await session.run(data, nchw.shape);
-      nchw.dispose();
+      // The batch arrives NHWC; a graph that declares NCHW (PyTorch's exports) gets it transposed.
+      const input = layout === "nchw" ? tf.transpose(x, [0, 3, 1, 2]) : x;
+      const data = (await input.data()) as Float32Array;
+      const out = await session.run(data, input.shape);
+      if (input !== x) input.dispose();
       return tf.tensor(out.data, out.shape);
     },
     dispose: () => session.dispose(),
