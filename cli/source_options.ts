@@ -29,7 +29,7 @@ import type { FlagSpec } from "./flags.ts";
 export const SHORTCUT_FLAG = {
   name: "shortcut",
   kind: "string",
-  value: "VARIANT",
+  value: "NAME",
   choices: ["slice-both", "slice-end", "avgpool-both", "avgpool-end"],
   defaultText: "what the file's graph shows; for a state dict, slice-both, with a warning",
   meaning: "how a state dict's option-A shortcuts (no weights, so the file cannot tell) " +

@@ -356,8 +356,8 @@ function weightsOf(fit: Fit, file: string): WeightMap {
       weights.set(`${node.name}/kernel`, source.weights.kernel!);
       const bias = source.weights.bias;
       if (node.op === "dense") {
-        if (!bias) throw new ZooFormatError(file, `dense '${source.name}' has no bias`);
-        weights.set(`${node.name}/bias`, bias);
+        // A classifier without a bias (a bias-free Gemm, Dense(use_bias=False)) adds zeros.
+        set(`${node.name}/bias`, bias?.data ?? new Float32Array(node.outFeatures));
       } else if (node.bias) {
         set(`${node.name}/bias`, bias?.data ?? new Float32Array(node.outChannels));
       } else if (bias && !feedsBatchNorm(plan, n)) {

@@ -18,6 +18,7 @@
 
 import type { Tensor } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
 import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
@@ -126,7 +127,16 @@ function declaredSize(dims: unknown[]): [number, number] | undefined {
  * ```
  */
 export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
-  if (detectFormat(bytes, source) === "onnx") {
+  const format = detectFormat(bytes, source);
+  if (format === "pytorch-zip" || format === "pytorch-legacy" || format === "zoo-safetensors") {
+    // The format decides the reader once: weights alone are no graph for the Keras reader to try.
+    throw new ZooFormatError(
+      source,
+      `a ${format} file holds weights, not a graph to run` +
+        (format === "zoo-safetensors" ? "" : ": export the network with torch.onnx.export"),
+    );
+  }
+  if (format === "onnx") {
     const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
     return {
