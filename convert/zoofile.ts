@@ -31,7 +31,11 @@ import type { PreprocessSpec } from "../arch/preprocess.ts";
 import type { LabelSet } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
-import { readSafetensors, safetensorsChunks } from "../formats/safetensors.ts";
+import {
+  readSafetensors,
+  readSafetensorsHeader,
+  safetensorsChunks,
+} from "../formats/safetensors.ts";
 import { type FileChunk, joinChunks } from "../formats/files.ts";
 import { alignedFloat32View } from "../formats/raw.ts";
 import type { NamedTensor } from "../formats/tensor.ts";
@@ -366,39 +370,7 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
  * ```
  */
 export async function readZooHeader(path: string): Promise<Omit<ZooWeightsFile, "weights">> {
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
-  const prefix = new Uint8Array(8);
-  if (size < 8 || (await file.read(prefix)) !== 8) {
-    throw new ZooFormatError(path, "too short for a safetensors header");
-  }
-  const length = Number(new DataView(prefix.buffer).getBigUint64(0, true));
-  if (length > size - 8 || length > 100_000_000) {
-    throw new ZooFormatError(path, `header length ${length} does not fit the file (${size} bytes)`);
-  }
-  const header = new Uint8Array(length);
-  for (let read = 0; read < length;) {
-    const n = await file.read(header.subarray(read));
-    if (n === null) throw new ZooFormatError(path, "truncated header");
-    read += n;
-  }
-  let parsed: Record<string, { data_offsets?: [number, number] }> & {
-    __metadata__?: Record<string, string>;
-  };
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(header));
-  } catch (error) {
-    throw new ZooFormatError(path, `invalid header JSON: ${(error as Error).message}`);
-  }
-  // A truncated or padded file is damaged even when its header reads.
-  const end = Math.max(0, ...Object.values(parsed).map((t) => Number(t?.data_offsets?.[1] ?? 0)));
-  if (size !== 8 + length + end) {
-    throw new ZooFormatError(
-      path,
-      `file has ${size} bytes, its header describes ${8 + length + end}`,
-    );
-  }
-  return zooMetadata(parsed.__metadata__, path);
+  return zooMetadata((await readSafetensorsHeader(path)).metadata, path);
 }
 
 /**

@@ -45,6 +45,7 @@
  * @module
  */
 
+import { writeAtomically } from "../formats/files.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { type DownloadProgress, resumeDownload, sleep, TransferMeter } from "./download.ts";
 import { hashFile } from "./hash.ts";
@@ -217,7 +218,7 @@ async function writeVerified(path: string, hash: WeightsHash): Promise<void> {
     algorithm: hash.algorithm,
     value: hash.value,
   };
-  await Deno.writeTextFile(`${path}.verified`, JSON.stringify(record));
+  await writeAtomically(`${path}.verified`, new TextEncoder().encode(JSON.stringify(record)));
 }
 
 async function readVerified(path: string): Promise<VerifiedRecord | undefined> {
