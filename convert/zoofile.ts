@@ -8,6 +8,8 @@
  * - `denozoo.spec`: the {@link ResNetSpec} as JSON (naming scheme included)
  * - `denozoo.preprocess`: the preprocessing as JSON (optional)
  * - `denozoo.labels`: `imagenet` | `cifar10` (optional)
+ * - `denozoo.class_names`: the classifier's class names as a JSON array of strings, one per
+ *   class (optional; a model trained by `finetune` records its folder names here)
  * - `denozoo.source`, `denozoo.source_sha256`, `denozoo.source_format`: provenance (optional)
  * - `denozoo.converter`: the converter and version that wrote the file
  *
@@ -59,6 +61,8 @@ export interface ZooFileInfo {
   preprocess?: PreprocessSpec;
   /** Label set of the classifier. */
   labels?: LabelSet;
+  /** The classifier's own class names, by output index (they win over `labels`). */
+  classNames?: string[];
   /** Source file name the weights came from. */
   source?: string;
   /** sha256 of the source file. */
@@ -119,6 +123,7 @@ export function zooWeightsChunks(
     metadata["denozoo.preprocess"] = JSON.stringify(info.preprocess);
   }
   if (info.labels) metadata["denozoo.labels"] = info.labels;
+  if (info.classNames) metadata["denozoo.class_names"] = JSON.stringify(info.classNames);
   if (info.source) metadata["denozoo.source"] = info.source;
   if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
   if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
@@ -320,6 +325,17 @@ function preprocessProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/** What is wrong with parsed class names, if anything: one string per class of the spec. */
+function namesProblem(value: unknown, spec: ResNetSpec): string | undefined {
+  if (!Array.isArray(value) || !value.every((name) => typeof name === "string")) {
+    return "must be a list of strings";
+  }
+  if (value.length !== spec.classes) {
+    return `${value.length} names for ${spec.classes} classes`;
+  }
+  return undefined;
+}
+
 /** Parses the metadata of a zoo file, refusing any field that is corrupt or unknown. */
 function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "weights"> {
   const record = (typeof metadata === "object" && metadata !== null ? metadata : {}) as Record<
@@ -346,8 +362,12 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
         JSON.stringify(labels.slice(0, 100)),
     );
   }
+  const spec = parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem);
   return {
-    spec: parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem),
+    spec,
+    classNames: strings["denozoo.class_names"]
+      ? parseField<string[]>(strings, "denozoo.class_names", file, (v) => namesProblem(v, spec))
+      : undefined,
     preprocess: strings["denozoo.preprocess"]
       ? parseField<PreprocessSpec>(strings, "denozoo.preprocess", file, preprocessProblem)
       : undefined,

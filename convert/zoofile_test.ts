@@ -135,3 +135,23 @@ Deno.test("a file without the zoo's metadata is told to be converted", () => {
     "plain.safetensors: safetensors file without denozoo metadata",
   );
 });
+
+Deno.test("class names: written as a JSON list, read back, refused when not one per class", () => {
+  const names = ["airplane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+  const file = readZooWeights(writeZooWeights(cifar, weights, { classNames: names }), "m");
+  assertEquals(file.classNames, names);
+  const short = edited((metadata) => {
+    metadata["denozoo.class_names"] = JSON.stringify(["cat", "dog"]);
+  });
+  assertEquals(
+    assertThrows(() => readZooWeights(short, "m.safetensors"), ZooFormatError).message,
+    "m.safetensors: metadata 'denozoo.class_names': 2 names for 10 classes",
+  );
+  const numbers = edited((metadata) => {
+    metadata["denozoo.class_names"] = "[1, 2]";
+  });
+  assertEquals(
+    assertThrows(() => readZooWeights(numbers, "m.safetensors"), ZooFormatError).message,
+    "m.safetensors: metadata 'denozoo.class_names': must be a list of strings",
+  );
+});

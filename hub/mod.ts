@@ -14,6 +14,7 @@
  */
 
 export {
+  closestNames,
   findWeights,
   REGISTRY,
   type WeightsEntry,

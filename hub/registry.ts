@@ -124,7 +124,31 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
+ * The known names closest to a mistyped one: those sharing its part before the first `.`
+ * first, then by edit distance; at most `count`.
+ *
+ * @example
+ * ```ts
+ * console.log(closestNames("resnet05", ["resnet50", "resnet18", "cifar_resnet20"], 2)); // [ "resnet50", "resnet18" ]
+ * ```
+ */
+export function closestNames(wanted: string, names: readonly string[], count = 5): string[] {
+  const lower = wanted.toLowerCase();
+  const prefix = lower.split(".")[0];
+  return names
+    .map((name) => ({
+      name,
+      score: editDistance(lower, name) - (name.split(".")[0] === prefix ? 100 : 0),
+    }))
+    .sort((a, b) => a.score - b.score)
+    .slice(0, count)
+    .map((e) => e.name);
+}
+
+/**
  * Looks up a weights entry by id; an unknown id fails with the closest known ids.
+ *
+ * @param registry Where to look (default: {@link REGISTRY}).
  *
  * @example
  * ```ts
@@ -138,22 +162,15 @@ function editDistance(a: string, b: string): number {
  * }
  * ```
  */
-export function findWeights(id: string): WeightsEntry {
-  const entry = REGISTRY.find((e) => e.id === id);
+export function findWeights(
+  id: string,
+  registry: readonly WeightsEntry[] = REGISTRY,
+): WeightsEntry {
+  const entry = registry.find((e) => e.id === id);
   if (entry) return entry;
-  const wanted = id.toLowerCase();
-  const architecture = wanted.split(".")[0];
-  const close = REGISTRY
-    .map((e) => ({
-      id: e.id,
-      // Same architecture first, then by edit distance.
-      score: editDistance(wanted, e.id) - (e.id.split(".")[0] === architecture ? 100 : 0),
-    }))
-    .sort((a, b) => a.score - b.score)
-    .slice(0, 5)
-    .map((e) => e.id);
+  const close = closestNames(id, registry.map((e) => e.id));
   throw new Error(
     `unknown weights '${id}'; did you mean ${close.join(", ")}? ` +
-      `(${REGISTRY.length} ids in hub/registry.ts REGISTRY)`,
+      `(${registry.length} ids in hub/registry.ts REGISTRY)`,
   );
 }

@@ -36,6 +36,16 @@ export const DEFAULT_MODEL: URL = new URL("../models/cifar_resnet20.safetensors"
 export const BUNDLED_MODEL_NAME = "cifar_resnet20.cifar10 (bundled)";
 
 /**
+ * The registry id of the bundled model: a name that resolves to the bundled file, offline.
+ *
+ * @example
+ * ```ts
+ * console.log(BUNDLED_MODEL_ID); // "cifar_resnet20.cifar10"
+ * ```
+ */
+export const BUNDLED_MODEL_ID = "cifar_resnet20.cifar10";
+
+/**
  * The bundled model's bytes: read from the checkout, or fetched when the package is remote.
  *
  * @example

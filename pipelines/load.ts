@@ -72,7 +72,9 @@ function zooClassifier(
     name,
     engine,
     preprocess: options.preprocess ?? info.preprocess ?? defaultPreprocess(spec),
-    labels: labelsFor(options.labels ?? info.labels ?? defaultLabelSet(spec.classes)),
+    labels: options.labels
+      ? labelsFor(options.labels)
+      : info.classNames ?? labelsFor(info.labels ?? defaultLabelSet(spec.classes)),
   };
 }
 

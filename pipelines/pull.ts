@@ -44,8 +44,26 @@ function onnxExportPath(zooFile: string): string {
  * console.log(isRegistryId("cifar_resnet20.cifar10")); // true
  * ```
  */
-export function isRegistryId(name: string): boolean {
-  return REGISTRY.some((e) => e.id === name);
+export function isRegistryId(name: string, registry: readonly WeightsEntry[] = REGISTRY): boolean {
+  return registry.some((e) => e.id === name);
+}
+
+/**
+ * Options of {@link pullWeights}.
+ *
+ * @example
+ * ```ts
+ * import { REGISTRY } from "../hub/registry.ts";
+ * import type { PullOptions } from "./pull.ts";
+ * const options: PullOptions = { progress: true, registry: REGISTRY };
+ * console.log(options.registry?.length); // 35
+ * ```
+ */
+export interface PullOptions {
+  /** Draw a download progress bar on stderr. */
+  progress?: boolean;
+  /** Where ids are looked up (default: the built-in `REGISTRY`), e.g. with private entries. */
+  registry?: readonly WeightsEntry[];
 }
 
 /**
@@ -64,11 +82,8 @@ export function isRegistryId(name: string): boolean {
  * console.log(path.endsWith("/models/cifar_resnet20.cifar10.safetensors")); // true
  * ```
  */
-export async function pullWeights(
-  id: string,
-  options: { progress?: boolean } = {},
-): Promise<string> {
-  const entry = findWeights(id);
+export async function pullWeights(id: string, options: PullOptions = {}): Promise<string> {
+  const entry = findWeights(id, options.registry);
   const converted = convertedPath(entry);
   try {
     await readZooHeader(converted);

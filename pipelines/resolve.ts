@@ -23,8 +23,15 @@ import { readWholeFile } from "../formats/files.ts";
 import type { ResNetSpec } from "../arch/spec.ts";
 import { NotZooResNetError } from "../arch/errors.ts";
 import { type GraphModel, loadGraphModel } from "../graph/graph_model.ts";
-import { BUNDLED_MODEL_NAME, DEFAULT_MODEL, readBundledModel } from "./bundled.ts";
+import {
+  BUNDLED_MODEL_ID,
+  BUNDLED_MODEL_NAME,
+  DEFAULT_MODEL,
+  readBundledModel,
+} from "./bundled.ts";
 import { isRegistryId, pullWeights } from "./pull.ts";
+import { listArchitectures, PRESETS } from "../arch/presets.ts";
+import { closestNames, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
 import { provenance } from "./provenance.ts";
 
 /** Options of {@link resolveModel} and {@link resolveBytes}. */
@@ -148,4 +155,116 @@ export async function resolveModel(
     return { ...await resolveBytes(await readWholeFile(path), path), name: source };
   }
   return await resolveBytes(await readWholeFile(source), source, options);
+}
+
+// --- Names as `createModel` takes them -------------------------------------------------------
+
+/**
+ * Each architecture's default pretrained weights, as torchvision's `DEFAULT` weights enum
+ * members and timm's default tags: the best top-1 of its own source.
+ */
+const DEFAULT_WEIGHTS: Readonly<Record<string, string>> = {
+  resnet18: "resnet18.tv_in1k",
+  resnet34: "resnet34.tv_in1k",
+  resnet50: "resnet50.tv2_in1k",
+  resnet101: "resnet101.tv2_in1k",
+  resnet152: "resnet152.tv2_in1k",
+  keras_resnet50: "resnet50.keras_in1k",
+  keras_resnet101: "resnet101.keras_in1k",
+  keras_resnet152: "resnet152.keras_in1k",
+  resnet50v2: "resnet50v2.keras_in1k",
+  resnet101v2: "resnet101v2.keras_in1k",
+  resnet152v2: "resnet152v2.keras_in1k",
+  resnet18v2: "resnet18_v2.onnx_in1k",
+  resnet34v2: "resnet34_v2.onnx_in1k",
+  cifar_resnet20: "cifar_resnet20.cifar10",
+  cifar_resnet32: "cifar_resnet32.cifar10",
+  cifar_resnet44: "cifar_resnet44.cifar10",
+  cifar_resnet56: "cifar_resnet56.cifar10",
+};
+
+/**
+ * What a model name means: registry weights (by id), an architecture with fresh weights, or a
+ * weights file.
+ */
+export type ModelName =
+  | { kind: "weights"; id: string }
+  | { kind: "architecture"; architecture: string }
+  | { kind: "file"; path: string };
+
+/** File extensions that make an unknown name a path, so a missing file is named as one. */
+const WEIGHT_FILE = /\.(safetensors|onnx|pth?|th|pt|h5|keras|json)$/i;
+
+/**
+ * Resolves a name as timm's `create_model` does, with Keras' `weights=`: a registry id (or the
+ * bundled model's) means those weights; an architecture means fresh weights, or with
+ * `pretrained: true` its default weights (`resnet50` → `resnet50.tv2_in1k`) and with
+ * `pretrained: "TAG"` the weights `ARCH.TAG` of its registry entries; anything else that exists
+ * or looks like a weights file is a path. An unknown name fails with the closest ids and
+ * architectures.
+ *
+ * @param registry Where ids are looked up (default: the built-in `REGISTRY`).
+ *
+ * @example
+ * ```ts
+ * console.log(await resolveModelName("resnet50", true)); // { kind: "weights", id: "resnet50.tv2_in1k" }
+ * console.log(await resolveModelName("keras_resnet50", "keras_in1k")); // { kind: "weights", id: "resnet50.keras_in1k" }
+ * console.log(await resolveModelName("resnet18")); // { kind: "architecture", architecture: "resnet18" }
+ * await resolveModelName("resnet05").catch((error) => console.log(error.message));
+ * // unknown model 'resnet05': not a registry id, an architecture or a file; did you mean resnet18, resnet34, resnet50, …
+ * ```
+ */
+export async function resolveModelName(
+  name: string,
+  pretrained: boolean | string = false,
+  registry: readonly WeightsEntry[] = REGISTRY,
+): Promise<ModelName> {
+  const entry = registry.find((e) => e.id === name);
+  if (entry || name === BUNDLED_MODEL_ID) {
+    if (typeof pretrained === "string") {
+      throw new RangeError(
+        `'${name}' names its weights already; pretrained: "${pretrained}" goes with an architecture`,
+      );
+    }
+    return { kind: "weights", id: name };
+  }
+  if (PRESETS[name]) {
+    if (pretrained === false) return { kind: "architecture", architecture: name };
+    return { kind: "weights", id: pretrainedId(name, pretrained, registry) };
+  }
+  const exists = await Deno.stat(name).then(() => true, () => false);
+  if (exists || name.includes("/") || WEIGHT_FILE.test(name)) return { kind: "file", path: name };
+  const close = closestNames(name, [...listArchitectures(), ...registry.map((e) => e.id)]);
+  throw new RangeError(
+    `unknown model '${name}': not a registry id, an architecture or a file; did you mean ${
+      close.join(", ")
+    }?`,
+  );
+}
+
+/** The registry id of an architecture's default weights, or of the weights with a tag. */
+function pretrainedId(
+  architecture: string,
+  pretrained: true | string,
+  registry: readonly WeightsEntry[],
+): string {
+  const own = registry.filter((e) =>
+    e.architecture === architecture || e.id.startsWith(`${architecture}.`)
+  );
+  const tags = own.map((e) => e.id.slice(e.id.indexOf(".") + 1));
+  if (pretrained === true) {
+    const id = DEFAULT_WEIGHTS[architecture];
+    if (id && registry.some((e) => e.id === id)) return id;
+    throw new RangeError(
+      `no pretrained weights for ${architecture}` +
+        (tags.length ? `; its weights: ${tags.join(", ")}` : ""),
+    );
+  }
+  const match = own.find((e) => e.id === `${architecture}.${pretrained}`) ??
+    own.find((e) => e.id.endsWith(`.${pretrained}`));
+  if (match) return match.id;
+  throw new RangeError(
+    `no weights '${pretrained}' for ${architecture}; ` +
+      (tags.length ? `its weights: ${tags.join(", ")}` : "it has none in the registry"),
+  );
 }

@@ -32,6 +32,7 @@ import {
   planFeatures,
 } from "../arch/features.ts";
 import { fitWeights, initialWeights, type WeightMap } from "../arch/weights.ts";
+import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
 import { buildLayersModel, type DataFormat } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
@@ -61,6 +62,8 @@ export interface FeatureModelOptions {
   weights?: WeightMap;
   /** Seed of the initial weights when `weights` is not given. */
   seed?: number;
+  /** The preprocessing the weights expect, carried with the model. */
+  preprocess?: PreprocessSpec;
 }
 
 /**
@@ -87,6 +90,8 @@ export interface FeatureModel {
   readonly weights: WeightMap;
   /** What each map is: index, module, channels, reduction (timm's `feature_info`). */
   readonly featureInfo: FeatureInfo[];
+  /** The preprocessing the weights expect, where known. */
+  readonly preprocess?: PreprocessSpec;
   /** The maps for a float32 batch, in the order of `featureInfo`, on the folded path. */
   predict(x: Tensor4D): Tensor[];
   /** A trainable LayersModel with one output per map, built on first access. */
@@ -128,6 +133,7 @@ export function createFeatureModel(
     dataFormat,
     weights,
     featureInfo: plan.featureInfo,
+    preprocess: options.preprocess,
     predict(x: Tensor4D): Tensor[] {
       graph ??= compileInference(plan, weights);
       if (!channelsFirst) return graph.runAll(x);
