@@ -52,6 +52,7 @@ export {
   type FitOptions,
   fitWeights,
   initialWeights,
+  seededRandom,
   type Weight,
   type WeightMap,
 } from "./weights.ts";

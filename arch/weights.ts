@@ -55,8 +55,17 @@ export interface Weight {
  */
 export type WeightMap = Map<string, Weight>;
 
-/** Deterministic pseudo-random numbers (mulberry32) so initial weights are reproducible. */
-function uniformSource(seed: number): () => number {
+/**
+ * Deterministic pseudo-random numbers in [0, 1) (mulberry32): what makes initial weights, and
+ * the shuffles of a training run, reproducible from a seed.
+ *
+ * @example
+ * ```ts
+ * const random = seededRandom(1);
+ * console.log(random() === seededRandom(1)()); // true
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -98,7 +107,7 @@ export function initialWeights(plan: Plan, seed = 0): WeightMap {
 
 /** Fresh values for some slots, drawn in order from one seeded source. */
 function initialise(slots: WeightSlot[], seed: number): WeightMap {
-  const random = uniformSource(seed);
+  const random = seededRandom(seed);
   return new Map(
     slots.map((slot) => [slot.name, { shape: slot.shape, data: initialValue(slot, random) }]),
   );

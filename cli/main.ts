@@ -20,6 +20,8 @@ import { list } from "./list.ts";
 import { info } from "./info.ts";
 import { pull } from "./pull.ts";
 import { bench } from "./bench.ts";
+import { embed } from "./embed.ts";
+import { finetune } from "./finetune.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 const USAGE = `denozoo: pretrained ResNets for Deno
@@ -34,13 +36,18 @@ Usage:
   cli.ts list [--json]
   cli.ts info ID
   cli.ts pull ID [--verify]
+  cli.ts embed IMAGE… --out FEATS.npy [--model ID|NAME|FILE] [--batch 32] [--engine …] [--backend …]
+  cli.ts finetune DIR --out MODEL.safetensors [--model ID|NAME|FILE] [--epochs 30] [--val 0.2]
+                 [--seed 0] [--unfreeze STAGES] [--engine …] [--backend …]
   cli.ts bench --model NAME|ID|FILE [--engine tfjs|onnxruntime|auto|all] [--backend …] [--batch 1] [--runs 10] [--json]
 
 --threads N sets the wasm backend's threads (1 to 8; default one per core when the model runs
 on tfjs).
 
-IMAGE may be a file, a directory or a glob. Without --model, classify uses the bundled
-CIFAR-10 ResNet-20. Weights files: .safetensors (zoo), .onnx, .pth/.pt/.th, Keras .h5/.keras, model.json.`;
+IMAGE may be a file, a directory or a glob. Without --model, classify, embed and finetune use
+the bundled CIFAR-10 ResNet-20; for embed and finetune an architecture NAME means its default
+pretrained weights. Weights files: .safetensors (zoo), .onnx, .pth/.pt/.th, Keras .h5/.keras,
+model.json. finetune reads DIR/<class name>/*.jpg (torchvision's ImageFolder layout).`;
 
 const COMMANDS: Record<string, (args: Args) => Promise<void> | void> = {
   classify,
@@ -50,6 +57,8 @@ const COMMANDS: Record<string, (args: Args) => Promise<void> | void> = {
   info,
   pull,
   bench,
+  embed,
+  finetune,
 };
 
 /**

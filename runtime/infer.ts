@@ -83,8 +83,9 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   // Each node's value lives at the index of the step that produces it; folded nodes alias.
   const steps: Step[] = [];
   const tensors: Tensor[] = [];
+  // Kept, so that a graph compiled on a first call inside `tf.tidy` survives the tidy.
   const keep = <T extends Tensor>(t: T): T => {
-    tensors.push(t);
+    tensors.push(tf.keep(t));
     return t;
   };
   plan.nodes.forEach((node, index) => {

@@ -25,7 +25,20 @@ export {
   type FeatureModelOptions,
 } from "./features.ts";
 export { fileSystem, registerFileRouters } from "./file_io.ts";
-export { trainingProblem } from "./training.ts";
+export {
+  type ImageBatches,
+  type StageTrainingOptions,
+  trainingProblem,
+  trainLastStages,
+} from "./training.ts";
+export {
+  type EpochStats,
+  type LabelledFeatures,
+  type TrainedHead,
+  trainHead,
+  type TrainHeadOptions,
+} from "./head.ts";
+export { useFastCpuFilterGradient } from "./cpu_gradients.ts";
 export {
   buildLayersModel,
   type DataFormat,

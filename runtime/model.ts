@@ -34,6 +34,7 @@ import { buildLayersModel, type DataFormat, getLayersWeights } from "./layers.ts
 import { compileInference, type InferenceGraph } from "./infer.ts";
 import { createFeatureModel, type FeatureModel, type FeatureModelOptions } from "./features.ts";
 import { registerFileRouters } from "./file_io.ts";
+import { useFastCpuFilterGradient } from "./cpu_gradients.ts";
 
 /**
  * Options of {@link createModel}.
@@ -92,7 +93,9 @@ export interface ZooModel {
   predict(x: Tensor4D): Tensor;
   /**
    * The trainable Keras-named LayersModel, built on first access from {@link ZooModel.weights}.
-   * Its `save("file://…")` works in Deno (see `registerFileRouters`).
+   * Its `save("file://…")` works in Deno (see `registerFileRouters`). Its `fit` runs on the
+   * cpu backend (with a faster filter gradient, see `useFastCpuFilterGradient`) and on
+   * WebGPU, not on wasm, which lacks a convolution's filter gradient (see `trainingProblem`).
    */
   readonly layersModel: LayersModel;
   /** Copies the LayersModel's weights (after `fit`) into {@link ZooModel.weights} and recompiles `predict`. */
@@ -187,6 +190,7 @@ export function createModel(
     },
     get layersModel() {
       registerFileRouters();
+      useFastCpuFilterGradient();
       layersModel ??= buildLayersModel(
         plan,
         { inputShape: modelOptions.inputShape ?? [size, size], dataFormat, name: spec.name },

@@ -298,3 +298,18 @@ Deno.test("weights that still do not fit are refused, naming the tensor", async 
     "weights: tensor 'linear/kernel' has shape [64,7], expected [64,10] (a new classifier needs `classes`)",
   );
 });
+
+Deno.test("a first predict inside tf.tidy compiles weights that outlive the tidy", async () => {
+  await useBackend("cpu");
+  const model = createModel("cifar_resnet20", { seed: 2 });
+  const features = createModel("cifar_resnet20", { seed: 2, features: {} });
+  const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+  const first = await tf.tidy(() => model.predict(x).clone()).data();
+  tf.tidy(() => features.predict(x));
+  const second = await model.predict(x).data();
+  assertEquals(Array.from(second), Array.from(first));
+  assertEquals(features.predict(x).length, 3);
+  model.dispose();
+  features.dispose();
+  await useBackend("wasm");
+});
