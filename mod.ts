@@ -37,6 +37,14 @@
  * console.log(mine.predict(tf.zeros([1, 32, 32, 3])).shape); // [ 1, 2 ]
  * ```
  *
+ * @example Embeddings of images, for search or a classifier of your own
+ * ```ts
+ * import { embedFiles, loadEmbedder } from "@denozoo/zoo";
+ * const embedder = await loadEmbedder("cifar_resnet20.cifar10");
+ * const { data, dimensions } = await embedFiles(embedder, ["testdata/images/cat.jpg"]);
+ * console.log(data.length, dimensions); // 64 64
+ * ```
+ *
  * @example Import pretrained weights by structure
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
@@ -81,6 +89,21 @@ export {
   type ImageResult,
   type Prediction,
 } from "./pipelines/classify.ts";
+export {
+  type Embedder,
+  type EmbedderOptions,
+  embedFiles,
+  type EmbedFilesOptions,
+  embedImages,
+  type FileEmbeddings,
+  loadEmbedder,
+} from "./pipelines/embed.ts";
+export {
+  finetune,
+  finetunedZooFile,
+  type FinetuneOptions,
+  type FinetuneResult,
+} from "./pipelines/finetune.ts";
 export { decodeImage } from "./vision/decode.ts";
 export type { RgbImage } from "./vision/rgb_image.ts";
 export { preprocessImages } from "./vision/preprocess.ts";
