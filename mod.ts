@@ -108,7 +108,7 @@ export { decodeImage } from "./vision/decode.ts";
 export type { RgbImage } from "./vision/rgb_image.ts";
 export { preprocessImages } from "./vision/preprocess.ts";
 export { PREPROCESS_PRESETS, type PreprocessSpec } from "./arch/preprocess.ts";
-export { type LabelSet, labelsFor } from "./arch/labels.ts";
+export { type Labels, type LabelSet, labelsFor } from "./arch/labels.ts";
 
 // Pretrained weights: import, export, registry.
 export {

@@ -77,6 +77,21 @@ export {
   TORCHVISION_V1,
   TORCHVISION_V2,
 } from "./preprocess.ts";
-export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./labels.ts";
-export { defaultLabelSet, defaultPreprocess, type SpecFamily } from "./defaults.ts";
+export {
+  cifar10Labels,
+  classNames,
+  imagenetLabels,
+  isLabelSet,
+  LABEL_SETS,
+  type Labels,
+  type LabelSet,
+  labelsFor,
+  parseLabelFile,
+} from "./labels.ts";
+export {
+  defaultLabelSet,
+  defaultPreprocess,
+  graphPreprocess,
+  type SpecFamily,
+} from "./defaults.ts";
 export { NotZooResNetError, ZooFormatError } from "./errors.ts";

@@ -1,15 +1,15 @@
 /**
- * `predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc]
+ * `predict --weights NAME --input X.npy --output Y.npy [--input-layout nchw|nhwc]
  * [--backend …]`: logits of a batch stored as `.npy`, from a zoo ResNet or any Keras/ONNX
  * network run from its own graph.
  *
  * @example
  * ```ts
- * import { predict } from "./predict.ts";
- * import { parseArgv } from "./args.ts";
+ * import { predict, PREDICT } from "./predict.ts";
+ * import { parseCommand } from "./args.ts";
  * const output = await Deno.makeTempFile({ suffix: ".npy" });
- * await predict(parseArgv([
- *   "predict", "--weights", "testdata/fixtures/nets/tv_basic.onnx",
+ * await predict(parseCommand(PREDICT, [
+ *   "--weights", "testdata/fixtures/nets/tv_basic.onnx",
  *   "--input", "testdata/fixtures/nets/tv_basic_input.npy", "--input-layout", "nchw",
  *   "--output", output,
  * ]));
@@ -21,38 +21,99 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { type Args, backend, option, UsageError } from "./args.ts";
-import { resolveBytes } from "../pipelines/resolve.ts";
+import { backend, outputFolderExists } from "./args.ts";
+import {
+  type Args,
+  BACKEND_FLAG,
+  CACHE_ENVIRONMENT,
+  type CommandSpec,
+  MODEL_MEANING,
+  THREADS_FLAG,
+} from "./flags.ts";
+import { resolveModel } from "../pipelines/resolve.ts";
 import { createModel } from "../runtime/model.ts";
 import { readNpy, writeNpy } from "../formats/npy.ts";
 import { readWholeFile, writeAtomically } from "../formats/files.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 /**
+ * `predict` on the command line: flags, examples, environment.
+ *
+ * @example
+ * ```ts
+ * import { PREDICT } from "./predict.ts";
+ * console.log(PREDICT.flags.map((f) => f.name).slice(0, 3)); // [ "weights", "input", "output" ]
+ * ```
+ */
+export const PREDICT = {
+  name: "predict",
+  brief: "a model's outputs for a .npy batch",
+  summary: "Run a model on a batch stored as .npy and write what it outputs (logits) as .npy: " +
+    "a zoo ResNet, or any Keras or ONNX network run from its own graph.",
+  flags: [
+    {
+      name: "weights",
+      kind: "string",
+      aliases: ["model", "m"],
+      value: "NAME",
+      required: true,
+      meaning: `the model: ${MODEL_MEANING}`,
+    },
+    {
+      name: "input",
+      kind: "string",
+      value: "X.npy",
+      required: true,
+      meaning: "the batch: a 4-D float .npy array, images in the layout --input-layout names",
+    },
+    {
+      name: "output",
+      kind: "string",
+      value: "Y.npy",
+      required: true,
+      meaning: "where to write the outputs as float32 .npy; its folder must exist",
+    },
+    {
+      name: "input-layout",
+      kind: "string",
+      value: "LAYOUT",
+      choices: ["nhwc", "nchw"],
+      default: "nhwc",
+      meaning: "the input's layout: nhwc (channels last, Keras) or nchw (channels first, " +
+        "PyTorch)",
+    },
+    BACKEND_FLAG,
+    THREADS_FLAG,
+  ],
+  examples: [
+    "denozoo predict --weights resnet20.th --input x.npy --input-layout nchw --output y.npy",
+    "denozoo predict --weights resnet50 --input batch.npy --output logits.npy   # registry weights",
+    "denozoo predict --weights converted/ --input x.npy --output y.npy          # a convert folder",
+  ],
+  env: CACHE_ENVIRONMENT,
+} as const satisfies CommandSpec;
+
+/**
  * Runs `predict`.
  *
  * @example
  * ```ts
- * import { parseArgv } from "./args.ts";
+ * import { parseCommand } from "./args.ts";
  * const output = await Deno.makeTempFile({ suffix: ".npy" });
- * await predict(parseArgv([
- *   "predict", "--weights", "testdata/fixtures/keras_models/keras2_nested.h5",
+ * await predict(parseCommand(PREDICT, [
+ *   "--weights", "testdata/fixtures/keras_models/keras2_nested.h5",
  *   "--input", "testdata/fixtures/keras_models/keras2_nested_input.npy", "--output", output,
  * ]));
  * // testdata/fixtures/keras_models/keras2_nested.h5 (its own graph): wrote logits [2,3] to …
  * await Deno.remove(output);
  * ```
  */
-export async function predict(args: Args): Promise<void> {
-  const weightsPath = option(args, "weights");
-  const inputPath = option(args, "input");
-  const outputPath = option(args, "output");
-  const layout = args["input-layout"] ?? "nhwc";
-  if (layout !== "nchw" && layout !== "nhwc") {
-    throw new UsageError(`--input-layout must be nchw or nhwc, got '${layout}'`);
-  }
+export async function predict(args: Args<typeof PREDICT>): Promise<void> {
+  const { weights: weightsPath, input: inputPath, output: outputPath } = args;
+  const layout = args["input-layout"];
+  await outputFolderExists(outputPath, "output");
   await backend(args, true);
-  const input = readNpy(await Deno.readFile(inputPath), inputPath);
+  const input = readNpy(await readWholeFile(inputPath), inputPath);
   if (input.shape.length !== 4) {
     throw new ZooFormatError(inputPath, `expected a 4-D input, got shape [${input.shape}]`);
   }
@@ -66,8 +127,8 @@ export async function predict(args: Args): Promise<void> {
 }
 
 /** Runs a zoo ResNet, or any Keras/ONNX graph, on a batch in the given layout. */
-async function runModel(path: string, x: tf.Tensor4D, layout: "nchw" | "nhwc") {
-  const resolved = await resolveBytes(await readWholeFile(path), path);
+async function runModel(name: string, x: tf.Tensor4D, layout: "nchw" | "nhwc") {
+  const resolved = await resolveModel(name, { progress: true });
   if (resolved.kind === "zoo") {
     const model = createModel(resolved.model.spec, {
       weights: resolved.model.weights,
@@ -79,5 +140,5 @@ async function runModel(path: string, x: tf.Tensor4D, layout: "nchw" | "nhwc") {
   const input = graph.layout === layout
     ? x
     : tf.transpose(x, layout === "nchw" ? [0, 2, 3, 1] : [0, 3, 1, 2]);
-  return { name: `${path} (its own graph)`, y: graph.predict(input as tf.Tensor4D) };
+  return { name: `${resolved.name} (its own graph)`, y: graph.predict(input as tf.Tensor4D) };
 }

@@ -9,7 +9,7 @@
  * await useBackend("cpu");
  * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
  * const graph = await loadGraphModel(await Deno.readFile(path), path);
- * console.log(graph.layout, graph.classes); // nhwc 10
+ * console.log(graph.layout, graph.classes, graph.inputSize); // nhwc 10 [ 32, 32 ]
  * graph.dispose();
  * ```
  *
@@ -19,7 +19,7 @@
 import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
-import { readOnnx } from "../formats/onnx.ts";
+import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
 import { loadOnnxGraph } from "./onnx/load.ts";
 
@@ -38,15 +38,63 @@ import { loadOnnxGraph } from "./onnx/load.ts";
  * graph.dispose();
  * ```
  */
-export interface GraphModel {
-  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
-  layout: "nchw" | "nhwc";
-  /** Output classes (the last output dimension). */
-  classes: number;
+export interface GraphModel extends GraphShape {
   /** Runs a batch in the graph's own layout. */
   predict(x: Tensor4D): Tensor;
   /** Frees the graph's tensors. */
   dispose(): void;
+}
+
+/**
+ * What a graph declares of its input and output.
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * import { describeOnnxGraph, type GraphShape } from "./graph_model.ts";
+ * const path = "testdata/fixtures/onnx_ops/view_op9.onnx";
+ * const shape: GraphShape = describeOnnxGraph(await readOnnx(await Deno.readFile(path), path));
+ * console.log(shape); // { layout: "nchw", classes: 10, inputSize: [ 16, 16 ] }
+ * ```
+ */
+export interface GraphShape {
+  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
+  layout: "nchw" | "nhwc";
+  /** Output classes (the last output dimension). */
+  classes: number;
+  /**
+   * The input's height and width when the graph declares them (a Keras `Input(32, 32, 3)`, an
+   * ONNX input `[N, 3, 224, 224]`): images must be brought to that size.
+   */
+  inputSize?: [number, number];
+}
+
+/**
+ * The layout, classes and input size an ONNX graph declares, read from the file alone (what
+ * onnxruntime needs to be told, which runs the graph without tfjs).
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * const path = "testdata/fixtures/onnx_ops/flatten_gemm.onnx";
+ * console.log(describeOnnxGraph(await readOnnx(await Deno.readFile(path), path)).inputSize); // [ 16, 16 ]
+ * ```
+ */
+export function describeOnnxGraph(onnx: OnnxModel): GraphShape {
+  const output = onnx.graph.outputs[0]?.shape ?? [];
+  return {
+    layout: "nchw",
+    classes: Number(output[output.length - 1]),
+    inputSize: declaredSize(onnx.graph.inputs[0]?.shape.slice(2) ?? []),
+  };
+}
+
+/** Height and width as a graph declares them, when both are fixed numbers. */
+function declaredSize(dims: unknown[]): [number, number] | undefined {
+  const [height, width] = dims;
+  return typeof height === "number" && height > 0 && typeof width === "number" && width > 0
+    ? [height, width]
+    : undefined;
 }
 
 /**
@@ -67,10 +115,8 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   if (detectFormat(bytes, source) === "onnx") {
     const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
-    const output = onnx.graph.outputs[0]?.shape ?? [];
     return {
-      layout: "nchw",
-      classes: Number(output[output.length - 1]),
+      ...describeOnnxGraph(onnx),
       predict: (x) => graph.predict(x),
       dispose: () => graph.dispose(),
     };
@@ -81,6 +127,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   return {
     layout: "nhwc",
     classes: shape[shape.length - 1] as number,
+    inputSize: declaredSize(layers.inputs[0].shape.slice(1, 3)),
     predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),
   };

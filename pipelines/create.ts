@@ -17,22 +17,18 @@
  */
 
 import type { ResNetSpec } from "../arch/spec.ts";
-import { getSpec } from "../arch/presets.ts";
+import { PRESETS } from "../arch/presets.ts";
 import { labelsFor } from "../arch/labels.ts";
 import { defaultPreprocess } from "../arch/defaults.ts";
-import type { WeightMap } from "../arch/weights.ts";
-import { readZooWeights, type ZooFileInfo } from "../convert/zoofile.ts";
-import { readWholeFile } from "../formats/files.ts";
 import { createModel as buildModel, type ModelOptions, type ZooModel } from "../runtime/model.ts";
 import {
   createFeatureModel,
   type FeatureModel,
   type FeatureModelOptions,
 } from "../runtime/features.ts";
-import { findWeights, type WeightsEntry } from "../hub/registry.ts";
-import { BUNDLED_MODEL_ID, DEFAULT_MODEL, readBundledModel } from "./bundled.ts";
-import { pullWeights } from "./pull.ts";
-import { type ModelName, resolveModel, resolveModelName } from "./resolve.ts";
+import { DEFAULT_WEIGHTS, findWeights, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
+import { BUNDLED_ID } from "./bundled.ts";
+import { locateModel, type ModelLocation, resolveLocation } from "./resolve.ts";
 
 /**
  * Where the weights come from, beside what any model takes.
@@ -47,8 +43,9 @@ import { type ModelName, resolveModel, resolveModelName } from "./resolve.ts";
 export interface PretrainedOptions {
   /**
    * For an architecture name: `true` loads its default weights (`resnet50` →
-   * `resnet50.tv2_in1k`), a tag loads `ARCH.TAG`; absent or `false`, fresh weights. A registry
-   * id loads its weights unless this is `false`.
+   * `resnet50.tv2_in1k`, see `DEFAULT_WEIGHTS`), a tag loads `ARCH.TAG`; absent or `false`,
+   * fresh weights (as timm's `pretrained=False`). A registry id loads its weights unless this
+   * is `false`.
    */
   pretrained?: boolean | string;
   /** Draw a download progress bar on stderr. */
@@ -83,34 +80,65 @@ export type CreateOptions = ModelOptions & PretrainedOptions;
  */
 export type CreateFeatureOptions = FeatureModelOptions & PretrainedOptions;
 
-/** Pretrained weights and what their file records. */
-interface Pretrained {
-  spec: ResNetSpec;
-  weights: WeightMap;
-  info: ZooFileInfo;
+/** A name that means fresh weights of an architecture, or where pretrained weights are. */
+type Source = { kind: "architecture"; architecture: string } | ModelLocation;
+
+/** The location of registry weights by id (the bundled model's id is the bundled file). */
+function byId(
+  id: string,
+  registry: readonly WeightsEntry[],
+  architecture?: string,
+): ModelLocation {
+  const named = architecture ? { architecture } : {};
+  if (id === BUNDLED_ID) return { kind: "bundled", id, ...named };
+  return { kind: "registry", id, entry: findWeights(id, registry), ...named };
 }
 
-/** The weights a resolved name stands for. */
-async function pretrainedWeights(
-  name: Exclude<ModelName, { kind: "architecture" }>,
-  options: PretrainedOptions,
-): Promise<Pretrained> {
-  if (name.kind === "file") {
-    const resolved = await resolveModel(name.path);
-    if (resolved.kind === "graph") {
-      throw new RangeError(
-        `${name.path} is no zoo ResNet (${resolved.reason.message}); ` +
-          "run it with loadClassifier or loadGraphModel",
-      );
+/** The id of an architecture's weights with a tag (`resnet50` + `tv_in1k`). */
+function taggedId(architecture: string, tag: string, registry: readonly WeightsEntry[]): string {
+  const own = registry.filter((e) =>
+    e.architecture === architecture || e.id.startsWith(`${architecture}.`)
+  );
+  const match = own.find((e) => e.id === `${architecture}.${tag}`) ??
+    own.find((e) => e.id.endsWith(`.${tag}`));
+  if (match) return match.id;
+  const tags = own.map((e) => e.id.slice(e.id.indexOf(".") + 1));
+  throw new RangeError(
+    `no weights '${tag}' for ${architecture}; ` +
+      (tags.length ? `its weights: ${tags.join(", ")}` : "it has none in the registry"),
+  );
+}
+
+/**
+ * What a name and `pretrained` mean, as timm's `create_model` reads them: an architecture is
+ * fresh weights unless `pretrained` asks for its default or tagged ones; anything else is
+ * located as `--model` is (registry ids, the bundled id, files, folders, with suggestions).
+ */
+async function locate(
+  name: string,
+  pretrained: boolean | string | undefined,
+  registry: readonly WeightsEntry[],
+): Promise<Source> {
+  const isId = name === BUNDLED_ID || registry.some((e) => e.id === name);
+  if (Object.hasOwn(PRESETS, name) && !isId) {
+    if (!pretrained) return { kind: "architecture", architecture: name };
+    if (pretrained !== true) return byId(taggedId(name, pretrained, registry), registry, name);
+    const id = Object.hasOwn(DEFAULT_WEIGHTS, name) ? DEFAULT_WEIGHTS[name] : undefined;
+    if (id === undefined) {
+      throw new RangeError(`no pretrained weights for ${name} in the registry (see \`list\`)`);
     }
-    return { ...resolved.model, info: await resolved.info() };
+    return byId(id, registry, name);
   }
-  const path = name.id === BUNDLED_MODEL_ID
-    ? DEFAULT_MODEL.pathname
-    : await pullWeights(name.id, { progress: options.progress, registry: options.registry });
-  const bytes = name.id === BUNDLED_MODEL_ID ? await readBundledModel() : await readWholeFile(path);
-  const { spec, weights, ...info } = readZooWeights(bytes, path);
-  return { spec, weights, info };
+  if (typeof pretrained === "string") {
+    throw new RangeError(
+      `'${name}' names its weights already; pretrained: "${pretrained}" goes with an architecture`,
+    );
+  }
+  const location = isId ? byId(name, registry) : await locateModel(name);
+  if (pretrained !== false || location.kind === "file") return location;
+  // An id with `pretrained: false`: its architecture, fresh.
+  const architecture = findWeights(location.id, registry).architecture;
+  return { kind: "architecture", architecture };
 }
 
 /**
@@ -153,15 +181,17 @@ export async function createModel(
       ? createFeatureModel(architecture, rest as FeatureModelOptions)
       : buildModel(architecture, rest as ModelOptions);
   if (typeof name !== "string") return build(name);
-  const resolved = await resolveModelName(name, pretrained, registry);
-  if (resolved.kind === "architecture") return build(resolved.architecture);
-  if (resolved.kind === "weights" && pretrained === false) {
-    const id = resolved.id;
-    return build(
-      id === BUNDLED_MODEL_ID ? getSpec("cifar_resnet20") : findWeights(id, registry).architecture,
+  const source = await locate(name, pretrained, registry ?? REGISTRY);
+  if (source.kind === "architecture") return build(source.architecture);
+  const resolved = await resolveLocation(source, { progress });
+  if (resolved.kind === "graph") {
+    throw new RangeError(
+      `${name} is no zoo ResNet (${resolved.reason.message}); ` +
+        "run it with loadClassifier or loadGraphModel",
     );
   }
-  const { spec, weights, info } = await pretrainedWeights(resolved, { progress, registry });
+  const { spec, weights } = resolved.model;
+  const info = await resolved.info();
   const preprocess = rest.preprocess ?? info.preprocess ?? defaultPreprocess(spec);
   if ("features" in rest && rest.features) {
     return createFeatureModel(spec, { ...rest, weights, preprocess });
@@ -169,8 +199,9 @@ export async function createModel(
   const modelOptions = rest as ModelOptions;
   const ownHead = (modelOptions.includeTop ?? true) &&
     (modelOptions.classes === undefined || modelOptions.classes === spec.classes);
-  const names = info.classNames ?? (info.labels ? labelsFor(info.labels) : undefined);
-  const labels = modelOptions.labels ??
-    (ownHead && names?.length === spec.classes ? names : undefined);
+  const recorded = typeof info.labels === "string" ? labelsFor(info.labels) : info.labels;
+  // Names of another count than the classes (a label set of another dataset) are left out.
+  const names = recorded?.length === spec.classes ? recorded : undefined;
+  const labels = modelOptions.labels ?? (ownHead ? names : undefined);
   return buildModel(spec, { ...modelOptions, weights, labels, preprocess });
 }

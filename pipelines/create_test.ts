@@ -2,7 +2,6 @@ import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { createHash } from "node:crypto";
 import { createModel } from "./create.ts";
-import { resolveModelName } from "./resolve.ts";
 import { importFile } from "../convert/import.ts";
 import { TORCHVISION_V2 } from "../arch/preprocess.ts";
 import { findWeights, REGISTRY } from "../hub/registry.ts";
@@ -88,31 +87,36 @@ Deno.test("createModel('resnet50', { pretrained: true }) pulls resnet50.tv2_in1k
   }
 });
 
-Deno.test("names resolve as timm's: defaults, tags, ids, architectures; unknown ones get suggestions", async () => {
-  assertEquals(await resolveModelName("resnet50", true), {
-    kind: "weights",
-    id: "resnet50.tv2_in1k",
-  });
-  assertEquals(await resolveModelName("resnet50", "tv_in1k"), {
-    kind: "weights",
-    id: "resnet50.tv_in1k",
-  });
-  assertEquals(await resolveModelName("resnet50.tv2_in1k"), {
-    kind: "weights",
-    id: "resnet50.tv2_in1k",
-  });
-  assertEquals(await resolveModelName("resnet50"), {
-    kind: "architecture",
-    architecture: "resnet50",
-  });
-  assertEquals(await resolveModelName("models/cifar_resnet20.safetensors"), {
-    kind: "file",
-    path: "models/cifar_resnet20.safetensors",
+Deno.test("names resolve as timm's: defaults, tags, ids, fresh architectures; unknown ones get suggestions", async () => {
+  await withCache({ DENOZOO_OFFLINE: "1" }, async () => {
+    // Offline with an empty cache, the error names the id a name resolved to.
+    await assertRejects(
+      () => createModel("resnet50", { pretrained: true }),
+      Error,
+      "resnet50 means resnet50.tv2_in1k (the default weights of resnet50): DENOZOO_OFFLINE is set",
+    );
+    await assertRejects(
+      () => createModel("resnet50", { pretrained: "tv_in1k" }),
+      Error,
+      "resnet50 means resnet50.tv_in1k",
+    );
+    await assertRejects(
+      () => createModel("resnet50.tv2_in1k"),
+      Error,
+      "DENOZOO_OFFLINE is set and resnet50-11ad3fa6.pth (resnet50.tv2_in1k) is not in the cache",
+    );
+    const fresh = await createModel("resnet18", { seed: 1 });
+    assertEquals([fresh.spec.name, fresh.preprocess, fresh.labels], [
+      "resnet18",
+      undefined,
+      undefined,
+    ]);
+    fresh.dispose();
   });
   await assertRejects(
     () => createModel("resnet50.tv3_in1k"),
-    RangeError,
-    "unknown model 'resnet50.tv3_in1k': not a registry id, an architecture or a file; did you mean resnet50.tv_in1k, resnet50.tv2_in1k",
+    Deno.errors.NotFound,
+    "no model 'resnet50.tv3_in1k': not a registry id, an architecture, a file or a folder (did you mean resnet50.tv",
   );
   await assertRejects(
     () => createModel("resnet50", { pretrained: "tv3_in1k" }),
@@ -120,9 +124,14 @@ Deno.test("names resolve as timm's: defaults, tags, ids, architectures; unknown 
     "no weights 'tv3_in1k' for resnet50; its weights: tv_in1k, tv2_in1k, keras_in1k, keras_in1k_notop",
   );
   await assertRejects(
+    () => createModel("resnet50.tv2_in1k", { pretrained: "tv_in1k" }),
+    RangeError,
+    `'resnet50.tv2_in1k' names its weights already; pretrained: "tv_in1k" goes with an architecture`,
+  );
+  await assertRejects(
     () => createModel("cifar_resnet110", { pretrained: true }),
     RangeError,
-    "no pretrained weights for cifar_resnet110",
+    "no pretrained weights for cifar_resnet110 in the registry",
   );
 });
 

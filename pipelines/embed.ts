@@ -23,7 +23,7 @@ import { preprocessImages } from "../vision/preprocess.ts";
 import { decodeImage } from "../vision/decode.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
 import type { WeightsEntry } from "../hub/registry.ts";
-import { BUNDLED_MODEL_ID } from "./bundled.ts";
+import { BUNDLED_ID } from "./bundled.ts";
 import { createModel } from "./create.ts";
 
 /**
@@ -80,7 +80,7 @@ export interface EmbedderOptions {
  * ```
  */
 export async function loadEmbedder(
-  source: string = BUNDLED_MODEL_ID,
+  source: string = BUNDLED_ID,
   options: EmbedderOptions = {},
 ): Promise<Embedder> {
   // A backend must be ready before any tensor exists; keep one the caller chose.

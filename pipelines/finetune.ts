@@ -36,7 +36,7 @@ import { type ImageBatches, trainingProblem, trainLastStages } from "../runtime/
 import { preprocessImages } from "../vision/preprocess.ts";
 import { decodeImage } from "../vision/decode.ts";
 import type { WeightsEntry } from "../hub/registry.ts";
-import { BUNDLED_MODEL_ID } from "./bundled.ts";
+import { BUNDLED_ID } from "./bundled.ts";
 import { createModel } from "./create.ts";
 import { type EmbedFailure, embedFiles } from "./embed.ts";
 import { readImageFolder, type Sample, splitSamples } from "./image_folder.ts";
@@ -153,7 +153,7 @@ export async function finetune(
     if (problem) throw new Error(`--unfreeze: ${problem}`);
   }
   const seed = options.seed ?? 0;
-  const source = options.model ?? BUNDLED_MODEL_ID;
+  const source = options.model ?? BUNDLED_ID;
   const backbone = await createModel(source, {
     pretrained: true,
     includeTop: false,
@@ -230,7 +230,7 @@ export async function finetune(
     classes: folder.classes,
     spec: tuned.spec,
     weights: tuned.weights,
-    info: { preprocess, classNames: folder.classes, source },
+    info: { preprocess, labels: folder.classes, source },
     images: folder.classes.map((_, label) =>
       [...train.kept, ...val.kept].filter((s) => s.label === label).length
     ),
@@ -262,7 +262,7 @@ export async function finetune(
  *   await Deno.copyFile(`testdata/images/${file}`, `${dir}/${name}/${file}`);
  * }
  * await writeAtomically(`${dir}/mine.safetensors`, finetunedZooFile(await finetune(dir, { val: 0 })));
- * console.log((await readZooHeader(`${dir}/mine.safetensors`)).classNames); // [ "cats", "people" ]
+ * console.log((await readZooHeader(`${dir}/mine.safetensors`)).labels); // [ "cats", "people" ]
  * ```
  */
 export function finetunedZooFile(result: FinetuneResult): FileChunk[] {

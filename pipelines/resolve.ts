@@ -1,13 +1,22 @@
 /**
- * From a name to a model: a registry id, a weights file of any supported format, or the
- * bundled default, resolved to one of the zoo's ResNets (spec, weights, and what is known of
- * them) or, for a network that is none of them, to the file's own graph. This is the one place
- * that decides "a zoo ResNet, else its own graph": `loadClassifier` and the CLI's `predict`
- * and `convert` all ask here.
+ * From a name to a model, in two steps that every command and `loadClassifier` share.
+ *
+ * 1. What a name means ({@link locateModel}), as timm resolves names: a registry id
+ *    (`resnet50.tv2_in1k`); an architecture, meaning its default weights (`resnet50` →
+ *    `resnet50.tv2_in1k`, see `DEFAULT_WEIGHTS`); the bundled model's id
+ *    (`cifar_resnet20.cifar10`), which is the file shipped with the package and never
+ *    downloaded; a weights file; or a folder `convert` wrote (its `model.json` or its one
+ *    `.safetensors` file). Registry names come first, so a file named like an architecture is
+ *    given as `./resnet50`. A near miss fails with "did you mean".
+ * 2. What the bytes are ({@link resolveBytes}): one of the zoo's ResNets (spec, weights, and
+ *    what is known of them) or, for a network that is none of them, the file's own graph. This
+ *    is the one place that decides "a zoo ResNet, else its own graph".
  *
  * @example
  * ```ts
- * import { resolveModel } from "./resolve.ts";
+ * import { locateModel, resolveModel } from "./resolve.ts";
+ * const where = await locateModel("resnet50");
+ * console.log(where.kind, where.kind === "registry" && where.id); // registry resnet50.tv2_in1k
  * const zoo = await resolveModel("testdata/cifar10-resnet/resnet20-12fca82f.th");
  * const graph = await resolveModel("testdata/keras-mlperf-tiny/resnet8_cifar10.h5");
  * console.log(zoo.kind, graph.kind); // "zoo" "graph"
@@ -23,16 +32,193 @@ import { readWholeFile } from "../formats/files.ts";
 import type { ResNetSpec } from "../arch/spec.ts";
 import { NotZooResNetError } from "../arch/errors.ts";
 import { type GraphModel, loadGraphModel } from "../graph/graph_model.ts";
-import {
-  BUNDLED_MODEL_ID,
-  BUNDLED_MODEL_NAME,
-  DEFAULT_MODEL,
-  readBundledModel,
-} from "./bundled.ts";
-import { isRegistryId, pullWeights } from "./pull.ts";
-import { listArchitectures, PRESETS } from "../arch/presets.ts";
-import { closestNames, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
+import { messageOf } from "../arch/errors.ts";
+import { closestNames } from "../arch/suggest.ts";
+import { PRESETS } from "../arch/presets.ts";
+import { withPath } from "../formats/files.ts";
+import { DEFAULT_WEIGHTS, defaultWeights, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
+import { BUNDLED_ID, BUNDLED_MODEL_NAME, DEFAULT_MODEL, readBundledModel } from "./bundled.ts";
+import { pullWeights } from "./pull.ts";
 import { provenance } from "./provenance.ts";
+
+/**
+ * What a model name means, before anything is read (see {@link locateModel}).
+ *
+ * @example
+ * ```ts
+ * import { locateModel, type ModelLocation } from "./resolve.ts";
+ * const where: ModelLocation = await locateModel("cifar_resnet20.cifar10");
+ * console.log(where.kind); // bundled
+ * ```
+ */
+export type ModelLocation =
+  | {
+    /** The model shipped with the package (`models/cifar_resnet20.safetensors`). */
+    kind: "bundled";
+    /** Its registry id. */
+    id: string;
+    /** The architecture the name was, when it was one (`cifar_resnet20`). */
+    architecture?: string;
+  }
+  | {
+    /** Published weights, downloaded and converted into the cache on first use. */
+    kind: "registry";
+    /** The registry id. */
+    id: string;
+    /** The registry entry. */
+    entry: WeightsEntry;
+    /** The architecture the name was, when it was one: the id is its default weights. */
+    architecture?: string;
+  }
+  | {
+    /** A weights file (for a folder `convert` wrote: the file inside it). */
+    kind: "file";
+    /** The file's path. */
+    path: string;
+  };
+
+/** A location in the registry: published weights, or the bundled model. */
+export type RegistryLocation = Exclude<ModelLocation, { kind: "file" }>;
+
+/**
+ * What a name means in the registry alone, without touching the disk: a registry id, an
+ * architecture (its default weights), or the bundled model's id; undefined for anything else.
+ * For callers that must not do I/O; {@link locateModel} adds files, folders and suggestions.
+ *
+ * @example
+ * ```ts
+ * import { registryLocation } from "./resolve.ts";
+ * console.log(registryLocation("resnet50")?.id, registryLocation("model.onnx")); // resnet50.tv2_in1k undefined
+ * console.log(registryLocation("cifar_resnet20")?.kind); // bundled
+ * ```
+ */
+export function registryLocation(name: string): RegistryLocation | undefined {
+  const byId = REGISTRY.find((e) => e.id === name);
+  const entry = byId ?? defaultWeights(name);
+  if (!entry) return undefined;
+  const architecture = byId ? undefined : name;
+  if (entry.id === BUNDLED_ID) {
+    return architecture ? { kind: "bundled", id: entry.id, architecture } : {
+      kind: "bundled",
+      id: entry.id,
+    };
+  }
+  return architecture
+    ? { kind: "registry", id: entry.id, entry, architecture }
+    : { kind: "registry", id: entry.id, entry };
+}
+
+/** Every name {@link registryLocation} knows, for suggestions. */
+function knownNames(): string[] {
+  return [...Object.keys(DEFAULT_WEIGHTS), ...REGISTRY.map((e) => e.id)];
+}
+
+/** The model file in a folder `convert` wrote: its `model.json`, else its one zoo file. */
+async function modelInFolder(folder: string): Promise<string> {
+  const names: string[] = [];
+  try {
+    for await (const item of Deno.readDir(folder)) if (item.isFile) names.push(item.name);
+  } catch (error) {
+    throw withPath(error, folder);
+  }
+  const base = folder.replace(/\/+$/, "");
+  if (names.includes("model.json")) return `${base}/model.json`;
+  const zooFiles = names.filter((n) => n.endsWith(".safetensors")).sort();
+  if (zooFiles.length === 1) return `${base}/${zooFiles[0]}`;
+  throw new Deno.errors.NotFound(
+    zooFiles.length === 0
+      ? `${folder} is a folder without a model.json or a .safetensors file (what \`convert\` ` +
+        `writes into a folder); name the weights file itself`
+      : `${folder} holds several models (${zooFiles.join(", ")}); name one of them`,
+  );
+}
+
+/**
+ * What a model name means: the bundled model when there is no name; else a registry id, an
+ * architecture (its default weights: `resnet50` is `resnet50.tv2_in1k`) or the bundled
+ * model's id; else a file, or a folder that `convert` wrote (its `model.json`, else its one
+ * `.safetensors` file). Nothing is downloaded or read but directory entries.
+ *
+ * @throws {Deno.errors.NotFound} For a name that is none of these, with the nearest ids and
+ *   architectures; for an architecture without published weights; for a folder with no model.
+ *
+ * @example
+ * ```ts
+ * console.log((await locateModel()).kind); // bundled
+ * console.log(await locateModel("testdata/cifar10-resnet/resnet20-12fca82f.th")); // { kind: "file", path: "testdata/cifar10-resnet/resnet20-12fca82f.th" }
+ * try {
+ *   await locateModel("resnt50");
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // no model 'resnt50': not a registry id, an architecture, a file or a folder (did you mean resnet50?)
+ * }
+ * ```
+ */
+export async function locateModel(name?: string): Promise<ModelLocation> {
+  if (name === undefined) return { kind: "bundled", id: BUNDLED_ID };
+  const known = registryLocation(name);
+  if (known) return known;
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw withPath(error, name);
+  }
+  if (info?.isDirectory) return { kind: "file", path: await modelInFolder(name) };
+  if (info) return { kind: "file", path: name };
+  if (Object.hasOwn(PRESETS, name)) {
+    throw new Deno.errors.NotFound(
+      `${name} is an architecture without pretrained weights in the registry (see \`list\`); ` +
+        `name a weights file, or build it with random weights (createModel, \`bench --model\`)`,
+    );
+  }
+  throw new Deno.errors.NotFound(
+    `no model '${name}': not a registry id, an architecture, a file or a folder` +
+      didYouMeanModel(name),
+  );
+}
+
+/** ` (did you mean …?)` with the ids and architectures nearest to a name, or nothing. */
+function didYouMeanModel(name: string): string {
+  const close = closestNames(name, knownNames());
+  return close.length ? ` (did you mean ${close.join(", ")}?)` : "";
+}
+
+/**
+ * The zoo file in the cache of a registry location, pulled (downloaded, verified, converted)
+ * on first use. When the name was an architecture, a failure says which id it meant.
+ *
+ * @example
+ * ```ts
+ * import { cachedPath } from "../hub/cache.ts";
+ * import { findWeights } from "../hub/registry.ts";
+ * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
+ * Deno.env.set("DENOZOO_OFFLINE", "1");
+ * try {
+ *   await pullLocated({ kind: "registry", id: "resnet50.tv2_in1k", entry: findWeights("resnet50.tv2_in1k"), architecture: "resnet50" });
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // resnet50 means resnet50.tv2_in1k (the default weights of resnet50): DENOZOO_OFFLINE is set and …
+ * }
+ * Deno.env.delete("DENOZOO_OFFLINE");
+ * Deno.env.delete("DENOZOO_HOME");
+ * ```
+ */
+export async function pullLocated(
+  location: Extract<ModelLocation, { kind: "registry" }>,
+  options: { progress?: boolean } = {},
+): Promise<string> {
+  try {
+    // The location's own entry: a caller's registry may hold entries the built-in one lacks.
+    return await pullWeights(location.id, { ...options, registry: [location.entry] });
+  } catch (error) {
+    if (location.architecture && error instanceof Error) {
+      error.message = `${location.architecture} means ${location.id} (the default weights of ` +
+        `${location.architecture}): ${messageOf(error)}`;
+    }
+    throw error;
+  }
+}
 
 /** Options of {@link resolveModel} and {@link resolveBytes}. */
 export interface ResolveOptions {
@@ -69,6 +255,8 @@ export interface GraphResolution {
   name: string;
   /** Why the file is none of the zoo's ResNets. */
   reason: NotZooResNetError;
+  /** The file's bytes when it is an ONNX graph, which onnxruntime can run as it is. */
+  onnx?: Uint8Array;
   /**
    * Loads the file's own graph to run on tfjs. On demand: converting the network reads the
    * file with the Keras reader instead, and an ONNX graph is not converted at all.
@@ -102,7 +290,8 @@ export async function resolveBytes(
   source: string,
   options: ResolveOptions = {},
 ): Promise<ResolvedModel> {
-  if (detectFormat(bytes, source) === "zoo-safetensors") {
+  const format = detectFormat(bytes, source);
+  if (format === "zoo-safetensors") {
     const { spec, weights, converter: _, ...recorded } = readZooWeights(bytes, source);
     const model: ImportedModel = { spec, weights, format: "zoo-safetensors", assumptions: [] };
     return { kind: "zoo", name: source, model, info: () => Promise.resolve(recorded) };
@@ -117,6 +306,7 @@ export async function resolveBytes(
       kind: "graph",
       name: source,
       reason: error,
+      onnx: format === "onnx" ? bytes : undefined,
       load: () => loadGraphModel(bytes, source),
     };
   }
@@ -130,8 +320,9 @@ export async function resolveBytes(
 }
 
 /**
- * Resolves a registry id (downloaded, verified and converted once, then read from the cache),
- * a weights file, or without a name the bundled CIFAR-10 ResNet-20.
+ * Resolves a model name (see {@link locateModel}): a registry id or architecture (downloaded,
+ * verified and converted once, then read from the cache), the bundled model (without a name,
+ * or by its id), a weights file or a folder `convert` wrote.
  *
  * @example
  * ```ts
@@ -146,125 +337,32 @@ export async function resolveModel(
   source?: string,
   options: ResolveOptions = {},
 ): Promise<ResolvedModel> {
-  if (source === undefined) {
-    const resolved = await resolveBytes(await readBundledModel(), DEFAULT_MODEL.pathname);
-    return { ...resolved, name: BUNDLED_MODEL_NAME };
-  }
-  if (isRegistryId(source)) {
-    const path = await pullWeights(source, options);
-    return { ...await resolveBytes(await readWholeFile(path), path), name: source };
-  }
-  return await resolveBytes(await readWholeFile(source), source, options);
+  return await resolveLocation(await locateModel(source), options);
 }
 
-// --- Names as `createModel` takes them -------------------------------------------------------
-
 /**
- * Each architecture's default pretrained weights, as torchvision's `DEFAULT` weights enum
- * members and timm's default tags: the best top-1 of its own source.
- */
-const DEFAULT_WEIGHTS: Readonly<Record<string, string>> = {
-  resnet18: "resnet18.tv_in1k",
-  resnet34: "resnet34.tv_in1k",
-  resnet50: "resnet50.tv2_in1k",
-  resnet101: "resnet101.tv2_in1k",
-  resnet152: "resnet152.tv2_in1k",
-  keras_resnet50: "resnet50.keras_in1k",
-  keras_resnet101: "resnet101.keras_in1k",
-  keras_resnet152: "resnet152.keras_in1k",
-  resnet50v2: "resnet50v2.keras_in1k",
-  resnet101v2: "resnet101v2.keras_in1k",
-  resnet152v2: "resnet152v2.keras_in1k",
-  resnet18v2: "resnet18_v2.onnx_in1k",
-  resnet34v2: "resnet34_v2.onnx_in1k",
-  cifar_resnet20: "cifar_resnet20.cifar10",
-  cifar_resnet32: "cifar_resnet32.cifar10",
-  cifar_resnet44: "cifar_resnet44.cifar10",
-  cifar_resnet56: "cifar_resnet56.cifar10",
-};
-
-/**
- * What a model name means: registry weights (by id), an architecture with fresh weights, or a
- * weights file.
- */
-export type ModelName =
-  | { kind: "weights"; id: string }
-  | { kind: "architecture"; architecture: string }
-  | { kind: "file"; path: string };
-
-/** File extensions that make an unknown name a path, so a missing file is named as one. */
-const WEIGHT_FILE = /\.(safetensors|onnx|pth?|th|pt|h5|keras|json)$/i;
-
-/**
- * Resolves a name as timm's `create_model` does, with Keras' `weights=`: a registry id (or the
- * bundled model's) means those weights; an architecture means fresh weights, or with
- * `pretrained: true` its default weights (`resnet50` → `resnet50.tv2_in1k`) and with
- * `pretrained: "TAG"` the weights `ARCH.TAG` of its registry entries; anything else that exists
- * or looks like a weights file is a path. An unknown name fails with the closest ids and
- * architectures.
- *
- * @param registry Where ids are looked up (default: the built-in `REGISTRY`).
+ * Resolves a located model (see {@link locateModel}) to a zoo ResNet or a graph.
  *
  * @example
  * ```ts
- * console.log(await resolveModelName("resnet50", true)); // { kind: "weights", id: "resnet50.tv2_in1k" }
- * console.log(await resolveModelName("keras_resnet50", "keras_in1k")); // { kind: "weights", id: "resnet50.keras_in1k" }
- * console.log(await resolveModelName("resnet18")); // { kind: "architecture", architecture: "resnet18" }
- * await resolveModelName("resnet05").catch((error) => console.log(error.message));
- * // unknown model 'resnet05': not a registry id, an architecture or a file; did you mean resnet18, resnet34, resnet50, …
+ * const resolved = await resolveLocation(await locateModel("cifar_resnet20.cifar10"));
+ * console.log(resolved.name); // cifar_resnet20.cifar10 (bundled)
  * ```
  */
-export async function resolveModelName(
-  name: string,
-  pretrained: boolean | string = false,
-  registry: readonly WeightsEntry[] = REGISTRY,
-): Promise<ModelName> {
-  const entry = registry.find((e) => e.id === name);
-  if (entry || name === BUNDLED_MODEL_ID) {
-    if (typeof pretrained === "string") {
-      throw new RangeError(
-        `'${name}' names its weights already; pretrained: "${pretrained}" goes with an architecture`,
-      );
+export async function resolveLocation(
+  location: ModelLocation,
+  options: ResolveOptions = {},
+): Promise<ResolvedModel> {
+  switch (location.kind) {
+    case "bundled": {
+      const resolved = await resolveBytes(await readBundledModel(), DEFAULT_MODEL.pathname);
+      return { ...resolved, name: BUNDLED_MODEL_NAME };
     }
-    return { kind: "weights", id: name };
+    case "registry": {
+      const path = await pullLocated(location, options);
+      return { ...await resolveBytes(await readWholeFile(path), path), name: location.id };
+    }
+    case "file":
+      return await resolveBytes(await readWholeFile(location.path), location.path, options);
   }
-  if (PRESETS[name]) {
-    if (pretrained === false) return { kind: "architecture", architecture: name };
-    return { kind: "weights", id: pretrainedId(name, pretrained, registry) };
-  }
-  const exists = await Deno.stat(name).then(() => true, () => false);
-  if (exists || name.includes("/") || WEIGHT_FILE.test(name)) return { kind: "file", path: name };
-  const close = closestNames(name, [...listArchitectures(), ...registry.map((e) => e.id)]);
-  throw new RangeError(
-    `unknown model '${name}': not a registry id, an architecture or a file; did you mean ${
-      close.join(", ")
-    }?`,
-  );
-}
-
-/** The registry id of an architecture's default weights, or of the weights with a tag. */
-function pretrainedId(
-  architecture: string,
-  pretrained: true | string,
-  registry: readonly WeightsEntry[],
-): string {
-  const own = registry.filter((e) =>
-    e.architecture === architecture || e.id.startsWith(`${architecture}.`)
-  );
-  const tags = own.map((e) => e.id.slice(e.id.indexOf(".") + 1));
-  if (pretrained === true) {
-    const id = DEFAULT_WEIGHTS[architecture];
-    if (id && registry.some((e) => e.id === id)) return id;
-    throw new RangeError(
-      `no pretrained weights for ${architecture}` +
-        (tags.length ? `; its weights: ${tags.join(", ")}` : ""),
-    );
-  }
-  const match = own.find((e) => e.id === `${architecture}.${pretrained}`) ??
-    own.find((e) => e.id.endsWith(`.${pretrained}`));
-  if (match) return match.id;
-  throw new RangeError(
-    `no weights '${pretrained}' for ${architecture}; ` +
-      (tags.length ? `its weights: ${tags.join(", ")}` : "it has none in the registry"),
-  );
 }
