@@ -14,6 +14,7 @@
  */
 
 export {
+  checkInputShape,
   CIFAR_NAMES,
   defaultInputSize,
   KERAS_NAMES,
@@ -42,13 +43,29 @@ export {
   type PlanBlock,
   type PlanNode,
   type PlanOptions,
+  planOutputs,
   planResNet,
   type ReluNode,
   type SubsampleNode,
   type WeightSlot,
   weightSlots,
 } from "./plan.ts";
-export { checkWeights, initialWeights, type Weight, type WeightMap } from "./weights.ts";
+export {
+  checkWeights,
+  type FitOptions,
+  fitWeights,
+  initialWeights,
+  seededRandom,
+  type Weight,
+  type WeightMap,
+} from "./weights.ts";
+export {
+  featureCandidates,
+  type FeatureInfo,
+  type FeatureOptions,
+  type FeaturePlan,
+  planFeatures,
+} from "./features.ts";
 export { foldBatchNorm } from "./fold.ts";
 export {
   CIFAR10_RAW,

@@ -181,6 +181,25 @@ export interface Plan {
   stemEnd: number;
   /** The residual blocks, in order. */
   blocks: PlanBlock[];
+  /**
+   * Several results, in this order (a feature extractor's maps, see `planFeatures`); absent
+   * when the plan has one result, `nodes[output]`. See {@link planOutputs}.
+   */
+  outputs?: number[];
+}
+
+/**
+ * The nodes whose values a plan returns, in order: its `outputs`, else its one `output`.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * const plan = planResNet(getSpec("cifar_resnet20"));
+ * console.log(planOutputs(plan).length, plan.nodes[planOutputs(plan)[0]].op); // 1 dense
+ * ```
+ */
+export function planOutputs(plan: Plan): number[] {
+  return plan.outputs ?? [plan.output];
 }
 
 /** Options that change the head of a plan. */

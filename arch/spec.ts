@@ -263,3 +263,25 @@ export function layerName(template: string, stage = 0, block = 0, conv = 0): str
 export function defaultInputSize(spec: Pick<ResNetSpec, "stem">): number {
   return spec.stem === "imagenet" ? 224 : 32;
 }
+
+/**
+ * Checks a model's spatial input size `[height, width]`: whole numbers of at least 32, which
+ * five stride-2 stages need to leave a 1×1 map (Keras' `min_size`).
+ *
+ * @throws {RangeError} Naming the size given.
+ *
+ * @example
+ * ```ts
+ * checkInputShape([224, 224]); // fine
+ * try {
+ *   checkInputShape([31, 64]);
+ * } catch (error) {
+ *   console.log((error as Error).message); // inputShape must be at least 32×32, got [31,64]
+ * }
+ * ```
+ */
+export function checkInputShape(shape: readonly [number, number] | undefined): void {
+  if (shape?.some((n) => !Number.isInteger(n) || n < 32)) {
+    throw new RangeError(`inputShape must be at least 32×32, got [${shape}]`);
+  }
+}

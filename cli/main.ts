@@ -23,6 +23,8 @@ import { INFO, info } from "./info.ts";
 import { PULL, pull } from "./pull.ts";
 import { BENCH, bench } from "./bench.ts";
 import { CACHE, cache } from "./cache.ts";
+import { EMBED, embed } from "./embed.ts";
+import { FINETUNE, finetune } from "./finetune.ts";
 import { didYouMean } from "../arch/suggest.ts";
 
 /** A command's spec with its function, its arguments' types checked here and nowhere else. */
@@ -53,6 +55,8 @@ const COMMANDS: readonly Command[] = [
   command(INFO, info),
   command(PULL, pull),
   command(BENCH, bench),
+  command(EMBED, embed),
+  command(FINETUNE, finetune),
   command(CACHE, cache),
 ];
 

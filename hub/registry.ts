@@ -163,6 +163,8 @@ export function defaultWeights(architecture: string): WeightsEntry | undefined {
 /**
  * Looks up a weights entry by id; an unknown id fails with the closest known ids.
  *
+ * @param registry Where to look (default: {@link REGISTRY}).
+ *
  * @example
  * ```ts
  * import { findWeights } from "./registry.ts";
@@ -175,17 +177,20 @@ export function defaultWeights(architecture: string): WeightsEntry | undefined {
  * }
  * ```
  */
-export function findWeights(id: string): WeightsEntry {
-  const entry = REGISTRY.find((e) => e.id === id);
+export function findWeights(
+  id: string,
+  registry: readonly WeightsEntry[] = REGISTRY,
+): WeightsEntry {
+  const entry = registry.find((e) => e.id === id);
   if (entry) return entry;
   const architecture = id.toLowerCase().split(".")[0];
   // Same architecture first, then by edit distance.
   const close = [
-    ...REGISTRY.filter((e) => e.id.split(".")[0] === architecture).map((e) => e.id),
-    ...closestNames(id, REGISTRY.map((e) => e.id), { limit: 5, maxDistance: Infinity }),
+    ...registry.filter((e) => e.id.split(".")[0] === architecture).map((e) => e.id),
+    ...closestNames(id, registry.map((e) => e.id), { limit: 5, maxDistance: Infinity }),
   ];
   throw new Error(
     `unknown weights '${id}'; did you mean ${[...new Set(close)].slice(0, 5).join(", ")}? ` +
-      `(${REGISTRY.length} ids in hub/registry.ts REGISTRY)`,
+      `(${registry.length} ids in hub/registry.ts REGISTRY)`,
   );
 }

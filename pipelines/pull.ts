@@ -27,10 +27,28 @@ import { readZooHeader, readZooWeights } from "../convert/zoofile.ts";
 import { readWholeFile, writeAtomically } from "../formats/files.ts";
 import { planResNet } from "../arch/plan.ts";
 import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
-import { findWeights } from "../hub/registry.ts";
+import { findWeights, type WeightsEntry } from "../hub/registry.ts";
 import { fetchWeights } from "../hub/cache.ts";
 import { cachedFiles, onnxExportPath } from "../hub/cache_files.ts";
 import { toZooFile } from "./provenance.ts";
+
+/**
+ * Options of {@link pullWeights}.
+ *
+ * @example
+ * ```ts
+ * import { REGISTRY } from "../hub/registry.ts";
+ * import type { PullOptions } from "./pull.ts";
+ * const options: PullOptions = { progress: true, registry: REGISTRY };
+ * console.log(options.registry === REGISTRY); // true
+ * ```
+ */
+export interface PullOptions {
+  /** Draw a download progress bar on stderr. */
+  progress?: boolean;
+  /** Where ids are looked up (default: the built-in `REGISTRY`), e.g. with private entries. */
+  registry?: readonly WeightsEntry[];
+}
 
 /**
  * The zoo file of a registry entry: downloaded and converted once, then reused.
@@ -38,7 +56,7 @@ import { toZooFile } from "./provenance.ts";
  * @example
  * ```ts
  * import { cachedPath } from "../hub/cache.ts";
- * import { findWeights } from "../hub/registry.ts";
+ * import { findWeights, type WeightsEntry } from "../hub/registry.ts";
  * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
  * // A file dropped into the cache is verified against the registry's hash, not downloaded.
  * const download = cachedPath(findWeights("cifar_resnet20.cifar10"));
@@ -48,11 +66,8 @@ import { toZooFile } from "./provenance.ts";
  * console.log(path.endsWith("/models/cifar_resnet20.cifar10.safetensors")); // true
  * ```
  */
-export async function pullWeights(
-  id: string,
-  options: { progress?: boolean } = {},
-): Promise<string> {
-  const entry = findWeights(id);
+export async function pullWeights(id: string, options: PullOptions = {}): Promise<string> {
+  const entry = findWeights(id, options.registry);
   const converted = cachedFiles(entry).converted;
   try {
     await readZooHeader(converted);

@@ -210,7 +210,8 @@ export async function pullLocated(
   options: { progress?: boolean } = {},
 ): Promise<string> {
   try {
-    return await pullWeights(location.id, options);
+    // The location's own entry: a caller's registry may hold entries the built-in one lacks.
+    return await pullWeights(location.id, { ...options, registry: [location.entry] });
   } catch (error) {
     if (location.architecture && error instanceof Error) {
       error.message = `${location.architecture} means ${location.id} (the default weights of ` +

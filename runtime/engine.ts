@@ -168,6 +168,31 @@ export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
 }
 
 /**
+ * Which engine a choice runs on here: `auto` takes tfjs on a hardware GPU (activating WebGPU),
+ * else onnxruntime when its addon loads, else tfjs on the active backend. A forced
+ * onnxruntime that cannot load is an error.
+ *
+ * @example
+ * ```ts
+ * console.log(await resolveEngine("tfjs")); // tfjs
+ * ```
+ */
+export async function resolveEngine(choice: EngineChoice): Promise<"tfjs" | "onnxruntime"> {
+  if (choice === "tfjs") return "tfjs";
+  if (choice === "auto" && await hardwareGpuAvailable()) {
+    await useBackend("webgpu");
+    return "tfjs";
+  }
+  if (await ortAvailable()) return "onnxruntime";
+  if (choice === "onnxruntime") {
+    throw new Error(
+      "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
+    );
+  }
+  return "tfjs";
+}
+
+/**
  * Creates the engine a choice names; `auto` prefers a hardware GPU, then onnxruntime,
  * then tfjs on the best backend available. A forced engine that cannot load is an error.
  *
@@ -185,16 +210,7 @@ export async function createEngine(
   choice: EngineChoice = "auto",
   ortOptions: OrtSessionOptions = {},
 ): Promise<Engine> {
-  if (choice === "tfjs") return tfjsEngine(model);
-  if (choice === "auto" && await hardwareGpuAvailable()) {
-    await useBackend("webgpu");
-    return tfjsEngine(model);
-  }
-  if (await ortAvailable()) return await ortEngine(model, ortOptions);
-  if (choice === "onnxruntime") {
-    throw new Error(
-      "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
-    );
-  }
-  return tfjsEngine(model);
+  return await resolveEngine(choice) === "onnxruntime"
+    ? await ortEngine(model, ortOptions)
+    : tfjsEngine(model);
 }

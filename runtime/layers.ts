@@ -210,7 +210,8 @@ export function buildLayersModel(
     }
     values.push(out);
   }
-  const model = tfl.model({ inputs: input, outputs: values[plan.output], name: options.name });
+  const outputs = plan.outputs ? plan.outputs.map((i) => values[i]) : values[plan.output];
+  const model = tfl.model({ inputs: input, outputs, name: options.name });
   if (weights) setLayersWeights(model, weights);
   return model;
 }

@@ -63,7 +63,7 @@ Deno.test("unknown flags, stray operands and bad values are refused with a sugge
     [
       ["clasify", CAT],
       "unknown command 'clasify' (did you mean classify?); the commands are classify, convert, " +
-      "predict, list, info, pull, bench, cache, help",
+      "predict, list, info, pull, bench, embed, finetune, cache, help",
     ],
     [
       ["--json", "list"],
