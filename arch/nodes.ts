@@ -16,6 +16,8 @@
  * @module
  */
 
+import type { ResNetSpec } from "./spec.ts";
+
 /** A convolution, always with symmetric zero padding `pad` (PyTorch/ONNX semantics). */
 export interface ConvNode {
   /** Node kind. */
@@ -141,7 +143,7 @@ export interface AvgPoolNode {
   stride: number;
 }
 
-/** Every `stride`-th pixel: the identity shortcut of a strided block. */
+/** The identity shortcut of a strided block: every `stride`-th pixel, or window averages. */
 export interface SubsampleNode {
   /** Node kind. */
   op: "subsample";
@@ -149,9 +151,11 @@ export interface SubsampleNode {
   input: number;
   /** Step in both directions. */
   stride: number;
+  /** Every `stride`-th pixel, or the mean of each `stride`×`stride` window (no padding). */
+  mode: ResNetSpec["shortcutSubsample"];
 }
 
-/** Zero channels added on both sides (option-A shortcuts). */
+/** Zero channels added before and after the existing ones (option-A shortcuts). */
 export interface PadChannelsNode {
   /** Node kind. */
   op: "padChannels";

@@ -64,6 +64,25 @@ export interface Plan {
   stemEnd: number;
   /** The residual blocks, in order. */
   blocks: PlanBlock[];
+  /**
+   * Several results, in this order (a feature extractor's maps, see `planFeatures`); absent
+   * when the plan has one result, `nodes[output]`. See {@link planOutputs}.
+   */
+  outputs?: number[];
+}
+
+/**
+ * The nodes whose values a plan returns, in order: its `outputs`, else its one `output`.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * const plan = planResNet(getSpec("cifar_resnet20"));
+ * console.log(planOutputs(plan).length, plan.nodes[planOutputs(plan)[0]].op); // 1 dense
+ * ```
+ */
+export function planOutputs(plan: Plan): number[] {
+  return plan.outputs ?? [plan.output];
 }
 
 /** Options that change the head of a plan. */
@@ -254,15 +273,18 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
         );
         if (!spec.preact) shortcut = bn(name(names.shortcutBn), shortcut, outChannels);
       } else {
-        if (stride !== 1) shortcut = push({ op: "subsample", input: shortcut, stride });
+        if (stride !== 1) {
+          shortcut = push({
+            op: "subsample",
+            input: shortcut,
+            stride,
+            mode: spec.shortcutSubsample,
+          });
+        }
         if (channels !== outChannels) {
           const extra = outChannels - channels;
-          shortcut = push({
-            op: "padChannels",
-            input: shortcut,
-            before: Math.floor(extra / 2),
-            after: Math.ceil(extra / 2),
-          });
+          const before = spec.shortcutPad === "both" ? Math.floor(extra / 2) : 0;
+          shortcut = push({ op: "padChannels", input: shortcut, before, after: extra - before });
         }
       }
 

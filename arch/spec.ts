@@ -164,6 +164,19 @@ export interface ResNetSpec {
    * ones; inference standardises them once when it compiles.
    */
   weightStandardization: number;
+  /**
+   * How an identity shortcut of a strided block subsamples: every `stride`-th pixel
+   * (`x[:, :, ::2, ::2]`, `MaxPool2d(1, 2)`, Keras' `MaxPooling2D(1, 2)`) or the average of each
+   * `stride`×`stride` window (`F.avg_pool2d(x, 2)`). Option-A shortcuts carry no weights, so a
+   * weights-only file cannot tell: see {@link OPTION_A_CONVENTION}.
+   */
+  shortcutSubsample: "slice" | "avgpool";
+  /**
+   * Where an option-A shortcut puts its zero channels: half before and half after the existing
+   * ones (`F.pad(x, (0, 0, 0, 0, p, p))`, He et al.'s CIFAR code as akamaster wrote it), or all
+   * after them (`F.pad(x, (0, 0, 0, 0, 0, 2p))`, `torch.cat([x, zeros], 1)`).
+   */
+  shortcutPad: "both" | "end";
   /** Which convolutions have a bias: all (Keras v1), none (torchvision), or those not followed by a BN (Keras V2). */
   convBias: "all" | "none" | "unnormalized";
   /** BatchNorm epsilon. */
@@ -175,45 +188,6 @@ export interface ResNetSpec {
   /** Layer names. */
   naming: NamingScheme;
 }
-
-/**
- * The values of the fields later versions added, as a spec without them means them: a zoo file
- * written before a field existed reads with its default, which is the behaviour of that time.
- *
- * @example
- * ```ts
- * import { SPEC_DEFAULTS } from "./spec.ts";
- * console.log(SPEC_DEFAULTS.groups, SPEC_DEFAULTS.attention); // 1 none
- * ```
- */
-export const SPEC_DEFAULTS: Readonly<
-  Pick<
-    ResNetSpec,
-    | "groups"
-    | "baseWidth"
-    | "avgDown"
-    | "projectEveryStage"
-    | "attention"
-    | "attentionAt"
-    | "seReduction"
-    | "seDivisor"
-    | "norm"
-    | "normGroups"
-    | "weightStandardization"
-  >
-> = {
-  groups: 1,
-  baseWidth: 64,
-  avgDown: false,
-  projectEveryStage: false,
-  attention: "none",
-  attentionAt: "end",
-  seReduction: 16,
-  seDivisor: 8,
-  norm: "batch",
-  normGroups: 32,
-  weightStandardization: 0,
-};
 
 /**
  * The values each discrete field of a {@link ResNetSpec} may take, in order of preference: what
@@ -241,9 +215,101 @@ export const SPEC_CHOICES = {
   attention: ["none", "se", "eca"],
   attentionAt: ["end", "mid"],
   norm: ["batch", "group"],
+  shortcutSubsample: ["slice", "avgpool"],
+  shortcutPad: ["both", "end"],
   convBias: ["none", "unnormalized", "all"],
   poolPadding: ["zeros", "same"],
 } as const satisfies { [K in keyof ResNetSpec]?: readonly ResNetSpec[K][] };
+
+/**
+ * The option-A shortcut a weights-only file is assumed to have: akamaster's
+ * `F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p))`, the most common CIFAR ResNet code.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_A_CONVENTION } from "./spec.ts";
+ * console.log(OPTION_A_CONVENTION); // { shortcutSubsample: "slice", shortcutPad: "both" }
+ * ```
+ */
+export const OPTION_A_CONVENTION: Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad"> = {
+  shortcutSubsample: "slice",
+  shortcutPad: "both",
+};
+
+/**
+ * The values of the fields later versions added, as a spec without them means them: a zoo file
+ * written before a field existed reads with its default, which is the behaviour of that time.
+ *
+ * @example
+ * ```ts
+ * import { SPEC_DEFAULTS } from "./spec.ts";
+ * console.log(SPEC_DEFAULTS.groups, SPEC_DEFAULTS.attention); // 1 none
+ * ```
+ */
+export const SPEC_DEFAULTS: Readonly<
+  Pick<
+    ResNetSpec,
+    | "groups"
+    | "baseWidth"
+    | "avgDown"
+    | "projectEveryStage"
+    | "attention"
+    | "attentionAt"
+    | "seReduction"
+    | "seDivisor"
+    | "norm"
+    | "normGroups"
+    | "weightStandardization"
+    | "shortcutSubsample"
+    | "shortcutPad"
+  >
+> = {
+  ...OPTION_A_CONVENTION,
+  groups: 1,
+  baseWidth: 64,
+  avgDown: false,
+  projectEveryStage: false,
+  attention: "none",
+  attentionAt: "end",
+  seReduction: 16,
+  seDivisor: 8,
+  norm: "batch",
+  normGroups: 32,
+  weightStandardization: 0,
+};
+
+/**
+ * The name of an option-A variant, as `--shortcut` takes it: `slice-both`, `slice-end`,
+ * `avgpool-both` or `avgpool-end`.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_A_CONVENTION, shortcutName } from "./spec.ts";
+ * console.log(shortcutName(OPTION_A_CONVENTION)); // slice-both
+ * ```
+ */
+export function shortcutName(spec: Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad">): string {
+  return `${spec.shortcutSubsample}-${spec.shortcutPad}`;
+}
+
+/**
+ * The option-A variant a `--shortcut` name stands for (see {@link shortcutName}), or undefined.
+ *
+ * @example
+ * ```ts
+ * import { parseShortcut } from "./spec.ts";
+ * console.log(parseShortcut("avgpool-end")); // { shortcutSubsample: "avgpool", shortcutPad: "end" }
+ * console.log(parseShortcut("zeros")); // undefined
+ * ```
+ */
+export function parseShortcut(
+  name: string,
+): Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad"> | undefined {
+  const [subsample, pad] = name.split("-");
+  const shortcutSubsample = SPEC_CHOICES.shortcutSubsample.find((v) => v === subsample);
+  const shortcutPad = SPEC_CHOICES.shortcutPad.find((v) => v === pad);
+  return shortcutSubsample && shortcutPad ? { shortcutSubsample, shortcutPad } : undefined;
+}
 
 /** torchvision `resnet.py` names (`conv1`, `layer1.0.conv1`, `layer2.0.downsample.0`, `fc`). */
 export const TORCHVISION_NAMES: NamingScheme = {
@@ -419,4 +485,26 @@ export function layerName(template: string, stage = 0, block = 0, conv = 0): str
  */
 export function defaultInputSize(spec: Pick<ResNetSpec, "stem">): number {
   return spec.stem === "cifar" ? 32 : 224;
+}
+
+/**
+ * Checks a model's spatial input size `[height, width]`: whole numbers of at least 32, which
+ * five stride-2 stages need to leave a 1×1 map (Keras' `min_size`).
+ *
+ * @throws {RangeError} Naming the size given.
+ *
+ * @example
+ * ```ts
+ * checkInputShape([224, 224]); // fine
+ * try {
+ *   checkInputShape([31, 64]);
+ * } catch (error) {
+ *   console.log((error as Error).message); // inputShape must be at least 32×32, got [31,64]
+ * }
+ * ```
+ */
+export function checkInputShape(shape: readonly [number, number] | undefined): void {
+  if (shape?.some((n) => !Number.isInteger(n) || n < 32)) {
+    throw new RangeError(`inputShape must be at least 32×32, got [${shape}]`);
+  }
 }

@@ -23,7 +23,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
-import type { Plan } from "../arch/plan.ts";
+import { type Plan, planOutputs } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
 import { batchNormAffine, foldBatchNorm, weightData } from "../arch/fold.ts";
 import { convPadding, depthwiseFilter, groupedConv2d } from "./conv.ts";
@@ -54,7 +54,7 @@ type Step =
   | { op: "relu"; input: number }
   | { op: "maxpool"; input: number; size: number; stride: number; padding: "zeros" | "same" }
   | { op: "avgpool"; input: number; size: number; stride: number }
-  | { op: "subsample"; input: number; stride: number }
+  | { op: "subsample"; input: number; stride: number; mode: "slice" | "avgpool" }
   | { op: "padChannels"; input: number; before: number; after: number }
   | { op: "add"; inputs: [number, number]; relu: boolean }
   | { op: "globalPool"; input: number; kind: "avg" | "max"; keepDims: boolean }
@@ -68,6 +68,8 @@ type Step =
 export interface InferenceGraph {
   /** Runs the graph on an NHWC float32 batch and returns its output (logits or features). */
   run(x: Tensor4D): Tensor;
+  /** Runs the graph and returns every output of the plan (`planOutputs`), in order. */
+  runAll(x: Tensor4D): Tensor[];
   /** Frees the uploaded weights. */
   dispose(): void;
 }
@@ -93,13 +95,14 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
     if ("input" in node) uses[node.input]++;
     if ("inputs" in node) node.inputs.forEach((i) => uses[i]++);
   }
-  uses[plan.output]++;
+  for (const output of planOutputs(plan)) uses[output]++;
   const single = (i: number) => uses[i] === 1;
   // Each node's value lives at the index of the step that produces it; folded nodes alias.
   const steps: Step[] = [];
   const tensors: Tensor[] = [];
+  // Kept, so that a graph compiled on a first call inside `tf.tidy` survives the tidy.
   const keep = <T extends Tensor>(t: T): T => {
-    tensors.push(t);
+    tensors.push(tf.keep(t));
     return t;
   };
   plan.nodes.forEach((node, index) => {
@@ -205,14 +208,19 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
     }
   });
 
-  const run = (x: Tensor4D): Tensor =>
+  const outputs = planOutputs(plan);
+  const runAll = (x: Tensor4D): Tensor[] =>
     tf.tidy(() => {
       const values: Tensor[] = [];
       const at = (i: number) => (i < 0 ? x : values[i]);
       for (const step of steps) values.push(execute(step, at));
-      return values[plan.output];
+      return outputs.map((i) => values[i]);
     });
-  return { run, dispose: () => tf.dispose(tensors) };
+  const run = (x: Tensor4D): Tensor => {
+    if (outputs.length !== 1) throw new Error(`the plan has ${outputs.length} outputs: use runAll`);
+    return runAll(x)[0];
+  };
+  return { run, runAll, dispose: () => tf.dispose(tensors) };
 }
 
 function execute(step: Step, at: (i: number) => Tensor): Tensor {
@@ -263,6 +271,7 @@ function execute(step: Step, at: (i: number) => Tensor): Tensor {
       return tf.avgPool(at(step.input) as Tensor4D, step.size, step.stride, "same");
     case "subsample": {
       const x = at(step.input) as Tensor4D;
+      if (step.mode === "avgpool") return tf.avgPool(x, step.stride, step.stride, "valid");
       return tf.stridedSlice(x, [0, 0, 0, 0], x.shape, [1, step.stride, step.stride, 1]);
     }
     case "padChannels":
