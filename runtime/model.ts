@@ -23,6 +23,7 @@ import { checkInputShape, defaultInputSize, type ResNetSpec } from "../arch/spec
 import { getSpec } from "../arch/presets.ts";
 import {
   countParams,
+  type GlobalPoolNode,
   type ParamCounts,
   type Plan,
   type PlanOptions,
@@ -209,7 +210,10 @@ export function createModel(
         throw new RangeError(`classes must be a whole number of at least 0, got ${classes}`);
       }
       // The head's pool, not an attention module's squeeze.
-      const pooling = plan.nodes.find((n) => n.op === "globalPool" && !n.keepDims)?.kind ?? "avg";
+      const head = plan.nodes.find((n): n is GlobalPoolNode =>
+        n.op === "globalPool" && !n.keepDims
+      );
+      const pooling = head?.kind ?? "avg";
       const newPlan = classes === 0
         ? planResNet(given, { includeTop: false, pooling })
         : planResNet(given, { classes });
