@@ -210,10 +210,10 @@ export function createModel(
         throw new RangeError(`classes must be a whole number of at least 0, got ${classes}`);
       }
       // The head's pool, not an attention module's squeeze.
-      const head = plan.nodes.find((n): n is GlobalPoolNode =>
+      const headPool = plan.nodes.find((n): n is GlobalPoolNode =>
         n.op === "globalPool" && !n.keepDims
       );
-      const pooling = head?.kind ?? "avg";
+      const pooling = headPool?.kind ?? "avg";
       const newPlan = classes === 0
         ? planResNet(given, { includeTop: false, pooling })
         : planResNet(given, { classes });
