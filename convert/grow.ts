@@ -233,10 +233,7 @@ function alignStem(
   const cached = cache.get(key);
   if (cached) return cached;
   const convs = layers.filter((l) => l.kind === "conv").slice(0, 3);
-  let result: { width: number; size: number } | Mismatch = new Mismatch(
-    0,
-    "the file has no convolution",
-  );
+  let result: { width: number; size: number } | Mismatch | null = null;
   for (const width of unique(convs.map((l) => kernelShape(l)[3]))) {
     const numbers = { ...SPEC_DEFAULTS, expansion: 1, normGroups: normGroupsOf(layers) };
     const plan = planOrMismatch(candidateSpec(h, width, [], numbers, defaults), {
@@ -249,8 +246,9 @@ function alignStem(
       result = { width, size: stem.size };
       break;
     }
-    if (stem.beats(result as Mismatch)) result = stem;
+    if (stem.beats(result as Mismatch | null)) result = stem;
   }
+  result ??= new Mismatch(0, "the file has no convolution");
   cache.set(key, result);
   return result;
 }

@@ -263,7 +263,8 @@ function asPreset(spec: ResNetSpec, defaults: FormatDefaults): ResNetSpec {
       .filter((node, k) => node.op === "conv" && !only.has(b.start + k) && !gate.has(b.start + k))
       .length;
   }, 0);
-  return { ...spec, name: `resnet${mainPath + 2}_custom`, naming };
+  const family = spec.groups > 1 ? "resnext" : "resnet";
+  return { ...spec, name: `${family}${mainPath + 2}_custom`, naming };
 }
 
 /** Builds the zoo weight map of a fit, moving conv biases the spec has no place for into the BN after. */

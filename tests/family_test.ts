@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { type ImportedModel, importFile } from "../convert/import.ts";
-import { NotZooResNetError } from "../arch/errors.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
 import { readZooWeights, writeZooWeights } from "../convert/zoofile.ts";
 import { createModel } from "../runtime/model.ts";
@@ -93,7 +93,7 @@ Deno.test("bit: GroupNorm and weight standardisation from the graph; a state dic
     spec = imported.spec;
   }
   // The state dict's GroupNorms do not say they have 4 groups: refused, saying so...
-  const error = await assertRejects(() => importFile(family("bit.pth")), NotZooResNetError);
+  const error = await assertRejects(() => importFile(family("bit.pth")), ZooFormatError);
   assertMatch(error.message, /GroupNorms record no group count and 32 was tried: give a spec/);
   // ...and imported with the spec given, its weights standardised as BiT's are.
   const forced = await importFile(family("bit.pth"), { arch: spec! });
