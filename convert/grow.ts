@@ -51,7 +51,7 @@ const SHAPING_FIELDS = [
  * import type { Hypothesis } from "./grow.ts";
  * const h: Hypothesis = {
  *   stem: "deep", block: "bottleneck", preact: false, stemNorm: true, inputBn: false,
- *   shortcut: "projection", attention: "se", attentionAt: "end",
+ *   shortcut: "projection", attention: "se", attentionAt: "end", norm: "batch",
  * };
  * console.log(h.stem); // deep
  * ```
@@ -64,7 +64,7 @@ export type Hypothesis = Pick<ResNetSpec, (typeof SHAPING_FIELDS)[number]>;
  *
  * @example
  * ```ts
- * console.log(HYPOTHESES.length); // 640
+ * console.log(HYPOTHESES.length); // 1280
  * ```
  */
 export const HYPOTHESES: readonly Hypothesis[] = (SHAPING_FIELDS.reduce<Partial<Hypothesis>[]>(
