@@ -14,39 +14,71 @@
  */
 
 export {
+  checkInputShape,
   CIFAR_NAMES,
   defaultInputSize,
   KERAS_NAMES,
   layerName,
   type NamingScheme,
+  OPTION_A_CONVENTION,
+  parseShortcut,
   type ResNetSpec,
+  shortcutName,
   SPEC_CHOICES,
+  SPEC_DEFAULTS,
+  TF_OFFICIAL_NAMES,
+  TIMM_AVG_DOWN_NAMES,
+  TIMM_V2_NAMES,
   TORCHVISION_NAMES,
 } from "./spec.ts";
 export { getSpec, listArchitectures, PRESETS, withOptionB } from "./presets.ts";
 export {
   type AddNode,
+  type AvgPoolNode,
   type BatchNormNode,
+  type ChannelConvNode,
   type ConvNode,
   countParams,
+  deepStemWidths,
   type DenseNode,
+  ecaKernel,
   type GlobalPoolNode,
+  type GroupNormNode,
   type InputNode,
   type MaxPoolNode,
+  type MulNode,
   type PadChannelsNode,
   type ParamCounts,
   type Plan,
   type PlanBlock,
   type PlanNode,
   type PlanOptions,
+  planOutputs,
   planResNet,
   type ReluNode,
+  seChannels,
+  type SigmoidNode,
   type SubsampleNode,
   type WeightSlot,
   weightSlots,
 } from "./plan.ts";
-export { checkWeights, initialWeights, type Weight, type WeightMap } from "./weights.ts";
-export { foldBatchNorm } from "./fold.ts";
+export {
+  checkWeights,
+  type FitOptions,
+  fitWeights,
+  initialWeights,
+  seededRandom,
+  type Weight,
+  type WeightMap,
+} from "./weights.ts";
+export {
+  featureCandidates,
+  type FeatureInfo,
+  type FeatureOptions,
+  type FeaturePlan,
+  planFeatures,
+} from "./features.ts";
+export { appliedKernel, foldBatchNorm } from "./fold.ts";
 export {
   CIFAR10_RAW,
   CIFAR10_TORCH,
@@ -57,9 +89,28 @@ export {
   PREPROCESS_PRESETS,
   type PreprocessMode,
   type PreprocessSpec,
+  TF_OFFICIAL,
+  TIMM_256_CROP_95,
+  TIMM_CROP_875,
+  TIMM_CROP_95,
   TORCHVISION_V1,
   TORCHVISION_V2,
 } from "./preprocess.ts";
-export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./labels.ts";
-export { defaultLabelSet, defaultPreprocess, type SpecFamily } from "./defaults.ts";
+export {
+  cifar10Labels,
+  classNames,
+  imagenetLabels,
+  isLabelSet,
+  LABEL_SETS,
+  type Labels,
+  type LabelSet,
+  labelsFor,
+  parseLabelFile,
+} from "./labels.ts";
+export {
+  defaultLabelSet,
+  defaultPreprocess,
+  graphPreprocess,
+  type SpecFamily,
+} from "./defaults.ts";
 export { NotZooResNetError, ZooFormatError } from "./errors.ts";

@@ -3,7 +3,8 @@
  * runtime) can run: BatchNorms that follow a convolution are folded into it, the rest
  * become BatchNormalization nodes; weights are float32 `raw_data` initializers. The
  * input is `input` ([N,3,H,W], or [N,H,W,3] with `layout: "nhwc"`), the output
- * `logits` (with a classifier) or `features`.
+ * `logits` (with a classifier) or `features`; a feature extractor's plan (`planFeatures`) gets
+ * one output per map, `features_0`, `features_1`, …
  *
  * @example
  * ```ts
@@ -22,15 +23,22 @@
  */
 
 import type { onnx as OnnxTypes } from "onnx-proto";
-import type { BatchNormNode, ConvNode, DenseNode, Plan } from "../arch/plan.ts";
-import { foldBatchNorm } from "../arch/fold.ts";
+import { type BatchNormNode, type DenseNode, type Plan, planOutputs } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
-import { hwioToOihw } from "./layout.ts";
+import {
+  GraphBuilder,
+  int,
+  ints,
+  tensorType,
+  text,
+  writeBatchNorm,
+  writeConv,
+  writeGroupNorm,
+} from "./onnx_graph.ts";
 import { CONVERTER_VERSION } from "./zoofile.ts";
 import { loadOnnxProto } from "../formats/libraries.ts";
-import { float, GraphBuilder, int, ints, irVersionFor, tensorType, text } from "./onnx_graph.ts";
 import { QdqWriter } from "./onnx_qdq.ts";
-import type { Calibration } from "./quantize.ts";
+import { type Calibration, checkInt8Plan } from "./quantize.ts";
 
 /**
  * Options of {@link exportOnnx}.
@@ -63,6 +71,11 @@ const OPSET_RANGE = [11, 18] as const;
 /** Largest int64, the "to the end" of a Slice. */
 const INT64_MAX = 0x7fffffffffffffffn;
 
+/** The ONNX IR version that introduced an opset's release (IR 7 up to opset 14, IR 8 after). */
+function irVersionFor(opset: number): number {
+  return opset <= 14 ? 7 : 8;
+}
+
 /**
  * Plan indices in the order their nodes are written: a depth-first post-order from the
  * output that visits a residual add's main path before its shortcut. That is the order
@@ -77,10 +90,11 @@ function writeOrder(plan: Plan): number[] {
     done.add(index);
     const node = plan.nodes[index];
     if (node.op === "add") [node.inputs[1], node.inputs[0]].forEach(visit);
+    else if (node.op === "mul") node.inputs.forEach(visit);
     else if ("input" in node) visit(node.input);
     order.push(index);
   };
-  visit(plan.output);
+  planOutputs(plan).forEach(visit);
   return order;
 }
 
@@ -92,9 +106,9 @@ function foldedBatchNorms(plan: Plan): Map<number, number> {
   const uses = new Array<number>(plan.nodes.length).fill(0);
   for (const node of plan.nodes) {
     if ("input" in node) uses[node.input]++;
-    if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
+    if ("inputs" in node) node.inputs.forEach((i) => uses[i]++);
   }
-  uses[plan.output]++;
+  for (const output of planOutputs(plan)) uses[output]++;
   const folded = new Map<number, number>();
   plan.nodes.forEach((node, index) => {
     if (node.op === "bn" && plan.nodes[node.input].op === "conv" && uses[node.input] === 1) {
@@ -122,8 +136,12 @@ function checkOptions(options: OnnxExportOptions): void {
  * ModelProto bytes. The graph computes what `createModel(spec, { weights }).predict` does:
  * Conv (BN folded, symmetric pads), BatchNormalization for BNs that follow no conv
  * (pre-activation, post and input BNs), Relu, MaxPool (Keras' zero padding as Pad + MaxPool;
- * TF 'same' as `SAME_UPPER`), Slice with steps for subsampled shortcuts, Pad on the channel
- * axis for option-A shortcuts, Add, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
+ * TF 'same' as `SAME_UPPER`), AveragePool in ceil mode before pooled projections, Slice with
+ * steps (or AveragePool) for subsampled shortcuts, Pad on the channel axis for option-A
+ * shortcuts, Add, attention as GlobalAveragePool, Conv (1×1, or 1-D across channels between
+ * Reshapes for ECA), Sigmoid and Mul, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
+ * Grouped convolutions keep their `group`; weight-standardised kernels are written
+ * standardised; GroupNorm becomes Reshape, InstanceNormalization, Reshape, Mul and Add.
  *
  * @param plan The plan, head options applied (`planResNet(spec, { includeTop, pooling })`).
  * @param weights The plan's weights; checked against the plan first.
@@ -221,58 +239,75 @@ async function buildOnnx(
   const batchDim = batch === "dynamic" ? "N" : batch;
 
   const graph = new GraphBuilder(externalFile);
+  if (options.calibration) checkInt8Plan(plan);
   const qdq = options.calibration ? new QdqWriter(options.calibration) : undefined;
+  /** In an int8 graph, what a conv or dense layer reading plan node `input` needs. */
+  const int8Input = (input: number) => qdq && { writer: qdq, inputScale: qdq.scale(input) };
   const foldedInto = foldedBatchNorms(plan);
   const bnAfter = new Map(
     [...foldedInto].map(([bn, conv]) => [conv, plan.nodes[bn] as BatchNormNode]),
   );
-  const outputNode = plan.nodes[plan.output];
-  const outputName = outputNode.op === "dense" ? "logits" : "features";
-  const spatialOutput = outputNode.op !== "dense" && outputNode.op !== "globalPool";
-  const exitTranspose = spatialOutput && layout === "nhwc";
-  const finalIndex = foldedInto.get(plan.output) ?? plan.output;
+  // One output is `logits` or `features`; a feature extractor's maps are `features_0`, ….
+  const results = planOutputs(plan).map((index, k, all) => {
+    const op = plan.nodes[index].op;
+    const spatial = op !== "dense" && op !== "globalPool";
+    return {
+      index,
+      // The node that writes the value: a BatchNorm folded into its conv is the conv.
+      writer: foldedInto.get(index) ?? index,
+      name: all.length > 1 ? `features_${k}` : op === "dense" ? "logits" : "features",
+      spatial,
+      exitTranspose: spatial && layout === "nhwc",
+    };
+  });
 
   const values: string[] = new Array(plan.nodes.length);
   const channels: number[] = new Array(plan.nodes.length);
-  /** The value name a plan node writes: its own name, or the graph output's. */
+  /** The value name a plan node writes: its own name, or a graph output's. */
   const name = (index: number, own: string) =>
-    index === finalIndex && !exitTranspose ? outputName : own;
+    results.find((r) => r.writer === index && !r.exitTranspose)?.name ?? own;
 
   for (const index of writeOrder(plan)) {
+    const node = plan.nodes[index];
     const conv = foldedInto.get(index);
     if (conv !== undefined) {
       values[index] = values[conv];
       channels[index] = channels[conv];
-    } else {
-      values[index] = writeNode(index);
+      quantize(index);
+      continue;
     }
-    if (qdq?.quantizes(index)) values[index] = qdq.activation(graph, values[index], index);
-  }
-
-  /** Writes plan node `index` (no folded BatchNorm) and returns the value it computes. */
-  function writeNode(index: number): string {
-    const node = plan.nodes[index];
     const input = "input" in node ? values[node.input] : "";
     channels[index] = "input" in node ? channels[node.input] : 0;
-    const inputScale = qdq && "input" in node ? () => qdq.scale(node.input) : undefined;
     switch (node.op) {
       case "input":
         channels[index] = node.channels;
-        return layout === "nchw"
+        values[index] = layout === "nchw"
           ? "input"
           : graph.node("Transpose", ["input"], name(index, "input_nchw"), [
             ints("perm", [0, 3, 1, 2]),
           ]);
+        break;
       case "conv":
+        values[index] = writeConv(
+          graph,
+          node,
+          bnAfter.get(index) ?? null,
+          weights,
+          input,
+          name(index, node.name),
+          int8Input(node.input),
+        );
         channels[index] = node.outChannels;
-        return writeConv(graph, node, bnAfter.get(index) ?? null, weights, input, {
-          output: name(index, node.name),
-          qdq: qdq && { writer: qdq, inputScale: inputScale!() },
-        });
+        break;
       case "bn":
-        return writeBatchNorm(graph, node, weights, input, name(index, node.name));
+        values[index] = writeBatchNorm(graph, node, weights, input, name(index, node.name));
+        break;
+      case "gn":
+        values[index] = writeGroupNorm(graph, node, weights, input, name(index, node.name));
+        break;
       case "relu":
-        return graph.node("Relu", [input], name(index, `${input}/relu`));
+        values[index] = graph.node("Relu", [input], name(index, `${input}/relu`));
+        break;
       case "maxpool": {
         const attributes = [
           ints("kernel_shape", [node.size, node.size]),
@@ -281,26 +316,83 @@ async function buildOnnx(
         const out = name(index, `${input}/maxpool`);
         if (node.padding === "same") {
           // TF 'same' puts the odd padding at the end and ignores padded cells, as SAME_UPPER does.
-          return graph.node("MaxPool", [input], out, [
+          values[index] = graph.node("MaxPool", [input], out, [
             ...attributes,
             text("auto_pad", "SAME_UPPER"),
           ]);
         } else if (plan.nodes[node.input].op === "relu") {
           // After a ReLU no value is below zero, so Keras' zero padding equals MaxPool's own.
-          return graph.node("MaxPool", [input], out, [...attributes, ints("pads", [1, 1, 1, 1])]);
+          values[index] = graph.node("MaxPool", [input], out, [
+            ...attributes,
+            ints("pads", [1, 1, 1, 1]),
+          ]);
         } else {
           const pads = graph.int64("pads_spatial_1", [0n, 0n, 1n, 1n, 0n, 0n, 1n, 1n]);
           const padded = graph.node("Pad", [input, pads], `${input}/zero_pad`);
           // onnxruntime's Pad fusion (level "basic") moves a zero Pad into MaxPool's `pads`, which
           // pad with -inf: wrong where a border window is all negative (Keras V2's raw stem
           // output). It leaves pools with an explicit auto_pad alone.
-          return graph.node("MaxPool", [padded], out, [
+          values[index] = graph.node("MaxPool", [padded], out, [
             ...attributes,
             text("auto_pad", "VALID"),
           ]);
         }
+        break;
+      }
+      case "avgpool":
+        // As torch exports AvgPool2d(ceil_mode=True, count_include_pad=False).
+        values[index] = graph.node("AveragePool", [input], name(index, `${input}/avgpool`), [
+          ints("kernel_shape", [node.size, node.size]),
+          ints("strides", [node.stride, node.stride]),
+          int("ceil_mode", 1),
+          int("count_include_pad", 0),
+        ]);
+        break;
+      case "sigmoid":
+        values[index] = graph.node("Sigmoid", [input], name(index, `${input}/sigmoid`));
+        break;
+      case "mul": {
+        const [a, b] = node.inputs.map((i) => values[i]);
+        values[index] = graph.node("Mul", [a, b], name(index, `mul_${index}`));
+        channels[index] = channels[node.inputs[0]];
+        break;
+      }
+      case "channelConv": {
+        // [N, C, 1, 1] as N one-channel sequences of length C, a 1-D Conv, and back.
+        const p = (node.kernel - 1) / 2;
+        const sequence = graph.node(
+          "Reshape",
+          [input, graph.int64("shape_sequence", [0n, 1n, -1n])],
+          `${node.name}/sequence`,
+        );
+        const kernel = weights.get(`${node.name}/kernel`)!;
+        const convolved = graph.node(
+          "Conv",
+          [sequence, graph.float(`${node.name}.weight`, [1, 1, node.kernel], kernel.data)],
+          `${node.name}/conv`,
+          [
+            ints("kernel_shape", [node.kernel]),
+            ints("strides", [1]),
+            ints("pads", [p, p]),
+            ints("dilations", [1]),
+            int("group", 1),
+          ],
+        );
+        values[index] = graph.node(
+          "Reshape",
+          [convolved, graph.int64("shape_channels", [0n, -1n, 1n, 1n])],
+          name(index, node.name),
+        );
+        break;
       }
       case "subsample": {
+        if (node.mode === "avgpool") {
+          values[index] = graph.node("AveragePool", [input], name(index, `${input}/subsample`), [
+            ints("kernel_shape", [node.stride, node.stride]),
+            ints("strides", [node.stride, node.stride]),
+          ]);
+          break;
+        }
         const s = BigInt(node.stride);
         const slice = [
           graph.int64("slice_starts", [0n, 0n]),
@@ -308,47 +400,70 @@ async function buildOnnx(
           graph.int64("slice_axes", [2n, 3n]),
           graph.int64(`slice_steps_${s}`, [s, s]),
         ];
-        return graph.node("Slice", [input, ...slice], name(index, `${input}/subsample`));
+        values[index] = graph.node("Slice", [input, ...slice], name(index, `${input}/subsample`));
+        break;
       }
       case "padChannels": {
         const [before, after] = [BigInt(node.before), BigInt(node.after)];
         const padsName = `pads_channels_${before}_${after}`;
         const pads = graph.int64(padsName, [0n, before, 0n, 0n, 0n, after, 0n, 0n]);
+        values[index] = graph.node("Pad", [input, pads], name(index, `${input}/pad_channels`));
         channels[index] += node.before + node.after;
-        return graph.node("Pad", [input, pads], name(index, `${input}/pad_channels`));
+        break;
       }
       case "add": {
         const [a, b] = node.inputs.map((i) => values[i]);
+        values[index] = graph.node("Add", [a, b], name(index, `add_${index}`));
         channels[index] = channels[node.inputs[0]];
-        return graph.node("Add", [a, b], name(index, `add_${index}`));
+        break;
       }
       case "globalPool": {
         const op = node.kind === "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
+        if (node.keepDims) {
+          values[index] = graph.node(op, [input], name(index, `${input}/squeeze`));
+          break;
+        }
         const pooled = graph.node(op, [input], `${input}/${node.kind}_pool`);
-        return graph.node("Flatten", [pooled], name(index, `${pooled}/flatten`), [
+        values[index] = graph.node("Flatten", [pooled], name(index, `${pooled}/flatten`), [
           int("axis", 1),
         ]);
+        break;
       }
       case "dense":
+        values[index] = writeDense(
+          graph,
+          node,
+          weights,
+          input,
+          name(index, node.name),
+          int8Input(node.input),
+        );
         channels[index] = node.outFeatures;
-        return writeDense(graph, node, weights, input, {
-          output: name(index, node.name),
-          qdq: qdq && { writer: qdq, inputScale: inputScale!() },
-        });
+        break;
     }
-  }
-  for (const index of tapped) graph.node("Identity", [values[index]], `node_${index}`);
-  if (exitTranspose) {
-    graph.node("Transpose", [values[finalIndex]], outputName, [ints("perm", [0, 2, 3, 1])]);
+    quantize(index);
   }
 
-  const c = channels[plan.output];
+  /** In an int8 graph, the QuantizeLinear → DequantizeLinear pair after a quantized value. */
+  function quantize(index: number): void {
+    if (qdq?.quantizes(index)) values[index] = qdq.activation(graph, values[index], index);
+  }
+  for (const index of tapped) graph.node("Identity", [values[index]], `node_${index}`);
+  for (const result of results.filter((r) => r.exitTranspose)) {
+    graph.node("Transpose", [values[result.writer]], result.name, [ints("perm", [0, 2, 3, 1])]);
+  }
+
   const inputDims = layout === "nchw" ? [batchDim, 3, "H", "W"] : [batchDim, "H", "W", 3];
-  const outputDims = !spatialOutput
-    ? [batchDim, c]
-    : layout === "nchw"
-    ? [batchDim, c, "out_height", "out_width"]
-    : [batchDim, "out_height", "out_width", c];
+  const outputs = results.map(({ index, name, spatial }, k) => {
+    const c = channels[index];
+    const [h, w] = results.length > 1 ? [`h${k}`, `w${k}`] : ["out_height", "out_width"];
+    const dims = !spatial
+      ? [batchDim, c]
+      : layout === "nchw"
+      ? [batchDim, c, h, w]
+      : [batchDim, h, w, c];
+    return tensorType(name, dims);
+  });
   const model: OnnxTypes.IModelProto = {
     irVersion: irVersionFor(opset),
     opsetImport: [{ domain: "", version: opset }],
@@ -360,7 +475,7 @@ async function buildOnnx(
       initializer: graph.initializers,
       input: [tensorType("input", inputDims)],
       output: [
-        tensorType(outputName, outputDims),
+        ...outputs,
         ...tapped.map((index) => ({
           name: `node_${index}`,
           type: { tensorType: { elemType: 1 } },
@@ -378,65 +493,14 @@ async function buildOnnx(
   };
 }
 
-/** Where a Conv or Gemm writes its value, and for an int8 graph its input's scale. */
-interface LayerOutput {
-  /** The value's name. */
-  output: string;
-  /** int8: the QDQ writer and the scale of the (dequantized) input. */
-  qdq?: { writer: QdqWriter; inputScale: number };
-}
-
-/**
- * A Conv node with the BatchNorm after it (if any) folded in; the kernel goes OIHW. In an int8
- * graph the folded kernel is quantized per output channel, which gives back a stored int8
- * kernel's own values (see `quantize.ts`).
- */
-function writeConv(
-  graph: GraphBuilder,
-  node: ConvNode,
-  bn: BatchNormNode | null,
-  weights: WeightMap,
-  input: string,
-  { output, qdq }: LayerOutput,
-): string {
-  const { kernel, bias } = foldBatchNorm(node, bn, weights);
-  const oihw = hwioToOihw({
-    shape: [node.kernel, node.kernel, node.inChannels, node.outChannels],
-    data: kernel,
-  });
-  const k = node.kernel;
-  let parameters: string[];
-  if (qdq) {
-    const { value, scales } = qdq.writer.kernel(
-      graph,
-      `${node.name}.weight`,
-      oihw.shape,
-      oihw.data,
-      0,
-    );
-    parameters = [value, qdq.writer.bias(graph, `${node.name}.bias`, bias, qdq.inputScale, scales)];
-  } else {
-    parameters = [
-      graph.float(`${node.name}.weight`, oihw.shape, oihw.data),
-      graph.float(`${node.name}.bias`, [node.outChannels], bias),
-    ];
-  }
-  return graph.node("Conv", [input, ...parameters], output, [
-    ints("kernel_shape", [k, k]),
-    ints("strides", [node.stride, node.stride]),
-    ints("pads", [node.pad, node.pad, node.pad, node.pad]),
-    ints("dilations", [1, 1]),
-    int("group", 1),
-  ]);
-}
-
 /** A Gemm node of `[in, out]` weights; in an int8 graph, per-output int8 kernel and int32 bias. */
 function writeDense(
   graph: GraphBuilder,
   node: DenseNode,
   weights: WeightMap,
   input: string,
-  { output, qdq }: LayerOutput,
+  output: string,
+  qdq?: { writer: QdqWriter; inputScale: number },
 ): string {
   const kernel = weights.get(`${node.name}/kernel`)!;
   const bias = weights.get(`${node.name}/bias`)!;
@@ -460,30 +524,4 @@ function writeDense(
     ];
   }
   return graph.node("Gemm", [input, ...parameters], output, [int("transB", 0)]);
-}
-
-/** A BatchNormalization node; a non-affine BN gets unit scale and zero bias. */
-function writeBatchNorm(
-  graph: GraphBuilder,
-  node: BatchNormNode,
-  weights: WeightMap,
-  input: string,
-  output: string,
-): string {
-  const param = (p: string) => weights.get(`${node.name}/${p}`)!.data;
-  const n = node.channels;
-  const gamma = node.affine ? param("gamma") : new Float32Array(n).fill(1);
-  const beta = node.affine ? param("beta") : new Float32Array(n);
-  return graph.node(
-    "BatchNormalization",
-    [
-      input,
-      graph.float(`${node.name}.weight`, [n], gamma),
-      graph.float(`${node.name}.bias`, [n], beta),
-      graph.float(`${node.name}.running_mean`, [n], param("moving_mean")),
-      graph.float(`${node.name}.running_var`, [n], param("moving_variance")),
-    ],
-    output,
-    [float("epsilon", node.epsilon)],
-  );
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { exportOnnx } from "./onnx_export.ts";
 import { readOnnx } from "../formats/onnx.ts";
 import { planResNet } from "../arch/plan.ts";
@@ -43,11 +43,14 @@ async function run(bytes: Uint8Array, x: Float32Array, shape: number[], optimize
 }
 
 const CASES: { spec: ResNetSpec; size: number; maxError: number }[] = [
-  // Errors measured: 0.011, 0.017, 0.018, 0.032 (relative to the float32 logits).
+  // Errors measured: 0.011, 0.017, 0.018, 0.032, 0.022, 0.020 (relative to float32's logits).
   { spec: getSpec("cifar_resnet20"), size: 32, maxError: 0.05 },
   { spec: getSpec("resnet18"), size: 64, maxError: 0.05 },
   { spec: getSpec("keras_resnet50"), size: 64, maxError: 0.05 },
   { spec: getSpec("resnet50v2"), size: 64, maxError: 0.05 },
+  // Grouped convolutions; ECA attention (its 1-D channel convs stay float), avg-down, deep stem.
+  { spec: getSpec("resnext50_32x4d"), size: 32, maxError: 0.05 },
+  { spec: getSpec("ecaresnet50d"), size: 32, maxError: 0.05 },
 ];
 
 for (const { spec, size, maxError } of CASES) {
@@ -121,4 +124,14 @@ Deno.test({
     };
     for (let n = 0; n < 8; n++) assertEquals(best(int8, n), best(float, n), `image ${n}`);
   },
+});
+
+Deno.test("a GroupNorm network gets no int8 graph: it stays float32, with the reason", async () => {
+  const model = createModel("resnetv2_50x1_bit", { seed: 1 });
+  const calibration = { method: "minmax" as const, images: 1, sha256: "0".repeat(64), ranges: [] };
+  await assertRejects(
+    () => exportOnnx(model.plan, model.weights, { calibration }),
+    RangeError,
+    "a GroupNorm network (BiT) stays float32",
+  );
 });

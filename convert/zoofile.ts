@@ -7,7 +7,9 @@
  * - `format`: `denozoo/1`
  * - `denozoo.spec`: the {@link ResNetSpec} as JSON (naming scheme included)
  * - `denozoo.preprocess`: the preprocessing as JSON (optional)
- * - `denozoo.labels`: `imagenet` | `cifar10` (optional)
+ * - `denozoo.labels`: the name of a label set the zoo knows, `imagenet` | `cifar10` (optional)
+ * - `denozoo.class_names`: or the class names themselves, a JSON array with one name per class
+ *   (optional; like transformers.js's `id2label`, and exclusive with `denozoo.labels`)
  * - `denozoo.source`, `denozoo.source_sha256`, `denozoo.source_format`: provenance (optional)
  * - `denozoo.converter`: the converter and version that wrote the file
  * - `denozoo.dtype`: `float16` or `int8` when the weights are stored so (absent: float32). float16
@@ -17,8 +19,9 @@
  *   "ranges": [[node, min, max], …]}`, the activation ranges onnxruntime's int8 kernels need,
  *   measured on N calibration images (see `convert/quantize.ts`)
  *
- * Readers check every field against these types (`ResNetSpec`, `PreprocessSpec`, `LabelSet`)
- * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field.
+ * Readers check every field against these types (`ResNetSpec`, `PreprocessSpec`, `Labels`)
+ * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field;
+ * class names must number the spec's classes.
  *
  * @example
  * ```ts
@@ -32,9 +35,15 @@
  * @module
  */
 
-import type { NamingScheme, ResNetSpec } from "../arch/spec.ts";
+import {
+  type NamingScheme,
+  type ResNetSpec,
+  SPEC_CHOICES,
+  SPEC_DEFAULTS,
+  TORCHVISION_NAMES,
+} from "../arch/spec.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
-import type { LabelSet } from "../arch/labels.ts";
+import { isLabelSet, LABEL_SETS, type Labels } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import {
@@ -69,8 +78,8 @@ export const CONVERTER_VERSION = "denozoo 0.1.0";
 export interface ZooFileInfo {
   /** Preprocessing the weights were trained with, stored as JSON. */
   preprocess?: PreprocessSpec;
-  /** Label set of the classifier. */
-  labels?: LabelSet;
+  /** The classifier's class names: a label set the zoo knows, or the names themselves. */
+  labels?: Labels;
   /** Source file name the weights came from. */
   source?: string;
   /** sha256 of the source file. */
@@ -134,7 +143,15 @@ export function zooWeightsChunks(
   if (info.preprocess !== undefined) {
     metadata["denozoo.preprocess"] = JSON.stringify(info.preprocess);
   }
-  if (info.labels) metadata["denozoo.labels"] = info.labels;
+  if (typeof info.labels === "string") metadata["denozoo.labels"] = info.labels;
+  else if (info.labels) {
+    if (info.labels.length !== spec.classes) {
+      throw new RangeError(
+        `${info.labels.length} class names for ${spec.name}, which has ${spec.classes} classes`,
+      );
+    }
+    metadata["denozoo.class_names"] = JSON.stringify(info.labels);
+  }
   if (info.source) metadata["denozoo.source"] = info.source;
   if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
   if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
@@ -213,6 +230,10 @@ const oneOf = (...values: string[]): Rule => ({
   ok: (v) => values.includes(v as string),
 });
 const optional = (rule: Rule): Rule => ({ ...rule, optional: true });
+const NAMES = (length: number): Rule => ({
+  what: `a list of ${length} strings`,
+  ok: (v) => listOf(v, (n) => typeof n === "string", length),
+});
 
 /** The naming scheme's fields: every template a string. */
 const NAMING_RULES: { readonly [K in keyof NamingScheme]-?: Rule } = {
@@ -228,12 +249,30 @@ const NAMING_RULES: { readonly [K in keyof NamingScheme]-?: Rule } = {
   postBn: TEXT,
   dense: TEXT,
   countsStatistics: FLAG,
+  // Added with deep stems and attention; files written before them read with NAMING_DEFAULTS.
+  stemPool: optional(TEXT),
+  deepStemConvs: optional(NAMES(3)),
+  deepStemBns: optional(NAMES(2)),
+  seConv: optional(TEXT),
+  ecaConv: optional(TEXT),
+};
+
+/** What a naming scheme without the later templates means by them (they name no layer of its net). */
+const NAMING_DEFAULTS: Pick<
+  NamingScheme,
+  "stemPool" | "deepStemConvs" | "deepStemBns" | "seConv" | "ecaConv"
+> = {
+  stemPool: TORCHVISION_NAMES.stemPool,
+  deepStemConvs: TORCHVISION_NAMES.deepStemConvs,
+  deepStemBns: TORCHVISION_NAMES.deepStemBns,
+  seConv: TORCHVISION_NAMES.seConv,
+  ecaConv: TORCHVISION_NAMES.ecaConv,
 };
 
 /** The spec's fields, typed by `ResNetSpec` so that a new field cannot be forgotten here. */
 const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   name: TEXT,
-  stem: oneOf("imagenet", "cifar"),
+  stem: oneOf(...SPEC_CHOICES.stem),
   stemWidth: POSITIVE,
   block: oneOf("basic", "bottleneck"),
   depths: PER_STAGE,
@@ -246,6 +285,23 @@ const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   stemNorm: FLAG,
   inputBn: FLAG,
   shortcut: oneOf("projection", "optionA"),
+  // Fields added later: a file written before them reads with SPEC_DEFAULTS.
+  shortcutSubsample: optional(oneOf(...SPEC_CHOICES.shortcutSubsample)),
+  shortcutPad: optional(oneOf(...SPEC_CHOICES.shortcutPad)),
+  groups: optional(POSITIVE),
+  baseWidth: optional(POSITIVE),
+  avgDown: optional(FLAG),
+  projectEveryStage: optional(FLAG),
+  attention: optional(oneOf(...SPEC_CHOICES.attention)),
+  attentionAt: optional(oneOf(...SPEC_CHOICES.attentionAt)),
+  seReduction: optional({ what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 }),
+  seDivisor: optional(POSITIVE),
+  norm: optional(oneOf(...SPEC_CHOICES.norm)),
+  normGroups: optional(POSITIVE),
+  weightStandardization: optional({
+    what: "a number of at least 0",
+    ok: (v) => isNumber(v) && (v as number) >= 0,
+  }),
   convBias: oneOf("all", "none", "unnormalized"),
   bnEpsilon: { what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 },
   poolPadding: oneOf("zeros", "same"),
@@ -265,8 +321,6 @@ const PREPROCESS_RULES: { readonly [K in keyof PreprocessSpec]-?: Rule } = {
   mean: optional(RGB),
   std: optional(RGB),
 };
-
-const LABEL_SETS: readonly LabelSet[] = ["imagenet", "cifar10"];
 
 /** One stored activation range: `[plan node, min, max]`, min ≤ max. */
 const isStoredRange = (v: unknown) =>
@@ -340,6 +394,9 @@ function specProblem(value: unknown): string | undefined {
   ) {
     return "fields 'depths', 'widths' and 'stageStrides' must have one entry per stage";
   }
+  if (spec.block === "basic" && (spec.groups ?? 1) !== 1) {
+    return "field 'groups' must be 1 for basic blocks";
+  }
   return undefined;
 }
 
@@ -352,6 +409,39 @@ function preprocessProblem(value: unknown): string | undefined {
     return "fields 'size' and 'resize' exclude each other";
   }
   return undefined;
+}
+
+/** The labels a file records: a label set's name, or class names numbering the classes. */
+function recordedLabels(
+  strings: Record<string, string>,
+  spec: ResNetSpec,
+  file: string,
+): Labels | undefined {
+  const set = strings["denozoo.labels"];
+  const hasNames = strings["denozoo.class_names"] !== undefined;
+  if (set !== undefined && hasNames) {
+    throw new ZooFormatError(
+      file,
+      "metadata has both 'denozoo.labels' and 'denozoo.class_names'; keep one",
+    );
+  }
+  if (set !== undefined) {
+    if (isLabelSet(set)) return set;
+    throw new ZooFormatError(
+      file,
+      `metadata 'denozoo.labels': must be one of ${LABEL_SETS.join(", ")}, got ` +
+        JSON.stringify(set.slice(0, 100)),
+    );
+  }
+  if (!hasNames) return undefined;
+  return parseField<string[]>(strings, "denozoo.class_names", file, (value) => {
+    if (!Array.isArray(value) || value.some((name) => typeof name !== "string" || name === "")) {
+      return "must be a JSON array of non-empty strings";
+    }
+    return value.length === spec.classes
+      ? undefined
+      : `${value.length} names, but the spec has ${spec.classes} classes`;
+  });
 }
 
 /** Parses the metadata of a zoo file, refusing any field that is corrupt or unknown. */
@@ -372,14 +462,7 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
     }
   }
   const strings = record as Record<string, string>;
-  const labels = strings["denozoo.labels"];
-  if (labels !== undefined && !LABEL_SETS.includes(labels as LabelSet)) {
-    throw new ZooFormatError(
-      file,
-      `metadata 'denozoo.labels': must be one of ${LABEL_SETS.join(", ")}, got ` +
-        JSON.stringify(labels.slice(0, 100)),
-    );
-  }
+  const spec = parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem);
   const dtype = strings["denozoo.dtype"] ?? "float32";
   if (!WEIGHTS_DTYPES.includes(dtype as WeightsDType)) {
     throw new ZooFormatError(
@@ -405,11 +488,12 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
     };
   }
   return {
-    spec: parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem),
+    // A file written before a field existed means what the zoo then computed: SPEC_DEFAULTS.
+    spec: { ...SPEC_DEFAULTS, ...spec, naming: { ...NAMING_DEFAULTS, ...spec.naming } },
     preprocess: strings["denozoo.preprocess"]
       ? parseField<PreprocessSpec>(strings, "denozoo.preprocess", file, preprocessProblem)
       : undefined,
-    labels: labels as LabelSet | undefined,
+    labels: recordedLabels(strings, spec, file),
     source: strings["denozoo.source"],
     sourceSha256: strings["denozoo.source_sha256"],
     sourceFormat: strings["denozoo.source_format"],

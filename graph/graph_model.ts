@@ -9,17 +9,18 @@
  * await useBackend("cpu");
  * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
  * const graph = await loadGraphModel(await Deno.readFile(path), path);
- * console.log(graph.layout, graph.classes); // nhwc 10
+ * console.log(graph.layout, graph.classes, graph.inputSize); // nhwc 10 [ 32, 32 ]
  * graph.dispose();
  * ```
  *
  * @module
  */
 
-import type { Tensor, Tensor4D } from "../runtime/tensor.ts";
+import type { Tensor } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
-import { readOnnx } from "../formats/onnx.ts";
+import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
 import { loadOnnxGraph } from "./onnx/load.ts";
 
@@ -38,15 +39,77 @@ import { loadOnnxGraph } from "./onnx/load.ts";
  * graph.dispose();
  * ```
  */
-export interface GraphModel {
-  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
-  layout: "nchw" | "nhwc";
-  /** Output classes (the last output dimension). */
-  classes: number;
-  /** Runs a batch in the graph's own layout. */
-  predict(x: Tensor4D): Tensor;
+export interface GraphModel extends GraphShape {
+  /** Runs a batch of the rank the graph declares, in the graph's own layout. */
+  predict(x: Tensor): Tensor;
   /** Frees the graph's tensors. */
   dispose(): void;
+}
+
+/**
+ * What a graph declares of its input and output.
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * import { describeOnnxGraph, type GraphShape } from "./graph_model.ts";
+ * const path = "testdata/fixtures/onnx_ops/view_op9.onnx";
+ * const shape: GraphShape = describeOnnxGraph(await readOnnx(await Deno.readFile(path), path));
+ * console.log(shape); // { layout: "nchw", inputShape: [ "batch", 3, 16, 16 ], classes: 10, inputSize: [ 16, 16 ] }
+ * ```
+ */
+export interface GraphShape {
+  /**
+   * Layout of a 4-D input as the graph declares it: PyTorch's ONNX exports are NCHW, Keras
+   * models and tf2onnx exports (a 4-D input whose last dimension is the channels) NHWC.
+   */
+  layout: "nchw" | "nhwc";
+  /** The input shape the file declares, batch first; null or a name where it is free. */
+  inputShape: (number | string | null)[];
+  /** Output classes (the last output dimension). */
+  classes: number;
+  /**
+   * The input's height and width when the graph declares them (a Keras `Input(32, 32, 3)`, an
+   * ONNX input `[N, 3, 224, 224]`): images must be brought to that size.
+   */
+  inputSize?: [number, number];
+}
+
+/**
+ * The layout, classes and input size an ONNX graph declares, read from the file alone (what
+ * onnxruntime needs to be told, which runs the graph without tfjs).
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * const path = "testdata/fixtures/onnx_ops/flatten_gemm.onnx";
+ * console.log(describeOnnxGraph(await readOnnx(await Deno.readFile(path), path)).inputSize); // [ 16, 16 ]
+ * ```
+ */
+export function describeOnnxGraph(onnx: OnnxModel): GraphShape {
+  const output = onnx.graph.outputs[0]?.shape ?? [];
+  const input = onnx.graph.inputs[0]?.shape ?? [];
+  const layout = declaredNhwc(input) ? "nhwc" : "nchw";
+  return {
+    layout,
+    inputShape: input,
+    classes: Number(output[output.length - 1]),
+    inputSize: declaredSize(layout === "nhwc" ? input.slice(1, 3) : input.slice(2)),
+  };
+}
+
+/** Whether a declared 4-D input is NHWC: its last dimension, not its second, is the channels. */
+function declaredNhwc(shape: (number | string)[]): boolean {
+  const small = (d: number | string | undefined) => typeof d === "number" && d >= 1 && d <= 4;
+  return shape.length === 4 && small(shape[3]) && !small(shape[1]);
+}
+
+/** Height and width as a graph declares them, when both are fixed numbers. */
+function declaredSize(dims: unknown[]): [number, number] | undefined {
+  const [height, width] = dims;
+  return typeof height === "number" && height > 0 && typeof width === "number" && width > 0
+    ? [height, width]
+    : undefined;
 }
 
 /**
@@ -64,13 +127,20 @@ export interface GraphModel {
  * ```
  */
 export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
-  if (detectFormat(bytes, source) === "onnx") {
+  const format = detectFormat(bytes, source);
+  if (format === "pytorch-zip" || format === "pytorch-legacy" || format === "zoo-safetensors") {
+    // The format decides the reader once: weights alone are no graph for the Keras reader to try.
+    throw new ZooFormatError(
+      source,
+      `a ${format} file holds weights, not a graph to run` +
+        (format === "zoo-safetensors" ? "" : ": export the network with torch.onnx.export"),
+    );
+  }
+  if (format === "onnx") {
     const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
-    const output = onnx.graph.outputs[0]?.shape ?? [];
     return {
-      layout: "nchw",
-      classes: Number(output[output.length - 1]),
+      ...describeOnnxGraph(onnx),
       predict: (x) => graph.predict(x),
       dispose: () => graph.dispose(),
     };
@@ -80,7 +150,9 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   const shape = layers.outputs[0].shape;
   return {
     layout: "nhwc",
+    inputShape: layers.inputs[0].shape,
     classes: shape[shape.length - 1] as number,
+    inputSize: declaredSize(layers.inputs[0].shape.slice(1, 3)),
     predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),
   };

@@ -17,12 +17,14 @@
  */
 
 import { ZooFormatError } from "../arch/errors.ts";
+import { LABEL_SETS } from "../arch/labels.ts";
 import type { WeightsEntry, WeightsHash, WeightsMetrics } from "./registry.ts";
 
 const HASH_ALGORITHMS: readonly WeightsHash["algorithm"][] = ["sha256", "sha256-prefix", "md5"];
 const SOURCE_FORMATS: readonly WeightsEntry["sourceFormat"][] = [
   "pytorch-zip",
   "pytorch-legacy",
+  "pytorch",
   "onnx",
   "keras-h5",
 ];
@@ -32,8 +34,10 @@ const PREPROCESS_PRESETS: readonly WeightsEntry["preprocess"][] = [
   "KERAS_CAFFE",
   "KERAS_TF",
   "CIFAR10_TORCH",
+  "TIMM_CROP_875",
+  "TIMM_CROP_95",
+  "TIMM_256_CROP_95",
 ];
-const LABEL_SETS: readonly WeightsEntry["labels"][] = ["imagenet", "cifar10"];
 const STORED_DTYPES: readonly NonNullable<WeightsEntry["dtype"]>[] = ["float16", "int8"];
 
 /** Hex digits per algorithm; a `sha256-prefix` is at least the 8 digits torch.hub file names carry. */

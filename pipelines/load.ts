@@ -18,9 +18,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { readZooHeader, type ZooFileInfo } from "../convert/zoofile.ts";
 import type { ResNetSpec } from "../arch/spec.ts";
-import { type LabelSet, labelsFor } from "../arch/labels.ts";
+import { classNames, type Labels } from "../arch/labels.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
-import { defaultLabelSet, defaultPreprocess } from "../arch/defaults.ts";
+import { defaultLabelSet, defaultPreprocess, graphPreprocess } from "../arch/defaults.ts";
 import { tfjsEngineName } from "../runtime/backend.ts";
 import { createModel } from "../runtime/model.ts";
 import {
@@ -30,9 +30,18 @@ import {
   ortEngineFromOnnx,
   prefersOrt,
 } from "../runtime/engine.ts";
+import { describeOnnxGraph, type GraphShape } from "../graph/graph_model.ts";
+import { readOnnx } from "../formats/onnx.ts";
 import type { Classifier } from "./classify.ts";
-import { cachedOnnxExport, isRegistryId, pullWeights } from "./pull.ts";
-import { type GraphResolution, resolveModel } from "./resolve.ts";
+import { cachedOnnxExport } from "./pull.ts";
+import {
+  type GraphResolution,
+  locateModel,
+  ownGraphWarning,
+  pullLocated,
+  resolveLocation,
+} from "./resolve.ts";
+import type { ShortcutChoice } from "../convert/structure.ts";
 
 /**
  * Options of {@link loadClassifier}.
@@ -54,10 +63,26 @@ export interface LoadOptions {
   engine?: EngineChoice;
   /** Preprocessing, overriding what the weights file records. */
   preprocess?: PreprocessSpec;
-  /** Label set, overriding what the weights file records. */
-  labels?: LabelSet;
+  /**
+   * Class names, overriding what the weights file records: a label set the zoo knows, or the
+   * names themselves. Refused when their number is not the model's number of classes.
+   */
+  labels?: Labels;
   /** onnxruntime graph optimisation (see `OrtSessionOptions.optimization`). */
   ortOptimization?: "all" | "extended";
+  /** The option-A shortcut variant where a weights-only file cannot tell (`--shortcut`). */
+  shortcut?: ShortcutChoice;
+}
+
+/**
+ * The class names of a model with `classes` outputs: the caller's, else what the file records,
+ * else the label set of that size, else the class indices.
+ */
+function namesFor(classes: number, ...choices: (Labels | undefined)[]): readonly string[] {
+  const labels = choices.find((l) => l !== undefined) ?? defaultLabelSet(classes);
+  return labels === undefined
+    ? Array.from({ length: classes }, (_, i) => String(i))
+    : classNames(labels, classes);
 }
 
 /** A zoo model's classifier: the caller's choices, else what is recorded, else its family's. */
@@ -72,34 +97,58 @@ function zooClassifier(
     name,
     engine,
     preprocess: options.preprocess ?? info.preprocess ?? defaultPreprocess(spec),
-    labels: labelsFor(options.labels ?? info.labels ?? defaultLabelSet(spec.classes)),
-  };
-}
-
-/** A network's own graph on tfjs, as a classifier. */
-async function graphClassifier(
-  resolved: GraphResolution,
-  options: LoadOptions,
-): Promise<Classifier> {
-  const graph = await resolved.load();
-  const nchw = graph.layout === "nchw";
-  return {
-    name: resolved.name,
-    engine: {
-      name: tfjsEngineName(),
-      // Classification hands over NHWC; ONNX graphs take their declared NCHW.
-      predict: (x) =>
-        Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
-      dispose: () => Promise.resolve(graph.dispose()),
-    },
-    preprocess: options.preprocess ?? defaultPreprocess(),
-    labels: labelsFor(options.labels ?? defaultLabelSet(graph.classes)),
+    labels: namesFor(spec.classes, options.labels, info.labels),
   };
 }
 
 /**
- * Loads a classifier from a registry id, a weights file (any supported format: a zoo
- * ResNet, or any Keras/ONNX CNN from common layers) or, by default, the bundled CIFAR-10
+ * A network's own graph as a classifier: on tfjs, or an ONNX graph on onnxruntime when that
+ * engine is asked for by name (a Keras graph cannot run there, which is said, not ignored).
+ */
+async function graphClassifier(
+  resolved: GraphResolution,
+  options: LoadOptions,
+): Promise<Classifier> {
+  if (options.engine === "onnxruntime" && !resolved.onnx) {
+    throw new Error(
+      `${resolved.name} is a Keras network, which runs on tfjs only; ` +
+        "engine 'onnxruntime' runs zoo ResNets and ONNX files (use --engine tfjs or auto)",
+    );
+  }
+  let shape: GraphShape;
+  let engine: Engine;
+  if (options.engine === "onnxruntime") {
+    shape = describeOnnxGraph(await readOnnx(resolved.onnx!, resolved.name));
+    engine = await ortEngineFromOnnx(
+      resolved.onnx!,
+      { optimization: options.ortOptimization },
+      shape.layout,
+    );
+  } else {
+    const graph = await resolved.load();
+    const nchw = graph.layout === "nchw";
+    shape = graph;
+    engine = {
+      name: tfjsEngineName(),
+      // Classification hands over NHWC; PyTorch's ONNX exports take their declared NCHW.
+      predict: (x) =>
+        Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
+      dispose: () => Promise.resolve(graph.dispose()),
+    };
+  }
+  return {
+    name: resolved.name,
+    engine,
+    preprocess: options.preprocess ?? graphPreprocess(shape.inputSize),
+    labels: namesFor(shape.classes, options.labels),
+    warnings: [ownGraphWarning(resolved)],
+  };
+}
+
+/**
+ * Loads a classifier from a model name (see `locateModel`: a registry id, an architecture's
+ * default weights, a weights file of any supported format — a zoo ResNet, or any Keras/ONNX
+ * CNN from common layers — or a folder `convert` wrote) or, by default, the bundled CIFAR-10
  * ResNet-20. A registry model bound for onnxruntime starts from the ONNX export cached beside
  * its zoo file (see `cachedOnnxExport`), reading only the zoo file's header.
  *
@@ -118,31 +167,38 @@ export async function loadClassifier(
   await tf.ready();
   const engine = options.engine ?? "auto";
   const ortOptions = { optimization: options.ortOptimization };
-  if (source !== undefined && isRegistryId(source) && await prefersOrt(engine)) {
-    const path = await pullWeights(source, options);
+  const location = await locateModel(source);
+  if (location.kind === "registry" && await prefersOrt(engine)) {
+    const path = await pullLocated(location, options);
     const header = await readZooHeader(path);
     const onnx = await cachedOnnxExport(path);
     const name = header.calibration ? "onnxruntime (int8)" : "onnxruntime";
     return zooClassifier(
-      source,
+      location.id,
       header.spec,
       header,
-      await ortEngineFromOnnx(onnx, ortOptions, name),
+      await ortEngineFromOnnx(onnx, ortOptions, "nchw", name),
       options,
     );
   }
-  const resolved = await resolveModel(source, { progress: options.progress });
+  const resolved = await resolveLocation(location, {
+    progress: options.progress,
+    shortcut: options.shortcut,
+  });
   if (resolved.kind === "graph") return await graphClassifier(resolved, options);
-  const { spec, weights } = resolved.model;
+  const { spec, weights, assumptions } = resolved.model;
   const info = await resolved.info();
   const model = createModel(spec, { weights });
   // An int8 file's calibration makes onnxruntime run it in int8.
   const engineOptions = { ...ortOptions, calibration: info.calibration };
-  return zooClassifier(
-    resolved.name,
-    spec,
-    info,
-    await createEngine(model, engine, engineOptions),
-    options,
-  );
+  return {
+    ...zooClassifier(
+      resolved.name,
+      spec,
+      info,
+      await createEngine(model, engine, engineOptions),
+      options,
+    ),
+    warnings: assumptions,
+  };
 }

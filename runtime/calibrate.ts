@@ -19,7 +19,7 @@
 import type { Plan } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
 import { exportOnnxWithOutputs } from "../convert/onnx_export.ts";
-import { type ActivationRange, quantizedNodes } from "../convert/quantize.ts";
+import { type ActivationRange, checkInt8Plan, quantizedNodes } from "../convert/quantize.ts";
 import { loadOrt } from "./ort.ts";
 
 /**
@@ -47,7 +47,8 @@ export interface CalibrationBatch {
  * @param weights Its float32 weights.
  * @param batches The calibration inputs, read one at a time.
  * @returns One range per node of `quantizedNodes(plan)`.
- * @throws {Error} When onnxruntime cannot load, or no batch came.
+ * @throws {Error} When onnxruntime cannot load, or no batch came; {RangeError} for a plan
+ *   int8 does not serve (see `checkInt8Plan`).
  *
  * @example
  * ```ts
@@ -63,6 +64,7 @@ export async function calibrateRanges(
   weights: WeightMap,
   batches: Iterable<CalibrationBatch> | AsyncIterable<CalibrationBatch>,
 ): Promise<ActivationRange[]> {
+  checkInt8Plan(plan);
   const ort = await loadOrt();
   const nodes = quantizedNodes(plan);
   const onnx = await exportOnnxWithOutputs(plan, weights, nodes, { layout: "nhwc" });

@@ -135,6 +135,7 @@ export async function ortEngine(
   return await ortEngineFromOnnx(
     await exportOnnx(model.plan, model.weights, { layout: "nchw", calibration }),
     sessionOptions,
+    "nchw",
     calibration ? "onnxruntime (int8)" : "onnxruntime",
   );
 }
@@ -142,8 +143,10 @@ export async function ortEngine(
 /**
  * Opens an NCHW-input ONNX export (as `exportOnnx` writes by default), given as bytes or a
  * path, in onnxruntime. Batches arrive NHWC and are transposed on the tfjs backend: ORT's
- * NCHW kernels run about 15 % faster than an export with a Transpose at its entry. `name` is the
- * engine's name as reported (`onnxruntime (int8)` for an int8 graph).
+ * NCHW kernels run about 15 % faster than an export with a Transpose at its entry. A graph
+ * that declares an NHWC input (`layout: "nhwc"`, as tf2onnx writes Keras models) gets the
+ * batch as it is. `name` is the engine's name as reported (`onnxruntime (int8)` for an int8
+ * graph).
  *
  * @example
  * ```ts
@@ -157,16 +160,18 @@ export async function ortEngine(
 export async function ortEngineFromOnnx(
   onnx: Uint8Array | string,
   options: OrtSessionOptions = {},
+  layout: "nchw" | "nhwc" = "nchw",
   name = "onnxruntime",
 ): Promise<Engine> {
   const session = await createOrtSession(onnx, options);
   return {
     name,
     async predict(x) {
-      const nchw = tf.transpose(x, [0, 3, 1, 2]);
-      const data = (await nchw.data()) as Float32Array;
-      const out = await session.run(data, nchw.shape);
-      nchw.dispose();
+      // The batch arrives NHWC; a graph that declares NCHW (PyTorch's exports) gets it transposed.
+      const input = layout === "nchw" ? tf.transpose(x, [0, 3, 1, 2]) : x;
+      const data = (await input.data()) as Float32Array;
+      const out = await session.run(data, input.shape);
+      if (input !== x) input.dispose();
       return tf.tensor(out.data, out.shape);
     },
     dispose: () => session.dispose(),
@@ -188,6 +193,31 @@ export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
 }
 
 /**
+ * Which engine a choice runs on here: `auto` takes tfjs on a hardware GPU (activating WebGPU),
+ * else onnxruntime when its addon loads, else tfjs on the active backend. A forced
+ * onnxruntime that cannot load is an error.
+ *
+ * @example
+ * ```ts
+ * console.log(await resolveEngine("tfjs")); // tfjs
+ * ```
+ */
+export async function resolveEngine(choice: EngineChoice): Promise<"tfjs" | "onnxruntime"> {
+  if (choice === "tfjs") return "tfjs";
+  if (choice === "auto" && await hardwareGpuAvailable()) {
+    await useBackend("webgpu");
+    return "tfjs";
+  }
+  if (await ortAvailable()) return "onnxruntime";
+  if (choice === "onnxruntime") {
+    throw new Error(
+      "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
+    );
+  }
+  return "tfjs";
+}
+
+/**
  * Creates the engine a choice names; `auto` prefers a hardware GPU, then onnxruntime,
  * then tfjs on the best backend available. A forced engine that cannot load is an error.
  *
@@ -205,16 +235,7 @@ export async function createEngine(
   choice: EngineChoice = "auto",
   ortOptions: EngineOptions = {},
 ): Promise<Engine> {
-  if (choice === "tfjs") return tfjsEngine(model);
-  if (choice === "auto" && await hardwareGpuAvailable()) {
-    await useBackend("webgpu");
-    return tfjsEngine(model);
-  }
-  if (await ortAvailable()) return await ortEngine(model, ortOptions);
-  if (choice === "onnxruntime") {
-    throw new Error(
-      "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
-    );
-  }
-  return tfjsEngine(model);
+  return await resolveEngine(choice) === "onnxruntime"
+    ? await ortEngine(model, ortOptions)
+    : tfjsEngine(model);
 }

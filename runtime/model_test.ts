@@ -6,7 +6,9 @@ import { getSpec, listArchitectures, withOptionB } from "../arch/presets.ts";
 import { countParams, planResNet } from "../arch/plan.ts";
 import { useBackend } from "./backend.ts";
 import type { WeightMap } from "../arch/weights.ts";
-import { relativeError } from "../tests/helpers.ts";
+import type { ResNetSpec } from "../arch/spec.ts";
+import { npy, relativeError } from "../tests/helpers.ts";
+import { readZooWeights } from "../convert/zoofile.ts";
 
 await useBackend("wasm");
 
@@ -28,6 +30,15 @@ const PARAMETER_COUNTS: Record<string, number> = {
   cifar_resnet44: 658_586,
   cifar_resnet56: 853_018,
   cifar_resnet110: 1_727_962,
+  // torchvision's Weights enums (num_params) and timm's (issue 18).
+  resnext50_32x4d: 25_028_904,
+  resnext101_32x8d: 88_791_336,
+  resnext101_64x4d: 83_455_272,
+  wide_resnet50_2: 68_883_240,
+  wide_resnet101_2: 126_886_696,
+  resnet26d: 16_014_408,
+  resnet50d: 25_576_264,
+  seresnet50: 28_088_024,
 };
 
 Deno.test("parameter counts match the source frameworks", () => {
@@ -123,6 +134,79 @@ Deno.test("folded inference equals the LayersModel within 1e-5", async () => {
   }
 });
 
+/** Small nets of each family option, so that the LayersModel runs in a second. */
+const SMALL = { widths: [8, 16, 24, 32], stemWidth: 16, depths: [1, 2, 1, 1] };
+const FAMILY_CASES: [string, ResNetSpec][] = [
+  ["resnext (groups 4, base width 16)", {
+    ...getSpec("resnext50_32x4d"),
+    ...SMALL,
+    groups: 4,
+    baseWidth: 16,
+  }],
+  ["wide (base width 128)", { ...getSpec("wide_resnet50_2"), ...SMALL }],
+  ["resnet-d (deep stem, pooled projections)", { ...getSpec("resnet50d"), ...SMALL }],
+  ["tiered stem, SE after the 3×3", {
+    ...getSpec("seresnet50"),
+    ...SMALL,
+    stem: "deepTiered",
+    attentionAt: "mid",
+    seDivisor: 1,
+    seReduction: 4,
+  }],
+  ["eca, 5 taps on 128 channels", { ...getSpec("ecaresnet50d"), ...SMALL }],
+  ["TF official v2 (basic, projection on every stage)", { ...getSpec("tf_resnet18_v2"), ...SMALL }],
+  ["BiT (GroupNorm, weight standardisation)", {
+    ...getSpec("resnetv2_50x1_bit"),
+    ...SMALL,
+    normGroups: 4,
+  }],
+];
+
+Deno.test("folded inference equals the LayersModel on the family's options", async () => {
+  for (const [what, spec] of FAMILY_CASES) {
+    // 40 pixels leave odd maps (5, 3) where pooled projections downsample.
+    const model = createModel(spec, { seed: 9, inputShape: [40, 40] });
+    randomiseStatistics(model.weights, 9);
+    const x = tf.randomNormal([2, 40, 40, 3], 0, 1, "float32", 5) as tf.Tensor4D;
+    const folded = await model.predict(x).data();
+    const reference = await (model.layersModel.predict(x) as tf.Tensor).data();
+    const rel = relativeError(folded, reference);
+    assert(rel < 1e-5, `${what}: relative difference ${rel}`);
+    model.dispose();
+  }
+});
+
+Deno.test("the TF-official v2 preset runs in both data formats with TF's layer names", async () => {
+  const last = createModel("tf_resnet18_v2", { seed: 3 });
+  randomiseStatistics(last.weights, 3);
+  const first = createModel("tf_resnet18_v2", {
+    weights: last.weights,
+    dataFormat: "channels_first",
+  });
+  const x = tf.randomNormal([1, 64, 64, 3], 0, 1, "float32", 6) as tf.Tensor4D;
+  const a = await last.predict(x).data();
+  const b = await first.predict(tf.transpose(x, [0, 3, 1, 2])).data();
+  assertEquals(a.length, 1001);
+  assert(relativeError(b, a) < 1e-6);
+  last.dispose();
+  first.dispose();
+  // The trainable LayersModel of a narrow TF-official v2, channels_first as TF on a GPU.
+  const narrow = createModel({ ...getSpec("tf_resnet18_v2"), ...SMALL }, {
+    seed: 4,
+    inputShape: [40, 40],
+    dataFormat: "channels_first",
+  });
+  const names = narrow.layersModel.layers.map((l) => l.name);
+  for (const name of ["conv_initial", "pool_initial", "block_layer1_block1_projection"]) {
+    assert(names.includes(name), name);
+  }
+  assert(names.includes("block_layer4_block1_conv2") && names.includes("final_dense"));
+  const nchw = tf.randomNormal([1, 3, 40, 40], 0, 1, "float32", 7) as tf.Tensor4D;
+  const layers = await (narrow.layersModel.predict(nchw) as tf.Tensor).data();
+  assert(relativeError(layers, await narrow.predict(nchw).data()) < 1e-5);
+  narrow.dispose();
+});
+
 Deno.test("the folded path does not leak tensors", () => {
   const model = createModel("cifar_resnet20");
   const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
@@ -190,4 +274,125 @@ Deno.test("cpu, wasm and webgpu agree within 1e-4", async () => {
   await useBackend("wasm");
   assert(relativeError(outputs.wasm, outputs.cpu) < 1e-4);
   assert(relativeError(outputs.webgpu, outputs.cpu) < 1e-4);
+});
+
+// --- Heads on pretrained weights --------------------------------------------------------------
+
+const BUNDLED = new URL("../models/cifar_resnet20.safetensors", import.meta.url).pathname;
+const FEATURES = new URL("../testdata/fixtures/features/", import.meta.url).pathname;
+
+/** The bundled ResNet-20's weights, and torch's inputs (two test images, NHWC) and features. */
+async function bundledWithReference() {
+  const file = readZooWeights(await Deno.readFile(BUNDLED), BUNDLED);
+  const input = await npy(`${FEATURES}resnet20_stages_input.npy`);
+  const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+  const x = tf.transpose(nchw, [0, 2, 3, 1]);
+  const pooled = await npy(`${FEATURES}resnet20_pooled.npy`);
+  return { file, x, pooled: pooled.data.subarray(0, 2 * 64) };
+}
+
+Deno.test("pretrained weights without their head: includeTop false gives torch's pooled features", async () => {
+  const { file, x, pooled } = await bundledWithReference();
+  const model = createModel(file.spec, {
+    weights: file.weights,
+    includeTop: false,
+    pooling: "avg",
+  });
+  assertEquals(model.weights.has("linear/kernel"), false);
+  const features = model.predict(x);
+  assertEquals(features.shape, [2, 64]);
+  const error = relativeError(await features.data(), pooled);
+  assert(error < 1e-4, `relative error ${error}`);
+  model.dispose();
+});
+
+Deno.test("classes: 2 keeps the pretrained backbone and starts a fresh, seeded 2-class head", async () => {
+  const { file, x, pooled } = await bundledWithReference();
+  const model = createModel(file.spec, { weights: file.weights, classes: 2, seed: 3 });
+  assertEquals(model.spec.classes, 2);
+  assertEquals(model.weights.get("linear/kernel")?.shape, [64, 2]);
+  assertEquals(
+    model.weights.get("layer3.2.conv2/kernel"),
+    file.weights.get("layer3.2.conv2/kernel"),
+  );
+  const again = createModel(file.spec, { weights: file.weights, classes: 2, seed: 3 });
+  const other = createModel(file.spec, { weights: file.weights, classes: 2, seed: 4 });
+  const kernel = (m: typeof model) => Array.from(m.weights.get("linear/kernel")!.data);
+  assertEquals(kernel(again), kernel(model));
+  assert(kernel(other).some((v, i) => v !== kernel(model)[i]));
+  // The logits are the pooled features through the new head.
+  const logits = await model.predict(x).data();
+  const w = model.weights.get("linear/kernel")!.data;
+  const expected = [0, 1].flatMap((n) =>
+    [0, 1].map((k) => {
+      let sum = 0;
+      for (let c = 0; c < 64; c++) sum += pooled[n * 64 + c] * w[c * 2 + k];
+      return sum;
+    })
+  );
+  assert(relativeError(logits, expected) < 1e-4);
+  // Ten classes, as the weights have: the pretrained head is kept.
+  const ten = createModel(file.spec, { weights: file.weights, classes: 10 });
+  assertEquals(ten.weights.get("linear/kernel"), file.weights.get("linear/kernel"));
+  for (const m of [model, again, other, ten]) m.dispose();
+});
+
+Deno.test("resetClassifier replaces the head, or removes it with 0", async () => {
+  const { file, x, pooled } = await bundledWithReference();
+  const model = createModel(file.spec, { weights: file.weights, labels: cifar10Names() });
+  assertEquals(model.predict(x).shape, [2, 10]);
+  model.resetClassifier(3, { seed: 1, labels: ["a", "b", "c"] });
+  assertEquals(model.predict(x).shape, [2, 3]);
+  assertEquals(model.spec.classes, 3);
+  assertEquals(model.labels, ["a", "b", "c"]);
+  assertEquals(model.layersModel.outputs[0].shape, [null, 3]);
+  model.resetClassifier(0);
+  const features = model.predict(x);
+  assertEquals(features.shape, [2, 64]);
+  assert(relativeError(await features.data(), pooled) < 1e-4);
+  assertEquals(model.labels, undefined);
+  assertThrows(() => model.resetClassifier(2, { labels: ["one"] }), RangeError, "1 names for 2");
+  model.dispose();
+});
+
+function cifar10Names(): string[] {
+  return ["airplane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+}
+
+Deno.test("weights that still do not fit are refused, naming the tensor", async () => {
+  const { file } = await bundledWithReference();
+  const deeper = assertThrows(() => createModel("cifar_resnet32", { weights: file.weights }));
+  assertEquals(
+    deeper.message,
+    "weights: missing tensor 'layer1.3.conv1/kernel' (shape [3,3,16,16])",
+  );
+  const stray = new Map(file.weights).set("extra/kernel", {
+    shape: [1],
+    data: new Float32Array(1),
+  });
+  const unexpected = assertThrows(() =>
+    createModel(file.spec, { weights: stray, includeTop: false })
+  );
+  assertEquals(unexpected.message, "weights: unexpected tensor 'extra/kernel'");
+  const seven = createModel(file.spec, { weights: file.weights, classes: 7 }).weights;
+  const head = assertThrows(() => createModel(file.spec, { weights: seven }));
+  assertEquals(
+    head.message,
+    "weights: tensor 'linear/kernel' has shape [64,7], expected [64,10] (a new classifier needs `classes`)",
+  );
+});
+
+Deno.test("a first predict inside tf.tidy compiles weights that outlive the tidy", async () => {
+  await useBackend("cpu");
+  const model = createModel("cifar_resnet20", { seed: 2 });
+  const features = createModel("cifar_resnet20", { seed: 2, features: {} });
+  const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+  const first = await tf.tidy(() => model.predict(x).clone()).data();
+  tf.tidy(() => features.predict(x));
+  const second = await model.predict(x).data();
+  assertEquals(Array.from(second), Array.from(first));
+  assertEquals(features.predict(x).length, 3);
+  model.dispose();
+  features.dispose();
+  await useBackend("wasm");
 });

@@ -14,7 +14,7 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { loadClassifier } from "../pipelines/load.ts";
 import { classifyImages } from "../pipelines/classify.ts";
 import { decodeImage } from "../vision/decode.ts";
-import { loadSharp } from "../vision/libvips.ts";
+import { imageName, writeCifarImages } from "../tools/cifar_image_folder.ts";
 import { splitImageRows } from "../vision/tiles.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
 import { readZooHeader } from "../convert/zoofile.ts";
@@ -74,12 +74,7 @@ const CHECKPOINTS = [
 Deno.test("float16 and int8 CIFAR-10 ResNets: top-1 within 0.1 and 0.5 points of float32, ½ and ¼ the size", async () => {
   const dir = await Deno.makeTempDir();
   const calibration = `${dir}/calibration`;
-  await Deno.mkdir(calibration);
-  const sharp = await loadSharp();
-  for (let i = 0; i < CALIBRATION; i++) {
-    await sharp(images[i].data, { raw: { width: 32, height: 32, channels: 3 } }).png()
-      .toFile(`${calibration}/${String(i).padStart(3, "0")}.png`);
-  }
+  await writeCifarImages(calibration, (i) => (i < CALIBRATION ? imageName(i) : null));
   const accuracy = JSON.parse(
     await Deno.readTextFile(here("../testdata/fixtures/cifar/accuracy.json")),
   ).models as Record<string, { correct: number }>;
