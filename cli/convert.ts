@@ -1,14 +1,14 @@
 /**
  * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--labels SET|FILE]
  * [--shortcut VARIANT] [--verify|--no-verify] [--dtype float32|float16|int8] [--calibrate
- * IMAGES…] [--preprocess NAME]`: a weights file to the zoo's own file (or an ONNX export) when
+ * IMAGES] [--preprocess NAME]`: a weights file to the zoo's own file (or an ONNX export) when
  * it matches a zoo spec, else a Keras network to a tfjs layers model in a folder. A source that
  * runs (an ONNX file in onnxruntime, a Keras model as its own graph) is run beside the converted
  * model on a small input before anything is written, and a disagreement is refused;
  * `--no-verify` skips that, `--verify` insists on onnxruntime. `--dtype` stores the weights in
- * half precision or int8; with `--calibrate` (files, folders or globs; more may follow SRC) an
- * int8 file also records activation ranges measured on those images, and then runs in int8 on
- * onnxruntime (an `.onnx` output is then an int8 QDQ graph).
+ * half precision or int8; with `--calibrate` (an image, a folder or a glob) an int8 file also
+ * records activation ranges measured on those images, and then runs in int8 on onnxruntime (an
+ * `.onnx` output is then an int8 QDQ graph).
  *
  * @example
  * ```ts
@@ -84,12 +84,11 @@ export const CONVERT = {
     "ResNet, found by the graph's structure; a Keras network outside the zoo becomes a tfjs " +
     "layers model in a folder.",
   operands: {
-    name: "SRC [IMAGES…]",
+    name: "SRC",
     meaning: "a weights file (.pth/.pt/.th, .onnx, .h5/.keras, model.json, .safetensors), a " +
-      "registry id or an architecture (its default weights, downloaded once); with --calibrate, " +
-      "more calibration images may follow",
+      "registry id or an architecture (its default weights, downloaded once)",
     min: 1,
-    max: Infinity,
+    max: 1,
   },
   flags: [
     {
@@ -144,9 +143,9 @@ export const CONVERT = {
       name: "calibrate",
       kind: "string",
       value: "IMAGES",
-      meaning: "with --dtype int8: images (files, folders or globs; more may follow SRC) to " +
-        "measure the activation ranges on, which makes the file run in int8 on onnxruntime. " +
-        "Use images the model will see, not the ones you evaluate it on",
+      meaning: "with --dtype int8: images to measure the activation ranges on (an image, a " +
+        "folder or a quoted glob), which makes the file run in int8 on onnxruntime. Use images " +
+        "like the ones the model will see, not the ones you evaluate it on",
     },
     {
       name: "preprocess",
@@ -162,7 +161,6 @@ export const CONVERT = {
   examples: [
     "denozoo convert resnet20-12fca82f.th --out r20.safetensors",
     "denozoo convert model.onnx --out model.safetensors --verify --labels names.txt",
-    "denozoo convert resnet50 --out resnet50.onnx     # resnet50.tv2_in1k, exported to ONNX",
     "denozoo convert resnet50 --out r50.int8.safetensors --dtype int8 --calibrate photos/",
   ],
   env: CACHE_ENVIRONMENT,
@@ -333,9 +331,9 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
 }
 
 /**
- * `--calibrate IMAGES…` (the flag's value and the operands after SRC): the int8 activation
- * ranges on those images, preprocessed as `--preprocess`, the source records, its registry entry
- * says, or its family's default.
+ * `--calibrate IMAGES` (an image, a folder or a glob): the int8 activation ranges on those
+ * images, preprocessed as `--preprocess`, the source records, its registry entry says, or its
+ * family's default.
  */
 async function calibrate(
   args: Args<typeof CONVERT>,
@@ -343,7 +341,7 @@ async function calibrate(
   recorded: () => Promise<PreprocessSpec | undefined>,
 ): Promise<Calibration | undefined> {
   if (args.calibrate === undefined) return undefined;
-  const files = await expandImageArgs([args.calibrate, ...args.operands.slice(1)]);
+  const files = await expandImageArgs([args.calibrate]);
   const preprocess = args.preprocess !== undefined
     ? PREPROCESS_PRESETS[args.preprocess]
     : (await recorded()) ?? defaultPreprocess(model.spec);

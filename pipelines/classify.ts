@@ -22,6 +22,7 @@ import type { PreprocessSpec } from "../arch/preprocess.ts";
 import type { Tensor4D } from "../runtime/tensor.ts";
 import { preprocessImages, scaleImages } from "../vision/preprocess.ts";
 import { decodeForModel } from "../vision/decode.ts";
+import { decodeAhead, type DecodedInput } from "../vision/decode_pool.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
 
 /**
@@ -187,7 +188,8 @@ export interface ClassifyOptions {
 }
 
 /**
- * Decodes, batches and classifies image files, streaming results batch by batch.
+ * Decodes, batches and classifies image files, streaming results batch by batch. Beyond one
+ * batch, files decode in a worker while the model runs (see `decodeAhead`).
  *
  * @example
  * ```ts
@@ -208,23 +210,48 @@ export async function classifyFiles(
 ): Promise<ImageResult[]> {
   const batch = Math.max(1, options.batch ?? 16);
   const results: ImageResult[] = [];
-  for (let start = 0; start < paths.length; start += batch) {
-    const chunk = paths.slice(start, start + batch);
-    // Each file is decoded straight to the model's input size (see decodeForModel).
-    const inputs = await Promise.all(
-      chunk.map(async (p) => decodeForModel(await Deno.readFile(p), p, classifier.preprocess)),
-    );
-    const { width, height } = inputs[0];
-    const x = tf.tensor4d(scaleImages(inputs, classifier.preprocess), [
-      inputs.length,
-      height,
-      width,
-      3,
-    ]);
+  let chunk: RgbImage[] = [];
+  const flush = async () => {
+    const { width, height } = chunk[0];
+    const shape: [number, number, number, number] = [chunk.length, height, width, 3];
+    const x = tf.tensor4d(scaleImages(chunk, classifier.preprocess), shape);
     const predictions = await classifyBatch(classifier, x, options.top ?? 5);
-    const batchResults = chunk.map((image, i) => ({ image, predictions: predictions[i] }));
+    const batchResults = predictions.map((p, i) => ({
+      image: paths[results.length + i],
+      predictions: p,
+    }));
     results.push(...batchResults);
+    chunk = [];
     options.onBatch?.(batchResults, results.length, paths.length);
+  };
+  for await (const item of decodedInputs(paths, classifier.preprocess, batch)) {
+    // A worker's failure comes as its message, which names the file.
+    if ("error" in item) throw new Error(item.error);
+    chunk.push(item.image);
+    if (chunk.length === batch) await flush();
   }
+  if (chunk.length) await flush();
   return results;
+}
+
+/**
+ * Each file decoded straight to the model's input size (`decodeForModel`), in input order. One
+ * batch's worth decodes here, all at once; more decode in a worker, two batches ahead of the one
+ * being classified, so that decoding goes on while onnxruntime holds this thread.
+ */
+async function* decodedInputs(
+  paths: string[],
+  spec: PreprocessSpec,
+  batch: number,
+): AsyncGenerator<DecodedInput> {
+  if (paths.length > batch) {
+    yield* decodeAhead(paths, spec, { ahead: 2 * batch });
+    return;
+  }
+  yield* await Promise.all(
+    paths.map(async (path) => ({
+      path,
+      image: await decodeForModel(await Deno.readFile(path), path, spec),
+    })),
+  );
 }

@@ -34,7 +34,8 @@ import { scaleImages } from "../vision/preprocess.ts";
  * @param weights Its float32 weights.
  * @param files Calibration images, in the order run (it enters the fingerprint).
  * @param preprocess The weights' preprocessing.
- * @param batch Images per forward pass (default 16).
+ * @param batch Images per forward pass (default 2: every activation of a batch comes back from
+ *   onnxruntime at once, about 150 MB per 224×224 image for a ResNet-50).
  * @returns The calibration: ranges, image count, and the SHA-256 of the images' SHA-256 digests.
  * @throws {RangeError} Without files. {ZooFormatError} For a file that is no image.
  *
@@ -52,7 +53,7 @@ export async function calibrateOnFiles(
   weights: WeightMap,
   files: string[],
   preprocess: PreprocessSpec,
-  batch = 16,
+  batch = 2,
 ): Promise<Calibration> {
   if (files.length === 0) throw new RangeError("calibration needs at least one image");
   const digests: string[] = [];

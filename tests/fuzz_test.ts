@@ -269,11 +269,16 @@ Deno.test("JPEG and PNG: headers claiming more pixels than the data can hold are
     "big.jpg",
     "JPEG image is 10000×65000 = 650000000 pixels, more than the 100000000 allowed",
   );
-  // 30000×1000 is within the limit, and its header's CRC is right: the 132-byte IDAT runs out.
+  // 30000×1000 is within the limit and the header's CRC is right, but 178 bytes cannot hold
+  // those pixels: refused from the header, as a decompression bomb.
   const png = fixture("images/png_rgb8.png");
   const claims = patched(png, { 18: 0x75, 19: 0x30, 22: 0x03, 23: 0xe8 });
   new DataView(claims.buffer).setUint32(29, crc32(claims.subarray(12, 29)));
-  await assertRefusedQuickly(() => decodeImage(claims, "big.png"), "big.png", "invalid PNG image");
+  await assertRefusedQuickly(
+    () => decodeImage(claims, "big.png"),
+    "big.png",
+    "PNG header claims 30000×1000 pixels, more than 16384 per byte of its 178-byte file",
+  );
 });
 
 Deno.test("libvips: a CIELab TIFF that overflowed sharp's stack decodes; an empty 83-MP GIF screen is refused", async () => {

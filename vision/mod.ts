@@ -23,3 +23,4 @@ export { splitImageRows } from "./tiles.ts";
 export { type CropPlan, planCrop } from "./geometry.ts";
 export { resizeAndCrop } from "./resample.ts";
 export { preprocessImages, scaleImages } from "./preprocess.ts";
+export { decodeAhead, type DecodeAheadOptions, type DecodedInput } from "./decode_pool.ts";
