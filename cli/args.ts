@@ -40,7 +40,7 @@ export function parseArgv(argv: string[]) {
       "input-layout",
       "threads",
     ],
-    boolean: ["json", "verify", "help"],
+    boolean: ["json", "json-array", "verify", "help"],
     alias: { h: "help", o: "out", m: "model" },
   });
 }

@@ -1,7 +1,8 @@
 /**
- * `predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc]
- * [--backend …]`: logits of a batch stored as `.npy`, from a zoo ResNet or any Keras/ONNX
- * network run from its own graph.
+ * `predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc] [--batch 16]
+ * [--engine …] [--backend …]`: logits of inputs stored as `.npy`, from a zoo ResNet or any
+ * Keras/ONNX network run from its own graph, streamed from the input file to the output file
+ * batch by batch.
  *
  * @example
  * ```ts
@@ -21,15 +22,24 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { type Args, backend, option, UsageError } from "./args.ts";
-import { resolveBytes } from "../pipelines/resolve.ts";
-import { createModel } from "../runtime/model.ts";
-import { readNpy, writeNpy } from "../formats/npy.ts";
-import { readWholeFile, writeAtomically } from "../formats/files.ts";
+import { type Args, backend, engine, option, positiveInt, UsageError } from "./args.ts";
+import { resolveModel } from "../pipelines/resolve.ts";
+import { openEngine } from "../pipelines/model_engine.ts";
+import { type Engine, prefersOrt } from "../runtime/engine.ts";
+import {
+  BatchTooLargeError,
+  type InputLayout,
+  inputMismatch,
+  isOutOfMemory,
+} from "../runtime/input_check.ts";
+import { npyHeader, type NpyRows, openNpy } from "../formats/npy.ts";
+import type { NamedTensor } from "../formats/tensor.ts";
+import { writeAtomically } from "../formats/files.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 /**
- * Runs `predict`.
+ * Runs `predict`: the input is read, run and written `--batch` rows at a time (default 16), so
+ * memory depends on the batch, not on how many rows the file holds.
  *
  * @example
  * ```ts
@@ -51,33 +61,106 @@ export async function predict(args: Args): Promise<void> {
   if (layout !== "nchw" && layout !== "nhwc") {
     throw new UsageError(`--input-layout must be nchw or nhwc, got '${layout}'`);
   }
-  await backend(args, true);
-  const input = readNpy(await Deno.readFile(inputPath), inputPath);
-  if (input.shape.length !== 4) {
-    throw new ZooFormatError(inputPath, `expected a 4-D input, got shape [${input.shape}]`);
+  const batch = positiveInt(args, "batch", 16);
+  const choice = engine(args);
+  using input = await openNpy(inputPath);
+  if (input.shape[0] === 0) throw new ZooFormatError(inputPath, "holds no rows to predict");
+  const resolved = await resolveModel(weightsPath);
+  // A Keras graph runs on tfjs whatever `auto` prefers.
+  const onTfjs = resolved.kind === "graph" && !resolved.onnx || !(await prefersOrt(choice));
+  await backend(args, onTfjs);
+  const opened = await openEngine(resolved, {
+    engine: choice,
+    ortOptimization: input.shape[0] <= batch ? "extended" : "all",
+  });
+  let failure: unknown;
+  try {
+    const mismatch = inputMismatch(
+      input.shape,
+      layout,
+      opened.channels,
+      (other) => `pass --input-layout ${other}`,
+    );
+    if (mismatch) throw new ZooFormatError(inputPath, mismatch);
+    const shape: number[] = [];
+    await writeAtomically(outputPath, outputRows(input, opened.engine, layout, batch, shape));
+    const name = resolved.kind === "zoo"
+      ? resolved.model.spec.name
+      : `${resolved.name} (its own graph)`;
+    console.log(`${name}: wrote logits [${shape}] to ${outputPath}`);
+    console.error(`engine: ${opened.engine.name}`);
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    if (!isOutOfMemory(failure)) await opened.engine.dispose();
   }
-  const data = input.data instanceof Float32Array
-    ? input.data
-    : Float32Array.from(input.data as ArrayLike<number>);
-  const x = tf.tensor4d(data, input.shape as [number, number, number, number]);
-  const { name, y } = await runModel(weightsPath, x, layout);
-  await writeAtomically(outputPath, writeNpy(y.shape, (await y.data()) as Float32Array));
-  console.log(`${name}: wrote logits [${y.shape}] to ${outputPath}`);
 }
 
-/** Runs a zoo ResNet, or any Keras/ONNX graph, on a batch in the given layout. */
-async function runModel(path: string, x: tf.Tensor4D, layout: "nchw" | "nhwc") {
-  const resolved = await resolveBytes(await readWholeFile(path), path);
-  if (resolved.kind === "zoo") {
-    const model = createModel(resolved.model.spec, {
-      weights: resolved.model.weights,
-      dataFormat: layout === "nchw" ? "channels_first" : "channels_last",
-    });
-    return { name: resolved.model.spec.name, y: model.predict(x) };
+/**
+ * The output `.npy` file, batch by batch: its header once the first batch tells the output's
+ * shape (also written into `shape`), then each batch's rows as they are computed.
+ */
+async function* outputRows(
+  input: NpyRows,
+  engine: Engine,
+  layout: InputLayout,
+  batch: number,
+  shape: number[],
+): AsyncGenerator<Uint8Array> {
+  const rows = input.shape[0];
+  for (let start = 0; start < rows; start += batch) {
+    const count = Math.min(batch, rows - start);
+    const data = float32(await input.readRows(start, count));
+    const y = await runBatch(engine, data, [count, ...input.shape.slice(1)], layout);
+    const values = (await y.data()) as Float32Array;
+    if (start === 0) {
+      shape.push(rows, ...y.shape.slice(1));
+      yield npyHeader(shape);
+    }
+    y.dispose();
+    yield new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   }
-  const graph = await resolved.load();
-  const input = graph.layout === layout
-    ? x
-    : tf.transpose(x, layout === "nchw" ? [0, 2, 3, 1] : [0, 3, 1, 2]);
-  return { name: `${path} (its own graph)`, y: graph.predict(input as tf.Tensor4D) };
+}
+
+/** Rows as float32, whatever the file stores. */
+function float32(data: NamedTensor["data"]): Float32Array {
+  if (data instanceof Float32Array) return data;
+  return data instanceof BigInt64Array ? Float32Array.from(data, Number) : Float32Array.from(data);
+}
+
+/** One batch through the engine (which takes NHWC); running out of memory names the batch. */
+async function runBatch(
+  engine: Engine,
+  data: Float32Array,
+  shape: number[],
+  layout: InputLayout,
+): Promise<tf.Tensor> {
+  const x = tf.tidy(() => {
+    const t = tf.tensor4d(data, shape as [number, number, number, number]);
+    return layout === "nchw" ? tf.transpose(t, [0, 2, 3, 1]) : t;
+  });
+  let y: tf.Tensor;
+  try {
+    y = await engine.predict(x);
+  } catch (error) {
+    if (error instanceof BatchTooLargeError) {
+      x.dispose();
+      throw new Error(
+        `a batch of ${shape[0]} would run ${engine.name} out of memory: ` +
+          `lower --batch to at most ${error.maxBatch}`,
+      );
+    }
+    if (!isOutOfMemory(error)) {
+      x.dispose();
+      throw error;
+    }
+    // Nothing is disposed: a wasm heap that ran out is no longer usable.
+    throw new Error(
+      `out of memory running a batch of ${shape[0]} on ${engine.name}: ` +
+        `lower --batch (try --batch ${Math.max(1, Math.floor(shape[0] / 4))})`,
+    );
+  }
+  x.dispose();
+  return y;
 }

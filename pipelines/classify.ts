@@ -1,6 +1,8 @@
 /**
- * Image classification on top of a zoo model: preprocessing as the weights expect,
- * a forward pass, softmax and labelled top-k.
+ * Image classification on top of a zoo model: preprocessing as the weights expect, a forward
+ * pass, softmax (unless the model ends in one) and labelled top-k. Files stream through in
+ * batches: a file that cannot be read or decoded becomes a result with an `error`, never a lost
+ * batch, and results arrive in input order as their batch finishes.
  *
  * @example
  * ```ts
@@ -20,8 +22,10 @@ import type { Tensor2D } from "../runtime/tensor.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
-import { decodeImage } from "../vision/decode.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
+import type { GraphOutputs } from "../graph/graph_model.ts";
+import { isOutOfMemory } from "../runtime/input_check.ts";
+import { type DecodedFile, decodeFiles, type DecodeStage } from "./decode_stage.ts";
 
 /**
  * A model with what it takes to turn images into labels.
@@ -46,6 +50,11 @@ export interface Classifier {
   preprocess: PreprocessSpec;
   /** Class names, by output index. */
   labels: readonly string[];
+  /**
+   * What the model outputs: `logits` (default) are softmaxed into probabilities;
+   * `probabilities` (a graph that ends in a softmax) are reported as they are.
+   */
+  outputs?: GraphOutputs;
 }
 
 /**
@@ -67,7 +76,7 @@ export interface Prediction {
   index: number;
   /** Class name. */
   label: string;
-  /** Softmax probability. */
+  /** Probability: the softmax of the model's logits, or its own softmax output. */
   probability: number;
 }
 
@@ -87,12 +96,15 @@ export interface Prediction {
 export interface ImageResult {
   /** The image's path (or a caller's label for in-memory images). */
   image: string;
-  /** Best classes first. */
+  /** Best classes first; empty when the image failed. */
   predictions: Prediction[];
+  /** Why the file could not be classified (a message that starts with its path). */
+  error?: string;
 }
 
 /**
- * Top-k labelled predictions for a batch of logits.
+ * Top-k labelled predictions for a batch of logits (or of probabilities, which are not
+ * softmaxed again).
  *
  * @example
  * ```ts
@@ -107,9 +119,10 @@ export async function topK(
   logits: Tensor2D,
   k: number,
   labels: readonly string[],
+  outputs: GraphOutputs = "logits",
 ): Promise<Prediction[][]> {
   const { values, indices } = tf.tidy(() =>
-    tf.topk(tf.softmax(logits), Math.min(k, logits.shape[1]))
+    tf.topk(outputs === "probabilities" ? logits : tf.softmax(logits), Math.min(k, logits.shape[1]))
   );
   // Asynchronous reads: WebGPU cannot read back synchronously in Deno.
   const p = (await values.array()) as number[][];
@@ -121,16 +134,33 @@ export async function topK(
 }
 
 /**
+ * Options of {@link classifyImages}.
+ *
+ * @example
+ * ```ts
+ * import type { ClassifyImagesOptions } from "./classify.ts";
+ * const options: ClassifyImagesOptions = { top: 3 };
+ * console.log(options.top); // 3
+ * ```
+ */
+export interface ClassifyImagesOptions {
+  /** How many classes per image (default 5). */
+  top?: number;
+}
+
+/**
  * Classifies decoded images in one batch.
+ *
+ * @throws {TypeError} When `options` is not an options object.
+ * @throws {RangeError} When `top` is not a positive integer.
  *
  * @example
  * ```ts
  * import { loadClassifier } from "./load.ts";
- * import { decodeImage } from "../vision/decode.ts";
- * const path = "testdata/images/cat.jpg";
+ *  * const path = "testdata/images/cat.jpg";
  * const image = await decodeImage(await Deno.readFile(path), path);
  * const classifier = await loadClassifier();
- * const [predictions] = await classifyImages(classifier, [image], 1);
+ * const [predictions] = await classifyImages(classifier, [image], { top: 1 });
  * console.log(predictions[0].label); // "cat"
  * await classifier.engine.dispose();
  * ```
@@ -138,18 +168,32 @@ export async function topK(
 export async function classifyImages(
   classifier: Classifier,
   images: RgbImage[],
-  top = 5,
+  options: ClassifyImagesOptions = {},
 ): Promise<Prediction[][]> {
+  checkOptions("classifyImages", options);
   const x = preprocessImages(images, classifier.preprocess);
-  const logits = (await classifier.engine.predict(x)) as Tensor2D;
+  let logits: Tensor2D;
+  try {
+    logits = (await classifier.engine.predict(x)) as Tensor2D;
+  } catch (error) {
+    if (!isOutOfMemory(error)) {
+      x.dispose();
+      throw error;
+    }
+    // Nothing is disposed: a wasm heap that ran out is no longer usable.
+    throw new Error(
+      `out of memory running a batch of ${images.length} images on ${classifier.engine.name}: ` +
+        `lower the batch size (--batch, or the batch option) below ${images.length}`,
+    );
+  }
   x.dispose();
-  const result = await topK(logits, top, classifier.labels);
+  const result = await topK(logits, options.top ?? 5, classifier.labels, classifier.outputs);
   logits.dispose();
   return result;
 }
 
 /**
- * Options of {@link classifyFiles}.
+ * Options of {@link classifyFiles} and {@link classifyStream}.
  *
  * @example
  * ```ts
@@ -162,17 +206,94 @@ export async function classifyImages(
  * await classifier.engine.dispose();
  * ```
  */
-export interface ClassifyOptions {
-  /** How many classes per image (default 5). */
-  top?: number;
-  /** Images per forward pass (default 16). */
+export interface ClassifyOptions extends ClassifyImagesOptions {
+  /** Images per forward pass (default 16); memory grows with it, not with the file count. */
   batch?: number;
-  /** Called with each batch's results as soon as they are ready. */
+  /** Called with each batch's results, failures included, in input order, as soon as they are ready. */
   onBatch?: (results: ImageResult[], done: number, total: number) => void;
+  /** How files become images (default {@link decodeFiles}: read and decode one at a time). */
+  decode?: DecodeStage;
+}
+
+/** Refuses options that are not an options object, or whose counts are not positive integers. */
+function checkOptions(fn: string, options: ClassifyOptions): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError(
+      `${fn} takes an options object such as { top: 5 }, got ${JSON.stringify(options)}`,
+    );
+  }
+  for (const name of ["top", "batch"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      throw new RangeError(
+        `${fn}: ${name} must be a positive integer, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+}
+
+/** The loop under {@link classifyStream}: each batch's results, failures in their places. */
+async function* classifyBatches(
+  classifier: Classifier,
+  paths: readonly string[],
+  options: ClassifyOptions,
+): AsyncGenerator<ImageResult[]> {
+  const batch = options.batch ?? 16;
+  let pending: DecodedFile[] = [];
+  let images = 0;
+  const flush = async (): Promise<ImageResult[]> => {
+    const decoded = pending.flatMap((file) => "image" in file ? [file.image] : []);
+    const predictions = decoded.length
+      ? await classifyImages(classifier, decoded, { top: options.top })
+      : [];
+    let next = 0;
+    const results = pending.map((file): ImageResult =>
+      "image" in file
+        ? { image: file.path, predictions: predictions[next++] }
+        : { image: file.path, predictions: [], error: file.error }
+    );
+    pending = [];
+    images = 0;
+    return results;
+  };
+  for await (const file of (options.decode ?? decodeFiles)(paths)) {
+    pending.push(file);
+    if ("image" in file && ++images === batch) yield await flush();
+  }
+  if (pending.length) yield await flush();
 }
 
 /**
- * Decodes, batches and classifies image files, streaming results batch by batch.
+ * Classifies image files batch by batch, yielding one result per path in input order as its
+ * batch finishes. A file that cannot be read or decoded yields a result with an `error` (the
+ * others are classified all the same); the images held at once are one batch. An error of
+ * the model itself (out of memory, say) ends the stream.
+ *
+ * @example
+ * ```ts
+ * import { loadClassifier } from "./load.ts";
+ * const classifier = await loadClassifier();
+ * for await (const result of classifyStream(classifier, ["testdata/images/cat.jpg", "nope.jpg"], { top: 1 })) {
+ *   console.log(result.image, result.error ?? result.predictions[0].label);
+ * }
+ * // testdata/images/cat.jpg cat
+ * // nope.jpg nope.jpg: No such file or directory (os error 2): readfile 'nope.jpg'
+ * await classifier.engine.dispose();
+ * ```
+ */
+export async function* classifyStream(
+  classifier: Classifier,
+  paths: readonly string[],
+  options: ClassifyOptions = {},
+): AsyncGenerator<ImageResult> {
+  checkOptions("classifyStream", options);
+  for await (const results of classifyBatches(classifier, paths, options)) yield* results;
+}
+
+/**
+ * Decodes, batches and classifies image files: one result per path, in input order, a file
+ * that cannot be read or decoded being a result with an `error`. `onBatch` sees each batch's
+ * results as soon as they are ready.
  *
  * @example
  * ```ts
@@ -191,17 +312,11 @@ export async function classifyFiles(
   paths: string[],
   options: ClassifyOptions = {},
 ): Promise<ImageResult[]> {
-  const batch = Math.max(1, options.batch ?? 16);
-  const results: ImageResult[] = [];
-  for (let start = 0; start < paths.length; start += batch) {
-    const chunk = paths.slice(start, start + batch);
-    const images = await Promise.all(
-      chunk.map(async (p) => decodeImage(await Deno.readFile(p), p)),
-    );
-    const predictions = await classifyImages(classifier, images, options.top ?? 5);
-    const batchResults = chunk.map((image, i) => ({ image, predictions: predictions[i] }));
-    results.push(...batchResults);
-    options.onBatch?.(batchResults, results.length, paths.length);
+  checkOptions("classifyFiles", options);
+  const all: ImageResult[] = [];
+  for await (const results of classifyBatches(classifier, paths, options)) {
+    all.push(...results);
+    options.onBatch?.(results, all.length, paths.length);
   }
-  return results;
+  return all;
 }

@@ -21,10 +21,7 @@ import type { ResNetSpec } from "../arch/spec.ts";
 import { type LabelSet, labelsFor } from "../arch/labels.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { defaultLabelSet, defaultPreprocess } from "../arch/defaults.ts";
-import { tfjsEngineName } from "../runtime/backend.ts";
-import { createModel } from "../runtime/model.ts";
 import {
-  createEngine,
   type Engine,
   type EngineChoice,
   ortEngineFromOnnx,
@@ -32,7 +29,8 @@ import {
 } from "../runtime/engine.ts";
 import type { Classifier } from "./classify.ts";
 import { cachedOnnxExport, isRegistryId, pullWeights } from "./pull.ts";
-import { type GraphResolution, resolveModel } from "./resolve.ts";
+import { resolveModel } from "./resolve.ts";
+import { openEngine } from "./model_engine.ts";
 
 /**
  * Options of {@link loadClassifier}.
@@ -73,27 +71,7 @@ function zooClassifier(
     engine,
     preprocess: options.preprocess ?? info.preprocess ?? defaultPreprocess(spec),
     labels: labelsFor(options.labels ?? info.labels ?? defaultLabelSet(spec.classes)),
-  };
-}
-
-/** A network's own graph on tfjs, as a classifier. */
-async function graphClassifier(
-  resolved: GraphResolution,
-  options: LoadOptions,
-): Promise<Classifier> {
-  const graph = await resolved.load();
-  const nchw = graph.layout === "nchw";
-  return {
-    name: resolved.name,
-    engine: {
-      name: tfjsEngineName(),
-      // Classification hands over NHWC; ONNX graphs take their declared NCHW.
-      predict: (x) =>
-        Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
-      dispose: () => Promise.resolve(graph.dispose()),
-    },
-    preprocess: options.preprocess ?? defaultPreprocess(),
-    labels: labelsFor(options.labels ?? defaultLabelSet(graph.classes)),
+    outputs: "logits",
   };
 }
 
@@ -131,15 +109,21 @@ export async function loadClassifier(
     );
   }
   const resolved = await resolveModel(source, { progress: options.progress });
-  if (resolved.kind === "graph") return await graphClassifier(resolved, options);
-  const { spec, weights } = resolved.model;
-  const info = await resolved.info();
-  const model = createModel(spec, { weights });
-  return zooClassifier(
-    resolved.name,
-    spec,
-    info,
-    await createEngine(model, engine, ortOptions),
-    options,
-  );
+  const opened = await openEngine(resolved, { engine, ortOptimization: options.ortOptimization });
+  if (resolved.kind === "zoo") {
+    return zooClassifier(
+      resolved.name,
+      resolved.model.spec,
+      await resolved.info(),
+      opened.engine,
+      options,
+    );
+  }
+  return {
+    name: resolved.name,
+    engine: opened.engine,
+    preprocess: options.preprocess ?? defaultPreprocess(),
+    labels: labelsFor(options.labels ?? defaultLabelSet(opened.classes)),
+    outputs: opened.outputs,
+  };
 }

@@ -62,6 +62,8 @@ export interface GraphResolution {
   name: string;
   /** Why the file is none of the zoo's ResNets. */
   reason: NotZooResNetError;
+  /** The file's bytes when it is an ONNX graph, which onnxruntime can run as it is. */
+  onnx?: Uint8Array;
   /**
    * Loads the file's own graph to run on tfjs. On demand: converting the network reads the
    * file with the Keras reader instead, and an ONNX graph is not converted at all.
@@ -110,6 +112,7 @@ export async function resolveBytes(
       kind: "graph",
       name: source,
       reason: error,
+      ...(detectFormat(bytes, source) === "onnx" ? { onnx: bytes } : {}),
       load: () => loadGraphModel(bytes, source),
     };
   }

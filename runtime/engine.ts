@@ -85,7 +85,9 @@ export function tfjsEngine(model: ZooModel): Engine {
     // Compile every shader once at load: WebGPU caches pipelines per shape, so later
     // calls of the same size reuse them (about 17 s for ResNet-50 on a software adapter).
     const size = defaultInputSize(model.spec);
-    tf.tidy(() => model.predict(tf.zeros([1, size, size, 3])));
+    tf.tidy(() => {
+      model.predict(tf.zeros([1, size, size, 3]));
+    });
   }
   return {
     name: tfjsEngineName(),
@@ -150,7 +152,8 @@ export async function ortEngineFromOnnx(
 }
 
 /**
- * Whether a choice resolves to onnxruntime here (forced, or `auto` without a hardware GPU).
+ * Whether a choice resolves to onnxruntime here: forced, or `auto` without a hardware GPU when
+ * onnxruntime's addon loads. A forced onnxruntime that cannot load is an error.
  *
  * @example
  * ```ts
@@ -160,7 +163,13 @@ export async function ortEngineFromOnnx(
 export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
   if (choice === "tfjs") return false;
   if (choice === "auto" && await hardwareGpuAvailable()) return false;
-  return choice === "onnxruntime" || await ortAvailable();
+  if (await ortAvailable()) return true;
+  if (choice === "onnxruntime") {
+    throw new Error(
+      "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
+    );
+  }
+  return false;
 }
 
 /**
@@ -181,16 +190,7 @@ export async function createEngine(
   choice: EngineChoice = "auto",
   ortOptions: OrtSessionOptions = {},
 ): Promise<Engine> {
-  if (choice === "tfjs") return tfjsEngine(model);
-  if (choice === "auto" && await hardwareGpuAvailable()) {
-    await useBackend("webgpu");
-    return tfjsEngine(model);
-  }
-  if (await ortAvailable()) return await ortEngine(model, ortOptions);
-  if (choice === "onnxruntime") {
-    throw new Error(
-      "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
-    );
-  }
+  if (await prefersOrt(choice)) return await ortEngine(model, ortOptions);
+  if (choice === "auto" && await hardwareGpuAvailable()) await useBackend("webgpu");
   return tfjsEngine(model);
 }

@@ -51,6 +51,11 @@ type Step =
 export interface InferenceGraph {
   /** Runs the graph on an NHWC float32 batch and returns its output (logits or features). */
   run(x: Tensor4D): Tensor;
+  /**
+   * The most bytes of activations (input included) that {@link InferenceGraph.run} holds at
+   * once for one image of this height and width: what a batch costs per image.
+   */
+  peakBytesPerImage(height: number, width: number): number;
   /** Frees the uploaded weights. */
   dispose(): void;
 }
@@ -81,8 +86,10 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   // Each node's value lives at the index of the step that produces it; folded nodes alias.
   const steps: Step[] = [];
   const tensors: Tensor[] = [];
+  // Kept: a first `predict` inside a caller's `tf.tidy` compiles the graph there, and the
+  // tidy must not take the weights with it.
   const keep = <T extends Tensor>(t: T): T => {
-    tensors.push(t);
+    tensors.push(tf.keep(t));
     return t;
   };
   plan.nodes.forEach((node, index) => {
@@ -161,21 +168,135 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
     }
   });
 
-  const run = (x: Tensor4D): Tensor =>
-    tf.tidy(() => {
-      const values: Tensor[] = [];
-      const at = (i: number) => (i < 0 ? x : values[i]);
-      for (const step of steps) values.push(execute(step, at));
-      return values[plan.output];
-    });
-  return { run, dispose: () => tf.dispose(tensors) };
+  const roots = steps.map((_, i) => resolveAlias(steps, i));
+  const release = releaseSchedule(steps, plan.output);
+  const run = (x: Tensor4D): Tensor => {
+    // Each step in its own tidy, and each value freed after its last reader: one batch holds a
+    // few activations at a time, not every layer's.
+    const values: (Tensor | null)[] = [];
+    const at = (i: number) => (roots[i] < 0 ? x : values[roots[i]]!);
+    try {
+      steps.forEach((step, i) => {
+        values.push(step.op === "alias" ? null : tf.tidy(() => execute(step, at)));
+        for (const done of release[i]) {
+          values[done]!.dispose();
+          values[done] = null;
+        }
+      });
+      return at(plan.output);
+    } catch (error) {
+      tf.dispose(values.filter((v): v is Tensor => v !== null));
+      throw error;
+    }
+  };
+  return {
+    run,
+    peakBytesPerImage: (height, width) => peakElements(steps, release, [height, width, 3]) * 4,
+    dispose: () => tf.dispose(tensors),
+  };
 }
 
-function execute(step: Step, at: (i: number) => Tensor): Tensor {
+/** An activation's shape for one image: height, width, channels (1, 1, features once pooled). */
+type ImageShape = [number, number, number];
+
+/** The shape a step outputs for one image, from the shapes of what it reads. */
+function stepShape(
+  step: Exclude<Step, { op: "alias" }>,
+  at: (i: number) => ImageShape,
+): ImageShape {
+  const out = (size: number, kernel: number, stride: number, pad: number) =>
+    Math.floor((size + 2 * pad - kernel) / stride) + 1;
+  switch (step.op) {
+    case "conv": {
+      const [h, w] = at(step.input);
+      const [kernel, , , channels] = step.filter.shape;
+      return [
+        out(h, kernel, step.stride, step.pad),
+        out(w, kernel, step.stride, step.pad),
+        channels,
+      ];
+    }
+    case "maxpool": {
+      const [h, w, c] = at(step.input);
+      if (step.padding === "same") {
+        return [Math.ceil(h / step.stride), Math.ceil(w / step.stride), c];
+      }
+      return [out(h, step.size, step.stride, 1), out(w, step.size, step.stride, 1), c];
+    }
+    case "subsample": {
+      const [h, w, c] = at(step.input);
+      return [Math.ceil(h / step.stride), Math.ceil(w / step.stride), c];
+    }
+    case "padChannels": {
+      const [h, w, c] = at(step.input);
+      return [h, w, c + step.before + step.after];
+    }
+    case "add":
+      return at(step.inputs[0]);
+    case "globalPool":
+      return [1, 1, at(step.input)[2]];
+    case "dense":
+      return [1, 1, step.kernel.shape[1]];
+    default:
+      return at(step.input);
+  }
+}
+
+/** The most elements alive at once while `run` executes the steps for one image. */
+function peakElements(steps: Step[], release: number[][], input: ImageShape): number {
+  const shapes: ImageShape[] = [];
+  const at = (i: number) => {
+    const root = resolveAlias(steps, i);
+    return root < 0 ? input : shapes[root];
+  };
+  const size = ([h, w, c]: ImageShape) => h * w * c;
+  let alive = size(input);
+  let peak = alive;
+  steps.forEach((step, i) => {
+    if (step.op === "alias") {
+      shapes.push(at(step.input));
+      return;
+    }
+    shapes.push(stepShape(step, at));
+    alive += size(shapes[i]);
+    peak = Math.max(peak, alive);
+    for (const done of release[i]) alive -= size(shapes[done]);
+  });
+  return peak;
+}
+
+/** The step whose tensor a node's value is: aliases followed back (-1 for the input). */
+function resolveAlias(steps: Step[], index: number): number {
+  let i = index;
+  for (let step = steps[i]; i >= 0 && step.op === "alias"; step = steps[i]) i = step.input;
+  return i;
+}
+
+/**
+ * For each step, the steps whose tensors it reads for the last time (aliases resolved): what
+ * `run` frees once the step is done. The output is never freed.
+ */
+function releaseSchedule(steps: Step[], output: number): number[][] {
+  const lastReader = new Map<number, number>();
+  steps.forEach((step, i) => {
+    if (step.op === "alias") return;
+    const inputs = step.op === "add" ? step.inputs : [step.input];
+    for (const input of inputs) lastReader.set(resolveAlias(steps, input), i);
+  });
+  // A value nothing reads goes as soon as it is made.
+  steps.forEach((step, i) => {
+    if (step.op !== "alias" && !lastReader.has(i)) lastReader.set(i, i);
+  });
+  lastReader.delete(resolveAlias(steps, output));
+  lastReader.delete(-1);
+  const release = steps.map((): number[] => []);
+  for (const [produced, reader] of lastReader) release[reader].push(produced);
+  return release;
+}
+
+function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor): Tensor {
   const relu = (t: Tensor, on: boolean) => (on ? tf.relu(t) : t);
   switch (step.op) {
-    case "alias":
-      return at(step.input);
     case "conv":
       return tf.fused.conv2d({
         x: at(step.input) as Tensor4D,

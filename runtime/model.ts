@@ -31,6 +31,8 @@ import {
 import { checkWeights, initialWeights, type WeightMap } from "../arch/weights.ts";
 import { buildLayersModel, type DataFormat, getLayersWeights } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
+import { BatchTooLargeError, inputMismatch, WASM_ACTIVATION_BUDGET } from "./input_check.ts";
+import { startBackendIfNone } from "./backend.ts";
 
 /**
  * Options of {@link createModel}.
@@ -85,6 +87,20 @@ export interface ZooModel {
   dispose(): void;
 }
 
+/** Refuses a batch whose activations would not fit in the wasm heap, naming a batch that does. */
+function checkWasmBatch(
+  name: string,
+  graph: InferenceGraph,
+  shape: readonly number[],
+  layout: "nhwc" | "nchw",
+): void {
+  const [batch, height, width] = layout === "nhwc" ? shape : [shape[0], shape[2], shape[3]];
+  const perImage = graph.peakBytesPerImage(height, width);
+  if (batch * perImage <= WASM_ACTIVATION_BUDGET) return;
+  const maxBatch = Math.max(1, Math.floor(WASM_ACTIVATION_BUDGET / perImage));
+  throw new BatchTooLargeError(name, batch, height, width, batch * perImage, maxBatch);
+}
+
 /**
  * Creates a model from a preset name or a spec.
  *
@@ -107,6 +123,13 @@ export function createModel(
   let weights = options.weights ?? initialWeights(plan, options.seed);
   checkWeights(plan, weights);
   const dataFormat = options.dataFormat ?? "channels_last";
+  if (dataFormat !== "channels_last" && dataFormat !== "channels_first") {
+    throw new RangeError(
+      `dataFormat must be "channels_last" or "channels_first", got ${JSON.stringify(dataFormat)}`,
+    );
+  }
+  const layout = dataFormat === "channels_first" ? "nchw" : "nhwc";
+  const inputChannels = plan.nodes[0].op === "input" ? plan.nodes[0].channels : 3;
   const size = defaultInputSize(spec);
   if (options.inputShape?.some((n) => !Number.isInteger(n) || n < 32)) {
     // Five stride-2 stages need 32 pixels to leave a 1×1 map (Keras' min_size).
@@ -122,13 +145,26 @@ export function createModel(
       return weights;
     },
     predict(x: Tensor4D): Tensor {
+      const mismatch = inputMismatch(
+        x.shape,
+        layout,
+        inputChannels,
+        (other) =>
+          `create the model with dataFormat: "${
+            other === "nchw" ? "channels_first" : "channels_last"
+          }"`,
+      );
+      if (mismatch) throw new RangeError(`${spec.name}.predict: ${mismatch}`);
+      startBackendIfNone();
       graph ??= compileInference(plan, weights);
+      if (tf.getBackend() === "wasm") checkWasmBatch(spec.name, graph, x.shape, layout);
       if (dataFormat === "channels_first") {
         return tf.tidy(() => graph!.run(tf.transpose(x, [0, 2, 3, 1])));
       }
       return graph.run(x);
     },
     get layersModel() {
+      startBackendIfNone();
       layersModel ??= buildLayersModel(
         plan,
         { inputShape: options.inputShape ?? [size, size], dataFormat, name: spec.name },

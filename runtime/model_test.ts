@@ -191,3 +191,67 @@ Deno.test("cpu, wasm and webgpu agree within 1e-4", async () => {
   assert(relativeError(outputs.wasm, outputs.cpu) < 1e-4);
   assert(relativeError(outputs.webgpu, outputs.cpu) < 1e-4);
 });
+
+Deno.test("predict holds a few activations at a time: peak memory does not grow with depth", async () => {
+  const peak = async (name: string) => {
+    const model = createModel(name);
+    const x = tf.zeros([8, 32, 32, 3]) as tf.Tensor4D;
+    model.predict(x).dispose(); // weights uploaded before measuring
+    const held = tf.memory().numBytes; // weights and input
+    const { peakBytes, newTensors } = await tf.profile(() => model.predict(x).dispose());
+    x.dispose();
+    model.dispose();
+    assertEquals(newTensors, 0);
+    return peakBytes - held;
+  };
+  const resnet20 = await peak("cifar_resnet20");
+  const resnet110 = await peak("cifar_resnet110");
+  // Holding every layer's activations, ResNet-110 took 5.5 times ResNet-20's peak.
+  assert(resnet110 < 1.2 * resnet20, `peak ${resnet110} bytes against ${resnet20}`);
+});
+
+Deno.test("a first predict inside tf.tidy keeps the weights it uploads", async () => {
+  const model = createModel("cifar_resnet20", { seed: 3 });
+  const x = tf.randomNormal([1, 32, 32, 3], 0, 1, "float32", 5) as tf.Tensor4D;
+  const first = await tf.tidy(() => model.predict(x)).data();
+  const second = await model.predict(x).data();
+  assertEquals(Array.from(second), Array.from(first));
+  model.dispose();
+});
+
+Deno.test("a batch of the wrong rank or layout is explained, naming the fix", () => {
+  const model = createModel("cifar_resnet20");
+  const rank = assertThrows(
+    () => model.predict(tf.zeros([32, 32, 3]) as unknown as tf.Tensor4D),
+    RangeError,
+  );
+  assertEquals(
+    rank.message,
+    "cifar_resnet20.predict: expected a 4-D batch [batch, height, width, channels], got shape [32,32,3] (3-D): add a batch axis",
+  );
+  const layout = assertThrows(
+    () => model.predict(tf.zeros([2, 3, 32, 32]) as tf.Tensor4D),
+    RangeError,
+  );
+  assertEquals(
+    layout.message,
+    'cifar_resnet20.predict: expected a batch [batch, height, width, channels] with 3 channels last, got shape [2,3,32,32]: it looks NCHW (3 channels on axis 1); create the model with dataFormat: "channels_first"',
+  );
+  model.dispose();
+});
+
+Deno.test("invalid model options are refused by name", () => {
+  const cases: [Parameters<typeof createModel>[1], string][] = [
+    [{ includeTop: false, pooling: "mean" as "avg" }, 'pooling must be "avg" or "max", got "mean"'],
+    [{ classes: 0 }, "classes must be a positive integer, got 0"],
+    [{ classes: 2.5 }, "classes must be a positive integer, got 2.5"],
+    [{ includeTop: "no" as unknown as boolean }, 'includeTop must be true or false, got "no"'],
+    [
+      { dataFormat: "NCHW" as "channels_first" },
+      'dataFormat must be "channels_last" or "channels_first", got "NCHW"',
+    ],
+  ];
+  for (const [options, message] of cases) {
+    assertEquals(assertThrows(() => createModel("resnet18", options), RangeError).message, message);
+  }
+});
