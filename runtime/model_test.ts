@@ -5,6 +5,7 @@ import { createModel } from "./model.ts";
 import { getSpec, listArchitectures, withOptionB } from "../arch/presets.ts";
 import { countParams, planResNet } from "../arch/plan.ts";
 import { useBackend } from "./backend.ts";
+import { BatchTooLargeError } from "./input_check.ts";
 import type { WeightMap } from "../arch/weights.ts";
 import { relativeError } from "../tests/helpers.ts";
 
@@ -254,4 +255,19 @@ Deno.test("invalid model options are refused by name", () => {
   for (const [options, message] of cases) {
     assertEquals(assertThrows(() => createModel("resnet18", options), RangeError).message, message);
   }
+});
+
+Deno.test("on wasm, a batch too large for the heap is refused before it runs, naming one that fits", () => {
+  const model = createModel("resnet50");
+  model.predict(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D).dispose();
+  // Only the shape is read before the refusal: no 300 MB batch needs to exist for the test.
+  const huge = { shape: [400, 224, 224, 3] } as unknown as tf.Tensor4D;
+  const error = assertThrows(() => model.predict(huge), BatchTooLargeError);
+  assertEquals(error.maxBatch, 314);
+  assertEquals(
+    error.message,
+    "resnet50: a batch of 400 images of 224×224 would run the wasm backend out of memory " +
+      "(3.8 GiB of activations at its peak; its heap ends at 4 GiB): use batches of at most 314",
+  );
+  model.dispose();
 });
