@@ -4,7 +4,7 @@
  * ```sh
  * deno run -A cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--backend auto|webgpu|wasm|cpu] [--batch N]
  * deno run -A cli.ts convert SRC --out FILE.safetensors [--arch auto|NAME] [--verify]
- * deno run -A cli.ts predict --weights FILE --input X.npy [--input-layout nchw|nhwc] --output Y.npy
+ * deno run -A cli.ts predict --weights FILE --input X.npy [--input-layout nchw|nhwc] [--batch 16] --output Y.npy
  * deno run -A cli.ts list [--json]
  * deno run -A cli.ts info ID
  * deno run -A cli.ts pull ID [--verify]

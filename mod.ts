@@ -58,10 +58,13 @@ export {
   type Classifier,
   classifyFiles,
   classifyImages,
+  type ClassifyImagesOptions,
   type ClassifyOptions,
+  classifyStream,
   type ImageResult,
   type Prediction,
 } from "./pipelines/classify.ts";
+export { type DecodedFile, decodeFiles, type DecodeStage } from "./pipelines/decode_stage.ts";
 export { decodeImage } from "./vision/decode.ts";
 export type { RgbImage } from "./vision/rgb_image.ts";
 export { preprocessImages } from "./vision/preprocess.ts";
@@ -84,7 +87,8 @@ export {
 } from "./convert/zoofile.ts";
 export { findWeights, REGISTRY, type WeightsEntry } from "./hub/registry.ts";
 export { pullWeights } from "./pipelines/pull.ts";
-export { type GraphModel, loadGraphModel } from "./graph/graph_model.ts";
+export { type GraphModel, type GraphOutputs, loadGraphModel } from "./graph/graph_model.ts";
 
 // Errors.
 export { NotZooResNetError, ZooFormatError } from "./arch/errors.ts";
+export { BatchTooLargeError } from "./runtime/input_check.ts";

@@ -20,7 +20,8 @@
 import { exportOnnx } from "../convert/onnx_export.ts";
 import { loadKerasModel } from "../graph/keras/load.ts";
 import { saveLayersModel } from "../graph/keras/save.ts";
-import { type Args, backend, option, UsageError } from "./args.ts";
+import { type Args, backend, engine, option, UsageError } from "./args.ts";
+import type { EngineChoice } from "../runtime/engine.ts";
 import { resolveBytes } from "../pipelines/resolve.ts";
 import { toZooFile } from "../pipelines/provenance.ts";
 import { readSource } from "../hub/source.ts";
@@ -82,7 +83,10 @@ export async function convert(args: Args): Promise<void> {
   console.log(
     `wrote ${target} (${size.toLocaleString("en-US")} bytes): the graph matches a zoo spec`,
   );
-  if (args.verify) await verify(bytes, source, imported.format, model);
+  if (args.verify) {
+    // The imported model runs on tfjs unless --engine says otherwise.
+    await verify(bytes, source, imported.format, model, args.engine ? engine(args) : "tfjs");
+  }
   model.dispose();
 }
 
@@ -125,6 +129,7 @@ async function verify(
   source: string,
   format: string,
   model: ZooModel,
+  choice: EngineChoice,
 ): Promise<void> {
   if (format !== "onnx") {
     throw new UsageError("--verify needs an ONNX source (it runs the source in onnxruntime)");
@@ -132,12 +137,13 @@ async function verify(
   if (!(await ortAvailable())) {
     throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
   }
-  const parity = await verifyOnnxImport(bytes, source, model);
+  const parity = await verifyOnnxImport(bytes, source, model, choice);
   console.log(
     `verify: max abs diff ${parity.maxAbsDiff.toExponential(2)} (relative ${
       parity.relativeError.toExponential(2)
     }), ` +
-      `top-1 agreement ${parity.top1Agreement}/${parity.batch} against onnxruntime`,
+      `top-1 agreement ${parity.top1Agreement}/${parity.batch} against onnxruntime` +
+      (choice === "tfjs" ? "" : ` (the converted model on ${choice})`),
   );
   if (!parityHolds(parity)) {
     throw new Error("verification failed: the converted model disagrees");

@@ -25,12 +25,13 @@ import { ZooFormatError } from "../arch/errors.ts";
 const USAGE = `denozoo: pretrained ResNets for Deno
 
 Usage:
-  cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--batch 16]
+  cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json|--json-array] [--batch 16]
                  [--engine auto|tfjs|onnxruntime] [--backend auto|webgpu|wasm|cpu]
                  [--preprocess TORCHVISION_V1|TORCHVISION_V2|KERAS_CAFFE|KERAS_TF|CIFAR10_TORCH|CIFAR10_RAW]
                  [--labels imagenet|cifar10]
   cli.ts convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]
-  cli.ts predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc] [--backend …]
+  cli.ts predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc] [--batch 16]
+                 [--engine auto|tfjs|onnxruntime] [--backend …]
   cli.ts list [--json]
   cli.ts info ID
   cli.ts pull ID [--verify]
@@ -38,6 +39,10 @@ Usage:
 
 --threads N sets the wasm backend's threads (1 to 8; default one per core when the model runs
 on tfjs).
+
+--json prints one JSON object per image and line, as each batch finishes; --json-array one
+array at the end. A file that cannot be read or decoded is named on stderr, the others are
+classified, and the exit code is then 1.
 
 IMAGE may be a file, a directory or a glob. Without --model, classify uses the bundled
 CIFAR-10 ResNet-20. Weights files: .safetensors (zoo), .onnx, .pth/.pt/.th, Keras .h5/.keras, model.json.`;

@@ -18,6 +18,7 @@ import { readOnnx } from "../formats/onnx.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { defaultInputSize } from "../arch/spec.ts";
 import { createModel, type ZooModel } from "./model.ts";
+import { createEngine, type EngineChoice } from "./engine.ts";
 import { createOrtSession } from "./ort.ts";
 
 /** How closely two runs of a classifier agree on one batch. */
@@ -82,10 +83,11 @@ export function parityHolds(parity: Parity, tolerance: number = PARITY_TOLERANCE
 }
 
 /**
- * Runs an ONNX source file in onnxruntime and the model imported from it on the active tfjs
- * backend, on one random input of the source's declared shape (symbolic dimensions filled in
- * with one image at the spec's input size), and compares their logits. onnxruntime opens the
- * source from its path, so it also finds external data beside it.
+ * Runs an ONNX source file in onnxruntime and the model imported from it on the engine `choice`
+ * names (default: tfjs on the active backend; `onnxruntime` runs the zoo's own ONNX export of
+ * it), on one random input of the source's declared shape (symbolic dimensions filled in with
+ * one image at the spec's input size), and compares their logits. onnxruntime opens the source
+ * from its path, so it also finds external data beside it.
  *
  * @example
  * ```ts
@@ -103,6 +105,7 @@ export async function verifyOnnxImport(
   bytes: Uint8Array,
   source: string,
   model: ZooModel,
+  choice: EngineChoice = "tfjs",
 ): Promise<Parity> {
   const declared = (await readOnnx(bytes, source)).graph.inputs[0]?.shape ?? [];
   const size = defaultInputSize(model.spec);
@@ -114,9 +117,14 @@ export async function verifyOnnxImport(
   const session = await createOrtSession(source);
   const expected = (await session.run(input, shape)).data;
   await session.dispose();
-  const nchw = createModel(model.spec, { weights: model.weights, dataFormat: "channels_first" });
-  const got = (await nchw.predict(x as tf.Tensor4D).data()) as Float32Array;
-  nchw.dispose();
-  x.dispose();
+  // Engines take NHWC, whatever layout the model given was made for.
+  const nhwcModel = createModel(model.spec, { weights: model.weights });
+  const engine = await createEngine(nhwcModel, choice);
+  const nhwc = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
+  const y = await engine.predict(nhwc);
+  const got = (await y.data()) as Float32Array;
+  await engine.dispose();
+  nhwcModel.dispose();
+  tf.dispose([x, nhwc, y]);
   return compareLogits(got, expected, shape[0]);
 }
