@@ -2,16 +2,19 @@
  * The denozoo command line.
  *
  * ```sh
- * deno run -A cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json] [--backend auto|webgpu|wasm|cpu] [--batch N]
- * deno run -A cli.ts convert SRC --out FILE.safetensors [--arch auto|NAME] [--verify]
- * deno run -A cli.ts predict --weights FILE --input X.npy [--input-layout nchw|nhwc] [--batch 16] --output Y.npy
+ * deno run -A cli.ts classify IMAGE… [--model NAME] [--top 5] [--json] [--backend auto|webgpu|wasm|cpu] [--batch N]
+ * deno run -A cli.ts convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--labels SET|FILE] [--verify]
+ * deno run -A cli.ts predict --weights NAME --input X.npy [--input-layout nchw|nhwc] --output Y.npy
  * deno run -A cli.ts list [--json]
  * deno run -A cli.ts info ID
  * deno run -A cli.ts pull ID [--verify]
+ * deno run -A cli.ts bench --model NAME [--engine tfjs|onnxruntime|auto|all]
+ * deno run -A cli.ts cache list|verify|remove [ID…]
+ * deno run -A cli.ts help COMMAND          # or COMMAND --help; --version
  * ```
  *
- * Each command lives in `cli/` (`cli/classify.ts`, `cli/convert.ts`, …), the dispatch in
- * `cli/main.ts`.
+ * Each command lives in `cli/` (`cli/classify.ts`, `cli/convert.ts`, …) with its flags as data,
+ * the dispatch in `cli/main.ts`.
  *
  * @example
  * ```sh

@@ -22,8 +22,27 @@
  * import * as tf from "@tensorflow/tfjs-core";
  * import { createModel, useBackend } from "@denozoo/zoo";
  * await useBackend("wasm");
- * const model = createModel("resnet50", { includeTop: false, pooling: "avg" });
+ * const model = await createModel("resnet50", { includeTop: false, pooling: "avg" });
  * console.log(model.predict(tf.zeros([1, 224, 224, 3])).shape); // [ 1, 2048 ]
+ * ```
+ *
+ * @example Pretrained weights by id, as a backbone or with a new head
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { createModel, useBackend } from "@denozoo/zoo";
+ * await useBackend("wasm");
+ * const backbone = await createModel("cifar_resnet20.cifar10", { features: {} });
+ * console.log(backbone.featureInfo.map((f) => f.channels)); // [ 16, 32, 64 ]
+ * const mine = await createModel("cifar_resnet20", { pretrained: true, classes: 2 });
+ * console.log(mine.predict(tf.zeros([1, 32, 32, 3])).shape); // [ 1, 2 ]
+ * ```
+ *
+ * @example Embeddings of images, for search or a classifier of your own
+ * ```ts
+ * import { embedFiles, loadEmbedder } from "@denozoo/zoo";
+ * const embedder = await loadEmbedder("cifar_resnet20.cifar10");
+ * const { data, dimensions } = await embedFiles(embedder, ["testdata/images/cat.jpg"]);
+ * console.log(data.length, dimensions); // 64 64
  * ```
  *
  * @example Import pretrained weights by structure
@@ -32,7 +51,7 @@
  * import { createModel, importFile, useBackend } from "@denozoo/zoo";
  * await useBackend("wasm");
  * const { spec, weights } = await importFile("testdata/fixtures/nets/tv_basic.onnx");
- * const model = createModel(spec, { weights, dataFormat: "channels_first" });
+ * const model = await createModel(spec, { weights, dataFormat: "channels_first" });
  * console.log(model.predict(tf.zeros([2, 3, 64, 64])).shape); // [ 2, 10 ]
  * ```
  *
@@ -45,7 +64,15 @@ export type { LayersModel, Tensor, Tensor2D, Tensor4D } from "./runtime/tensor.t
 export type { NamingScheme, ResNetSpec } from "./arch/spec.ts";
 export { getSpec, listArchitectures, PRESETS } from "./arch/presets.ts";
 export type { Weight, WeightMap } from "./arch/weights.ts";
-export { createModel, type ModelOptions, type ZooModel } from "./runtime/model.ts";
+export type { ModelOptions, ZooModel } from "./runtime/model.ts";
+export {
+  type CreateFeatureOptions,
+  createModel,
+  type CreateOptions,
+  type PretrainedOptions,
+} from "./pipelines/create.ts";
+export type { FeatureModel, FeatureModelOptions } from "./runtime/features.ts";
+export type { FeatureInfo, FeatureOptions } from "./arch/features.ts";
 export type { DataFormat } from "./runtime/layers.ts";
 
 // Backends and engines.
@@ -65,11 +92,26 @@ export {
   type Prediction,
 } from "./pipelines/classify.ts";
 export { type DecodedFile, decodeFiles, type DecodeStage } from "./pipelines/decode_stage.ts";
+export {
+  type Embedder,
+  type EmbedderOptions,
+  embedFiles,
+  type EmbedFilesOptions,
+  embedImages,
+  type FileEmbeddings,
+  loadEmbedder,
+} from "./pipelines/embed.ts";
+export {
+  finetune,
+  finetunedZooFile,
+  type FinetuneOptions,
+  type FinetuneResult,
+} from "./pipelines/finetune.ts";
 export { decodeImage } from "./vision/decode.ts";
 export type { RgbImage } from "./vision/rgb_image.ts";
 export { preprocessImages } from "./vision/preprocess.ts";
 export { PREPROCESS_PRESETS, type PreprocessSpec } from "./arch/preprocess.ts";
-export { type LabelSet, labelsFor } from "./arch/labels.ts";
+export { type Labels, type LabelSet, labelsFor } from "./arch/labels.ts";
 
 // Pretrained weights: import, export, registry.
 export {

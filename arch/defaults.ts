@@ -19,7 +19,7 @@
  */
 
 import type { ResNetSpec } from "./spec.ts";
-import { type LabelSet, labelsFor } from "./labels.ts";
+import { LABEL_SETS, type LabelSet, labelsFor } from "./labels.ts";
 import { PREPROCESS_PRESETS, type PreprocessSpec } from "./preprocess.ts";
 
 /** The fields of a spec that tell which family, and so which training recipe, it comes from. */
@@ -82,18 +82,32 @@ export function defaultPreprocess(
   return PREPROCESS_PRESETS[row.preset];
 }
 
-/** The label sets in the order they are tried, by class count; none matching means the first. */
-const LABEL_SETS: readonly LabelSet[] = ["imagenet", "cifar10"];
-
 /**
  * The label set to assume for a classifier with this many classes when nothing records it: the
- * set of exactly that size, else ImageNet.
+ * set of exactly that size; none (the classes are then shown by index) when no set has that
+ * many names, since a set of another size would name outputs wrongly.
  *
  * @example
  * ```ts
- * console.log(defaultLabelSet(10), defaultLabelSet(1000), defaultLabelSet(5)); // cifar10 imagenet imagenet
+ * console.log(defaultLabelSet(10), defaultLabelSet(1000), defaultLabelSet(5)); // cifar10 imagenet undefined
  * ```
  */
-export function defaultLabelSet(classes: number): LabelSet {
-  return LABEL_SETS.find((set) => labelsFor(set).length === classes) ?? LABEL_SETS[0];
+export function defaultLabelSet(classes: number): LabelSet | undefined {
+  return LABEL_SETS.find((set) => labelsFor(set).length === classes);
+}
+
+/**
+ * The preprocessing to assume for a network run from its own graph: torchvision's scaling, at
+ * the height and width its input declares, or torchvision's resize and crop to 224 when it
+ * declares none. (A graph records its input size, not how its images were scaled.)
+ *
+ * @example
+ * ```ts
+ * console.log(graphPreprocess([16, 16])); // { mode: "torch", size: [ 16, 16 ] }
+ * console.log(graphPreprocess().crop); // 224
+ * ```
+ */
+export function graphPreprocess(inputSize?: [number, number]): PreprocessSpec {
+  const fallback = defaultPreprocess();
+  return inputSize ? { mode: fallback.mode, size: inputSize } : fallback;
 }

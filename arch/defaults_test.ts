@@ -35,9 +35,11 @@ Deno.test("the stem decides before the naming, the naming before the blocks", ()
   assertEquals(familyOf(PRESETS.resnet50v2), { stem: "imagenet", naming: "keras", preact: true });
 });
 
-Deno.test("a class count picks the label set of that size, else ImageNet", () => {
+Deno.test("a class count picks the label set of that size, else none (never a set of another size)", () => {
   assertEquals(defaultLabelSet(10), "cifar10");
   assertEquals(defaultLabelSet(1000), "imagenet");
-  assertEquals(defaultLabelSet(1001), "imagenet");
-  assertEquals(defaultLabelSet(0), "imagenet");
+  // Issue 14: a 1001- or 7-class model used to get ImageNet's names, wrong for every output.
+  assertEquals(defaultLabelSet(1001), undefined);
+  assertEquals(defaultLabelSet(7), undefined);
+  assertEquals(defaultLabelSet(0), undefined);
 });

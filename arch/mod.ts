@@ -14,12 +14,16 @@
  */
 
 export {
+  checkInputShape,
   CIFAR_NAMES,
   defaultInputSize,
   KERAS_NAMES,
   layerName,
   type NamingScheme,
+  OPTION_A_CONVENTION,
+  parseShortcut,
   type ResNetSpec,
+  shortcutName,
   SPEC_CHOICES,
   TORCHVISION_NAMES,
 } from "./spec.ts";
@@ -39,13 +43,29 @@ export {
   type PlanBlock,
   type PlanNode,
   type PlanOptions,
+  planOutputs,
   planResNet,
   type ReluNode,
   type SubsampleNode,
   type WeightSlot,
   weightSlots,
 } from "./plan.ts";
-export { checkWeights, initialWeights, type Weight, type WeightMap } from "./weights.ts";
+export {
+  checkWeights,
+  type FitOptions,
+  fitWeights,
+  initialWeights,
+  seededRandom,
+  type Weight,
+  type WeightMap,
+} from "./weights.ts";
+export {
+  featureCandidates,
+  type FeatureInfo,
+  type FeatureOptions,
+  type FeaturePlan,
+  planFeatures,
+} from "./features.ts";
 export { foldBatchNorm } from "./fold.ts";
 export {
   CIFAR10_RAW,
@@ -60,6 +80,21 @@ export {
   TORCHVISION_V1,
   TORCHVISION_V2,
 } from "./preprocess.ts";
-export { cifar10Labels, imagenetLabels, type LabelSet, labelsFor } from "./labels.ts";
-export { defaultLabelSet, defaultPreprocess, type SpecFamily } from "./defaults.ts";
+export {
+  cifar10Labels,
+  classNames,
+  imagenetLabels,
+  isLabelSet,
+  LABEL_SETS,
+  type Labels,
+  type LabelSet,
+  labelsFor,
+  parseLabelFile,
+} from "./labels.ts";
+export {
+  defaultLabelSet,
+  defaultPreprocess,
+  graphPreprocess,
+  type SpecFamily,
+} from "./defaults.ts";
 export { NotZooResNetError, ZooFormatError } from "./errors.ts";

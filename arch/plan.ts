@@ -98,7 +98,7 @@ export interface MaxPoolNode {
   padding: "zeros" | "same";
 }
 
-/** Every `stride`-th pixel: the identity shortcut of a strided block. */
+/** The identity shortcut of a strided block: every `stride`-th pixel, or window averages. */
 export interface SubsampleNode {
   /** Node kind. */
   op: "subsample";
@@ -106,9 +106,11 @@ export interface SubsampleNode {
   input: number;
   /** Step in both directions. */
   stride: number;
+  /** Every `stride`-th pixel, or the mean of each `stride`×`stride` window (no padding). */
+  mode: ResNetSpec["shortcutSubsample"];
 }
 
-/** Zero channels added on both sides (option-A shortcuts). */
+/** Zero channels added before and after the existing ones (option-A shortcuts). */
 export interface PadChannelsNode {
   /** Node kind. */
   op: "padChannels";
@@ -179,6 +181,25 @@ export interface Plan {
   stemEnd: number;
   /** The residual blocks, in order. */
   blocks: PlanBlock[];
+  /**
+   * Several results, in this order (a feature extractor's maps, see `planFeatures`); absent
+   * when the plan has one result, `nodes[output]`. See {@link planOutputs}.
+   */
+  outputs?: number[];
+}
+
+/**
+ * The nodes whose values a plan returns, in order: its `outputs`, else its one `output`.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * const plan = planResNet(getSpec("cifar_resnet20"));
+ * console.log(planOutputs(plan).length, plan.nodes[planOutputs(plan)[0]].op); // 1 dense
+ * ```
+ */
+export function planOutputs(plan: Plan): number[] {
+  return plan.outputs ?? [plan.output];
 }
 
 /** Options that change the head of a plan. */
@@ -299,15 +320,18 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
         );
         if (!spec.preact) shortcut = bn(name(names.shortcutBn), shortcut, outChannels);
       } else {
-        if (stride !== 1) shortcut = push({ op: "subsample", input: shortcut, stride });
+        if (stride !== 1) {
+          shortcut = push({
+            op: "subsample",
+            input: shortcut,
+            stride,
+            mode: spec.shortcutSubsample,
+          });
+        }
         if (channels !== outChannels) {
           const extra = outChannels - channels;
-          shortcut = push({
-            op: "padChannels",
-            input: shortcut,
-            before: Math.floor(extra / 2),
-            after: Math.ceil(extra / 2),
-          });
+          const before = spec.shortcutPad === "both" ? Math.floor(extra / 2) : 0;
+          shortcut = push({ op: "padChannels", input: shortcut, before, after: extra - before });
         }
       }
 

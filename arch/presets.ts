@@ -12,7 +12,13 @@
  * @module
  */
 
-import { CIFAR_NAMES, KERAS_NAMES, type ResNetSpec, TORCHVISION_NAMES } from "./spec.ts";
+import {
+  CIFAR_NAMES,
+  KERAS_NAMES,
+  OPTION_A_CONVENTION,
+  type ResNetSpec,
+  TORCHVISION_NAMES,
+} from "./spec.ts";
 
 const IMAGENET_WIDTHS = [64, 128, 256, 512] as const;
 
@@ -27,6 +33,7 @@ const TORCHVISION: Omit<ResNetSpec, "name" | "block" | "depths" | "expansion"> =
   stemNorm: true,
   inputBn: false,
   shortcut: "projection",
+  ...OPTION_A_CONVENTION,
   convBias: "none",
   bnEpsilon: 1e-5,
   poolPadding: "zeros",

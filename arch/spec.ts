@@ -92,6 +92,19 @@ export interface ResNetSpec {
   inputBn: boolean;
   /** Shortcut when channels change: 1×1 projection, or option A (subsample + zero-padded channels). */
   shortcut: "projection" | "optionA";
+  /**
+   * How an identity shortcut of a strided block subsamples: every `stride`-th pixel
+   * (`x[:, :, ::2, ::2]`, `MaxPool2d(1, 2)`, Keras' `MaxPooling2D(1, 2)`) or the average of each
+   * `stride`×`stride` window (`F.avg_pool2d(x, 2)`). Option-A shortcuts carry no weights, so a
+   * weights-only file cannot tell: see {@link OPTION_A_CONVENTION}.
+   */
+  shortcutSubsample: "slice" | "avgpool";
+  /**
+   * Where an option-A shortcut puts its zero channels: half before and half after the existing
+   * ones (`F.pad(x, (0, 0, 0, 0, p, p))`, He et al.'s CIFAR code as akamaster wrote it), or all
+   * after them (`F.pad(x, (0, 0, 0, 0, 0, 2p))`, `torch.cat([x, zeros], 1)`).
+   */
+  shortcutPad: "both" | "end";
   /** Which convolutions have a bias: all (Keras v1), none (torchvision), or those not followed by a BN (Keras V2). */
   convBias: "all" | "none" | "unnormalized";
   /** BatchNorm epsilon. */
@@ -125,9 +138,59 @@ export const SPEC_CHOICES = {
   stemNorm: [true, false],
   inputBn: [false, true],
   shortcut: ["projection", "optionA"],
+  shortcutSubsample: ["slice", "avgpool"],
+  shortcutPad: ["both", "end"],
   convBias: ["none", "unnormalized", "all"],
   poolPadding: ["zeros", "same"],
 } as const satisfies { [K in keyof ResNetSpec]?: readonly ResNetSpec[K][] };
+
+/**
+ * The option-A shortcut a weights-only file is assumed to have: akamaster's
+ * `F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p))`, the most common CIFAR ResNet code.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_A_CONVENTION } from "./spec.ts";
+ * console.log(OPTION_A_CONVENTION); // { shortcutSubsample: "slice", shortcutPad: "both" }
+ * ```
+ */
+export const OPTION_A_CONVENTION: Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad"> = {
+  shortcutSubsample: "slice",
+  shortcutPad: "both",
+};
+
+/**
+ * The name of an option-A variant, as `--shortcut` takes it: `slice-both`, `slice-end`,
+ * `avgpool-both` or `avgpool-end`.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_A_CONVENTION, shortcutName } from "./spec.ts";
+ * console.log(shortcutName(OPTION_A_CONVENTION)); // slice-both
+ * ```
+ */
+export function shortcutName(spec: Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad">): string {
+  return `${spec.shortcutSubsample}-${spec.shortcutPad}`;
+}
+
+/**
+ * The option-A variant a `--shortcut` name stands for (see {@link shortcutName}), or undefined.
+ *
+ * @example
+ * ```ts
+ * import { parseShortcut } from "./spec.ts";
+ * console.log(parseShortcut("avgpool-end")); // { shortcutSubsample: "avgpool", shortcutPad: "end" }
+ * console.log(parseShortcut("zeros")); // undefined
+ * ```
+ */
+export function parseShortcut(
+  name: string,
+): Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad"> | undefined {
+  const [subsample, pad] = name.split("-");
+  const shortcutSubsample = SPEC_CHOICES.shortcutSubsample.find((v) => v === subsample);
+  const shortcutPad = SPEC_CHOICES.shortcutPad.find((v) => v === pad);
+  return shortcutSubsample && shortcutPad ? { shortcutSubsample, shortcutPad } : undefined;
+}
 
 /** torchvision `resnet.py` names (`conv1`, `layer1.0.conv1`, `layer2.0.downsample.0`, `fc`). */
 export const TORCHVISION_NAMES: NamingScheme = {
@@ -199,4 +262,26 @@ export function layerName(template: string, stage = 0, block = 0, conv = 0): str
  */
 export function defaultInputSize(spec: Pick<ResNetSpec, "stem">): number {
   return spec.stem === "imagenet" ? 224 : 32;
+}
+
+/**
+ * Checks a model's spatial input size `[height, width]`: whole numbers of at least 32, which
+ * five stride-2 stages need to leave a 1×1 map (Keras' `min_size`).
+ *
+ * @throws {RangeError} Naming the size given.
+ *
+ * @example
+ * ```ts
+ * checkInputShape([224, 224]); // fine
+ * try {
+ *   checkInputShape([31, 64]);
+ * } catch (error) {
+ *   console.log((error as Error).message); // inputShape must be at least 32×32, got [31,64]
+ * }
+ * ```
+ */
+export function checkInputShape(shape: readonly [number, number] | undefined): void {
+  if (shape?.some((n) => !Number.isInteger(n) || n < 32)) {
+    throw new RangeError(`inputShape must be at least 32×32, got [${shape}]`);
+  }
 }

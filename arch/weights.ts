@@ -14,8 +14,9 @@
  * @module
  */
 
+import type { ResNetSpec } from "./spec.ts";
 import type { Plan, WeightSlot } from "./plan.ts";
-import { weightSlots } from "./plan.ts";
+import { planResNet, weightSlots } from "./plan.ts";
 
 /**
  * One weight in the zoo layout.
@@ -54,8 +55,17 @@ export interface Weight {
  */
 export type WeightMap = Map<string, Weight>;
 
-/** Deterministic pseudo-random numbers (mulberry32) so initial weights are reproducible. */
-function uniformSource(seed: number): () => number {
+/**
+ * Deterministic pseudo-random numbers in [0, 1) (mulberry32): what makes initial weights, and
+ * the shuffles of a training run, reproducible from a seed.
+ *
+ * @example
+ * ```ts
+ * const random = seededRandom(1);
+ * console.log(random() === seededRandom(1)()); // true
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -88,15 +98,18 @@ function initialValue(slot: WeightSlot, random: () => number): Float32Array {
  * import { getSpec } from "./presets.ts";
  * import { planResNet } from "./plan.ts";
  * const w = initialWeights(planResNet(getSpec("resnet18")), 42);
- * console.log(w.size); // 122
+ * console.log(w.size); // 102
  * ```
  */
 export function initialWeights(plan: Plan, seed = 0): WeightMap {
-  const random = uniformSource(seed);
+  return initialise(weightSlots(plan), seed);
+}
+
+/** Fresh values for some slots, drawn in order from one seeded source. */
+function initialise(slots: WeightSlot[], seed: number): WeightMap {
+  const random = seededRandom(seed);
   return new Map(
-    weightSlots(plan).map((
-      slot,
-    ) => [slot.name, { shape: slot.shape, data: initialValue(slot, random) }]),
+    slots.map((slot) => [slot.name, { shape: slot.shape, data: initialValue(slot, random) }]),
   );
 }
 
@@ -129,4 +142,89 @@ export function checkWeights(plan: Plan, weights: WeightMap, source = "weights")
   for (const name of weights.keys()) {
     if (!expected.has(name)) throw new Error(`${source}: unexpected tensor '${name}'`);
   }
+}
+
+/**
+ * Options of {@link fitWeights}.
+ *
+ * @example
+ * ```ts
+ * import type { FitOptions } from "./weights.ts";
+ * const options: FitOptions = { newHead: true, seed: 3, source: "resnet20.safetensors" };
+ * console.log(options.newHead); // true
+ * ```
+ */
+export interface FitOptions {
+  /**
+   * The classifier may be new: one the weights lack, or whose size differs from the plan's,
+   * is initialised fresh (seeded) instead of refused.
+   */
+  newHead?: boolean;
+  /** Seed of a new classifier's initial weights (default 0). */
+  seed?: number;
+  /** How errors name the weights (default `weights`). */
+  source?: string;
+}
+
+/**
+ * Fits pretrained weights of a spec to a plan of that spec whose head may differ (timm's
+ * `num_classes`, Keras' `include_top`): a classifier the plan does not have is dropped, as are
+ * layers past a feature plan's last map; with `newHead`, a classifier that the weights lack or
+ * whose size differs is initialised fresh. Every other tensor must be the plan's, with its
+ * shape: one that is not is refused, naming it.
+ *
+ * @returns The plan's weights, sharing the given tensors' data.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * import { planResNet } from "./plan.ts";
+ * const spec = getSpec("cifar_resnet20");
+ * const pretrained = initialWeights(planResNet(spec), 1);
+ * const backbone = fitWeights(spec, planResNet(spec, { includeTop: false }), pretrained);
+ * console.log(pretrained.size, backbone.size); // 97 95
+ * const twoClasses = fitWeights(spec, planResNet(spec, { classes: 2 }), pretrained, { newHead: true });
+ * console.log(twoClasses.get("linear/kernel")?.shape); // [ 64, 2 ]
+ * try {
+ *   fitWeights(spec, planResNet(spec, { classes: 2 }), pretrained);
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // weights: tensor 'linear/kernel' has shape [64,10], expected [64,2] (a new classifier needs `classes`)
+ * }
+ * ```
+ */
+export function fitWeights(
+  spec: ResNetSpec,
+  plan: Plan,
+  weights: WeightMap,
+  options: FitOptions = {},
+): WeightMap {
+  const source = options.source ?? "weights";
+  const head = new Set([`${spec.naming.dense}/kernel`, `${spec.naming.dense}/bias`]);
+  const known = new Set(weightSlots(planResNet(spec, { includeTop: false })).map((s) => s.name));
+  for (const name of weights.keys()) {
+    if (!known.has(name) && !head.has(name)) {
+      throw new Error(`${source}: unexpected tensor '${name}'`);
+    }
+  }
+  const fitted: WeightMap = new Map();
+  const fresh: WeightSlot[] = [];
+  for (const slot of weightSlots(plan)) {
+    const weight = weights.get(slot.name);
+    const fits = weight?.shape.join() === slot.shape.join();
+    if (head.has(slot.name) && options.newHead && !fits) {
+      fresh.push(slot);
+    } else if (!weight) {
+      throw new Error(`${source}: missing tensor '${slot.name}' (shape [${slot.shape}])`);
+    } else if (!fits) {
+      const hint = head.has(slot.name) ? " (a new classifier needs `classes`)" : "";
+      throw new Error(
+        `${source}: tensor '${slot.name}' has shape [${weight.shape}], expected [${slot.shape}]${hint}`,
+      );
+    } else {
+      fitted.set(slot.name, weight);
+    }
+  }
+  for (const [name, weight] of initialise(fresh, options.seed ?? 0)) fitted.set(name, weight);
+  return fitted;
 }

@@ -1,35 +1,111 @@
 /**
- * `bench --model NAME|ID|FILE [--engine tfjs|onnxruntime|auto|all] [--backend …] [--batch 1]
+ * `bench --model NAME [--engine tfjs|onnxruntime|auto|all] [--backend …] [--batch 1]
  * [--runs 10] [--json]`: forward-pass timings per engine, with onnxruntime's as the yardstick.
  *
  * @example
  * ```ts
- * import { bench } from "./bench.ts";
- * import { parseArgv } from "./args.ts";
- * await bench(parseArgv(["bench", "--model", "cifar_resnet20", "--backend", "cpu", "--runs", "2"]));
+ * import { bench, BENCH } from "./bench.ts";
+ * import { parseCommand } from "./args.ts";
+ * await bench(parseCommand(BENCH, ["--model", "cifar_resnet20", "--backend", "cpu", "--runs", "2"]));
  * // cifar_resnet20 tfjs/cpu (1 thread) batch 1: median … ms (min …, max …), … images/s, …
  * ```
  *
  * @module
  */
 
-import { type Args, backend, option, positiveInt, UsageError } from "./args.ts";
+import { backend } from "./args.ts";
+import {
+  type Args,
+  BACKEND_FLAG,
+  CACHE_ENVIRONMENT,
+  type CommandSpec,
+  ENGINE_FLAG,
+  JSON_FLAG,
+  THREADS_FLAG,
+} from "./flags.ts";
 import { defaultInputSize } from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
+import { NotZooResNetError } from "../arch/errors.ts";
 import { wasmThreadCount } from "../runtime/backend.ts";
 import { createModel, type ZooModel } from "../runtime/model.ts";
 import { createEngine, type EngineChoice, ortEngine } from "../runtime/engine.ts";
 import { ortAvailable } from "../runtime/ort.ts";
 import { measure } from "../runtime/bench.ts";
-import { importFile } from "../convert/import.ts";
-import { isRegistryId, pullWeights } from "../pipelines/pull.ts";
+import { resolveModel } from "../pipelines/resolve.ts";
 
-/** A model for `bench`: a preset (random weights), a registry id or a weights file. */
+/**
+ * `bench` on the command line: flags, examples, environment.
+ *
+ * @example
+ * ```ts
+ * import { BENCH } from "./bench.ts";
+ * console.log(BENCH.flags.find((f) => f.name === "runs")?.default); // 10
+ * ```
+ */
+export const BENCH = {
+  name: "bench",
+  brief: "time a model's forward pass per engine",
+  summary: "Time a zoo ResNet's forward pass per engine (median, min and max of the runs, " +
+    "images per second, peak RSS), with onnxruntime's time as the yardstick.",
+  flags: [
+    {
+      name: "model",
+      kind: "string",
+      aliases: ["m"],
+      value: "NAME",
+      required: true,
+      meaning: "an architecture, run with random weights (timings do not depend on them), a " +
+        "registry id (resnet50.tv2_in1k; see `list`), a weights file or a folder `convert` wrote",
+    },
+    {
+      ...ENGINE_FLAG,
+      choices: ["tfjs", "onnxruntime", "auto", "all"],
+      default: "tfjs",
+      meaning: "what to time: tfjs, onnxruntime, auto (what classify would pick) or all of them",
+    },
+    BACKEND_FLAG,
+    THREADS_FLAG,
+    {
+      name: "batch",
+      kind: "integer",
+      value: "N",
+      min: 1,
+      default: 1,
+      meaning: "images per forward pass",
+    },
+    {
+      name: "runs",
+      kind: "integer",
+      value: "N",
+      min: 1,
+      default: 10,
+      meaning: "timed forward passes per engine, after one warm-up",
+    },
+    { ...JSON_FLAG, meaning: "print one JSON object per engine instead of a line" },
+  ],
+  examples: [
+    "denozoo bench --model resnet50 --engine all",
+    "denozoo bench --model resnet50 --backend wasm --threads 2 --batch 8",
+    "denozoo bench --model cifar_resnet20.cifar10 --runs 100 --json",
+  ],
+  env: CACHE_ENVIRONMENT,
+} as const satisfies CommandSpec;
+
+/**
+ * A model for `bench`: an architecture with random weights, else what the name resolves to,
+ * which must be a zoo ResNet.
+ */
 async function benchModel(name: string): Promise<ZooModel> {
-  if (PRESETS[name]) return createModel(name, { seed: 1 });
-  const path = isRegistryId(name) ? await pullWeights(name, { progress: true }) : name;
-  const imported = await importFile(path);
-  return createModel(imported.spec, { weights: imported.weights });
+  if (Object.hasOwn(PRESETS, name)) return createModel(name, { seed: 1 });
+  const resolved = await resolveModel(name, { progress: true });
+  if (resolved.kind === "graph") {
+    throw new NotZooResNetError(
+      resolved.name,
+      `${resolved.reason.message.replace(`${resolved.name}: `, "")}; bench times the zoo's ` +
+        "ResNets (classify and predict run other networks from their own graph)",
+    );
+  }
+  return createModel(resolved.model.spec, { weights: resolved.model.weights });
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -39,16 +115,13 @@ const round = (x: number) => Math.round(x * 100) / 100;
  *
  * @example
  * ```ts
- * import { parseArgv } from "./args.ts";
- * await bench(parseArgv(["bench", "--model", "cifar_resnet20", "--backend", "cpu", "--runs", "2", "--json"]));
+ * import { parseCommand } from "./args.ts";
+ * await bench(parseCommand(BENCH, ["--model", "cifar_resnet20", "--backend", "cpu", "--runs", "2", "--json"]));
  * // {"model":"cifar_resnet20","engine":"tfjs","backend":"cpu","threads":1,"batch":1,"median_ms":…}
  * ```
  */
-export async function bench(args: Args): Promise<void> {
-  const name = option(args, "model");
-  const batch = positiveInt(args, "batch", 1);
-  const runs = positiveInt(args, "runs", 10);
-  const choice = args.engine ?? "tfjs";
+export async function bench(args: Args<typeof BENCH>): Promise<void> {
+  const { model: name, batch, runs, engine: choice } = args;
   const ran = await backend(args, choice !== "onnxruntime");
   const model = await benchModel(name);
   const size = defaultInputSize(model.spec);
@@ -60,9 +133,6 @@ export async function bench(args: Args): Promise<void> {
   const ortTiming = ort ? await measure(ort, shape, runs) : null;
   const rows = [];
   for (const which of engines) {
-    if (!["auto", "tfjs", "onnxruntime"].includes(which)) {
-      throw new UsageError(`--engine must be auto, tfjs, onnxruntime or all`);
-    }
     const engine = which === "onnxruntime" && ort
       ? ort
       : await createEngine(model, which as EngineChoice);

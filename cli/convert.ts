@@ -1,67 +1,235 @@
 /**
- * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]`: a
- * weights file to the zoo's own file (or an ONNX export) when it matches a zoo spec, else a
- * Keras network to a tfjs layers model in a folder. `--verify` runs an ONNX source in
- * onnxruntime and checks the import against it.
+ * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--labels SET|FILE]
+ * [--shortcut VARIANT] [--verify|--no-verify]`: a weights file to the zoo's own file (or an ONNX
+ * export) when it matches a zoo spec, else a Keras network to a tfjs layers model in a folder.
+ * A source that runs (an ONNX file in onnxruntime, a Keras model as its own graph) is run beside
+ * the converted model on a small input before anything is written, and a disagreement is
+ * refused; `--no-verify` skips that, `--verify` insists on onnxruntime.
  *
  * @example
  * ```ts
- * import { convert } from "./convert.ts";
- * import { parseArgv } from "./args.ts";
+ * import { convert, CONVERT } from "./convert.ts";
+ * import { parseCommand } from "./args.ts";
  * const dir = await Deno.makeTempDir();
- * await convert(parseArgv(["convert", "testdata/fixtures/nets/tv_basic.onnx", "--out", dir, "--verify"]));
- * // source format: onnx … wrote <dir>/resnet12_custom.safetensors … verify: … top-1 agreement 2/2 …
+ * await convert(parseCommand(CONVERT, ["testdata/fixtures/nets/tv_basic.onnx", "--out", dir, "--verify"]));
+ * // source format: onnx … verify: … top-1 agreement 2/2 … wrote <dir>/resnet12_custom.safetensors …
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
  */
 
+import * as tf from "@tensorflow/tfjs-core";
 import { exportOnnx } from "../convert/onnx_export.ts";
+import type { ImportedModel } from "../convert/import.ts";
+import { loadGraphModel } from "../graph/graph_model.ts";
 import { loadKerasModel } from "../graph/keras/load.ts";
 import { saveLayersModel } from "../graph/keras/save.ts";
-import { type Args, backend, engine, option, UsageError } from "./args.ts";
-import type { EngineChoice } from "../runtime/engine.ts";
-import { resolveBytes } from "../pipelines/resolve.ts";
+import { backend, outputFolderExists, UsageError } from "./args.ts";
+import {
+  type Args,
+  BACKEND_FLAG,
+  CACHE_ENVIRONMENT,
+  type CommandSpec,
+  LABELS_FLAG,
+  THREADS_FLAG,
+} from "./flags.ts";
+import { locateModel, resolveBytes } from "../pipelines/resolve.ts";
+import { DEFAULT_MODEL } from "../pipelines/bundled.ts";
+import { readLabels } from "../pipelines/labels.ts";
 import { toZooFile } from "../pipelines/provenance.ts";
+import { fetchWeights } from "../hub/cache.ts";
 import { readSource } from "../hub/source.ts";
 import { writeAtomically } from "../formats/files.ts";
 import { detectFormat } from "../formats/detect.ts";
+import { readOnnx } from "../formats/onnx.ts";
 import { createModel, type ZooModel } from "../runtime/model.ts";
-import { ortAvailable } from "../runtime/ort.ts";
-import { parityHolds, verifyOnnxImport } from "../runtime/parity.ts";
-import { getSpec } from "../arch/presets.ts";
+import { createOrtSession, ortAvailable } from "../runtime/ort.ts";
+import {
+  PARITY_TOLERANCE,
+  parityHolds,
+  type ReferenceRun,
+  verifyImport,
+} from "../runtime/parity.ts";
+import { printWarnings, SHORTCUT_FLAG, shortcutChoice } from "./source_options.ts";
+import { PRESETS } from "../arch/presets.ts";
 import { countParams } from "../arch/plan.ts";
-import { ZooFormatError } from "../arch/errors.ts";
+import { classNames } from "../arch/labels.ts";
+import { didYouMean } from "../arch/suggest.ts";
+import { messageOf, ZooFormatError } from "../arch/errors.ts";
+
+/**
+ * `convert` on the command line: operands, flags, examples, environment.
+ *
+ * @example
+ * ```ts
+ * import { CONVERT } from "./convert.ts";
+ * console.log(CONVERT.flags.find((f) => f.name === "arch")?.default); // auto
+ * ```
+ */
+export const CONVERT = {
+  name: "convert",
+  brief: "weights to the zoo file, an ONNX export or a tfjs model",
+  summary: "Convert weights to the zoo's own file (or an ONNX export) when they match a zoo " +
+    "ResNet, found by the graph's structure; a Keras network outside the zoo becomes a tfjs " +
+    "layers model in a folder.",
+  operands: {
+    name: "SRC",
+    meaning: "a weights file (.pth/.pt/.th, .onnx, .h5/.keras, model.json, .safetensors), a " +
+      "registry id or an architecture (its default weights, downloaded once)",
+    min: 1,
+    max: 1,
+  },
+  flags: [
+    {
+      name: "out",
+      kind: "string",
+      aliases: ["o"],
+      value: "PATH",
+      required: true,
+      meaning: "FILE.safetensors (the zoo file), FILE.onnx (an ONNX export) or a folder (the " +
+        "zoo file inside it; a tfjs layers model for a network outside the zoo). A file's " +
+        "folder must exist; a new folder's name has no extension",
+    },
+    {
+      name: "arch",
+      kind: "string",
+      value: "NAME",
+      default: "auto",
+      meaning: "auto matches the file's structure to a spec; a preset name (see the README's " +
+        "table) forces that architecture and reports the first tensor that does not fit",
+    },
+    {
+      ...LABELS_FLAG,
+      defaultText: "what a registry entry with the file's hash records, else none",
+      meaning: "class names to record in the zoo file, which classify then prints: imagenet, " +
+        "cifar10, or a file with a JSON array, an imagenet_class_index.json-style object or " +
+        "one name per line; their number must be the model's number of classes",
+    },
+    SHORTCUT_FLAG,
+    {
+      name: "verify",
+      kind: "boolean",
+      meaning: "insist on running the ONNX source in onnxruntime beside the converted model " +
+        "(refused for other sources). Without it, a source that runs (ONNX in onnxruntime, else " +
+        "its own graph; a Keras model with its graph) is checked anyway; a state dict cannot be",
+    },
+    {
+      name: "no-verify",
+      kind: "boolean",
+      meaning: "write the conversion without running the source beside it",
+    },
+    { ...BACKEND_FLAG, meaning: "the tfjs backend the verification runs the converted model on" },
+    THREADS_FLAG,
+  ],
+  examples: [
+    "denozoo convert resnet20-12fca82f.th --out r20.safetensors",
+    "denozoo convert model.onnx --out model.safetensors --verify --labels names.txt",
+    "denozoo convert resnet50 --out resnet50.onnx     # resnet50.tv2_in1k, exported to ONNX",
+  ],
+  env: CACHE_ENVIRONMENT,
+} as const satisfies CommandSpec;
+
+/** Where `--out` leads: a file convert can write, or a folder (existing, or new in one). */
+async function outputTarget(out: string): Promise<{ path: string; folder: boolean }> {
+  if (/\.(safetensors|onnx)$/.test(out)) {
+    await outputFolderExists(out, "out");
+    return { path: out, folder: false };
+  }
+  const info = await Deno.stat(out).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  if (info?.isDirectory) return { path: out, folder: true };
+  const extension = /\.([^./]+)$/.exec(out.replace(/\/+$/, ""))?.[1];
+  if (info || extension) {
+    throw new UsageError(
+      `--out ${out}: convert writes FILE.safetensors (the zoo file), FILE.onnx (an ONNX ` +
+        `export) or a folder${extension ? `, not a .${extension} file` : ""}`,
+    );
+  }
+  await outputFolderExists(out, "out");
+  return { path: out, folder: true };
+}
+
+/**
+ * The file SRC names: a registry entry's verified download (fetched once) and the bundled
+ * model's file, or the file itself. Convert reads the source, not the cache's converted copy,
+ * so that the zoo file records where its weights came from.
+ */
+async function sourceFile(name: string): Promise<string> {
+  const location = await locateModel(name);
+  if (location.kind === "registry") return await fetchWeights(location.entry, { progress: true });
+  if (location.kind === "file") return location.path;
+  if (DEFAULT_MODEL.protocol !== "file:") {
+    throw new UsageError(
+      `${name} is bundled inside the package at ${DEFAULT_MODEL}; convert a file`,
+    );
+  }
+  return decodeURIComponent(DEFAULT_MODEL.pathname);
+}
 
 /**
  * Runs `convert`.
  *
  * @example
  * ```ts
- * import { parseArgv } from "./args.ts";
+ * import { parseCommand } from "./args.ts";
  * const out = await Deno.makeTempFile({ suffix: ".safetensors" });
- * await convert(parseArgv(["convert", "testdata/cifar10-resnet/resnet20-12fca82f.th", "--out", out]));
+ * await convert(parseCommand(CONVERT, ["testdata/cifar10-resnet/resnet20-12fca82f.th", "--out", out]));
  * // source format: pytorch-legacy
  * // architecture:  cifar_resnet20
  * // parameters:    269,722 trainable, 271,098 in all
- * // wrote … (1,093,744 bytes): the graph matches a zoo spec
+ * // read:          weights from checkpoint['state_dict'], 'module.' stripped from every key; …
+ * // (stderr) warning: the file records no strides: …
+ * // (stderr) warning: option-A shortcuts carry no weights, …
+ * // wrote … (1,093,800 bytes): the graph matches a zoo spec
  * await Deno.remove(out);
  * ```
  */
-export async function convert(args: Args): Promise<void> {
-  const source = String(args._[1] ?? "");
-  if (!source) throw new UsageError("convert needs a source file");
-  const out = option(args, "out");
-  const arch = args.arch && args.arch !== "auto" ? getSpec(args.arch) : undefined;
+export async function convert(args: Args<typeof CONVERT>): Promise<void> {
+  const target = await outputTarget(args.out);
+  if (args.arch !== "auto" && !Object.hasOwn(PRESETS, args.arch)) {
+    throw new UsageError(
+      `--arch must be auto or a preset name, got '${args.arch}'` +
+        didYouMean(args.arch, Object.keys(PRESETS)),
+    );
+  }
+  const arch = args.arch === "auto" ? undefined : PRESETS[args.arch];
+  const labels = args.labels === undefined ? undefined : await readLabels(args.labels);
+  if (labels !== undefined && target.path.endsWith(".onnx")) {
+    throw new UsageError("--labels is recorded in zoo files (.safetensors), not in ONNX exports");
+  }
+  if (args.verify && args["no-verify"]) {
+    throw new UsageError("--verify and --no-verify contradict each other: give one");
+  }
+  if (args.verify && !(await ortAvailable())) {
+    throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
+  }
   await backend(args, false);
+  const source = await sourceFile(args.operands[0]);
   const { bytes, sha256 } = await readSource(source);
-  const resolved = await resolveBytes(bytes, source, { arch });
+  const format = detectFormat(bytes, source);
+  if (args.verify && format !== "onnx") {
+    throw new UsageError(
+      `--verify needs an ONNX source (it runs the source in onnxruntime); ${source} is ${format}`,
+    );
+  }
+  const resolved = await resolveBytes(bytes, source, {
+    arch,
+    shortcut: shortcutChoice(args.shortcut),
+  });
   if (resolved.kind === "graph") {
-    await convertGraph(bytes, source, out, resolved.reason.message);
+    if (labels !== undefined) {
+      throw new UsageError(
+        `--labels is recorded in zoo files; ${source} is no zoo ResNet (${resolved.reason.message})`,
+      );
+    }
+    await convertGraph(bytes, source, target, resolved.reason.message);
     return;
   }
   const imported = resolved.model;
+  if (labels !== undefined) classNames(labels, imported.spec.classes);
   const model = createModel(imported.spec, { weights: imported.weights });
   const counts = countParams(model.plan);
   console.log(`source format: ${imported.format}`);
@@ -71,22 +239,26 @@ export async function convert(args: Args): Promise<void> {
       counts.total.toLocaleString("en-US")
     } in all`,
   );
+  for (const note of imported.notes ?? []) console.log(`read:          ${note}`);
+  printWarnings(imported.assumptions);
   // A folder gets the zoo file: the graph matched a zoo spec, so its weights are all it needs.
-  const target = /\.(safetensors|onnx)$/.test(out)
-    ? out
-    : `${out}/${imported.spec.name}.safetensors`;
-  if (target !== out) await Deno.mkdir(out, { recursive: true });
-  const written = target.endsWith(".onnx")
+  const path = target.folder ? `${target.path}/${imported.spec.name}.safetensors` : target.path;
+  // Checked before anything is written: a model that disagrees never gets the output's name.
+  if (!args["no-verify"]) await verify(bytes, source, imported, model, path, args.verify);
+  if (target.folder) await Deno.mkdir(target.path, { recursive: true });
+  // A zoo file passes on what it records; for other files, provenance finds what it can.
+  const recorded = imported.format === "zoo-safetensors" ? await resolved.info() : {};
+  const written = path.endsWith(".onnx")
     ? await exportOnnx(model.plan, model.weights)
-    : await toZooFile(bytes, source, imported, { sha256 });
-  const size = await writeAtomically(target, written);
+    : await toZooFile(bytes, source, imported, {
+      sha256,
+      preprocess: recorded.preprocess,
+      labels: labels ?? recorded.labels,
+    });
+  const size = await writeAtomically(path, written);
   console.log(
-    `wrote ${target} (${size.toLocaleString("en-US")} bytes): the graph matches a zoo spec`,
+    `wrote ${path} (${size.toLocaleString("en-US")} bytes): the graph matches a zoo spec`,
   );
-  if (args.verify) {
-    // The imported model runs on tfjs unless --engine says otherwise.
-    await verify(bytes, source, imported.format, model, args.engine ? engine(args) : "tfjs");
-  }
   model.dispose();
 }
 
@@ -94,7 +266,7 @@ export async function convert(args: Args): Promise<void> {
 async function convertGraph(
   bytes: Uint8Array,
   source: string,
-  out: string,
+  target: { path: string; folder: boolean },
   reason: string,
 ): Promise<void> {
   const why = reason.replace(`${source}: `, "");
@@ -104,11 +276,12 @@ async function convertGraph(
       `${why}. ONNX graphs outside the zoo run as they are: pass the .onnx file to predict or classify`,
     );
   }
-  if (/\.(safetensors|onnx)$/.test(out)) {
+  if (!target.folder) {
     throw new UsageError(
       `${source} is not a zoo ResNet (${why}); give --out a folder for a tfjs layers model`,
     );
   }
+  const out = target.path;
   const model = await loadKerasModel(bytes, source);
   await saveLayersModel(model, out);
   console.log(`source format: ${detectFormat(bytes, source)}`);
@@ -121,31 +294,82 @@ async function convertGraph(
 }
 
 /**
- * `--verify`: the ONNX source in onnxruntime against the converted model (see
- * `verifyOnnxImport`), on the backend `convert` already started.
+ * The source run as it is, to check the conversion against: an ONNX file in onnxruntime (else
+ * its own graph on tfjs, where the native addon does not load), a Keras model as its own graph.
+ * Undefined for a file that holds only weights, or the zoo's own file.
+ */
+async function sourceRun(
+  bytes: Uint8Array,
+  source: string,
+  imported: ImportedModel,
+): Promise<ReferenceRun | undefined> {
+  const layout = imported.sourceLayout;
+  if (!layout) return undefined;
+  if (imported.format === "onnx" && await ortAvailable()) {
+    const session = await createOrtSession(source);
+    return {
+      name: "onnxruntime",
+      layout,
+      declared: (await readOnnx(bytes, source)).graph.inputs[0]?.shape ?? [],
+      run: async (input, shape) => (await session.run(input, shape)).data,
+      dispose: () => session.dispose(),
+    };
+  }
+  const graph = await loadGraphModel(bytes, source);
+  return {
+    name: "its own graph on tfjs",
+    layout,
+    declared: graph.inputShape,
+    run: async (input, shape) => {
+      const x = tf.tensor(input, shape);
+      const y = graph.predict(x);
+      const data = (await y.data()) as Float32Array;
+      tf.dispose([x, y]);
+      return data;
+    },
+    dispose: () => graph.dispose(),
+  };
+}
+
+/**
+ * Checks the converted model against the source run as it is (see `verifyImport`), on the
+ * backend `convert` already started, before anything is written: a conversion that disagrees
+ * is refused with the difference. A source with a graph that does not run here is skipped with
+ * the reason, unless `--verify` insists.
  */
 async function verify(
   bytes: Uint8Array,
   source: string,
-  format: string,
+  imported: ImportedModel,
   model: ZooModel,
-  choice: EngineChoice,
+  target: string,
+  required: boolean,
 ): Promise<void> {
-  if (format !== "onnx") {
-    throw new UsageError("--verify needs an ONNX source (it runs the source in onnxruntime)");
+  let reference: ReferenceRun | undefined;
+  try {
+    reference = await sourceRun(bytes, source, imported);
+  } catch (error) {
+    if (required) throw error;
+    console.log(`verify:        skipped, the source does not run here: ${messageOf(error)}`);
+    return;
   }
-  if (!(await ortAvailable())) {
-    throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
+  if (!reference) return;
+  let parity;
+  try {
+    parity = await verifyImport(model, reference);
+  } finally {
+    await reference.dispose?.();
   }
-  const parity = await verifyOnnxImport(bytes, source, model, choice);
-  console.log(
-    `verify: max abs diff ${parity.maxAbsDiff.toExponential(2)} (relative ${
-      parity.relativeError.toExponential(2)
-    }), ` +
-      `top-1 agreement ${parity.top1Agreement}/${parity.batch} against onnxruntime` +
-      (choice === "tfjs" ? "" : ` (the converted model on ${choice})`),
-  );
+  const summary = `max abs diff ${parity.maxAbsDiff.toExponential(2)} (relative ${
+    parity.relativeError.toExponential(2)
+  }), top-1 agreement ${parity.top1Agreement}/${parity.batch} against ${reference.name}`;
+  console.log(`verify: ${summary}`);
   if (!parityHolds(parity)) {
-    throw new Error("verification failed: the converted model disagrees");
+    throw new Error(
+      `${source}: refusing to write ${target}: the converted model disagrees with the source ` +
+        `(${summary}; the limit is ${PARITY_TOLERANCE} relative). Run the source as its own ` +
+        `graph instead (predict --weights ${source}, classify --model ${source}), or write the ` +
+        `conversion anyway with --no-verify`,
+    );
   }
 }

@@ -1,12 +1,12 @@
 /**
  * `list [--json]`: the registry's weights, one row each: id, architecture, source format,
- * top-1 accuracy, parameters and label set.
+ * top-1 accuracy, parameters and label set; `*` marks each architecture's default weights.
  *
  * @example
  * ```ts
- * import { list } from "./list.ts";
- * import { parseArgv } from "./args.ts";
- * list(parseArgv(["list"]));
+ * import { list, LIST } from "./list.ts";
+ * import { parseCommand } from "./args.ts";
+ * list(parseCommand(LIST, []));
  * // id                 architecture  format       top-1  params      labels
  * // resnet18.tv_in1k   resnet18      pytorch-zip  69.76  11,689,512  imagenet …
  * ```
@@ -14,13 +14,37 @@
  * @module
  */
 
-import type { Args } from "./args.ts";
-import { REGISTRY, type WeightsEntry } from "../hub/registry.ts";
+import { type Args, type CommandSpec, JSON_FLAG } from "./flags.ts";
+import { DEFAULT_WEIGHTS, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
+
+/**
+ * `list` on the command line: flags and examples.
+ *
+ * @example
+ * ```ts
+ * import { LIST } from "./list.ts";
+ * console.log(LIST.flags.map((f) => f.name)); // [ "json" ]
+ * ```
+ */
+export const LIST = {
+  name: "list",
+  brief: "the registry's pretrained weights",
+  summary: "List the registry's pretrained weights: id, architecture, source format, top-1 " +
+    "accuracy, parameters and label set. A * marks each architecture's default weights, which " +
+    "the architecture's name alone means (--model resnet50 is resnet50.tv2_in1k).",
+  flags: [{ ...JSON_FLAG, meaning: "print the rows as a JSON array (with a `default` field)" }],
+  examples: [
+    "denozoo list",
+    "denozoo list --json     # every row, machine-readable",
+  ],
+  env: [],
+} as const satisfies CommandSpec;
 
 /** The columns `list` shows of an entry. */
 function summary(entry: WeightsEntry) {
   return {
     id: entry.id,
+    default: DEFAULT_WEIGHTS[entry.architecture] === entry.id,
     architecture: entry.architecture,
     format: entry.sourceFormat,
     top1: entry.metrics.top1 ?? null,
@@ -34,12 +58,12 @@ function summary(entry: WeightsEntry) {
  *
  * @example
  * ```ts
- * import { parseArgv } from "./args.ts";
- * list(parseArgv(["list", "--json"]));
+ * import { parseCommand } from "./args.ts";
+ * list(parseCommand(LIST, ["--json"]));
  * // [{ "id": "resnet18.tv_in1k", "architecture": "resnet18", "format": "pytorch-zip", … }, …]
  * ```
  */
-export function list(args: Args): void {
+export function list(args: Args<typeof LIST>): void {
   const rows = REGISTRY.map(summary);
   if (args.json) {
     console.log(JSON.stringify(rows, null, 2));
@@ -47,7 +71,7 @@ export function list(args: Args): void {
   }
   const header = ["id", "architecture", "format", "top-1", "params", "labels"];
   const cells = rows.map((r) => [
-    r.id,
+    `${r.id}${r.default ? " *" : ""}`,
     r.architecture,
     r.format,
     r.top1 === null ? "-" : r.top1.toFixed(2),

@@ -1,7 +1,7 @@
 /**
- * The command line's dispatch: the usage text, one function per command, and how errors are
- * printed: a user's mistake or a bad file as one line without a stack trace, with exit code
- * 2 for usage errors and 1 for everything else.
+ * The command line's dispatch: global flags, the command word, `help`, and how errors are
+ * printed: a user's mistake or a bad file as one line without a stack trace (the whole stack
+ * with `--verbose`), with exit code 2 for usage errors and 1 for everything else.
  *
  * @example
  * ```ts
@@ -12,87 +12,157 @@
  * @module
  */
 
-import { type Args, parseArgv, UsageError } from "./args.ts";
-import { classify } from "./classify.ts";
-import { convert } from "./convert.ts";
-import { predict } from "./predict.ts";
-import { list } from "./list.ts";
-import { info } from "./info.ts";
-import { pull } from "./pull.ts";
-import { bench } from "./bench.ts";
-import { ZooFormatError } from "../arch/errors.ts";
+import { parseCommand, UsageError } from "./args.ts";
+import { type Args, type CommandSpec, GLOBAL_FLAGS } from "./flags.ts";
+import { commandHelp, overallHelp, VERSION } from "./help.ts";
+import { CLASSIFY, classify } from "./classify.ts";
+import { CONVERT, convert } from "./convert.ts";
+import { PREDICT, predict } from "./predict.ts";
+import { LIST, list } from "./list.ts";
+import { INFO, info } from "./info.ts";
+import { PULL, pull } from "./pull.ts";
+import { BENCH, bench } from "./bench.ts";
+import { CACHE, cache } from "./cache.ts";
+import { EMBED, embed } from "./embed.ts";
+import { FINETUNE, finetune } from "./finetune.ts";
+import { didYouMean } from "../arch/suggest.ts";
 
-const USAGE = `denozoo: pretrained ResNets for Deno
+/** A command's spec with its function, its arguments' types checked here and nowhere else. */
+interface Command {
+  spec: CommandSpec;
+  /** Parses the arguments; the command runs when `run` is called. */
+  prepare(argv: readonly string[]): { args: Args<CommandSpec>; run(): Promise<void> | void };
+}
 
-Usage:
-  cli.ts classify IMAGE… [--model ID|FILE] [--top 5] [--json|--json-array] [--batch 16]
-                 [--engine auto|tfjs|onnxruntime] [--backend auto|webgpu|wasm|cpu]
-                 [--preprocess TORCHVISION_V1|TORCHVISION_V2|KERAS_CAFFE|KERAS_TF|CIFAR10_TORCH|CIFAR10_RAW]
-                 [--labels imagenet|cifar10]
-  cli.ts convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--verify]
-  cli.ts predict --weights FILE --input X.npy --output Y.npy [--input-layout nchw|nhwc] [--batch 16]
-                 [--engine auto|tfjs|onnxruntime] [--backend …]
-  cli.ts list [--json]
-  cli.ts info ID
-  cli.ts pull ID [--verify]
-  cli.ts bench --model NAME|ID|FILE [--engine tfjs|onnxruntime|auto|all] [--backend …] [--batch 1] [--runs 10] [--json]
+function command<Spec extends CommandSpec>(
+  spec: Spec,
+  run: (args: Args<Spec>) => Promise<void> | void,
+): Command {
+  return {
+    spec,
+    prepare(argv) {
+      const args = parseCommand(spec, argv);
+      return { args, run: () => run(args) };
+    },
+  };
+}
 
---threads N sets the wasm backend's threads (1 to 8; default one per core when the model runs
-on tfjs).
+const COMMANDS: readonly Command[] = [
+  command(CLASSIFY, classify),
+  command(CONVERT, convert),
+  command(PREDICT, predict),
+  command(LIST, list),
+  command(INFO, info),
+  command(PULL, pull),
+  command(BENCH, bench),
+  command(EMBED, embed),
+  command(FINETUNE, finetune),
+  command(CACHE, cache),
+];
 
---json prints one JSON object per image and line, as each batch finishes; --json-array one
-array at the end. A file that cannot be read or decoded is named on stderr, the others are
-classified, and the exit code is then 1.
+const SPECS = COMMANDS.map((c) => c.spec);
 
-IMAGE may be a file, a directory or a glob. Without --model, classify uses the bundled
-CIFAR-10 ResNet-20. Weights files: .safetensors (zoo), .onnx, .pth/.pt/.th, Keras .h5/.keras, model.json.`;
+/** The command a word names, or a usage error naming the nearest. */
+function find(word: string): Command {
+  const found = COMMANDS.find((c) => c.spec.name === word);
+  if (found) return found;
+  const names = [...SPECS.map((s) => s.name), "help"];
+  throw new UsageError(
+    `unknown command '${word}'${didYouMean(word, names)}; the commands are ${names.join(", ")}`,
+  );
+}
 
-const COMMANDS: Record<string, (args: Args) => Promise<void> | void> = {
-  classify,
-  convert,
-  predict,
-  list,
-  info,
-  pull,
-  bench,
-};
+/** Where the command word is: after the global flags written before it, refusing others. */
+function leadingGlobals(argv: readonly string[]): number {
+  const spellings: string[] = GLOBAL_FLAGS.flatMap((f) =>
+    [f.name, ...("aliases" in f ? f.aliases : [])].map((n) => n.length > 1 ? `--${n}` : `-${n}`)
+  );
+  let i = 0;
+  for (; i < argv.length && argv[i].startsWith("-"); i++) {
+    if (!spellings.includes(argv[i])) {
+      const name = argv[i].replace(/^--?/, "").split("=")[0];
+      const owners = SPECS.filter((s) =>
+        s.flags.some((f) => f.name === name || (f.aliases ?? []).includes(name))
+      ).map((s) => s.name);
+      throw new UsageError(
+        `unknown flag ${argv[i]} before the command` +
+          (owners.length
+            ? `; it is a flag of ${owners.join(", ")}, and goes after the command`
+            : didYouMean(argv[i], spellings)),
+      );
+    }
+  }
+  return i;
+}
+
+/** Runs one command line; throws what the command throws. */
+async function dispatch(argv: readonly string[]): Promise<number> {
+  const at = leadingGlobals(argv);
+  const globals = argv.slice(0, at);
+  const word = argv[at];
+  if (word === undefined || word === "help") {
+    const topic = word === "help" ? argv[at + 1] : undefined;
+    if (word === "help" && argv.length > at + 2) {
+      throw new UsageError(`help takes one command, got also '${argv[at + 2]}'`);
+    }
+    if (topic !== undefined && topic !== "help") {
+      console.log(commandHelp(find(topic).spec));
+      return 0;
+    }
+    if (globals.includes("--version")) {
+      console.log(`denozoo ${VERSION}`);
+      return 0;
+    }
+    if (word === "help" || globals.some((g) => g === "--help" || g === "-h")) {
+      console.log(overallHelp(SPECS));
+      return 0;
+    }
+    console.error(overallHelp(SPECS));
+    return 2;
+  }
+  const found = find(word);
+  const { args, run } = found.prepare([...globals, ...argv.slice(at + 1)]);
+  if (args.help) {
+    console.log(commandHelp(found.spec));
+    return 0;
+  }
+  if (args.version) {
+    console.log(`denozoo ${VERSION}`);
+    return 0;
+  }
+  await run();
+  return 0;
+}
+
+/** The error's stack and its causes, for `--verbose`. */
+function fullReport(error: unknown): string {
+  const lines: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; depth++) {
+    lines.push(e instanceof Error ? e.stack ?? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+    if (e !== undefined) lines.push("caused by:");
+  }
+  return lines.join("\n");
+}
 
 /**
- * Runs the CLI with the given arguments; returns the exit code.
+ * Runs the CLI with the given arguments; returns the exit code: 0, 2 for a usage error (an
+ * unknown command or flag, a bad value, a missing operand), 1 for any other failure. Errors
+ * print as one line, `denozoo: …`, on stderr.
  *
  * @example
  * ```ts
- * console.log(await main(["frobnicate"])); // (the usage on stderr, then) 2
+ * console.log(await main(["frobnicate"])); // (an error naming the commands on stderr, then) 2
+ * console.log(await main(["--version"])); // (denozoo 0.1.0, then) 0
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgv(argv);
-  const command = String(args._[0] ?? "");
-  if (args.help || !command) {
-    console.log(USAGE);
-    return command || args.help ? 0 : 2;
-  }
-  const run = COMMANDS[command];
-  if (!run) {
-    console.error(`denozoo: unknown command '${command}'\n\n${USAGE}`);
-    return 2;
-  }
   try {
-    await run(args);
-    return 0;
+    return await dispatch(argv);
   } catch (error) {
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      console.error(`denozoo: ${(error as Error).message}`);
-      return 1;
-    }
-    if (
-      error instanceof UsageError || error instanceof ZooFormatError ||
-      error instanceof Deno.errors.NotFound
-    ) {
-      console.error(`denozoo: ${(error as Error).message}`);
-      return error instanceof UsageError ? 2 : 1;
-    }
-    console.error(`denozoo: ${(error as Error).message ?? error}`);
-    return 1;
+    const verbose = argv.includes("--verbose");
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(verbose ? `denozoo: ${fullReport(error)}` : `denozoo: ${message}`);
+    return error instanceof UsageError ? 2 : 1;
   }
 }

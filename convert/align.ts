@@ -50,6 +50,20 @@ export interface SourceLayer {
   stride?: number;
   /** BatchNorm epsilon, when the source records it. */
   epsilon?: number;
+  /**
+   * Convolution zero padding `[top, left, bottom, right]`, when the graph records it; `"same"`
+   * where it depends on the input size (TF's 'same' at a stride, which pads more at the end).
+   */
+  pads?: readonly [number, number, number, number] | "same";
+  /** Convolution dilation `[height, width]`, when the graph records it. */
+  dilation?: readonly [number, number];
+  /** Convolution groups, when the graph records it. */
+  groups?: number;
+  /**
+   * Something the graph records about the layer that no zoo spec has (a non-square stride, a
+   * scaled Gemm, a BatchNorm over another axis), in words; the layer then fits no plan node.
+   */
+  unsupported?: string;
 }
 
 /** What a format implies when its file cannot say (bare state_dicts and weights-only files carry no strides). */

@@ -14,17 +14,27 @@
  */
 
 import type { ResNetSpec } from "../arch/spec.ts";
-import type { Weight, WeightMap } from "../arch/weights.ts";
+import type { WeightMap } from "../arch/weights.ts";
 import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
-import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+import { readOnnx } from "../formats/onnx.ts";
 import { readKeras } from "../formats/keras/read.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
 import { readPytorch } from "../formats/pytorch.ts";
+import { describeStateDict } from "../formats/pytorch_wrappers.ts";
 import { readWholeFile } from "../formats/files.ts";
 import { readZooWeights } from "./zoofile.ts";
-import { inferResNet, KERAS_DEFAULTS, PYTORCH_DEFAULTS, type SourceLayer } from "./structure.ts";
+import {
+  type InferOptions,
+  inferResNet,
+  KERAS_DEFAULTS,
+  PYTORCH_DEFAULTS,
+  type ShortcutChoice,
+  type SourceLayer,
+} from "./structure.ts";
+import { onnxSource } from "./onnx_source.ts";
+import { kerasSource } from "./keras_source.ts";
 import type { NamedTensor } from "../formats/tensor.ts";
-import { ZooFormatError } from "../arch/errors.ts";
+import { NotZooResNetError, ZooFormatError } from "../arch/errors.ts";
 import { detectFormat, type SourceFormat } from "../formats/detect.ts";
 
 /**
@@ -47,6 +57,16 @@ export interface ImportedModel {
   format: SourceFormat;
   /** What the file could not tell and a convention supplied (see `InferredResNet`). */
   assumptions: string[];
+  /**
+   * How the file was read, where a user would want to know: which entry of a wrapped
+   * checkpoint held the weights, and what else it holds. Empty when there is nothing to say.
+   */
+  notes?: string[];
+  /**
+   * How the file's graph takes its input, when it records one: NCHW (PyTorch exports) or NHWC
+   * (an ONNX graph transposed at its entry, a Keras model). Absent for weights-only files.
+   */
+  sourceLayout?: "nchw" | "nhwc";
 }
 
 /**
@@ -64,6 +84,8 @@ export interface ImportedModel {
 export interface ImportOptions {
   /** Force an architecture instead of inferring it. */
   arch?: ResNetSpec;
+  /** The option-A shortcut variant, where a weights-only file cannot tell (`--shortcut`). */
+  shortcut?: ShortcutChoice;
 }
 
 /**
@@ -75,7 +97,7 @@ function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
   const modules = new Map<string, Map<string, NamedTensor>>();
   for (const t of tensors) {
     const dot = t.name.lastIndexOf(".");
-    const module = t.name.slice(0, dot);
+    const module = dot < 0 ? t.name : t.name.slice(0, dot);
     if (!modules.has(module)) modules.set(module, new Map());
     modules.get(module)!.set(t.name.slice(dot + 1), t);
   }
@@ -116,163 +138,6 @@ function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
   return layers;
 }
 
-/** ONNX graph → source layers in node order, plus whether a ReLU follows the residual adds. */
-function onnxLayers(model: OnnxModel, file: string): { layers: SourceLayer[]; preact: boolean } {
-  const { graph } = model;
-  const constants = new Map<string, NamedTensor>(graph.initializers);
-  const producers = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-  for (const node of graph.nodes) {
-    if (node.opType === "Constant" && node.attributes.value) {
-      constants.set(node.outputs[0], node.attributes.value as NamedTensor);
-    }
-  }
-  /** The constant tensor feeding a node, through Identity nodes. */
-  const tensor = (name: string, node: string): NamedTensor => {
-    let source = name;
-    for (let p = producers.get(source); p?.opType === "Identity"; p = producers.get(source)) {
-      source = p.inputs[0];
-    }
-    const t = constants.get(source);
-    if (!t) {
-      throw new ZooFormatError(file, `node '${node}': input '${name}' is not a constant weight`);
-    }
-    return t;
-  };
-  const constant = (name: string | undefined, node: string): Weight | undefined =>
-    name ? toWeight(tensor(name, node), file) : undefined;
-  const int = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
-  const layers: SourceLayer[] = [];
-  for (const node of graph.nodes) {
-    const a = node.attributes;
-    const label = node.name || node.outputs[0];
-    if (node.opType === "Conv") {
-      if (int(a.group, 1) !== 1) {
-        throw new ZooFormatError(
-          file,
-          `node '${label}': grouped convolutions are not ResNet layers`,
-        );
-      }
-      const strides = (a.strides as number[] | undefined) ?? [1, 1];
-      layers.push({
-        kind: "conv",
-        name: label,
-        weights: {
-          // Transposed from the file's bytes: a kernel is never decoded in OIHW order first.
-          kernel: oihwToHwio(tensor(node.inputs[1], label)),
-          bias: constant(node.inputs[2], label),
-        },
-        stride: strides[0],
-      });
-    } else if (node.opType === "BatchNormalization") {
-      const [gamma, beta, mean, variance] = node.inputs.slice(1, 5).map((i) => constant(i, label));
-      layers.push({
-        kind: "bn",
-        name: label,
-        weights: { gamma, beta, moving_mean: mean, moving_variance: variance },
-        epsilon: typeof a.epsilon === "number" ? a.epsilon : 1e-5,
-      });
-    } else if (node.opType === "Gemm") {
-      const weight = tensor(node.inputs[1], label);
-      if (int(a.transA, 0) !== 0) {
-        throw new ZooFormatError(file, `node '${label}': Gemm with transA=1 is not a classifier`);
-      }
-      layers.push({
-        kind: "dense",
-        name: label,
-        weights: {
-          kernel: int(a.transB, 0) === 1 ? linearToDense(weight) : toWeight(weight, file),
-          bias: constant(node.inputs[2], label),
-        },
-      });
-    } else if (node.opType === "MatMul" && graph.initializers.has(node.inputs[1])) {
-      const add = graph.nodes.find((n) => n.opType === "Add" && n.inputs.includes(node.outputs[0]));
-      const biasName = add?.inputs.find((i) => i !== node.outputs[0]);
-      layers.push({
-        kind: "dense",
-        name: label,
-        weights: { kernel: constant(node.inputs[1], label)!, bias: constant(biasName, label) },
-      });
-    }
-  }
-  const addOutputs = new Set(
-    graph.nodes.filter((n) => n.opType === "Add").map((n) => n.outputs[0]),
-  );
-  const reluAfterAdd = graph.nodes.some((n) => n.opType === "Relu" && addOutputs.has(n.inputs[0]));
-  return { layers, preact: !reluAfterAdd };
-}
-
-interface KerasLayerConfig {
-  class_name: string;
-  config: { name: string; strides?: number[]; activation?: string };
-  inbound_nodes?: unknown;
-}
-
-/** Names of the layers feeding a Keras layer, from a Keras 2 or Keras 3 config. */
-function kerasInbound(layer: KerasLayerConfig): string[] {
-  const names: string[] = [];
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      if (typeof value[0] === "string" && typeof value[1] === "number") names.push(value[0]);
-      else value.forEach(visit);
-    } else if (value && typeof value === "object") {
-      const history = (value as { config?: { keras_history?: unknown[] } }).config?.keras_history;
-      if (history && typeof history[0] === "string") names.push(history[0]);
-      else Object.values(value).forEach(visit);
-    }
-  };
-  visit(layer.inbound_nodes);
-  return names;
-}
-
-/** What a Keras model config tells about structure: conv strides, and whether a ReLU follows the adds. */
-function kerasHints(config: Record<string, unknown> | undefined) {
-  const layers = ((config?.config as { layers?: KerasLayerConfig[] })?.layers) ?? [];
-  const strides = new Map<string, number>();
-  for (const l of layers) if (l.config.strides) strides.set(l.config.name, l.config.strides[0]);
-  const adds = new Set(layers.filter((l) => l.class_name === "Add").map((l) => l.config.name));
-  const isRelu = (l: KerasLayerConfig) =>
-    l.class_name === "ReLU" || (l.class_name === "Activation" && l.config.activation === "relu");
-  const preact = adds.size === 0
-    ? undefined
-    : !layers.some((l) => isRelu(l) && kerasInbound(l).some((n) => adds.has(n)));
-  return { strides, preact };
-}
-
-/** Keras layers (weights in their own order) → source layers; kernels are already HWIO. */
-function kerasLayers(
-  layers: { name: string; weights: NamedTensor[] }[],
-  strides: Map<string, number>,
-  file: string,
-): SourceLayer[] {
-  return layers.map(({ name, weights }) => {
-    const w = weights.map((t) => toWeight(t, file));
-    const rank = w[0]?.shape.length;
-    if (rank === 4) {
-      return {
-        kind: "conv",
-        name,
-        weights: { kernel: w[0], bias: w[1] },
-        stride: strides.get(name),
-      };
-    }
-    if (rank === 2) return { kind: "dense", name, weights: { kernel: w[0], bias: w[1] } };
-    if (w.length === 4) {
-      return {
-        kind: "bn",
-        name,
-        weights: { gamma: w[0], beta: w[1], moving_mean: w[2], moving_variance: w[3] },
-      };
-    }
-    if (w.length === 2) {
-      return { kind: "bn", name, weights: { moving_mean: w[0], moving_variance: w[1] } };
-    }
-    throw new ZooFormatError(
-      file,
-      `layer '${name}' with ${w.length} weights is not a conv, BatchNorm or dense layer`,
-    );
-  });
-}
-
 /**
  * Imports a weights file already in memory. Sibling files (ONNX external data, tfjs
  * shards) are read relative to `file`.
@@ -294,20 +159,31 @@ export async function importBytes(
   options: ImportOptions = {},
 ): Promise<ImportedModel> {
   const format = detectFormat(bytes, file);
-  const arch = options.arch;
+  const infer = { file, arch: options.arch, shortcut: options.shortcut };
   switch (format) {
     case "pytorch-zip":
     case "pytorch-legacy": {
-      const { tensors } = readPytorch(bytes, file);
+      const { tensors, stateDict } = readPytorch(bytes, file);
       const layers = pytorchLayers(
         tensors.filter((t) => !t.name.endsWith("num_batches_tracked")),
         file,
       );
-      return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, arch }), format };
+      const note = describeStateDict({ ...stateDict, entries: [] });
+      return {
+        ...weightsOnly(layers, { ...infer, defaults: PYTORCH_DEFAULTS }, WEIGHTS_ONLY.pytorch),
+        format,
+        notes: note ? [note] : [],
+      };
     }
     case "onnx": {
-      const { layers, preact } = onnxLayers(await readOnnx(bytes, file), file);
-      return { ...inferResNet(layers, { file, defaults: PYTORCH_DEFAULTS, preact, arch }), format };
+      const { layers, graph, preact, assumptions } = onnxSource(await readOnnx(bytes, file), file);
+      const imported = inferResNet(layers, { ...infer, defaults: PYTORCH_DEFAULTS, preact, graph });
+      return {
+        ...imported,
+        assumptions: [...imported.assumptions, ...assumptions],
+        format,
+        sourceLayout: layoutOf(graph.ops),
+      };
     }
     case "keras-h5":
     case "keras3":
@@ -315,13 +191,43 @@ export async function importBytes(
       const keras = await readKeras(bytes, file, {
         shards: format === "tfjs-layers" ? readShards(bytes, file) : undefined,
       });
-      const { strides, preact } = kerasHints(keras.modelConfig);
-      const layers = kerasLayers(keras.layers, strides, file);
-      return { ...inferResNet(layers, { file, defaults: KERAS_DEFAULTS, preact, arch }), format };
+      const { layers, graph, preact } = kerasSource(keras, file);
+      const options = { ...infer, defaults: KERAS_DEFAULTS, preact, graph };
+      if (!graph) return { ...weightsOnly(layers, options, WEIGHTS_ONLY.keras), format };
+      return { ...inferResNet(layers, options), format, sourceLayout: "nhwc" };
     }
     case "zoo-safetensors":
       return { ...readZooWeights(bytes, file), format, assumptions: [] };
   }
+}
+
+/** What to do with a weights-only file that is no zoo ResNet, by where it came from. */
+const WEIGHTS_ONLY = {
+  pytorch: "A PyTorch checkpoint holds weights, not the network that uses them: export the " +
+    "network with torch.onnx.export and run the .onnx file, which carries the graph",
+  keras: "A weights-only Keras file has no graph to run: save the whole model (model.save) and " +
+    "run that file",
+};
+
+/**
+ * Infers the ResNet in a file that has weights but no graph. Such a file is no network to run
+ * when it matches no spec: its refusal says why, and what to do instead.
+ */
+function weightsOnly(layers: SourceLayer[], options: InferOptions, advice: string) {
+  try {
+    return inferResNet(layers, options);
+  } catch (error) {
+    if (!(error instanceof NotZooResNetError) || options.arch) throw error;
+    throw new ZooFormatError(
+      options.file,
+      `${error.message.slice(options.file.length + 2)}. ${advice}`,
+    );
+  }
+}
+
+/** The layout the graph's input declares. */
+function layoutOf(ops: { op: string; layout?: "nchw" | "nhwc" }[]): "nchw" | "nhwc" {
+  return ops.find((op) => op.op === "input")?.layout ?? "nchw";
 }
 
 /**

@@ -14,7 +14,14 @@
  */
 
 export { importBytes, type ImportedModel, importFile, type ImportOptions } from "./import.ts";
-export { type InferOptions, type InferredResNet, inferResNet } from "./structure.ts";
+export {
+  type InferOptions,
+  type InferredResNet,
+  inferResNet,
+  OPTION_A_ASSUMPTION,
+  type ShortcutChoice,
+} from "./structure.ts";
+export { checkGraph, type GraphMismatch, type GraphOp, type SourceGraph } from "./source_graph.ts";
 export {
   type FormatDefaults,
   KERAS_DEFAULTS,

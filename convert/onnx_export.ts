@@ -3,7 +3,8 @@
  * runtime) can run: BatchNorms that follow a convolution are folded into it, the rest
  * become BatchNormalization nodes; weights are float32 `raw_data` initializers. The
  * input is `input` ([N,3,H,W], or [N,H,W,3] with `layout: "nhwc"`), the output
- * `logits` (with a classifier) or `features`.
+ * `logits` (with a classifier) or `features`; a feature extractor's plan (`planFeatures`) gets
+ * one output per map, `features_0`, `features_1`, …
  *
  * @example
  * ```ts
@@ -22,7 +23,7 @@
  */
 
 import type { onnx as OnnxTypes } from "onnx-proto";
-import type { BatchNormNode, ConvNode, Plan } from "../arch/plan.ts";
+import { type BatchNormNode, type ConvNode, type Plan, planOutputs } from "../arch/plan.ts";
 import { foldBatchNorm } from "../arch/fold.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { hwioToOihw } from "./layout.ts";
@@ -182,7 +183,7 @@ function writeOrder(plan: Plan): number[] {
     else if ("input" in node) visit(node.input);
     order.push(index);
   };
-  visit(plan.output);
+  planOutputs(plan).forEach(visit);
   return order;
 }
 
@@ -196,7 +197,7 @@ function foldedBatchNorms(plan: Plan): Map<number, number> {
     if ("input" in node) uses[node.input]++;
     if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
   }
-  uses[plan.output]++;
+  for (const output of planOutputs(plan)) uses[output]++;
   const folded = new Map<number, number>();
   plan.nodes.forEach((node, index) => {
     if (node.op === "bn" && plan.nodes[node.input].op === "conv" && uses[node.input] === 1) {
@@ -229,7 +230,7 @@ function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueIn
  * ModelProto bytes. The graph computes what `createModel(spec, { weights }).predict` does:
  * Conv (BN folded, symmetric pads), BatchNormalization for BNs that follow no conv
  * (pre-activation, post and input BNs), Relu, MaxPool (Keras' zero padding as Pad + MaxPool;
- * TF 'same' as `SAME_UPPER`), Slice with steps for subsampled shortcuts, Pad on the channel
+ * TF 'same' as `SAME_UPPER`), Slice with steps (or AveragePool) for subsampled shortcuts, Pad on the channel
  * axis for option-A shortcuts, Add, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
  *
  * @param plan The plan, head options applied (`planResNet(spec, { includeTop, pooling })`).
@@ -310,17 +311,25 @@ async function buildOnnx(
   const bnAfter = new Map(
     [...foldedInto].map(([bn, conv]) => [conv, plan.nodes[bn] as BatchNormNode]),
   );
-  const outputNode = plan.nodes[plan.output];
-  const outputName = outputNode.op === "dense" ? "logits" : "features";
-  const spatialOutput = outputNode.op !== "dense" && outputNode.op !== "globalPool";
-  const exitTranspose = spatialOutput && layout === "nhwc";
-  const finalIndex = foldedInto.get(plan.output) ?? plan.output;
+  // One output is `logits` or `features`; a feature extractor's maps are `features_0`, ….
+  const results = planOutputs(plan).map((index, k, all) => {
+    const op = plan.nodes[index].op;
+    const spatial = op !== "dense" && op !== "globalPool";
+    return {
+      index,
+      // The node that writes the value: a BatchNorm folded into its conv is the conv.
+      writer: foldedInto.get(index) ?? index,
+      name: all.length > 1 ? `features_${k}` : op === "dense" ? "logits" : "features",
+      spatial,
+      exitTranspose: spatial && layout === "nhwc",
+    };
+  });
 
   const values: string[] = new Array(plan.nodes.length);
   const channels: number[] = new Array(plan.nodes.length);
-  /** The value name a plan node writes: its own name, or the graph output's. */
+  /** The value name a plan node writes: its own name, or a graph output's. */
   const name = (index: number, own: string) =>
-    index === finalIndex && !exitTranspose ? outputName : own;
+    results.find((r) => r.writer === index && !r.exitTranspose)?.name ?? own;
 
   for (const index of writeOrder(plan)) {
     const node = plan.nodes[index];
@@ -390,6 +399,13 @@ async function buildOnnx(
         break;
       }
       case "subsample": {
+        if (node.mode === "avgpool") {
+          values[index] = graph.node("AveragePool", [input], name(index, `${input}/subsample`), [
+            ints("kernel_shape", [node.stride, node.stride]),
+            ints("strides", [node.stride, node.stride]),
+          ]);
+          break;
+        }
         const s = BigInt(node.stride);
         const slice = [
           graph.int64("slice_starts", [0n, 0n]),
@@ -440,17 +456,21 @@ async function buildOnnx(
       }
     }
   }
-  if (exitTranspose) {
-    graph.node("Transpose", [values[finalIndex]], outputName, [ints("perm", [0, 2, 3, 1])]);
+  for (const result of results.filter((r) => r.exitTranspose)) {
+    graph.node("Transpose", [values[result.writer]], result.name, [ints("perm", [0, 2, 3, 1])]);
   }
 
-  const c = channels[plan.output];
   const inputDims = layout === "nchw" ? [batchDim, 3, "H", "W"] : [batchDim, "H", "W", 3];
-  const outputDims = !spatialOutput
-    ? [batchDim, c]
-    : layout === "nchw"
-    ? [batchDim, c, "out_height", "out_width"]
-    : [batchDim, "out_height", "out_width", c];
+  const outputs = results.map(({ index, name, spatial }, k) => {
+    const c = channels[index];
+    const [h, w] = results.length > 1 ? [`h${k}`, `w${k}`] : ["out_height", "out_width"];
+    const dims = !spatial
+      ? [batchDim, c]
+      : layout === "nchw"
+      ? [batchDim, c, h, w]
+      : [batchDim, h, w, c];
+    return tensorType(name, dims);
+  });
   const model: OnnxTypes.IModelProto = {
     irVersion: irVersionFor(opset),
     opsetImport: [{ domain: "", version: opset }],
@@ -461,7 +481,7 @@ async function buildOnnx(
       node: graph.nodes,
       initializer: graph.initializers,
       input: [tensorType("input", inputDims)],
-      output: [tensorType(outputName, outputDims)],
+      output: outputs,
     },
   };
   const onnx = await loadOnnxProto();

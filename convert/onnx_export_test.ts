@@ -259,6 +259,44 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a feature plan exports one output per map, in either layout, equal to the folded maps",
+  ignore: noOrt,
+  fn: async () => {
+    const spec = getSpec("resnet18v2");
+    const features = { outIndices: [0, 2, 4] };
+    const weights = randomiseWeights(createModel(spec, { features, seed: 8 }).weights, 8);
+    const model = createModel(spec, { features, weights });
+    const shape = [1, 64, 64, 3];
+    const x = randomInput(shape, 8);
+    const maps = model.predict(tf.tensor4d(x, shape as [number, number, number, number]));
+    const expected = await Promise.all(
+      maps.map(async (m) => ({ shape: m.shape, data: await m.data() as Float32Array })),
+    );
+    tf.dispose(maps);
+    for (const layout of ["nhwc", "nchw"] as const) {
+      const bytes = await exportOnnx(model.plan, weights, { layout });
+      const { outputs } = (await readOnnx(bytes, "features.onnx")).graph;
+      assertEquals(outputs.map((o) => o.name), ["features_0", "features_1", "features_2"]);
+      const session = await createOrtSession(bytes, { threads: 1, multipleOutputs: true });
+      const input = layout === "nhwc" ? { shape, data: x } : toNchw(x, shape);
+      const ys = await session.runAll(input.data, input.shape);
+      await session.dispose();
+      ys.forEach((y, i) => {
+        const want = layout === "nhwc" ? expected[i] : toNchw(expected[i].data, expected[i].shape);
+        assertEquals(y.shape, want.shape, `${layout} ${i}`);
+        assert(relativeError(y.data, want.data) < 1e-4, `${layout} ${i}`);
+      });
+    }
+    await assertRejects(
+      async () => await createOrtSession(await exportOnnx(model.plan, weights)),
+      Error,
+      "expected a model with one input and one output",
+    );
+    model.dispose();
+  },
+});
+
+Deno.test({
   name: "opset 11 and 17 and a fixed batch export the same function",
   ignore: noOrt,
   fn: async () => {

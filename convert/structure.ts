@@ -7,8 +7,9 @@
  * what a pre-activation block normalises — are the plan's alone: for each hypothesis about the
  * spec's discrete fields, a candidate spec is grown block by block, and each new block's weighted
  * nodes, read off the candidate's plan, are aligned against the next layers of the file by kind
- * and shape (never by name). What the file cannot tell (stride placement in a state dict) takes
- * the format's convention and is reported in {@link InferredResNet.assumptions}.
+ * and shape (never by name). A graph file is then checked operation by operation against the
+ * matched plan (`source_graph.ts`). What a weights-only file cannot tell (stride placement,
+ * option-A shortcuts) takes a convention and is reported in {@link InferredResNet.assumptions}.
  *
  * @example
  * ```ts
@@ -21,7 +22,13 @@
  * @module
  */
 
-import { CIFAR_NAMES, type ResNetSpec, SPEC_CHOICES, TORCHVISION_NAMES } from "../arch/spec.ts";
+import {
+  CIFAR_NAMES,
+  OPTION_A_CONVENTION,
+  type ResNetSpec,
+  SPEC_CHOICES,
+  TORCHVISION_NAMES,
+} from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
 import { type Plan, planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
@@ -42,6 +49,11 @@ import {
   type SourceLayer,
 } from "./align.ts";
 
+import { checkGraph, type GraphMismatch, type SourceGraph } from "./source_graph.ts";
+
+/** An option-A shortcut variant: how it subsamples and where its zero channels go. */
+export type ShortcutChoice = Pick<ResNetSpec, "shortcutSubsample" | "shortcutPad">;
+
 export {
   type FormatDefaults,
   KERAS_DEFAULTS,
@@ -59,6 +71,14 @@ export interface InferOptions {
   preact?: boolean;
   /** Force this spec instead of inferring one; mismatches name the first tensor that differs. */
   arch?: ResNetSpec;
+  /**
+   * What the file's graph records beyond its weights (ONNX, Keras full models): a spec is
+   * matched only when it computes exactly that graph (see `source_graph.ts`). Absent for a
+   * weights-only file, whose undetermined fields take a convention, reported as assumptions.
+   */
+  graph?: SourceGraph;
+  /** The option-A shortcut to use where the file cannot tell (`--shortcut`). */
+  shortcut?: ShortcutChoice;
 }
 
 /** The recognised architecture and its weights. */
@@ -68,8 +88,9 @@ export interface InferredResNet {
   /** Weights in the zoo layout, named by the spec's naming scheme. */
   weights: WeightMap;
   /**
-   * What the file could not tell and the format's convention supplied, one sentence each
-   * (e.g. where a state dict's bottlenecks stride); empty when the file determined everything.
+   * What the file could not tell and a convention supplied, one sentence each naming how to
+   * choose otherwise (where a state dict's stages stride, how its option-A shortcuts subsample
+   * and pad); empty when the file determined everything.
    */
   assumptions: string[];
 }
@@ -110,6 +131,7 @@ function candidateSpec(
     convBias: SPEC_CHOICES.convBias[0],
     bnEpsilon: options.defaults.bnEpsilon,
     poolPadding: SPEC_CHOICES.poolPadding[0],
+    ...OPTION_A_CONVENTION,
     classes: 0,
   };
 }
@@ -334,8 +356,8 @@ function weightsOf(fit: Fit, file: string): WeightMap {
       weights.set(`${node.name}/kernel`, source.weights.kernel!);
       const bias = source.weights.bias;
       if (node.op === "dense") {
-        if (!bias) throw new ZooFormatError(file, `dense '${source.name}' has no bias`);
-        weights.set(`${node.name}/bias`, bias);
+        // A classifier without a bias (a bias-free Gemm, Dense(use_bias=False)) adds zeros.
+        set(`${node.name}/bias`, bias?.data ?? new Float32Array(node.outFeatures));
       } else if (node.bias) {
         set(`${node.name}/bias`, bias?.data ?? new Float32Array(node.outChannels));
       } else if (bias && !feedsBatchNorm(plan, n)) {
@@ -379,6 +401,81 @@ function weightsOf(fit: Fit, file: string): WeightMap {
   return weights;
 }
 
+/** What a weights-only file is assumed to have when its plan has option-A shortcuts. */
+export const OPTION_A_ASSUMPTION: string =
+  "option-A shortcuts carry no weights, so the file cannot tell how they subsample and pad: " +
+  "assumed slice-both, x[:, :, ::2, ::2] with the new channels zero-padded half before and half " +
+  "after (akamaster's CIFAR ResNets); if the network was written otherwise, choose with " +
+  "--shortcut slice-end (::2 or MaxPool2d(1, 2), padded at the end), avgpool-both or avgpool-end " +
+  "(avg_pool2d(x, 2))";
+
+/** Whether a plan has an option-A shortcut, whose subsampling and padding no weight records. */
+function hasOptionA(fit: Fit): boolean {
+  return fit.spec.shortcut === "optionA" &&
+    fit.plan.nodes.some((n) => n.op === "subsample" || n.op === "padChannels");
+}
+
+/** The fields a graph shows but weights do not, in every combination, in order of preference. */
+function graphChoices(shortcut?: ShortcutChoice) {
+  return SPEC_CHOICES.shortcutSubsample.flatMap((shortcutSubsample) =>
+    SPEC_CHOICES.shortcutPad.flatMap((shortcutPad) =>
+      SPEC_CHOICES.poolPadding.map((poolPadding) => ({
+        shortcutSubsample,
+        shortcutPad,
+        poolPadding,
+      }))
+    )
+  ).filter((c) =>
+    !shortcut ||
+    (c.shortcutSubsample === shortcut.shortcutSubsample && c.shortcutPad === shortcut.shortcutPad)
+  );
+}
+
+/** A graph mismatch, placed after every structural one: the weights fit, the graph differs. */
+function graphMismatch(layers: SourceLayer[], found: GraphMismatch): Mismatch {
+  return new Mismatch(layers.length + 1, found.reason, found.progress);
+}
+
+/**
+ * Settles what the weights cannot tell: with a graph, the option-A shortcuts and the stem pool's
+ * padding the graph has (each combination checked against the whole graph); without one, the
+ * `--shortcut` choice or the convention, reported as an assumption.
+ */
+function settle(
+  spec: ResNetSpec,
+  layers: SourceLayer[],
+  options: InferOptions,
+  assumptions: string[],
+): Fit | Mismatch {
+  const { graph, defaults } = options;
+  const choices = graph
+    ? graphChoices(options.shortcut)
+    : [{ ...OPTION_A_CONVENTION, ...options.shortcut, poolPadding: spec.poolPadding }];
+  let furthest: Mismatch | null = null;
+  const tried = new Set<string>();
+  for (const choice of choices) {
+    const candidate = asPreset({ ...spec, ...choice }, defaults);
+    // Choices that plan no differently (no option-A shortcut, say) are tried once.
+    const plan = JSON.stringify(planResNet(candidate, { includeTop: false }).nodes);
+    if (tried.has(plan)) continue;
+    tried.add(plan);
+    const fit = alignSpec(candidate, layers, defaults);
+    if (fit instanceof Mismatch) {
+      if (fit.beats(furthest)) furthest = fit;
+      continue;
+    }
+    const wrong = graph ? checkGraph(fit, graph) : null;
+    if (wrong) {
+      const mismatch = graphMismatch(layers, wrong);
+      if (mismatch.beats(furthest)) furthest = mismatch;
+      continue;
+    }
+    if (!graph && !options.shortcut && hasOptionA(fit)) assumptions.push(OPTION_A_ASSUMPTION);
+    return fit;
+  }
+  return furthest!;
+}
+
 /** Completes a fit's spec with what the weights decide after alignment: biases, strides, epsilon. */
 function complete(
   shape: ResNetSpec,
@@ -408,7 +505,7 @@ function complete(
   };
   // Strides can add nodes (an option-A shortcut subsamples only where it strides), so the final
   // spec's plan is aligned afresh.
-  return alignSpec(asPreset(spec, options.defaults), layers, options.defaults);
+  return settle(spec, layers, options, assumptions);
 }
 
 /**
@@ -434,8 +531,12 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
   if (arch) {
     const dense = layers[layers.length - 1];
     const classes = dense?.kind === "dense" ? kernelShape(dense)[1] : arch.classes;
-    const spec = { ...arch, classes };
-    const fit = alignSpec(spec, layers, options.defaults);
+    const spec = { ...arch, classes, ...options.shortcut };
+    const aligned = alignSpec(spec, layers, options.defaults);
+    const wrong = !(aligned instanceof Mismatch) && options.graph
+      ? checkGraph(aligned, options.graph)
+      : null;
+    const fit = wrong ? graphMismatch(layers, wrong) : aligned;
     if (fit instanceof Mismatch) {
       let shape = "";
       try {
@@ -446,7 +547,10 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
       }
       throw new NotZooResNetError(file, `does not match '${arch.name}': ${fit.message}${shape}`);
     }
-    return { spec, weights: weightsOf(fit, file), assumptions: [] };
+    const assumptions = !options.graph && !options.shortcut && hasOptionA(fit)
+      ? [OPTION_A_ASSUMPTION]
+      : [];
+    return { spec, weights: weightsOf(fit, file), assumptions };
   }
   const fits: { fit: Fit; assumptions: string[] }[] = [];
   for (const h of HYPOTHESES) {

@@ -7,12 +7,15 @@
  * - `format`: `denozoo/1`
  * - `denozoo.spec`: the {@link ResNetSpec} as JSON (naming scheme included)
  * - `denozoo.preprocess`: the preprocessing as JSON (optional)
- * - `denozoo.labels`: `imagenet` | `cifar10` (optional)
+ * - `denozoo.labels`: the name of a label set the zoo knows, `imagenet` | `cifar10` (optional)
+ * - `denozoo.class_names`: or the class names themselves, a JSON array with one name per class
+ *   (optional; like transformers.js's `id2label`, and exclusive with `denozoo.labels`)
  * - `denozoo.source`, `denozoo.source_sha256`, `denozoo.source_format`: provenance (optional)
  * - `denozoo.converter`: the converter and version that wrote the file
  *
- * Readers check every field against these types (`ResNetSpec`, `PreprocessSpec`, `LabelSet`)
- * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field.
+ * Readers check every field against these types (`ResNetSpec`, `PreprocessSpec`, `Labels`)
+ * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field;
+ * class names must number the spec's classes.
  *
  * @example
  * ```ts
@@ -26,12 +29,16 @@
  * @module
  */
 
-import type { NamingScheme, ResNetSpec } from "../arch/spec.ts";
+import { type NamingScheme, OPTION_A_CONVENTION, type ResNetSpec } from "../arch/spec.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
-import type { LabelSet } from "../arch/labels.ts";
+import { isLabelSet, LABEL_SETS, type Labels } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
-import { readSafetensors, safetensorsChunks } from "../formats/safetensors.ts";
+import {
+  readSafetensors,
+  readSafetensorsHeader,
+  safetensorsChunks,
+} from "../formats/safetensors.ts";
 import { type FileChunk, joinChunks } from "../formats/files.ts";
 import { alignedFloat32View } from "../formats/raw.ts";
 import type { NamedTensor } from "../formats/tensor.ts";
@@ -53,8 +60,8 @@ export const CONVERTER_VERSION = "denozoo 0.1.0";
 export interface ZooFileInfo {
   /** Preprocessing the weights were trained with, stored as JSON. */
   preprocess?: PreprocessSpec;
-  /** Label set of the classifier. */
-  labels?: LabelSet;
+  /** The classifier's class names: a label set the zoo knows, or the names themselves. */
+  labels?: Labels;
   /** Source file name the weights came from. */
   source?: string;
   /** sha256 of the source file. */
@@ -114,7 +121,15 @@ export function zooWeightsChunks(
   if (info.preprocess !== undefined) {
     metadata["denozoo.preprocess"] = JSON.stringify(info.preprocess);
   }
-  if (info.labels) metadata["denozoo.labels"] = info.labels;
+  if (typeof info.labels === "string") metadata["denozoo.labels"] = info.labels;
+  else if (info.labels) {
+    if (info.labels.length !== spec.classes) {
+      throw new RangeError(
+        `${info.labels.length} class names for ${spec.name}, which has ${spec.classes} classes`,
+      );
+    }
+    metadata["denozoo.class_names"] = JSON.stringify(info.labels);
+  }
   if (info.source) metadata["denozoo.source"] = info.source;
   if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
   if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
@@ -224,6 +239,9 @@ const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   stemNorm: FLAG,
   inputBn: FLAG,
   shortcut: oneOf("projection", "optionA"),
+  // Files written before the option-A variants were data have the convention they were run with.
+  shortcutSubsample: optional(oneOf("slice", "avgpool")),
+  shortcutPad: optional(oneOf("both", "end")),
   convBias: oneOf("all", "none", "unnormalized"),
   bnEpsilon: { what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 },
   poolPadding: oneOf("zeros", "same"),
@@ -243,8 +261,6 @@ const PREPROCESS_RULES: { readonly [K in keyof PreprocessSpec]-?: Rule } = {
   mean: optional(RGB),
   std: optional(RGB),
 };
-
-const LABEL_SETS: readonly LabelSet[] = ["imagenet", "cifar10"];
 
 /** The first field of a JSON object that breaks its rules, described; none: undefined. */
 function fieldProblem(
@@ -316,6 +332,39 @@ function preprocessProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The labels a file records: a label set's name, or class names numbering the classes. */
+function recordedLabels(
+  strings: Record<string, string>,
+  spec: ResNetSpec,
+  file: string,
+): Labels | undefined {
+  const set = strings["denozoo.labels"];
+  const hasNames = strings["denozoo.class_names"] !== undefined;
+  if (set !== undefined && hasNames) {
+    throw new ZooFormatError(
+      file,
+      "metadata has both 'denozoo.labels' and 'denozoo.class_names'; keep one",
+    );
+  }
+  if (set !== undefined) {
+    if (isLabelSet(set)) return set;
+    throw new ZooFormatError(
+      file,
+      `metadata 'denozoo.labels': must be one of ${LABEL_SETS.join(", ")}, got ` +
+        JSON.stringify(set.slice(0, 100)),
+    );
+  }
+  if (!hasNames) return undefined;
+  return parseField<string[]>(strings, "denozoo.class_names", file, (value) => {
+    if (!Array.isArray(value) || value.some((name) => typeof name !== "string" || name === "")) {
+      return "must be a JSON array of non-empty strings";
+    }
+    return value.length === spec.classes
+      ? undefined
+      : `${value.length} names, but the spec has ${spec.classes} classes`;
+  });
+}
+
 /** Parses the metadata of a zoo file, refusing any field that is corrupt or unknown. */
 function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "weights"> {
   const record = (typeof metadata === "object" && metadata !== null ? metadata : {}) as Record<
@@ -334,20 +383,14 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
     }
   }
   const strings = record as Record<string, string>;
-  const labels = strings["denozoo.labels"];
-  if (labels !== undefined && !LABEL_SETS.includes(labels as LabelSet)) {
-    throw new ZooFormatError(
-      file,
-      `metadata 'denozoo.labels': must be one of ${LABEL_SETS.join(", ")}, got ` +
-        JSON.stringify(labels.slice(0, 100)),
-    );
-  }
+  const spec = parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem);
   return {
-    spec: parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem),
+    // Files written before the option-A variants were data have the convention they were run with.
+    spec: { ...OPTION_A_CONVENTION, ...spec },
     preprocess: strings["denozoo.preprocess"]
       ? parseField<PreprocessSpec>(strings, "denozoo.preprocess", file, preprocessProblem)
       : undefined,
-    labels: labels as LabelSet | undefined,
+    labels: recordedLabels(strings, spec, file),
     source: strings["denozoo.source"],
     sourceSha256: strings["denozoo.source_sha256"],
     sourceFormat: strings["denozoo.source_format"],
@@ -366,39 +409,7 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
  * ```
  */
 export async function readZooHeader(path: string): Promise<Omit<ZooWeightsFile, "weights">> {
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
-  const prefix = new Uint8Array(8);
-  if (size < 8 || (await file.read(prefix)) !== 8) {
-    throw new ZooFormatError(path, "too short for a safetensors header");
-  }
-  const length = Number(new DataView(prefix.buffer).getBigUint64(0, true));
-  if (length > size - 8 || length > 100_000_000) {
-    throw new ZooFormatError(path, `header length ${length} does not fit the file (${size} bytes)`);
-  }
-  const header = new Uint8Array(length);
-  for (let read = 0; read < length;) {
-    const n = await file.read(header.subarray(read));
-    if (n === null) throw new ZooFormatError(path, "truncated header");
-    read += n;
-  }
-  let parsed: Record<string, { data_offsets?: [number, number] }> & {
-    __metadata__?: Record<string, string>;
-  };
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(header));
-  } catch (error) {
-    throw new ZooFormatError(path, `invalid header JSON: ${(error as Error).message}`);
-  }
-  // A truncated or padded file is damaged even when its header reads.
-  const end = Math.max(0, ...Object.values(parsed).map((t) => Number(t?.data_offsets?.[1] ?? 0)));
-  if (size !== 8 + length + end) {
-    throw new ZooFormatError(
-      path,
-      `file has ${size} bytes, its header describes ${8 + length + end}`,
-    );
-  }
-  return zooMetadata(parsed.__metadata__, path);
+  return zooMetadata((await readSafetensorsHeader(path)).metadata, path);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { assertEquals, assertThrows } from "@std/assert";
+import { cifar10Labels } from "../arch/labels.ts";
 import { readZooHeader, readZooWeights, writeZooWeights } from "./zoofile.ts";
 import { getSpec, PRESETS } from "../arch/presets.ts";
 import { planResNet } from "../arch/plan.ts";
@@ -134,4 +135,49 @@ Deno.test("a file without the zoo's metadata is told to be converted", () => {
     ZooFormatError,
     "plain.safetensors: safetensors file without denozoo metadata",
   );
+});
+
+Deno.test("a zoo file carries its own class names, validated against its classes on read", async () => {
+  const names = cifar10Labels.map((name) => name.toUpperCase());
+  const bytes = writeZooWeights(cifar, weights, { labels: names });
+  assertEquals(
+    readSafetensors(bytes, "m").metadata?.["denozoo.class_names"],
+    JSON.stringify(names),
+  );
+  assertEquals(readZooWeights(bytes, "m.safetensors").labels, names);
+  const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+  try {
+    await Deno.writeFile(path, bytes);
+    assertEquals((await readZooHeader(path)).labels, names);
+  } finally {
+    await Deno.remove(path);
+  }
+  assertThrows(
+    () => writeZooWeights(cifar, weights, { labels: ["cat", "dog"] }),
+    RangeError,
+    "2 class names for cifar_resnet20, which has 10 classes",
+  );
+  const cases: [Uint8Array, string][] = [
+    [
+      edited((m) => m["denozoo.class_names"] = JSON.stringify(["cat", "dog"])),
+      "metadata has both 'denozoo.labels' and 'denozoo.class_names'",
+    ],
+    [
+      edited((m) => {
+        delete m["denozoo.labels"];
+        m["denozoo.class_names"] = JSON.stringify(["cat", "dog"]);
+      }),
+      "metadata 'denozoo.class_names': 2 names, but the spec has 10 classes",
+    ],
+    [
+      edited((m) => {
+        delete m["denozoo.labels"];
+        m["denozoo.class_names"] = JSON.stringify({ 0: "cat" });
+      }),
+      "metadata 'denozoo.class_names': must be a JSON array of non-empty strings",
+    ],
+  ];
+  for (const [broken, message] of cases) {
+    assertThrows(() => readZooWeights(broken, "bad.safetensors"), ZooFormatError, message);
+  }
 });

@@ -16,6 +16,29 @@
  * @module
  */
 
+/**
+ * Makes an operating-system error name the path it concerns: Deno's messages name the path when
+ * opening fails (`No such file or directory (os error 2): open 'x'`) but not when a later call
+ * fails (`Is a directory (os error 21)`), and a user cannot act on that. The error keeps its
+ * class, so `instanceof Deno.errors.NotFound` still holds.
+ *
+ * @returns The same error, its message ending in the path when it did not name it.
+ *
+ * @example
+ * ```ts
+ * import { withPath } from "./files.ts";
+ * const error = withPath(new Deno.errors.IsADirectory("Is a directory (os error 21)"), "models");
+ * console.log((error as Error).message); // Is a directory (os error 21): 'models'
+ * ```
+ */
+export function withPath(error: unknown, path: string | URL): unknown {
+  const name = path instanceof URL ? decodeURIComponent(path.pathname) : path;
+  if (error instanceof Error && !error.message.includes(`'${name}'`)) {
+    error.message = `${error.message}: '${name}'`;
+  }
+  return error;
+}
+
 /** Options of {@link readWholeFile}. */
 export interface ReadWholeFileOptions {
   /**
@@ -43,6 +66,14 @@ export async function readWholeFile(
   path: string | URL,
   options: ReadWholeFileOptions = {},
 ): Promise<Uint8Array> {
+  try {
+    return await readInto(path, options);
+  } catch (error) {
+    throw withPath(error, path);
+  }
+}
+
+async function readInto(path: string | URL, options: ReadWholeFileOptions): Promise<Uint8Array> {
   const { onPiece, pieceBytes = Infinity, allocate = (size) => new Uint8Array(size) } = options;
   using file = await Deno.open(path);
   let buffer = allocate((await file.stat()).size);
@@ -193,7 +224,11 @@ export async function writeAtomically(
   bytes: Uint8Array | FileChunk[] | AsyncIterable<Uint8Array>,
 ): Promise<number> {
   const slash = path.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  if (slash > 0) {
+    await Deno.mkdir(path.slice(0, slash), { recursive: true }).catch((error) => {
+      throw withPath(error, path.slice(0, slash));
+    });
+  }
   const temporary = `${path}.${Deno.pid}.tmp`;
   try {
     let written: number;
@@ -210,6 +245,6 @@ export async function writeAtomically(
     return written;
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
-    throw error;
+    throw withPath(error, path);
   }
 }

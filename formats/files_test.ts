@@ -96,20 +96,20 @@ Deno.test("writeAtomically writes chunks from an async iterable as they come", a
   try {
     const path = `${dir}/streamed.bin`;
     const asked: number[] = [];
-    async function* pieces() {
+    const pieces = async function* () {
       for (let i = 0; i < 3; i++) {
         asked.push(i);
         yield new Uint8Array([i, i + 10]);
       }
-    }
+    };
     assertEquals(await writeAtomically(path, pieces()), 6);
     assertEquals(await Deno.readFile(path), new Uint8Array([0, 10, 1, 11, 2, 12]));
     assertEquals(asked, [0, 1, 2]);
     // A source that fails leaves nothing under the name, and no temporary file.
-    async function* failing() {
+    const failing = async function* () {
       yield new Uint8Array([1]);
       throw new Error("batch 2 failed");
-    }
+    };
     await assertRejects(() => writeAtomically(`${dir}/failed.bin`, failing()), Error, "batch 2");
     assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["streamed.bin"]);
   } finally {

@@ -28,10 +28,18 @@ export {
 } from "./files.ts";
 export { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.ts";
 export { type PytorchCheckpoint, readPytorch } from "./pytorch.ts";
+export {
+  describeStateDict,
+  EMA_KEYS,
+  findStateDict,
+  type FoundStateDict,
+  WEIGHT_KEYS,
+} from "./pytorch_wrappers.ts";
 export { readPickle, type UnpickleOptions, type UnpickleResult } from "./pickle.ts";
 export {
   type PickleCallHandler,
   PickleGlobal,
+  PickleInstance,
   type PickleObject,
   type PickleValue,
 } from "./pickle_values.ts";

@@ -3,9 +3,9 @@
  * any of their code.
  *
  * It rebuilds only plain data: `None`, booleans, ints, floats, str, bytes, lists, tuples,
- * dicts (also `collections.OrderedDict`) and sets (bytes also through `_codecs.encode`, which
- * protocols 0–2 use to write them). Every other object must come from a global the caller
- * explicitly allows, and is then built by the caller's handler; any other
+ * dicts and sets, and the data-only globals of `pickle_values.ts` (`OrderedDict`, `Counter`,
+ * `argparse.Namespace`, numpy scalars, …; a data-only object becomes a `PickleInstance`). Every
+ * other object must come from a global the caller explicitly allows, and is then built by the caller's handler; any other
  * GLOBAL/STACK_GLOBAL/INST is refused the moment its opcode is read, which gives the same
  * guarantee as PyTorch's `weights_only=True` loader: nothing in the file can name code that runs.
  *
@@ -33,6 +33,7 @@ import {
   DATA_GLOBALS,
   type PickleCallHandler,
   PickleGlobal,
+  PickleInstance,
   type PickleObject,
   type PickleValue,
 } from "./pickle_values.ts";
@@ -47,15 +48,21 @@ import {
   utf8,
 } from "./pickle_text.ts";
 
-export { type PickleCallHandler, PickleGlobal, type PickleObject, type PickleValue };
+export {
+  type PickleCallHandler,
+  PickleGlobal,
+  PickleInstance,
+  type PickleObject,
+  type PickleValue,
+};
 
 /** What the unpickler may do beyond building plain data. */
 export interface UnpickleOptions {
   /** Byte offset of the pickle's first opcode within the buffer (default 0). */
   offset?: number;
   /**
-   * Globals the pickle may name, by dotted name, besides `collections.OrderedDict` and
-   * `_codecs.encode`, which are always allowed.
+   * Globals the pickle may name, by dotted name, besides the data-only ones of
+   * `pickle_values.ts` (`DATA_GLOBALS`), which are always allowed.
    * A handler builds the object when the global is called; `null` allows only a reference.
    */
   globals?: Readonly<Record<string, PickleCallHandler | null>>;
@@ -179,7 +186,8 @@ export function readPickle(
 
   /** Resolves a global name against the allow-list; anything else is refused on the spot. */
   const resolveGlobal = (module: string, name: string): PickleGlobal => {
-    const dotted = `${module}.${name}`;
+    // Protocols 0–2 name Python 3's `builtins` by its Python 2 name, as Python's own loader maps.
+    const dotted = `${module === "__builtin__" ? "builtins" : module}.${name}`;
     const handler = Object.hasOwn(allowed, dotted)
       ? allowed[dotted]
       : Object.hasOwn(DATA_GLOBALS, dotted)
@@ -479,10 +487,11 @@ export function readPickle(
       case 0x62: { // BUILD
         const state = pop();
         const target = top();
-        // The only objects built here are dicts; their BUILD state sets Python attributes
+        // A data-only instance keeps its state. A dict's BUILD state sets Python attributes
         // (torch's state_dict carries `_metadata` this way), which are not items: dropped.
-        if (!(target instanceof Map) || !(state instanceof Map)) {
-          fail("BUILD is only supported for setting attributes of a dict");
+        if (target instanceof PickleInstance) target.state = state;
+        else if (!(target instanceof Map) || !(state instanceof Map)) {
+          fail("BUILD is only supported for data-only objects and attributes of a dict");
         }
         break;
       }

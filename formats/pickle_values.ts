@@ -72,11 +72,90 @@ export class PickleGlobal {
 }
 
 /**
- * Globals that only build plain data, so every pickle may use them: `collections.OrderedDict`
- * (a `Map`, like dict) and `_codecs.encode`, which protocols 0–2 use to write `bytes` as
- * `encode(text, "latin1")`. PyTorch's `weights_only` loader allows both too.
+ * An object of a class that holds only data (`argparse.Namespace`, a numpy dtype or array):
+ * its class, the arguments it was made with, and the state BUILD gave it. Nothing of it runs.
+ *
+ * @example
+ * ```ts
+ * import { PickleInstance } from "./pickle_values.ts";
+ * const args = new PickleInstance("argparse.Namespace", []);
+ * args.state = new Map([["lr", 0.1]]);
+ * console.log(args.className, args.state); // argparse.Namespace Map(1) { "lr" => 0.1 }
+ * ```
  */
-export const DATA_GLOBALS: Readonly<Record<string, PickleCallHandler>> = {
+export class PickleInstance implements PickleObject {
+  /** Tells instances from other objects. */
+  readonly kind = "instance";
+  /** What BUILD set: a dict of attributes, or the class's own state tuple. */
+  state: PickleValue = null;
+
+  /**
+   * Records an instance.
+   *
+   * @example
+   * ```ts
+   * import { PickleInstance } from "./pickle_values.ts";
+   * console.log(new PickleInstance("numpy.dtype", ["f8", false, true]).args[0]); // f8
+   * ```
+   */
+  constructor(readonly className: string, readonly args: readonly PickleValue[]) {}
+}
+
+/** A dict argument (or none) as a new `Map`. */
+function dictOf(value: PickleValue | undefined, what: string): Map<PickleValue, PickleValue> {
+  if (value === undefined || value === null) return new Map();
+  if (!(value instanceof Map)) throw new TypeError(`${what} argument is not a dict`);
+  return new Map(value);
+}
+
+/** numpy element types by their dtype code, as little-endian readers of a scalar's bytes. */
+const NUMPY_SCALARS: Readonly<
+  Record<string, (view: DataView, little: boolean) => number | bigint>
+> = {
+  f8: (v, le) => v.getFloat64(0, le),
+  f4: (v, le) => v.getFloat32(0, le),
+  i8: (v, le) => v.getBigInt64(0, le),
+  u8: (v, le) => v.getBigUint64(0, le),
+  i4: (v, le) => v.getInt32(0, le),
+  u4: (v, le) => v.getUint32(0, le),
+  i2: (v, le) => v.getInt16(0, le),
+  u2: (v, le) => v.getUint16(0, le),
+  i1: (v) => v.getInt8(0),
+  u1: (v) => v.getUint8(0),
+  b1: (v) => v.getUint8(0),
+};
+
+/** `numpy.core.multiarray.scalar(dtype, bytes)`: the number, else the scalar as an instance. */
+const numpyScalar = (className: string) => (args: readonly PickleValue[]): PickleValue => {
+  const [dtype, bytes] = args;
+  if (dtype instanceof PickleInstance && bytes instanceof Uint8Array) {
+    const read = NUMPY_SCALARS[String(dtype.args[0])];
+    const order = Array.isArray(dtype.state) ? dtype.state[1] : "<";
+    const size = Number(String(dtype.args[0]).slice(1));
+    if (read && bytes.length === size) {
+      const value = read(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), order !== ">");
+      return typeof value === "bigint" && Number.isSafeInteger(Number(value))
+        ? Number(value)
+        : value;
+    }
+  }
+  return new PickleInstance(className, args);
+};
+
+/** A class whose objects are plain data: recorded, never constructed. */
+const instanceOf = (className: string): PickleCallHandler => (args) =>
+  new PickleInstance(className, args);
+
+/**
+ * Globals that only build plain data, so every pickle may use them, as PyTorch's `weights_only`
+ * loader allows them (and training scripts save them beside their weights): dicts
+ * (`collections.OrderedDict`, `Counter`, `defaultdict`), sets, `bytes` as protocols 0–2 write them
+ * (`_codecs.encode(text, "latin1")`), `argparse.Namespace` (torchvision's reference scripts save
+ * their arguments), paths, numpy scalars, dtypes and arrays. Builtin types such as `builtins.list`
+ * may only be referenced (a `defaultdict`'s factory), never called. Anything else a pickle names,
+ * `os.system` or `builtins.eval` above all, is refused.
+ */
+export const DATA_GLOBALS: Readonly<Record<string, PickleCallHandler | null>> = {
   "collections.OrderedDict": ([items]) => {
     const dict = new Map<PickleValue, PickleValue>();
     if (items === undefined) return dict;
@@ -89,6 +168,21 @@ export const DATA_GLOBALS: Readonly<Record<string, PickleCallHandler>> = {
     }
     return dict;
   },
+  "collections.Counter": ([items]) => dictOf(items, "Counter"),
+  "collections.defaultdict": ([factory]) => {
+    if (factory !== undefined && factory !== null && !(factory instanceof PickleGlobal)) {
+      throw new TypeError("defaultdict factory is not a type");
+    }
+    return new Map();
+  },
+  "builtins.set": ([items]) => new Set(Array.isArray(items) ? items : []),
+  "builtins.frozenset": ([items]) => new Set(Array.isArray(items) ? items : []),
+  "builtins.bytearray": ([data]) => (data instanceof Uint8Array ? data : new Uint8Array()),
+  ...Object.fromEntries(
+    ["list", "dict", "int", "float", "str", "tuple", "bool", "bytes"].map((
+      t,
+    ) => [`builtins.${t}`, null]),
+  ),
   "_codecs.encode": ([text, encoding]) => {
     if (typeof text !== "string" || (encoding !== "latin1" && encoding !== "latin-1")) {
       throw new TypeError("only encode(str, 'latin1') is supported");
@@ -99,4 +193,17 @@ export const DATA_GLOBALS: Readonly<Record<string, PickleCallHandler>> = {
       return code;
     });
   },
+  "argparse.Namespace": instanceOf("argparse.Namespace"),
+  ...Object.fromEntries(
+    ["PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"].map((cls) => [
+      `pathlib.${cls}`,
+      (parts: readonly PickleValue[]) => parts.map(String).join("/"),
+    ]),
+  ),
+  ...Object.fromEntries(["numpy.core", "numpy._core"].flatMap((core) => [
+    [`${core}.multiarray.scalar`, numpyScalar("numpy.generic")],
+    [`${core}.multiarray._reconstruct`, instanceOf("numpy.ndarray")],
+  ])),
+  "numpy.dtype": instanceOf("numpy.dtype"),
+  "numpy.ndarray": null,
 };

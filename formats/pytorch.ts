@@ -6,7 +6,7 @@
  * (`<root>/data.pkl` plus one `<root>/data/<key>` record per storage) and the legacy stream
  * of earlier versions (magic number, protocol, sys_info and object pickles, the storage key
  * list, then each storage's bytes). The pickles are decoded by the restricted unpickler in
- * `pickle.ts`, which allows only the globals torch uses to rebuild tensors.
+ * `pickle.ts`, which allows only the globals torch uses to rebuild tensors and plain data.
  *
  * @example
  * ```ts
@@ -23,18 +23,32 @@
 
 import { startsWithSignature, ZIP_SIGNATURE } from "./detect.ts";
 import { bfloat16ToFloat32, float16ToFloat32 } from "./float16.ts";
-import { type PickleCallHandler, PickleGlobal, type PickleValue, readPickle } from "./pickle.ts";
+import {
+  type PickleCallHandler,
+  PickleGlobal,
+  type PickleValue,
+  readPickle,
+  type UnpickleOptions,
+} from "./pickle.ts";
+import { findStateDict, type FoundStateDict } from "./pytorch_wrappers.ts";
 import type { NamedTensor, TensorDType } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { readZip } from "./zip.ts";
 
 /** The tensors of a checkpoint and the container format they came from. */
 export interface PytorchCheckpoint {
-  /** The state_dict's tensors in stored order, `module.` prefixes stripped. */
+  /** The state_dict's tensors in stored order, wrapping prefixes (`module.`, …) stripped. */
   tensors: NamedTensor[];
   /** `zip` for torch ≥ 1.6 archives, `legacy` for the older pickle stream. */
   format: "zip" | "legacy";
+  /** Where in the checkpoint the state_dict was, and what else it holds (see `pytorch_wrappers.ts`). */
+  stateDict: Omit<FoundStateDict<unknown>, "entries">;
 }
+
+/** A checkpoint's tensors and where they were found. */
+type Found = Pick<PytorchCheckpoint, "tensors" | "stateDict">;
+
+const withoutEntries = ({ entries: _, ...rest }: FoundStateDict<unknown>) => rest;
 
 /** How one storage class's elements are stored and what they decode to. */
 interface StorageElement {
@@ -183,6 +197,22 @@ const torchGlobals: Readonly<Record<string, PickleCallHandler | null>> = {
     return isIndex(index ?? null) ? `${type}:${index}` : type;
   },
   ...Object.fromEntries(Object.keys(storageElements).map((name) => [name, null])),
+  // Element types (an optimizer's or an argument's dtype) are only referenced.
+  ...Object.fromEntries(
+    [
+      "float32",
+      "float64",
+      "float16",
+      "bfloat16",
+      "int64",
+      "int32",
+      "int16",
+      "int8",
+      "uint8",
+      "bool",
+    ]
+      .map((t) => [`torch.${t}`, null]),
+  ),
 };
 
 /**
@@ -227,28 +257,49 @@ class StorageTable {
   };
 }
 
-/** Picks a checkpoint's state_dict: the dict under `state_dict` or `model`, else the top dict. */
-function stateDict(value: PickleValue, file: string): Map<PickleValue, PickleValue> {
+/** The state_dict of an unpickled checkpoint (see `findStateDict`). */
+function tensorEntries(value: PickleValue, file: string): FoundStateDict<TensorRef> {
   if (!(value instanceof Map)) {
     throw new ZooFormatError(file, "the checkpoint is not a dict of tensors");
   }
-  for (const wrapper of ["state_dict", "model"]) {
-    const inner = value.get(wrapper);
-    if (inner instanceof Map) return inner;
+  const found = findStateDict(value, (v): v is TensorRef => v instanceof TensorRef);
+  if (!found) {
+    const keys = [...value.keys()].slice(0, 12).map(String).join(", ");
+    throw new ZooFormatError(file, `the checkpoint holds no tensors (its keys: ${keys || "none"})`);
   }
-  return value;
+  return found;
 }
 
-/** The named tensors of a state_dict (non-tensor entries such as `_extra_state` are skipped). */
-function tensorEntries(value: PickleValue, file: string): [string, TensorRef][] {
-  const entries: [string, TensorRef][] = [];
-  for (const [key, tensor] of stateDict(value, file)) {
-    if (typeof key === "string" && tensor instanceof TensorRef) {
-      entries.push([key.startsWith("module.") ? key.slice("module.".length) : key, tensor]);
-    }
+/** The package of every `nn.Module` class, as a pickle names it. */
+const MODULE_CLASSES = new TextEncoder().encode("torch.nn.modules");
+
+/** Whether `bytes` holds `pattern` at or after `from`. */
+function contains(bytes: Uint8Array, pattern: Uint8Array, from = 0): boolean {
+  for (let i = bytes.indexOf(pattern[0], from); i >= 0; i = bytes.indexOf(pattern[0], i + 1)) {
+    if (pattern.every((b, k) => bytes[i + k] === b)) return true;
   }
-  if (entries.length === 0) throw new ZooFormatError(file, "the checkpoint holds no tensors");
-  return entries;
+  return false;
+}
+
+/**
+ * Reads one of a checkpoint's pickles. A whole pickled `nn.Module` (`torch.save(model)`) names
+ * the model's classes, which only running the code that defines them could rebuild: it is
+ * refused with what to do instead, not with the first class the unpickler met.
+ */
+function unpickle(bytes: Uint8Array, label: string, file: string, options: UnpickleOptions) {
+  try {
+    return readPickle(bytes, label, options);
+  } catch (error) {
+    if (error instanceof ZooFormatError && contains(bytes, MODULE_CLASSES, options.offset)) {
+      throw new ZooFormatError(
+        file,
+        "this is a whole pickled nn.Module (torch.save(model)), which only its own Python classes " +
+          "can load; save its weights with torch.save(model.state_dict(), path), or export the " +
+          "network with torch.onnx.export and run the .onnx file, which carries the graph",
+      );
+    }
+    throw error;
+  }
 }
 
 /**
@@ -342,7 +393,7 @@ const legacyMagic = 0x1950a86a20f9469cfc6cn;
 const legacyProtocol = 1001;
 
 /** Reads a torch ≥ 1.6 zip archive. */
-function readTorchZip(bytes: Uint8Array, file: string): NamedTensor[] {
+function readTorchZip(bytes: Uint8Array, file: string): Found {
   const names: string[] = [];
   const headers = readZip(bytes, file, {
     only: (name) => {
@@ -372,11 +423,12 @@ function readTorchZip(bytes: Uint8Array, file: string): NamedTensor[] {
   }
 
   const storages = new StorageTable("zip");
-  const { value } = readPickle(headers.get(pickleName)!, `${file}:${pickleName}`, {
+  const { value } = unpickle(headers.get(pickleName)!, `${file}:${pickleName}`, file, {
     globals: torchGlobals,
     persistentLoad: storages.load,
   });
-  const entries = tensorEntries(value, file);
+  const found = tensorEntries(value, file);
+  const entries = found.entries;
   const wanted = new Set(entries.map(([, tensor]) => `${root}data/${tensor.storage.root.key}`));
   const data = readZip(bytes, file, { only: (name) => wanted.has(name) });
   const records = new Map<string, Uint8Array>();
@@ -384,13 +436,16 @@ function readTorchZip(bytes: Uint8Array, file: string): NamedTensor[] {
     const record = data.get(`${root}data/${key}`);
     if (record !== undefined) records.set(key, record);
   }
-  return entries.map(([name, tensor]) =>
-    materialize(name, tensor, records, order === "little", file)
-  );
+  return {
+    tensors: entries.map(([name, tensor]) =>
+      materialize(name, tensor, records, order === "little", file)
+    ),
+    stateDict: withoutEntries(found),
+  };
 }
 
 /** Reads a pre-1.6 stream: magic, protocol, sys_info, objects, storage keys, storage bytes. */
-function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
+function readLegacy(bytes: Uint8Array, file: string): Found {
   const magic = readPickle(bytes, file);
   if (magic.value !== legacyMagic) {
     throw new ZooFormatError(file, "not a PyTorch checkpoint: no zip signature or legacy magic");
@@ -404,12 +459,13 @@ function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
     !(sysInfo.value instanceof Map && sysInfo.value.get("little_endian") === false);
 
   const storages = new StorageTable("legacy");
-  const objects = readPickle(bytes, file, {
+  const objects = unpickle(bytes, file, file, {
     offset: sysInfo.end,
     globals: torchGlobals,
     persistentLoad: storages.load,
   });
-  const entries = tensorEntries(objects.value, file);
+  const found = tensorEntries(objects.value, file);
+  const entries = found.entries;
   const keys = readPickle(bytes, file, { offset: objects.end });
   if (!Array.isArray(keys.value) || !keys.value.every((key) => typeof key === "string")) {
     throw new ZooFormatError(file, `offset ${objects.end}: storage key list is not a list of str`);
@@ -445,14 +501,21 @@ function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
     records.set(key, bytes.subarray(pos + 8, pos + 8 + length));
     pos += 8 + length;
   }
-  return entries.map(([name, tensor]) => materialize(name, tensor, records, littleEndian, file));
+  return {
+    tensors: entries.map(([name, tensor]) =>
+      materialize(name, tensor, records, littleEndian, file)
+    ),
+    stateDict: withoutEntries(found),
+  };
 }
 
 /**
  * Reads the state_dict tensors of a `torch.save` checkpoint, zip or legacy.
  *
- * A top-level dict holding a `state_dict` or `model` dict is unwrapped, non-tensor entries are
- * skipped and `module.` (DataParallel) prefixes are stripped. Float16/bfloat16/float64 storages
+ * The state_dict is found wherever training scripts put it (`state_dict`, `model`, `net`,
+ * `state`, `model_state_dict`, … nested once or twice, an EMA copy only when it is the only one;
+ * see `pytorch_wrappers.ts`), non-tensor entries are skipped and prefixes every key shares
+ * (`module.`, `model.`, `_orig_mod.`) are stripped. Float16/bfloat16/float64 storages
  * become float32, int64 stays int64, int32/int16/int8 become int32, uint8 and bool stay bytes.
  * Views with any strides are copied out row-major.
  *
@@ -460,8 +523,8 @@ function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
  * @param file the file name used in error messages.
  * @returns the tensors in stored order and the container format.
  * @throws {ZooFormatError} for a file that is not a torch checkpoint, a TorchScript archive, a
- *   global other than torch's tensor rebuilders (e.g. `os.system`), a missing storage record
- *   or truncated data.
+ *   whole pickled `nn.Module`, a global other than torch's tensor rebuilders and plain data
+ *   (e.g. `os.system`), a missing storage record or truncated data.
  *
  * @example
  * ```ts
@@ -474,7 +537,7 @@ function readLegacy(bytes: Uint8Array, file: string): NamedTensor[] {
  */
 export function readPytorch(bytes: Uint8Array, file: string): PytorchCheckpoint {
   if (startsWithSignature(bytes, ZIP_SIGNATURE)) {
-    return { tensors: readTorchZip(bytes, file), format: "zip" };
+    return { ...readTorchZip(bytes, file), format: "zip" };
   }
   if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === "ustar") {
     throw new ZooFormatError(file, "tar-based checkpoints of torch 0.1 are not supported");
@@ -483,5 +546,5 @@ export function readPytorch(bytes: Uint8Array, file: string): PytorchCheckpoint 
   if (bytes[0] !== 0x80 || !(bytes[1] >= 2 && bytes[1] <= 5)) {
     throw new ZooFormatError(file, "not a PyTorch checkpoint: no zip signature or legacy magic");
   }
-  return { tensors: readLegacy(bytes, file), format: "legacy" };
+  return { ...readLegacy(bytes, file), format: "legacy" };
 }

@@ -7,7 +7,7 @@
 
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
 import { unzipSync, zipSync } from "fflate";
-import { type PickleValue, readPickle } from "./pickle.ts";
+import { type PickleInstance, type PickleValue, readPickle } from "./pickle.ts";
 import { type PytorchCheckpoint, readPytorch } from "./pytorch.ts";
 import type { NamedTensor } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
@@ -413,5 +413,44 @@ Deno.test("readPytorch: truncated files and missing storage records", async () =
     () => readPytorch(zipSync(shortRecord), "z.pth"),
     ZooFormatError,
     "tensor 'conv.weight': storage '0' has 8 bytes, expected 96",
+  );
+});
+
+Deno.test("readPickle: data-only globals training scripts save become plain data", () => {
+  // pickle.dumps({'args': Namespace(lr=0.1, steps=[10]), 'ms': Counter({10: 1, 20: 1}),
+  //   'd': defaultdict(list, {'a': [1]}), 'acc': np.float64(93.5), 'n': np.int64(7),
+  //   'f': np.float32(0.5), 's': {3}, 'p': PurePosixPath('out/run1')}, protocol=2)
+  const bytes = hex(
+    "80027d71002858040000006172677371016361726770617273650a4e616d6573706163650a7102298171037d71" +
+      "042858020000006c727105473fb999999999999a5805000000737465707371065d71074b0a6175625802000000" +
+      "6d73710863636f6c6c656374696f6e730a436f756e7465720a71097d710a284b0a4b014b144b017585710b5271" +
+      "0c580100000064710d63636f6c6c656374696f6e730a64656661756c74646963740a710e635f5f6275696c7469" +
+      "6e5f5f0a6c6973740a710f85711052711158010000006171125d71134b01617358030000006163637114636e75" +
+      "6d70792e636f72652e6d756c746961727261790a7363616c61720a7115636e756d70790a64747970650a711658" +
+      "02000000663871178988877118527119284b0358010000003c711a4e4e4e4affffffff4affffffff4b0074711b" +
+      "62635f636f646563730a656e636f64650a711c58080000000000000000605740711d58060000006c6174696e31" +
+      "711e86711f52712086712152712258010000006e7123681568165802000000693871248988877125527126284b" +
+      "03681a4e4e4e4affffffff4affffffff4b0074712762681c580800000007000000000000007128681e86712952" +
+      "712a86712b52712c580100000066712d6815681658020000006634712e898887712f527130284b03681a4e4e4e" +
+      "4affffffff4affffffff4b0074713162681c58040000000000003f7132681e8671335271348671355271365801" +
+      "000000737137635f5f6275696c74696e5f5f0a7365740a71385d71394b036185713a52713b580100000070713c" +
+      "63706174686c69620a50757265506f736978506174680a713d58030000006f7574713e580400000072756e3171" +
+      "3f867140527141752e",
+  );
+  const value = readPickle(bytes, "train.pkl").value as Map<PickleValue, PickleValue>;
+  const args = value.get("args") as PickleInstance;
+  assertEquals(args.className, "argparse.Namespace");
+  assertEquals(args.state, new Map<PickleValue, PickleValue>([["lr", 0.1], ["steps", [10]]]));
+  assertEquals(value.get("ms"), new Map([[10, 1], [20, 1]]));
+  assertEquals(value.get("d"), new Map<PickleValue, PickleValue>([["a", [1]]]));
+  assertEquals([value.get("acc"), value.get("n"), value.get("f")], [93.5, 7, 0.5]);
+  assertEquals(value.get("s"), new Set([3]));
+  assertEquals(value.get("p"), "out/run1");
+  // A builtin type may be referenced (a defaultdict's factory), never called.
+  const call = new TextEncoder().encode("c__builtin__\nlist\n(tR.");
+  assertThrows(
+    () => readPickle(call, "c.pkl"),
+    ZooFormatError,
+    "'builtins.list' may not be called",
   );
 });

@@ -36,6 +36,14 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** A safetensors file's header: the metadata and each tensor's name, element type and shape. */
+export interface SafetensorsHeader {
+  /** The header's `__metadata__` map (empty when the file has none). */
+  metadata: Record<string, string>;
+  /** The tensors, in the order the header lists them, without their data. */
+  tensors: Pick<NamedTensor, "name" | "shape" | "dtype">[];
+}
+
 /** The reference implementation refuses headers above 100 MB; so does this reader. */
 const MAX_HEADER_BYTES = 100_000_000;
 
@@ -158,37 +166,9 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
   if (bytes.length < 8) {
     throw new ZooFormatError(file, `file has ${bytes.length} bytes, too short for a header length`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(bytes.length - 8)) {
-    throw new ZooFormatError(
-      file,
-      `header length ${headerLength} exceeds the ${bytes.length - 8} bytes after it`,
-    );
-  }
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw new ZooFormatError(file, `header length ${headerLength} is over ${MAX_HEADER_BYTES}`);
-  }
-  const dataStart = 8 + Number(headerLength);
-  let header: unknown;
-  try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)),
-    );
-  } catch (error) {
-    throw new ZooFormatError(file, `header is not valid UTF-8 JSON: ${(error as Error).message}`);
-  }
-  if (!isRecord(header)) throw new ZooFormatError(file, "header is not a JSON object");
-
-  let metadata: Record<string, string> = {};
-  const entries: HeaderEntry[] = [];
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") metadata = parseMetadata(file, info);
-    else entries.push(parseHeaderEntry(file, name, info));
-  }
+  const dataStart = 8 + headerLength(bytes.subarray(0, 8), bytes.length, file);
   const data = bytes.subarray(dataStart);
-  checkContiguous(file, entries, data.length);
-
+  const { metadata, entries } = parseHeader(bytes.subarray(8, dataStart), data.length, file);
   const tensors = entries.map(({ name, dtype, shape, begin, end }): NamedTensor =>
     dtype === "F32" ? lazyFloat32Tensor(name, shape, data.subarray(begin, end)) : {
       name,
@@ -198,6 +178,83 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
     }
   );
   return { tensors, metadata };
+}
+
+/** The header length a file's first 8 bytes give, checked against the file's size. */
+function headerLength(prefix: Uint8Array, fileSize: number, file: string): number {
+  const length = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (length > BigInt(fileSize - 8)) {
+    throw new ZooFormatError(
+      file,
+      `header length ${length} exceeds the ${fileSize - 8} bytes after it`,
+    );
+  }
+  if (length > BigInt(MAX_HEADER_BYTES)) {
+    throw new ZooFormatError(file, `header length ${length} is over ${MAX_HEADER_BYTES}`);
+  }
+  return Number(length);
+}
+
+/** Parses and checks a header: its metadata, and its entries tiling `dataBytes` exactly. */
+function parseHeader(
+  headerBytes: Uint8Array,
+  dataBytes: number,
+  file: string,
+): { metadata: Record<string, string>; entries: HeaderEntry[] } {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
+  } catch (error) {
+    throw new ZooFormatError(file, `header is not valid UTF-8 JSON: ${(error as Error).message}`);
+  }
+  if (!isRecord(header)) throw new ZooFormatError(file, "header is not a JSON object");
+  let metadata: Record<string, string> = {};
+  const entries: HeaderEntry[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") metadata = parseMetadata(file, info);
+    else entries.push(parseHeaderEntry(file, name, info));
+  }
+  checkContiguous(file, entries, dataBytes);
+  return { metadata, entries };
+}
+
+/**
+ * Reads only a safetensors file's header from disk and checks it, against the file's size too
+ * (a truncated or padded file is damaged even when its header reads): the metadata and the
+ * tensors' names, dtypes and shapes, without reading their data.
+ *
+ * @example
+ * ```ts
+ * const header = await readSafetensorsHeader("models/cifar_resnet20.safetensors");
+ * console.log(header.metadata.format, header.tensors.length); // denozoo/1 116
+ * ```
+ */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  const readFully = async (target: Uint8Array) => {
+    for (let read = 0; read < target.length;) {
+      const n = await file.read(target.subarray(read));
+      if (n === null) throw new ZooFormatError(path, `file ends inside its header (${size} bytes)`);
+      read += n;
+    }
+  };
+  if (size < 8) {
+    throw new ZooFormatError(path, `file has ${size} bytes, too short for a header length`);
+  }
+  const prefix = new Uint8Array(8);
+  await readFully(prefix);
+  const header = new Uint8Array(headerLength(prefix, size, path));
+  await readFully(header);
+  const { metadata, entries } = parseHeader(header, size - 8 - header.length, path);
+  return {
+    metadata,
+    tensors: entries.map(({ name, dtype, shape }) => ({
+      name,
+      shape,
+      dtype: RAW_DTYPES[dtype].dtype,
+    })),
+  };
 }
 
 /**

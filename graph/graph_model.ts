@@ -9,15 +9,16 @@
  * await useBackend("cpu");
  * const path = "testdata/keras-mlperf-tiny/resnet8_cifar10.h5";
  * const graph = await loadGraphModel(await Deno.readFile(path), path);
- * console.log(graph.layout, graph.classes); // nhwc 10
+ * console.log(graph.layout, graph.classes, graph.inputSize); // nhwc 10 [ 32, 32 ]
  * graph.dispose();
  * ```
  *
  * @module
  */
 
-import type { LayersModel, Tensor, Tensor4D } from "../runtime/tensor.ts";
+import type { LayersModel, Tensor } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
+import { ZooFormatError } from "../arch/errors.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
 import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
@@ -38,22 +39,46 @@ import { loadOnnxGraph } from "./onnx/load.ts";
  * graph.dispose();
  * ```
  */
-export interface GraphModel {
-  /** Input layout the graph declares: ONNX exports are NCHW, Keras models NHWC. */
+export interface GraphModel extends GraphShape {
+  /** Runs a batch of the rank the graph declares, in the graph's own layout. */
+  predict(x: Tensor): Tensor;
+  /** Frees the graph's tensors. */
+  dispose(): void;
+}
+
+/**
+ * What a graph declares of its input and output.
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * import { describeOnnxGraph, type GraphShape } from "./graph_model.ts";
+ * const path = "testdata/fixtures/onnx_ops/view_op9.onnx";
+ * const shape: GraphShape = describeOnnxGraph(await readOnnx(await Deno.readFile(path), path));
+ * console.log(shape);
+ * // { layout: "nchw", inputShape: [ "batch", 3, 16, 16 ], classes: 10, inputSize: [ 16, 16 ], outputs: "logits" }
+ * ```
+ */
+export interface GraphShape {
+  /**
+   * Layout of a 4-D input as the graph declares it: PyTorch's ONNX exports are NCHW, Keras
+   * models and tf2onnx exports (a 4-D input whose last dimension is the channels) NHWC.
+   */
   layout: "nchw" | "nhwc";
+  /** The input shape the file declares, batch first; null or a name where it is free. */
+  inputShape: (number | string | null)[];
   /** Output classes (the last output dimension). */
   classes: number;
-  /** Input channels the graph declares, when it declares them. */
-  channels?: number;
+  /**
+   * The input's height and width when the graph declares them (a Keras `Input(32, 32, 3)`, an
+   * ONNX input `[N, 3, 224, 224]`): images must be brought to that size.
+   */
+  inputSize?: [number, number];
   /**
    * What the graph outputs: `probabilities` when it ends in a softmax (a Keras
    * `activation: "softmax"`, an ONNX `Softmax`), which a classifier must not apply again.
    */
   outputs: GraphOutputs;
-  /** Runs a batch in the graph's own layout. */
-  predict(x: Tensor4D): Tensor;
-  /** Frees the graph's tensors. */
-  dispose(): void;
 }
 
 /**
@@ -68,36 +93,16 @@ export interface GraphModel {
  */
 export type GraphOutputs = "logits" | "probabilities";
 
-/** Operators that move or copy values without changing them. */
+/** ONNX operators that move or copy values without changing them. */
 const PASS_THROUGH = new Set(["Identity", "Flatten", "Reshape", "Squeeze", "Dropout"]);
 
-/**
- * What an ONNX graph declares about its input and output: classes (the output's last
- * dimension), input channels (NCHW), and whether the output is a softmax's (followed back
- * through reshapes and identities).
- *
- * @example
- * ```ts
- * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
- * const path = "testdata/fixtures/onnx_ops/pools_op13.onnx";
- * console.log(onnxGraphInfo(await readOnnx(await Deno.readFile(path), path)));
- * // { classes: 10, channels: 3, outputs: "probabilities" }
- * ```
- */
-export function onnxGraphInfo(
-  onnx: OnnxModel,
-): { classes: number; channels?: number; outputs: GraphOutputs } {
-  const { nodes, inputs, outputs } = onnx.graph;
-  const shape = outputs[0]?.shape ?? [];
+/** Whether an ONNX graph's first output is a softmax's, followed back through reshapes. */
+function onnxOutputs(onnx: OnnxModel): GraphOutputs {
+  const { nodes, outputs } = onnx.graph;
   const producer = new Map(nodes.map((node) => [node.outputs[0], node]));
   let node = producer.get(outputs[0]?.name);
   while (node && PASS_THROUGH.has(node.opType)) node = producer.get(node.inputs[0]);
-  const channels = inputs[0]?.shape[1];
-  return {
-    classes: Number(shape[shape.length - 1]),
-    ...(typeof channels === "number" ? { channels } : {}),
-    outputs: node?.opType === "Softmax" ? "probabilities" : "logits",
-  };
+  return node?.opType === "Softmax" ? "probabilities" : "logits";
 }
 
 /**
@@ -119,6 +124,45 @@ function kerasOutputs(model: LayersModel): GraphOutputs {
 }
 
 /**
+ * The layout, classes and input size an ONNX graph declares, and whether it ends in a softmax,
+ * read from the file alone (what onnxruntime needs to be told, which runs the graph without
+ * tfjs).
+ *
+ * @example
+ * ```ts
+ * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
+ * const path = "testdata/fixtures/onnx_ops/flatten_gemm.onnx";
+ * console.log(describeOnnxGraph(await readOnnx(await Deno.readFile(path), path)).inputSize); // [ 16, 16 ]
+ * ```
+ */
+export function describeOnnxGraph(onnx: OnnxModel): GraphShape {
+  const output = onnx.graph.outputs[0]?.shape ?? [];
+  const input = onnx.graph.inputs[0]?.shape ?? [];
+  const layout = declaredNhwc(input) ? "nhwc" : "nchw";
+  return {
+    layout,
+    inputShape: input,
+    classes: Number(output[output.length - 1]),
+    inputSize: declaredSize(layout === "nhwc" ? input.slice(1, 3) : input.slice(2)),
+    outputs: onnxOutputs(onnx),
+  };
+}
+
+/** Whether a declared 4-D input is NHWC: its last dimension, not its second, is the channels. */
+function declaredNhwc(shape: (number | string)[]): boolean {
+  const small = (d: number | string | undefined) => typeof d === "number" && d >= 1 && d <= 4;
+  return shape.length === 4 && small(shape[3]) && !small(shape[1]);
+}
+
+/** Height and width as a graph declares them, when both are fixed numbers. */
+function declaredSize(dims: unknown[]): [number, number] | undefined {
+  const [height, width] = dims;
+  return typeof height === "number" && height > 0 && typeof width === "number" && width > 0
+    ? [height, width]
+    : undefined;
+}
+
+/**
  * Loads a Keras (.h5, .keras, model.json) or ONNX file as a runnable tfjs graph, for
  * networks that are not one of the zoo's ResNets.
  *
@@ -133,12 +177,20 @@ function kerasOutputs(model: LayersModel): GraphOutputs {
  * ```
  */
 export async function loadGraphModel(bytes: Uint8Array, source: string): Promise<GraphModel> {
-  if (detectFormat(bytes, source) === "onnx") {
+  const format = detectFormat(bytes, source);
+  if (format === "pytorch-zip" || format === "pytorch-legacy" || format === "zoo-safetensors") {
+    // The format decides the reader once: weights alone are no graph for the Keras reader to try.
+    throw new ZooFormatError(
+      source,
+      `a ${format} file holds weights, not a graph to run` +
+        (format === "zoo-safetensors" ? "" : ": export the network with torch.onnx.export"),
+    );
+  }
+  if (format === "onnx") {
     const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
     return {
-      layout: "nchw",
-      ...onnxGraphInfo(onnx),
+      ...describeOnnxGraph(onnx),
       predict: (x) => graph.predict(x),
       dispose: () => graph.dispose(),
     };
@@ -146,11 +198,11 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
   const layers = await loadKerasModel(bytes, source, { shards });
   const shape = layers.outputs[0].shape;
-  const channels = layers.inputs[0].shape[3];
   return {
     layout: "nhwc",
+    inputShape: layers.inputs[0].shape,
     classes: shape[shape.length - 1] as number,
-    ...(typeof channels === "number" ? { channels } : {}),
+    inputSize: declaredSize(layers.inputs[0].shape.slice(1, 3)),
     outputs: kerasOutputs(layers),
     predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),

@@ -17,10 +17,11 @@
  */
 
 export {
+  describeOnnxGraph,
   type GraphModel,
   type GraphOutputs,
+  type GraphShape,
   loadGraphModel,
-  onnxGraphInfo,
 } from "./graph_model.ts";
 export { loadOnnxGraph, type OnnxGraphModel } from "./onnx/load.ts";
 export { loadKerasModel, type LoadKerasModelOptions } from "./keras/load.ts";

@@ -45,7 +45,8 @@
  * @module
  */
 
-import { ZooFormatError } from "../arch/errors.ts";
+import { writeAtomically } from "../formats/files.ts";
+import { messageOf, ZooFormatError } from "../arch/errors.ts";
 import { type DownloadProgress, resumeDownload, sleep, TransferMeter } from "./download.ts";
 import { hashFile } from "./hash.ts";
 import type { WeightsEntry, WeightsHash } from "./registry.ts";
@@ -62,6 +63,33 @@ export interface FetchWeightsOptions {
 
 /** Result of {@link verifyCached}. */
 export type CacheState = "ok" | "missing" | "corrupt";
+
+/**
+ * What {@link inspectCached} found of an entry's file in the cache.
+ *
+ * @example
+ * ```ts
+ * import { findWeights } from "./registry.ts";
+ * import { type CacheCheck, inspectCached } from "./cache.ts";
+ * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
+ * const check: CacheCheck = await inspectCached(findWeights("cifar_resnet20.cifar10"));
+ * console.log(check.state, check.problem); // missing undefined
+ * Deno.env.delete("DENOZOO_HOME");
+ * ```
+ */
+export interface CacheCheck {
+  /** Whether the file is there and whole. */
+  state: CacheState;
+  /** Where the file is, or would be. */
+  path: string;
+  /** Its size in bytes, when it is there. */
+  size?: number;
+  /**
+   * For a corrupt file, what was expected and what was found: `expected 1099231 bytes, got 18`,
+   * or `expected sha256 starting 12fca82f, got sha256 3f…`.
+   */
+  problem?: string;
+}
 
 /** The lock holder refreshes the lock's mtime this often... */
 const LOCK_HEARTBEAT_MS = 5_000;
@@ -217,7 +245,7 @@ async function writeVerified(path: string, hash: WeightsHash): Promise<void> {
     algorithm: hash.algorithm,
     value: hash.value,
   };
-  await Deno.writeTextFile(`${path}.verified`, JSON.stringify(record));
+  await writeAtomically(`${path}.verified`, new TextEncoder().encode(JSON.stringify(record)));
 }
 
 async function readVerified(path: string): Promise<VerifiedRecord | undefined> {
@@ -229,24 +257,36 @@ async function readVerified(path: string): Promise<VerifiedRecord | undefined> {
   }
 }
 
-async function checkFile(entry: WeightsEntry, path: string): Promise<CacheState> {
+async function checkFile(entry: WeightsEntry, path: string): Promise<CacheCheck> {
   try {
     const info = await Deno.stat(path);
+    const size = info.size;
     const expectedSize = entry.metrics.fileSizeBytes;
-    if (expectedSize !== undefined && info.size !== expectedSize) return "corrupt";
+    if (expectedSize !== undefined && size !== expectedSize) {
+      return {
+        state: "corrupt",
+        path,
+        size,
+        problem: `expected ${expectedSize} bytes, got ${size}`,
+      };
+    }
     const memo = await readVerified(path);
     if (
-      memo?.size === info.size && memo.mtimeMs === (info.mtime?.getTime() ?? 0) &&
+      memo?.size === size && memo.mtimeMs === (info.mtime?.getTime() ?? 0) &&
       memo.algorithm === entry.hash.algorithm && memo.value === entry.hash.value
-    ) return "ok";
-    if (!hashMatches(entry.hash, await hashFile(path, digestAlgorithm(entry.hash)))) {
-      return "corrupt";
+    ) return { state: "ok", path, size };
+    const got = await hashFile(path, digestAlgorithm(entry.hash));
+    if (!hashMatches(entry.hash, got)) {
+      const problem = `expected ${describeHash(entry.hash)}, got ${
+        digestAlgorithm(entry.hash)
+      } ${got}`;
+      return { state: "corrupt", path, size, problem };
     }
     await writeVerified(path, entry.hash);
-    return "ok";
+    return { state: "ok", path, size };
   } catch (error) {
     // Deleted under us by another process's cleanup: the same as never there.
-    if (isNotFound(error)) return "missing";
+    if (isNotFound(error)) return { state: "missing", path };
     throw error;
   }
 }
@@ -273,7 +313,37 @@ async function checkFile(entry: WeightsEntry, path: string): Promise<CacheState>
  * ```
  */
 export async function verifyCached(entry: WeightsEntry): Promise<CacheState> {
+  return (await checkFile(entry, cachedPath(entry))).state;
+}
+
+/**
+ * Like {@link verifyCached}, with the path, the size and, for a corrupt file, the expected and
+ * the actual size or hash.
+ *
+ * @example
+ * ```ts
+ * import { findWeights } from "./registry.ts";
+ * import { cachedPath, inspectCached } from "./cache.ts";
+ * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
+ * const entry = findWeights("cifar_resnet20.cifar10");
+ * await Deno.mkdir(`${Deno.env.get("DENOZOO_HOME")}/downloads`);
+ * await Deno.writeTextFile(cachedPath(entry), "not the checkpoint");
+ * console.log((await inspectCached(entry)).problem); // expected 1099231 bytes, got 18
+ * await Deno.remove(Deno.env.get("DENOZOO_HOME")!, { recursive: true });
+ * Deno.env.delete("DENOZOO_HOME");
+ * ```
+ */
+export async function inspectCached(entry: WeightsEntry): Promise<CacheCheck> {
   return await checkFile(entry, cachedPath(entry));
+}
+
+/**
+ * What to do about a download that failed, for the end of its message: the two environment
+ * variables that help when the network or upstream cannot be reached.
+ */
+function networkHint(path: string): string {
+  return `; set DENOZOO_MIRROR=URL to download from a mirror, or DENOZOO_OFFLINE=1 to use ` +
+    `only the cache, where this file belongs at ${path}`;
 }
 
 function offlineRequested(): boolean {
@@ -396,13 +466,17 @@ export async function fetchWeights(
   options: FetchWeightsOptions = {},
 ): Promise<string> {
   const path = cachedPath(entry);
-  const state = await checkFile(entry, path);
-  if (state === "ok") return path;
+  const check = await checkFile(entry, path);
+  if (check.state === "ok") return path;
   if (offlineRequested()) {
-    const problem = state === "missing" ? "is not in the cache" : "in the cache is corrupt";
+    const file = `${weightsFileName(entry)} (${entry.id})`;
     throw new Error(
-      `DENOZOO_OFFLINE is set and ${weightsFileName(entry)} (${entry.id}) ${problem}; ` +
-        `expected at ${path} (download it from ${entry.urls[0]})`,
+      check.state === "missing"
+        ? `DENOZOO_OFFLINE is set and ${file} is not in the cache; get it with ` +
+          `\`denozoo pull ${entry.id}\` where the network is reachable, or download ` +
+          `${entry.urls[0]} to ${path}`
+        : `DENOZOO_OFFLINE is set and ${file} in the cache is corrupt (${check.problem}); ` +
+          `delete ${path} (or run \`denozoo cache remove ${entry.id}\`) and pull it again`,
     );
   }
   const { signal } = options;
@@ -410,7 +484,7 @@ export async function fetchWeights(
   const release = await acquireLock(`${path}.lock`, signal);
   try {
     // Another process may have finished (or damaged) it while this one waited for the lock.
-    const stateNow = await checkFile(entry, path);
+    const stateNow = (await checkFile(entry, path)).state;
     if (stateNow === "ok") return path;
     if (stateNow === "corrupt") {
       await removeIfExists(`${path}.verified`);
@@ -422,7 +496,7 @@ export async function fetchWeights(
       options.onProgress,
       options.progress === true,
     );
-    const failures: string[] = [];
+    const failures: unknown[] = [];
     for (const upstream of entry.urls) {
       const url = mirror ? mirrorUrl(upstream, mirror) : upstream;
       try {
@@ -431,11 +505,18 @@ export async function fetchWeights(
         await writeVerified(path, entry.hash);
         return path;
       } catch (error) {
-        if (signal?.aborted || entry.urls.length === 1) throw error;
-        failures.push(`${url}: ${error instanceof Error ? error.message : error}`);
+        if (signal?.aborted) throw error;
+        failures.push(error);
       }
     }
-    throw new Error(`could not download ${entry.id} from any URL:\n  ${failures.join("\n  ")}`);
+    // Bytes that do not hash right already say so; anything else is the network's or the host's.
+    if (failures.length === 1 && failures[0] instanceof ZooFormatError) throw failures[0];
+    const reached = failures.every((error) => error instanceof ZooFormatError);
+    throw new Error(
+      `could not download ${entry.id}: ${failures.map(messageOf).join("; ")}` +
+        (reached ? "" : networkHint(path)),
+      { cause: failures[0] },
+    );
   } finally {
     await release();
   }

@@ -8,7 +8,8 @@ import {
   resolveCacheDir,
   verifyCached,
 } from "./cache.ts";
-import type { DownloadProgress } from "./download.ts";
+import { type DownloadProgress, HostNotFoundError } from "./download.ts";
+import { cachedFiles, listCache, removeCached, verifyDownload } from "./cache_files.ts";
 import { hashFile } from "./hash.ts";
 import { findWeights, type WeightsEntry } from "./registry.ts";
 import { type Route, startServer } from "../tests/http_fixture.ts";
@@ -407,4 +408,83 @@ Deno.test("fetchWeights: an abort stops the download and releases the lock", asy
   } finally {
     await server.close();
   }
+});
+
+Deno.test("fetchWeights: a host that does not resolve fails at once, naming DENOZOO_OFFLINE and DENOZOO_MIRROR", async () => {
+  // `.invalid` never resolves (RFC 2606). Before: 5 retries with backoff, then `fetch failed`.
+  await withCache({ DENOZOO_MIRROR: "http://mirror.invalid" }, async (home) => {
+    const error = await assertRejects(() => fetchWeights(RESNET20_ENTRY), Error);
+    assert(error.cause instanceof HostNotFoundError, String(error.cause));
+    assertEquals(
+      error.message,
+      "could not download cifar_resnet20.cifar10: mirror.invalid does not resolve (no network, " +
+        "or a mistyped host); set DENOZOO_MIRROR=URL to download from a mirror, or " +
+        "DENOZOO_OFFLINE=1 to use only the cache, where this file belongs at " +
+        `${home}/downloads/resnet20-12fca82f.th`,
+    );
+  });
+});
+
+Deno.test("fetchWeights: offline, a corrupt cached file is named with the expected and actual hash", async () => {
+  await withCache({ DENOZOO_OFFLINE: "1" }, async (home) => {
+    const path = `${home}/downloads/resnet20-12fca82f.th`;
+    await Deno.mkdir(`${home}/downloads`);
+    const damaged = RESNET20.slice();
+    damaged[5000] ^= 1;
+    await Deno.writeFile(path, damaged);
+    const got = createHash("sha256").update(damaged).digest("hex");
+    const error = await assertRejects(() => fetchWeights(RESNET20_ENTRY), Error);
+    assertEquals(
+      error.message,
+      "DENOZOO_OFFLINE is set and resnet20-12fca82f.th (cifar_resnet20.cifar10) in the cache is " +
+        `corrupt (expected sha256 starting 12fca82f, got sha256 ${got}); delete ${path} (or ` +
+        "run `denozoo cache remove cifar_resnet20.cifar10`) and pull it again",
+    );
+    await Deno.writeTextFile(path, "short");
+    const truncated = await assertRejects(() => fetchWeights(RESNET20_ENTRY), Error);
+    assertMatch(truncated.message, /corrupt \(expected 1099231 bytes, got 5\); delete /);
+  });
+});
+
+Deno.test("cache files: listed per entry, verified with hashes, removed with their sidecars", async () => {
+  await withCache({}, async (home) => {
+    assertEquals(await listCache(), []);
+    const files = cachedFiles(RESNET20_ENTRY);
+    assertEquals(files, {
+      download: `${home}/downloads/resnet20-12fca82f.th`,
+      converted: `${home}/models/cifar_resnet20.cifar10.safetensors`,
+      onnx: `${home}/models/cifar_resnet20.cifar10.safetensors.nchw.onnx`,
+    });
+    await Deno.mkdir(`${home}/downloads`);
+    await Deno.mkdir(`${home}/models`);
+    await Deno.writeFile(files.download, RESNET20);
+    await Deno.writeFile(files.converted, new Uint8Array(10));
+    assertEquals(
+      (await verifyDownload(RESNET20_ENTRY)).message,
+      `cifar_resnet20.cifar10: ok (${files.download})`,
+    );
+    const rows = await listCache();
+    assertEquals(rows.map((r) => [r.entry.id, r.present]), [
+      ["cifar_resnet20.cifar10", { download: RESNET20.length, converted: 10 }],
+    ]);
+    const damaged = RESNET20.slice();
+    damaged[7] ^= 1;
+    await Deno.writeFile(files.download, damaged);
+    const verdict = await verifyDownload(RESNET20_ENTRY);
+    assertEquals(verdict.state, "corrupt");
+    assertMatch(
+      verdict.message,
+      new RegExp(
+        "^cifar_resnet20\\.cifar10: corrupt, expected sha256 starting 12fca82f, got sha256 " +
+          `[0-9a-f]{64}; delete ${files.download} `,
+      ),
+    );
+    assertEquals(await removeCached(RESNET20_ENTRY), [
+      files.download,
+      `${files.download}.verified`,
+      files.converted,
+    ]);
+    assertEquals(await listCache(), []);
+    assertEquals(await removeCached(RESNET20_ENTRY), []);
+  });
 });

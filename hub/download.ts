@@ -142,6 +142,41 @@ export class TransferMeter {
 /** A failure worth another attempt (network drop, 5xx, short body), as opposed to a 404. */
 class RetryableError extends Error {}
 
+/**
+ * The URL's host name does not resolve: no network, or a mistyped mirror. Retrying cannot
+ * help, so the download fails at once.
+ *
+ * @example
+ * ```ts
+ * import { HostNotFoundError } from "./download.ts";
+ * const error = new HostNotFoundError("download.pytorch.org");
+ * console.log(error.message); // download.pytorch.org does not resolve (no network, or a mistyped host)
+ * ```
+ */
+export class HostNotFoundError extends Error {
+  /** The host that does not resolve. */
+  readonly host: string;
+  /**
+   * Creates the error for a host.
+   *
+   * @example
+   * ```ts
+   * console.log(new HostNotFoundError("example.invalid").host); // example.invalid
+   * ```
+   */
+  constructor(host: string, options?: ErrorOptions) {
+    super(`${host} does not resolve (no network, or a mistyped host)`, options);
+    this.name = "HostNotFoundError";
+    this.host = host;
+  }
+}
+
+/** Whether a failed `fetch` failed to look its host up (Deno's message says `dns error`). */
+function isLookupFailure(error: unknown): boolean {
+  const messages = [error, (error as Error)?.cause].map((e) => e instanceof Error ? e.message : "");
+  return messages.some((m) => /dns error|failed to lookup address/i.test(m));
+}
+
 async function fileSize(path: string): Promise<number> {
   try {
     return (await Deno.stat(path)).size;
@@ -179,6 +214,7 @@ async function transferOnce(
       response = await fetch(url, { headers, signal: requestSignal });
     } catch (error) {
       if (signal?.aborted) throw error;
+      if (isLookupFailure(error)) throw new HostNotFoundError(new URL(url).host, { cause: error });
       throw new RetryableError(`request failed: ${error}`, { cause: error });
     }
     if (response.status === 416 && offset > 0) {
@@ -252,6 +288,7 @@ async function transferOnce(
  * @param meter Where the progress goes.
  * @param signal Cancels the download.
  * @returns Whether the part held bytes (from an earlier run) when the call began.
+ * @throws {HostNotFoundError} At once when the host does not resolve.
  * @throws {Error} For an answer that retrying cannot fix (a 404, say), naming the URL, or after
  *   too many failed attempts; the signal's reason when it aborts.
  */

@@ -14,6 +14,8 @@
  */
 
 export {
+  DEFAULT_WEIGHTS,
+  defaultWeights,
   findWeights,
   REGISTRY,
   type WeightsEntry,
@@ -22,14 +24,23 @@ export {
 } from "./registry.ts";
 export { validateRegistryJson } from "./registry_json.ts";
 export {
+  type CacheCheck,
   cacheDir,
   cachedPath,
   type CacheState,
   fetchWeights,
   type FetchWeightsOptions,
+  inspectCached,
   mirrorUrl,
   verifyCached,
 } from "./cache.ts";
-export type { DownloadProgress } from "./download.ts";
+export {
+  type CachedFiles,
+  cachedFiles,
+  type CacheListing,
+  listCache,
+  removeCached,
+} from "./cache_files.ts";
+export { type DownloadProgress, HostNotFoundError } from "./download.ts";
 export { type HashAlgorithm, hashBytes, hashFile } from "./hash.ts";
 export { readSource, type SourceFile } from "./source.ts";

@@ -21,6 +21,8 @@
  * @module
  */
 
+import type { LabelSet } from "../arch/labels.ts";
+import { closestNames } from "../arch/suggest.ts";
 import { CIFAR_WEIGHTS } from "./registry/cifar.ts";
 import { KERAS_WEIGHTS } from "./registry/keras.ts";
 import { ONNX_ZOO_WEIGHTS } from "./registry/onnx_zoo.ts";
@@ -81,7 +83,7 @@ export interface WeightsEntry {
   /** Name of the `arch/preprocess.ts` preset the weights were trained with. */
   preprocess: "TORCHVISION_V1" | "TORCHVISION_V2" | "KERAS_CAFFE" | "KERAS_TF" | "CIFAR10_TORCH";
   /** Class-label set of the classifier. */
-  labels: "imagenet" | "cifar10";
+  labels: LabelSet;
   /** SPDX license id of the weights; `NOASSERTION` where this project has not recorded one. */
   license: string;
   /** Reported accuracy and sizes. */
@@ -109,22 +111,59 @@ export const REGISTRY: readonly WeightsEntry[] = Object.freeze([
   ...CIFAR_WEIGHTS,
 ]);
 
-/** Levenshtein distance, for suggesting ids close to a mistyped one. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length];
+/**
+ * Each architecture's default weights, as torchvision's `Weights.DEFAULT` names one member of
+ * each enum: what a bare architecture name (`resnet50`) means where weights are wanted. The
+ * rule: torchvision's best (V2 where it exists), else the architecture's own framework's
+ * classifier (Keras Applications), else the only published file (the ONNX model zoo's
+ * pre-activation nets, the akamaster CIFAR-10 checkpoints). A test checks that every
+ * architecture in {@link REGISTRY} has exactly one, of that architecture, with its classifier.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_WEIGHTS } from "./registry.ts";
+ * console.log(DEFAULT_WEIGHTS.resnet50, DEFAULT_WEIGHTS.cifar_resnet20); // resnet50.tv2_in1k cifar_resnet20.cifar10
+ * ```
+ */
+export const DEFAULT_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
+  resnet18: "resnet18.tv_in1k",
+  resnet34: "resnet34.tv_in1k",
+  resnet50: "resnet50.tv2_in1k",
+  resnet101: "resnet101.tv2_in1k",
+  resnet152: "resnet152.tv2_in1k",
+  keras_resnet50: "resnet50.keras_in1k",
+  keras_resnet101: "resnet101.keras_in1k",
+  keras_resnet152: "resnet152.keras_in1k",
+  resnet50v2: "resnet50v2.keras_in1k",
+  resnet101v2: "resnet101v2.keras_in1k",
+  resnet152v2: "resnet152v2.keras_in1k",
+  resnet18v2: "resnet18_v2.onnx_in1k",
+  resnet34v2: "resnet34_v2.onnx_in1k",
+  cifar_resnet20: "cifar_resnet20.cifar10",
+  cifar_resnet32: "cifar_resnet32.cifar10",
+  cifar_resnet44: "cifar_resnet44.cifar10",
+  cifar_resnet56: "cifar_resnet56.cifar10",
+});
+
+/**
+ * The default weights of an architecture (see {@link DEFAULT_WEIGHTS}), or undefined for an
+ * architecture with no published weights.
+ *
+ * @example
+ * ```ts
+ * import { defaultWeights } from "./registry.ts";
+ * console.log(defaultWeights("resnet50")?.id, defaultWeights("cifar_resnet110")); // resnet50.tv2_in1k undefined
+ * ```
+ */
+export function defaultWeights(architecture: string): WeightsEntry | undefined {
+  const id = Object.hasOwn(DEFAULT_WEIGHTS, architecture) ? DEFAULT_WEIGHTS[architecture] : "";
+  return REGISTRY.find((e) => e.id === id);
 }
 
 /**
  * Looks up a weights entry by id; an unknown id fails with the closest known ids.
+ *
+ * @param registry Where to look (default: {@link REGISTRY}).
  *
  * @example
  * ```ts
@@ -138,22 +177,20 @@ function editDistance(a: string, b: string): number {
  * }
  * ```
  */
-export function findWeights(id: string): WeightsEntry {
-  const entry = REGISTRY.find((e) => e.id === id);
+export function findWeights(
+  id: string,
+  registry: readonly WeightsEntry[] = REGISTRY,
+): WeightsEntry {
+  const entry = registry.find((e) => e.id === id);
   if (entry) return entry;
-  const wanted = id.toLowerCase();
-  const architecture = wanted.split(".")[0];
-  const close = REGISTRY
-    .map((e) => ({
-      id: e.id,
-      // Same architecture first, then by edit distance.
-      score: editDistance(wanted, e.id) - (e.id.split(".")[0] === architecture ? 100 : 0),
-    }))
-    .sort((a, b) => a.score - b.score)
-    .slice(0, 5)
-    .map((e) => e.id);
+  const architecture = id.toLowerCase().split(".")[0];
+  // Same architecture first, then by edit distance.
+  const close = [
+    ...registry.filter((e) => e.id.split(".")[0] === architecture).map((e) => e.id),
+    ...closestNames(id, registry.map((e) => e.id), { limit: 5, maxDistance: Infinity }),
+  ];
   throw new Error(
-    `unknown weights '${id}'; did you mean ${close.join(", ")}? ` +
-      `(${REGISTRY.length} ids in hub/registry.ts REGISTRY)`,
+    `unknown weights '${id}'; did you mean ${[...new Set(close)].slice(0, 5).join(", ")}? ` +
+      `(${registry.length} ids in hub/registry.ts REGISTRY)`,
   );
 }

@@ -17,6 +17,7 @@
  */
 
 import { ZooFormatError } from "../arch/errors.ts";
+import { LABEL_SETS } from "../arch/labels.ts";
 import type { WeightsEntry, WeightsHash, WeightsMetrics } from "./registry.ts";
 
 const HASH_ALGORITHMS: readonly WeightsHash["algorithm"][] = ["sha256", "sha256-prefix", "md5"];
@@ -33,7 +34,6 @@ const PREPROCESS_PRESETS: readonly WeightsEntry["preprocess"][] = [
   "KERAS_TF",
   "CIFAR10_TORCH",
 ];
-const LABEL_SETS: readonly WeightsEntry["labels"][] = ["imagenet", "cifar10"];
 
 /** Hex digits per algorithm; a `sha256-prefix` is at least the 8 digits torch.hub file names carry. */
 const HASH_DIGITS: Readonly<Record<WeightsHash["algorithm"], RegExp>> = {

@@ -1,6 +1,12 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { createHash } from "node:crypto";
-import { findWeights, REGISTRY, type WeightsEntry } from "./registry.ts";
+import {
+  DEFAULT_WEIGHTS,
+  defaultWeights,
+  findWeights,
+  REGISTRY,
+  type WeightsEntry,
+} from "./registry.ts";
 import { PRESETS } from "../arch/presets.ts";
 import { countParams, planResNet } from "../arch/plan.ts";
 import * as preprocess from "../arch/preprocess.ts";
@@ -108,4 +114,22 @@ Deno.test("registry: an unknown id lists the close ones", () => {
     assertThrows(() => findWeights("cifar_resnet2.cifar10"), Error).message,
     /cifar_resnet20\.cifar10/,
   );
+});
+
+Deno.test("registry: one DEFAULT per architecture, of that architecture, with its classifier", () => {
+  const architectures = new Set(REGISTRY.map((e) => e.architecture));
+  assertEquals(new Set(Object.keys(DEFAULT_WEIGHTS)), architectures);
+  for (const architecture of architectures) {
+    assert(defaultWeights(architecture), `${architecture} has no default weights`);
+    const entry = defaultWeights(architecture)!;
+    assertEquals(entry.architecture, architecture);
+    assertEquals(entry.includeTop ?? true, true, entry.id);
+  }
+  // torchvision's own DEFAULT: V2 where it exists.
+  assertEquals(
+    ["resnet18", "resnet50", "resnet152"].map((a) => defaultWeights(a)?.id),
+    ["resnet18.tv_in1k", "resnet50.tv2_in1k", "resnet152.tv2_in1k"],
+  );
+  assertEquals(defaultWeights("cifar_resnet110"), undefined);
+  assertEquals(defaultWeights("toString"), undefined);
 });

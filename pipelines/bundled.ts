@@ -26,6 +26,17 @@ import { readWholeFile } from "../formats/files.ts";
 export const DEFAULT_MODEL: URL = new URL("../models/cifar_resnet20.safetensors", import.meta.url);
 
 /**
+ * The registry id of the bundled model's weights: naming it (or its architecture,
+ * `cifar_resnet20`) means the bundled file, which needs no download.
+ *
+ * @example
+ * ```ts
+ * console.log(BUNDLED_ID); // "cifar_resnet20.cifar10"
+ * ```
+ */
+export const BUNDLED_ID = "cifar_resnet20.cifar10";
+
+/**
  * How the bundled model is named to users: its registry id, marked as bundled.
  *
  * @example
@@ -33,7 +44,7 @@ export const DEFAULT_MODEL: URL = new URL("../models/cifar_resnet20.safetensors"
  * console.log(BUNDLED_MODEL_NAME); // "cifar_resnet20.cifar10 (bundled)"
  * ```
  */
-export const BUNDLED_MODEL_NAME = "cifar_resnet20.cifar10 (bundled)";
+export const BUNDLED_MODEL_NAME = `${BUNDLED_ID} (bundled)`;
 
 /**
  * The bundled model's bytes: read from the checkout, or fetched when the package is remote.

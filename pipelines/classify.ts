@@ -55,6 +55,12 @@ export interface Classifier {
    * `probabilities` (a graph that ends in a softmax) are reported as they are.
    */
   outputs?: GraphOutputs;
+  /**
+   * What a user should know about how the weights were read: what the file could not tell and
+   * a convention supplied (option-A shortcuts of a state dict, say), or why the network runs as
+   * its own graph. Empty or absent when there is nothing to say.
+   */
+  warnings?: string[];
 }
 
 /**

@@ -18,18 +18,27 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { readZooHeader, type ZooFileInfo } from "../convert/zoofile.ts";
 import type { ResNetSpec } from "../arch/spec.ts";
-import { type LabelSet, labelsFor } from "../arch/labels.ts";
+import { classNames, type Labels } from "../arch/labels.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
-import { defaultLabelSet, defaultPreprocess } from "../arch/defaults.ts";
+import { defaultLabelSet, defaultPreprocess, graphPreprocess } from "../arch/defaults.ts";
+import { createModel } from "../runtime/model.ts";
 import {
+  createEngine,
   type Engine,
   type EngineChoice,
   ortEngineFromOnnx,
   prefersOrt,
 } from "../runtime/engine.ts";
 import type { Classifier } from "./classify.ts";
-import { cachedOnnxExport, isRegistryId, pullWeights } from "./pull.ts";
-import { resolveModel } from "./resolve.ts";
+import { cachedOnnxExport } from "./pull.ts";
+import {
+  type GraphResolution,
+  locateModel,
+  ownGraphWarning,
+  pullLocated,
+  resolveLocation,
+} from "./resolve.ts";
+import type { ShortcutChoice } from "../convert/structure.ts";
 import { openEngine } from "./model_engine.ts";
 
 /**
@@ -52,10 +61,26 @@ export interface LoadOptions {
   engine?: EngineChoice;
   /** Preprocessing, overriding what the weights file records. */
   preprocess?: PreprocessSpec;
-  /** Label set, overriding what the weights file records. */
-  labels?: LabelSet;
+  /**
+   * Class names, overriding what the weights file records: a label set the zoo knows, or the
+   * names themselves. Refused when their number is not the model's number of classes.
+   */
+  labels?: Labels;
   /** onnxruntime graph optimisation (see `OrtSessionOptions.optimization`). */
   ortOptimization?: "all" | "extended";
+  /** The option-A shortcut variant where a weights-only file cannot tell (`--shortcut`). */
+  shortcut?: ShortcutChoice;
+}
+
+/**
+ * The class names of a model with `classes` outputs: the caller's, else what the file records,
+ * else the label set of that size, else the class indices.
+ */
+function namesFor(classes: number, ...choices: (Labels | undefined)[]): readonly string[] {
+  const labels = choices.find((l) => l !== undefined) ?? defaultLabelSet(classes);
+  return labels === undefined
+    ? Array.from({ length: classes }, (_, i) => String(i))
+    : classNames(labels, classes);
 }
 
 /** A zoo model's classifier: the caller's choices, else what is recorded, else its family's. */
@@ -70,14 +95,37 @@ function zooClassifier(
     name,
     engine,
     preprocess: options.preprocess ?? info.preprocess ?? defaultPreprocess(spec),
-    labels: labelsFor(options.labels ?? info.labels ?? defaultLabelSet(spec.classes)),
+    labels: namesFor(spec.classes, options.labels, info.labels),
     outputs: "logits",
   };
 }
 
 /**
- * Loads a classifier from a registry id, a weights file (any supported format: a zoo
- * ResNet, or any Keras/ONNX CNN from common layers) or, by default, the bundled CIFAR-10
+ * A network's own graph as a classifier: on tfjs, or an ONNX graph on onnxruntime when that
+ * engine is asked for by name (a Keras graph cannot run there, which is said, not ignored).
+ */
+async function graphClassifier(
+  resolved: GraphResolution,
+  options: LoadOptions,
+): Promise<Classifier> {
+  const { engine, shape } = await openEngine(resolved, {
+    engine: options.engine,
+    ortOptimization: options.ortOptimization,
+  });
+  return {
+    name: resolved.name,
+    engine,
+    preprocess: options.preprocess ?? graphPreprocess(shape.inputSize),
+    labels: namesFor(shape.classes, options.labels),
+    outputs: shape.outputs,
+    warnings: [ownGraphWarning(resolved)],
+  };
+}
+
+/**
+ * Loads a classifier from a model name (see `locateModel`: a registry id, an architecture's
+ * default weights, a weights file of any supported format — a zoo ResNet, or any Keras/ONNX
+ * CNN from common layers — or a folder `convert` wrote) or, by default, the bundled CIFAR-10
  * ResNet-20. A registry model bound for onnxruntime starts from the ONNX export cached beside
  * its zoo file (see `cachedOnnxExport`), reading only the zoo file's header.
  *
@@ -96,34 +144,35 @@ export async function loadClassifier(
   await tf.ready();
   const engine = options.engine ?? "auto";
   const ortOptions = { optimization: options.ortOptimization };
-  if (source !== undefined && isRegistryId(source) && await prefersOrt(engine)) {
-    const path = await pullWeights(source, options);
+  const location = await locateModel(source);
+  if (location.kind === "registry" && await prefersOrt(engine)) {
+    const path = await pullLocated(location, options);
     const header = await readZooHeader(path);
     const onnx = await cachedOnnxExport(path);
     return zooClassifier(
-      source,
+      location.id,
       header.spec,
       header,
       await ortEngineFromOnnx(onnx, ortOptions),
       options,
     );
   }
-  const resolved = await resolveModel(source, { progress: options.progress });
-  const opened = await openEngine(resolved, { engine, ortOptimization: options.ortOptimization });
-  if (resolved.kind === "zoo") {
-    return zooClassifier(
-      resolved.name,
-      resolved.model.spec,
-      await resolved.info(),
-      opened.engine,
-      options,
-    );
-  }
+  const resolved = await resolveLocation(location, {
+    progress: options.progress,
+    shortcut: options.shortcut,
+  });
+  if (resolved.kind === "graph") return await graphClassifier(resolved, options);
+  const { spec, weights, assumptions } = resolved.model;
+  const info = await resolved.info();
+  const model = createModel(spec, { weights });
   return {
-    name: resolved.name,
-    engine: opened.engine,
-    preprocess: options.preprocess ?? defaultPreprocess(),
-    labels: labelsFor(options.labels ?? defaultLabelSet(opened.classes)),
-    outputs: opened.outputs,
+    ...zooClassifier(
+      resolved.name,
+      spec,
+      info,
+      await createEngine(model, engine, ortOptions),
+      options,
+    ),
+    warnings: assumptions,
   };
 }

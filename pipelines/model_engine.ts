@@ -1,8 +1,8 @@
 /**
  * A resolved model on the engine a choice names, whatever the model is: a zoo ResNet (tfjs, or
- * onnxruntime on its ONNX export), an ONNX graph of its own (onnxruntime runs the file as it
- * is; tfjs runs the zoo's graph runner), or a Keras graph (tfjs only). Every command that runs
- * a model opens it here, so `--engine` means the same everywhere.
+ * onnxruntime on its ONNX export, as `createEngine` decides), an ONNX graph of its own (tfjs
+ * runs the zoo's graph runner; `onnxruntime` runs the file as it is), or a Keras graph (tfjs
+ * only). `classify` and `predict` open models here, so `--engine` means the same in both.
  *
  * @example
  * ```ts
@@ -15,7 +15,7 @@
  *   engine: "onnxruntime",
  * });
  * const y = await opened.engine.predict(tf.zeros([2, 16, 16, 3]));
- * console.log(opened.engine.name, opened.outputs, y.shape); // onnxruntime probabilities [ 2, 10 ]
+ * console.log(opened.engine.name, opened.shape.outputs, y.shape); // onnxruntime probabilities [ 2, 10 ]
  * await opened.engine.dispose();
  * ```
  *
@@ -30,10 +30,9 @@ import {
   type Engine,
   type EngineChoice,
   ortEngineFromOnnx,
-  prefersOrt,
 } from "../runtime/engine.ts";
 import { createModel } from "../runtime/model.ts";
-import { type GraphOutputs, onnxGraphInfo } from "../graph/graph_model.ts";
+import { describeOnnxGraph, type GraphShape } from "../graph/graph_model.ts";
 import type { GraphResolution, ResolvedModel } from "./resolve.ts";
 
 /**
@@ -54,33 +53,35 @@ export interface OpenEngineOptions {
 }
 
 /**
- * A model ready to run, with what its callers need to know about its input and output.
+ * A model ready to run, with what it declares of its input and output.
  *
  * @example
  * ```ts
  * import { resolveModel } from "./resolve.ts";
  * import { openEngine, type OpenedModel } from "./model_engine.ts";
  * const opened: OpenedModel = await openEngine(await resolveModel());
- * console.log(opened.classes, opened.channels, opened.outputs); // 10 3 logits
+ * console.log(opened.shape); // { layout: "nhwc", inputShape: [ null, null, null, 3 ], classes: 10, outputs: "logits" }
  * await opened.engine.dispose();
  * ```
  */
 export interface OpenedModel {
-  /** The model on its engine; takes NHWC batches. */
+  /**
+   * The model on its engine. It takes NHWC batches of images; a graph that declares another
+   * rank takes batches of that rank as they are.
+   */
   engine: Engine;
-  /** Output classes (the last output dimension). */
-  classes: number;
-  /** Input channels, when the model declares them. */
-  channels?: number;
-  /** Raw `logits`, or `probabilities` when the model ends in a softmax. */
-  outputs: GraphOutputs;
+  /**
+   * What the model declares: for a zoo ResNet, NHWC images of any size with 3 channels and
+   * logits; for a graph, what its file says.
+   */
+  shape: GraphShape;
 }
 
 /**
- * Opens a resolved model on the engine `options.engine` names: `auto` runs zoo ResNets and ONNX
- * graphs on onnxruntime where it loads and no hardware GPU is present (as `createEngine`
- * decides), Keras graphs on tfjs. A forced `onnxruntime` for a Keras graph is an error that
- * says so.
+ * Opens a resolved model on the engine `options.engine` names. A zoo ResNet runs where
+ * `createEngine` decides (`auto`: a hardware GPU, else onnxruntime, else tfjs); a graph of its
+ * own runs on tfjs unless `onnxruntime` is asked for, which runs an ONNX file as it is and is
+ * refused, saying why, for a Keras network.
  *
  * @example
  * ```ts
@@ -88,7 +89,7 @@ export interface OpenedModel {
  * import { resolveModel } from "./resolve.ts";
  * await useBackend("wasm");
  * const keras = await openEngine(await resolveModel("testdata/keras-mlperf-tiny/resnet8_cifar10.h5"));
- * console.log(keras.engine.name, keras.outputs); // tfjs-wasm probabilities
+ * console.log(keras.engine.name, keras.shape.outputs); // tfjs-wasm probabilities
  * await keras.engine.dispose();
  * ```
  */
@@ -105,38 +106,45 @@ export async function openEngine(
     return {
       // The model was made here, so it goes with its engine.
       engine: { ...engine, dispose: () => engine.dispose().then(() => model.dispose()) },
-      classes: spec.classes,
-      channels: 3,
-      outputs: "logits",
+      shape: {
+        layout: "nhwc",
+        inputShape: [null, null, null, 3],
+        classes: spec.classes,
+        outputs: "logits",
+      },
     };
   }
-  if (resolved.onnx && await prefersOrt(choice)) {
-    const info = onnxGraphInfo(await readOnnx(resolved.onnx, resolved.name));
-    return { engine: await ortEngineFromOnnx(resolved.onnx, ortOptions), ...info };
-  }
-  if (choice === "onnxruntime") {
+  if (choice !== "onnxruntime") return await tfjsGraph(resolved);
+  if (!resolved.onnx) {
     throw new Error(
-      `${resolved.name}: engine 'onnxruntime' runs ONNX files and the zoo's ResNets; ` +
-        "this is a Keras model, which runs on --engine tfjs",
+      `${resolved.name} is a Keras network, which runs on tfjs only; ` +
+        "engine 'onnxruntime' runs zoo ResNets and ONNX files (use --engine tfjs or auto)",
     );
   }
-  return await tfjsGraph(resolved);
+  const shape = describeOnnxGraph(await readOnnx(resolved.onnx, resolved.name));
+  // Only a 4-D input is an image batch to bring from NHWC to the graph's layout.
+  const layout = shape.inputShape.length === 4 ? shape.layout : "nhwc";
+  return { engine: await ortEngineFromOnnx(resolved.onnx, ortOptions, layout), shape };
 }
 
 /** A network's own graph on the active tfjs backend. */
 async function tfjsGraph(resolved: GraphResolution): Promise<OpenedModel> {
   const graph = await resolved.load();
-  const nchw = graph.layout === "nchw";
+  const { predict: _, dispose: __, ...shape } = graph;
   return {
     engine: {
       name: tfjsEngineName(),
-      // Engines take NHWC; ONNX graphs run in their declared NCHW.
+      // Images arrive NHWC; PyTorch's ONNX exports take their declared NCHW.
       predict: (x) =>
-        Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
+        Promise.resolve(
+          tf.tidy(() =>
+            graph.predict(
+              x.rank === 4 && graph.layout === "nchw" ? tf.transpose(x, [0, 3, 1, 2]) : x,
+            )
+          ),
+        ),
       dispose: () => Promise.resolve(graph.dispose()),
     },
-    classes: graph.classes,
-    ...(graph.channels === undefined ? {} : { channels: graph.channels }),
-    outputs: graph.outputs,
+    shape,
   };
 }

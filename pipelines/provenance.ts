@@ -19,7 +19,7 @@
 import type { ImportedModel } from "../convert/import.ts";
 import { type ZooFileInfo, zooWeightsChunks } from "../convert/zoofile.ts";
 import type { FileChunk } from "../formats/files.ts";
-import type { LabelSet } from "../arch/labels.ts";
+import type { Labels } from "../arch/labels.ts";
 import { PREPROCESS_PRESETS, type PreprocessSpec } from "../arch/preprocess.ts";
 import { hashBytes } from "../hub/hash.ts";
 import { REGISTRY } from "../hub/registry.ts";
@@ -28,8 +28,8 @@ import { REGISTRY } from "../hub/registry.ts";
 export interface ProvenanceInfo {
   /** Preprocessing to record. */
   preprocess?: PreprocessSpec;
-  /** Label set to record. */
-  labels?: LabelSet;
+  /** Class names to record: a label set the zoo knows, or the names themselves. */
+  labels?: Labels;
   /** The file's SHA-256 when already being computed (see `readSource`). */
   sha256?: Promise<string>;
 }

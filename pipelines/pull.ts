@@ -4,12 +4,17 @@
  * later runs start from files that need no conversion.
  *
  * Cache layout under `cacheDir()`: `models/<id>.safetensors` (the zoo file), and beside it
- * `<id>.safetensors.nchw.onnx` with its weights in `<id>.safetensors.nchw.onnx.data`.
+ * `<id>.safetensors.nchw.onnx` with its weights in `<id>.safetensors.nchw.onnx.data` (see
+ * `hub/cache_files.ts`).
  *
  * @example
  * ```ts
- * import { isRegistryId } from "./pull.ts";
- * console.log(isRegistryId("resnet50.tv2_in1k"), isRegistryId("resnet50.onnx")); // true false
+ * import { pullWeights } from "./pull.ts";
+ * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
+ * Deno.env.set("DENOZOO_OFFLINE", "1");
+ * await pullWeights("resnet50.tv2_in1k").catch((error) => console.log(error.message));
+ * // DENOZOO_OFFLINE is set and resnet50-11ad3fa6.pth (resnet50.tv2_in1k) is not in the cache; …
+ * Deno.env.delete("DENOZOO_OFFLINE");
  * ```
  *
  * @module
@@ -22,30 +27,27 @@ import { readZooHeader, readZooWeights } from "../convert/zoofile.ts";
 import { readWholeFile, writeAtomically } from "../formats/files.ts";
 import { planResNet } from "../arch/plan.ts";
 import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
-import { findWeights, REGISTRY, type WeightsEntry } from "../hub/registry.ts";
-import { cacheDir, fetchWeights } from "../hub/cache.ts";
+import { findWeights, type WeightsEntry } from "../hub/registry.ts";
+import { fetchWeights } from "../hub/cache.ts";
+import { cachedFiles, onnxExportPath } from "../hub/cache_files.ts";
 import { toZooFile } from "./provenance.ts";
 
-/** Where a registry entry's converted zoo file lives in the cache. */
-function convertedPath(entry: WeightsEntry): string {
-  return `${cacheDir()}/models/${entry.id}.safetensors`;
-}
-
-/** The ONNX export cached beside a zoo file; its weights are in the same path plus `.data`. */
-function onnxExportPath(zooFile: string): string {
-  return `${zooFile}.nchw.onnx`;
-}
-
 /**
- * Whether a name is a registry id (which {@link pullWeights} fetches) rather than a file.
+ * Options of {@link pullWeights}.
  *
  * @example
  * ```ts
- * console.log(isRegistryId("cifar_resnet20.cifar10")); // true
+ * import { REGISTRY } from "../hub/registry.ts";
+ * import type { PullOptions } from "./pull.ts";
+ * const options: PullOptions = { progress: true, registry: REGISTRY };
+ * console.log(options.registry === REGISTRY); // true
  * ```
  */
-export function isRegistryId(name: string): boolean {
-  return REGISTRY.some((e) => e.id === name);
+export interface PullOptions {
+  /** Draw a download progress bar on stderr. */
+  progress?: boolean;
+  /** Where ids are looked up (default: the built-in `REGISTRY`), e.g. with private entries. */
+  registry?: readonly WeightsEntry[];
 }
 
 /**
@@ -54,7 +56,7 @@ export function isRegistryId(name: string): boolean {
  * @example
  * ```ts
  * import { cachedPath } from "../hub/cache.ts";
- * import { findWeights } from "../hub/registry.ts";
+ * import { findWeights, type WeightsEntry } from "../hub/registry.ts";
  * Deno.env.set("DENOZOO_HOME", await Deno.makeTempDir());
  * // A file dropped into the cache is verified against the registry's hash, not downloaded.
  * const download = cachedPath(findWeights("cifar_resnet20.cifar10"));
@@ -64,12 +66,9 @@ export function isRegistryId(name: string): boolean {
  * console.log(path.endsWith("/models/cifar_resnet20.cifar10.safetensors")); // true
  * ```
  */
-export async function pullWeights(
-  id: string,
-  options: { progress?: boolean } = {},
-): Promise<string> {
-  const entry = findWeights(id);
-  const converted = convertedPath(entry);
+export async function pullWeights(id: string, options: PullOptions = {}): Promise<string> {
+  const entry = findWeights(id, options.registry);
+  const converted = cachedFiles(entry).converted;
   try {
     await readZooHeader(converted);
     return converted;

@@ -3,10 +3,28 @@ import { hardwareGpuAvailable, useBackend } from "./backend.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
-Deno.test("a model used before any backend was chosen starts one (cpu) and says so", async () => {
+Deno.test("createModel needs no backend chosen first: it starts tfjs's best", async () => {
   const script = `
     import * as tf from "@tensorflow/tfjs-core";
     import { createModel } from "${root}mod.ts";
+    const model = await createModel("cifar_resnet20");
+    console.log(model.layersModel.name, tf.getBackend());
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", `${root}deno.json`, script],
+    env: { XDG_RUNTIME_DIR: "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  assertEquals(code, 0, text.decode(stderr));
+  assertEquals(text.decode(stdout).trim(), "cifar_resnet20 wasm");
+});
+
+Deno.test("a model of the synchronous layer used before any backend was chosen starts cpu and says so", async () => {
+  const script = `
+    import * as tf from "@tensorflow/tfjs-core";
+    import { createModel } from "${root}runtime/mod.ts";
     const model = createModel("cifar_resnet20");
     console.log(model.layersModel.name, tf.getBackend());
     console.log(model.predict(tf.zeros([1, 32, 32, 3])).shape.join("x"));

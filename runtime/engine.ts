@@ -122,7 +122,9 @@ export async function ortEngine(
 /**
  * Opens an NCHW-input ONNX export (as `exportOnnx` writes by default), given as bytes or a
  * path, in onnxruntime. Batches arrive NHWC and are transposed on the tfjs backend: ORT's
- * NCHW kernels run about 15 % faster than an export with a Transpose at its entry.
+ * NCHW kernels run about 15 % faster than an export with a Transpose at its entry. A graph
+ * that declares an NHWC input (`layout: "nhwc"`, as tf2onnx writes Keras models) gets the
+ * batch as it is.
  *
  * @example
  * ```ts
@@ -136,15 +138,17 @@ export async function ortEngine(
 export async function ortEngineFromOnnx(
   onnx: Uint8Array | string,
   options: OrtSessionOptions = {},
+  layout: "nchw" | "nhwc" = "nchw",
 ): Promise<Engine> {
   const session = await createOrtSession(onnx, options);
   return {
     name: "onnxruntime",
     async predict(x) {
-      const nchw = tf.transpose(x, [0, 3, 1, 2]);
-      const data = (await nchw.data()) as Float32Array;
-      const out = await session.run(data, nchw.shape);
-      nchw.dispose();
+      // The batch arrives NHWC; a graph that declares NCHW (PyTorch's exports) gets it transposed.
+      const input = layout === "nchw" ? tf.transpose(x, [0, 3, 1, 2]) : x;
+      const data = (await input.data()) as Float32Array;
+      const out = await session.run(data, input.shape);
+      if (input !== x) input.dispose();
       return tf.tensor(out.data, out.shape);
     },
     dispose: () => session.dispose(),
@@ -152,8 +156,7 @@ export async function ortEngineFromOnnx(
 }
 
 /**
- * Whether a choice resolves to onnxruntime here: forced, or `auto` without a hardware GPU when
- * onnxruntime's addon loads. A forced onnxruntime that cannot load is an error.
+ * Whether a choice resolves to onnxruntime here (forced, or `auto` without a hardware GPU).
  *
  * @example
  * ```ts
@@ -163,13 +166,32 @@ export async function ortEngineFromOnnx(
 export async function prefersOrt(choice: EngineChoice): Promise<boolean> {
   if (choice === "tfjs") return false;
   if (choice === "auto" && await hardwareGpuAvailable()) return false;
-  if (await ortAvailable()) return true;
+  return choice === "onnxruntime" || await ortAvailable();
+}
+
+/**
+ * Which engine a choice runs on here: `auto` takes tfjs on a hardware GPU (activating WebGPU),
+ * else onnxruntime when its addon loads, else tfjs on the active backend. A forced
+ * onnxruntime that cannot load is an error.
+ *
+ * @example
+ * ```ts
+ * console.log(await resolveEngine("tfjs")); // tfjs
+ * ```
+ */
+export async function resolveEngine(choice: EngineChoice): Promise<"tfjs" | "onnxruntime"> {
+  if (choice === "tfjs") return "tfjs";
+  if (choice === "auto" && await hardwareGpuAvailable()) {
+    await useBackend("webgpu");
+    return "tfjs";
+  }
+  if (await ortAvailable()) return "onnxruntime";
   if (choice === "onnxruntime") {
     throw new Error(
       "engine 'onnxruntime' is not available: npm:onnxruntime-node could not load (it needs --allow-ffi)",
     );
   }
-  return false;
+  return "tfjs";
 }
 
 /**
@@ -190,7 +212,7 @@ export async function createEngine(
   choice: EngineChoice = "auto",
   ortOptions: OrtSessionOptions = {},
 ): Promise<Engine> {
-  if (await prefersOrt(choice)) return await ortEngine(model, ortOptions);
-  if (choice === "auto" && await hardwareGpuAvailable()) await useBackend("webgpu");
-  return tfjsEngine(model);
+  return await resolveEngine(choice) === "onnxruntime"
+    ? await ortEngine(model, ortOptions)
+    : tfjsEngine(model);
 }

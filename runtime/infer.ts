@@ -23,7 +23,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
-import type { Plan } from "../arch/plan.ts";
+import { type Plan, planOutputs } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
 import { batchNormAffine, foldBatchNorm, weightData } from "../arch/fold.ts";
 
@@ -40,7 +40,7 @@ type Step =
   | { op: "affine"; input: number; scale: tf.Tensor1D; shift: tf.Tensor1D; relu: boolean }
   | { op: "relu"; input: number }
   | { op: "maxpool"; input: number; size: number; stride: number; padding: "zeros" | "same" }
-  | { op: "subsample"; input: number; stride: number }
+  | { op: "subsample"; input: number; stride: number; mode: "slice" | "avgpool" }
   | { op: "padChannels"; input: number; before: number; after: number }
   | { op: "add"; inputs: [number, number]; relu: boolean }
   | { op: "globalPool"; input: number; kind: "avg" | "max" }
@@ -51,6 +51,8 @@ type Step =
 export interface InferenceGraph {
   /** Runs the graph on an NHWC float32 batch and returns its output (logits or features). */
   run(x: Tensor4D): Tensor;
+  /** Runs the graph and returns every output of the plan (`planOutputs`), in order. */
+  runAll(x: Tensor4D): Tensor[];
   /**
    * The most bytes of activations (input included) that {@link InferenceGraph.run} holds at
    * once for one image of this height and width: what a batch costs per image.
@@ -81,13 +83,12 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
     if ("input" in node) uses[node.input]++;
     if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
   }
-  uses[plan.output]++;
+  for (const output of planOutputs(plan)) uses[output]++;
   const single = (i: number) => uses[i] === 1;
   // Each node's value lives at the index of the step that produces it; folded nodes alias.
   const steps: Step[] = [];
   const tensors: Tensor[] = [];
-  // Kept: a first `predict` inside a caller's `tf.tidy` compiles the graph there, and the
-  // tidy must not take the weights with it.
+  // Kept, so that a graph compiled on a first call inside `tf.tidy` survives the tidy.
   const keep = <T extends Tensor>(t: T): T => {
     tensors.push(tf.keep(t));
     return t;
@@ -168,9 +169,10 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
     }
   });
 
+  const outputs = planOutputs(plan);
   const roots = steps.map((_, i) => resolveAlias(steps, i));
-  const release = releaseSchedule(steps, plan.output);
-  const run = (x: Tensor4D): Tensor =>
+  const release = releaseSchedule(steps, outputs);
+  const runAll = (x: Tensor4D): Tensor[] =>
     // Each value is freed after its last reader, so a batch holds a few activations at a time,
     // not every layer's. Steps free their own temporaries too (a tidy per step costs 20 % on
     // small batches); the tidy around all of them catches any a kernel leaves behind.
@@ -184,10 +186,15 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
           values[done] = null;
         }
       });
-      return at(plan.output);
+      return outputs.map(at);
     });
+  const run = (x: Tensor4D): Tensor => {
+    if (outputs.length !== 1) throw new Error(`the plan has ${outputs.length} outputs: use runAll`);
+    return runAll(x)[0];
+  };
   return {
     run,
+    runAll,
     peakBytesPerImage: (height, width) => peakElements(steps, release, [height, width, 3]) * 4,
     dispose: () => tf.dispose(tensors),
   };
@@ -222,7 +229,8 @@ function stepShape(
     }
     case "subsample": {
       const [h, w, c] = at(step.input);
-      return [Math.ceil(h / step.stride), Math.ceil(w / step.stride), c];
+      const size = step.mode === "avgpool" ? Math.floor : Math.ceil;
+      return [size(h / step.stride), size(w / step.stride), c];
     }
     case "padChannels": {
       const [h, w, c] = at(step.input);
@@ -271,9 +279,9 @@ function resolveAlias(steps: Step[], index: number): number {
 
 /**
  * For each step, the steps whose tensors it reads for the last time (aliases resolved): what
- * `run` frees once the step is done. The output is never freed.
+ * `run` frees once the step is done. The outputs are never freed.
  */
-function releaseSchedule(steps: Step[], output: number): number[][] {
+function releaseSchedule(steps: Step[], outputs: number[]): number[][] {
   const lastReader = new Map<number, number>();
   steps.forEach((step, i) => {
     if (step.op === "alias") return;
@@ -284,7 +292,7 @@ function releaseSchedule(steps: Step[], output: number): number[][] {
   steps.forEach((step, i) => {
     if (step.op !== "alias" && !lastReader.has(i)) lastReader.set(i, i);
   });
-  lastReader.delete(resolveAlias(steps, output));
+  for (const output of outputs) lastReader.delete(resolveAlias(steps, output));
   lastReader.delete(-1);
   const release = steps.map((): number[] => []);
   for (const [produced, reader] of lastReader) release[reader].push(produced);
@@ -327,6 +335,7 @@ function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor
     }
     case "subsample": {
       const x = at(step.input) as Tensor4D;
+      if (step.mode === "avgpool") return tf.avgPool(x, step.stride, step.stride, "valid");
       return tf.stridedSlice(x, [0, 0, 0, 0], x.shape, [1, step.stride, step.stride, 1]);
     }
     case "padChannels":

@@ -57,7 +57,7 @@ interface PadChannelsArgs {
 }
 
 /**
- * Option-A shortcut: zero channels appended on both sides (He et al. 2015 §4.2).
+ * Option-A shortcut: zero channels added before and after the existing ones (He et al. 2015 §4.2).
  * tfjs has no Lambda layer, so this small serialisable layer stands in for it.
  */
 export class PadChannels extends tfl.layers.Layer {
@@ -183,7 +183,12 @@ export function buildLayersModel(
         break;
       }
       case "subsample":
-        out = apply(tfl.layers.maxPooling2d({ poolSize: 1, strides: node.stride }), at(node.input));
+        out = apply(
+          node.mode === "avgpool"
+            ? tfl.layers.averagePooling2d({ poolSize: node.stride, strides: node.stride })
+            : tfl.layers.maxPooling2d({ poolSize: 1, strides: node.stride }),
+          at(node.input),
+        );
         break;
       case "padChannels":
         out = apply(new PadChannels({ before: node.before, after: node.after }), at(node.input));
@@ -205,7 +210,8 @@ export function buildLayersModel(
     }
     values.push(out);
   }
-  const model = tfl.model({ inputs: input, outputs: values[plan.output], name: options.name });
+  const outputs = plan.outputs ? plan.outputs.map((i) => values[i]) : values[plan.output];
+  const model = tfl.model({ inputs: input, outputs, name: options.name });
   if (weights) setLayersWeights(model, weights);
   return model;
 }

@@ -18,6 +18,28 @@
 export type { LayersModel, Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
 export { createModel, type ModelOptions, type ZooModel } from "./model.ts";
 export {
+  createFeatureEngine,
+  createFeatureModel,
+  type FeatureEngine,
+  type FeatureModel,
+  type FeatureModelOptions,
+} from "./features.ts";
+export { fileSystem, registerFileRouters } from "./file_io.ts";
+export {
+  type ImageBatches,
+  type StageTrainingOptions,
+  trainingProblem,
+  trainLastStages,
+} from "./training.ts";
+export {
+  type EpochStats,
+  type LabelledFeatures,
+  type TrainedHead,
+  trainHead,
+  type TrainHeadOptions,
+} from "./head.ts";
+export { useFastCpuFilterGradient } from "./cpu_gradients.ts";
+export {
   buildLayersModel,
   type DataFormat,
   getLayersWeights,
@@ -49,14 +71,24 @@ export {
   ortEngine,
   ortEngineFromOnnx,
   prefersOrt,
+  resolveEngine,
   tfjsEngine,
 } from "./engine.ts";
-export { createOrtSession, ortAvailable, type OrtSession, type OrtSessionOptions } from "./ort.ts";
+export {
+  createOrtSession,
+  ortAvailable,
+  type OrtOutput,
+  type OrtSession,
+  type OrtSessionOptions,
+} from "./ort.ts";
 export { measure, type Timing } from "./bench.ts";
 export {
   compareLogits,
   type Parity,
   PARITY_TOLERANCE,
   parityHolds,
+  type ReferenceRun,
+  verificationShape,
+  verifyImport,
   verifyOnnxImport,
 } from "./parity.ts";

@@ -19,7 +19,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, Tensor, Tensor4D } from "./tensor.ts";
-import { defaultInputSize, type ResNetSpec } from "../arch/spec.ts";
+import { checkInputShape, defaultInputSize, type ResNetSpec } from "../arch/spec.ts";
 import { getSpec } from "../arch/presets.ts";
 import {
   countParams,
@@ -28,9 +28,13 @@ import {
   type PlanOptions,
   planResNet,
 } from "../arch/plan.ts";
-import { checkWeights, initialWeights, type WeightMap } from "../arch/weights.ts";
+import { fitWeights, initialWeights, type WeightMap } from "../arch/weights.ts";
+import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { buildLayersModel, type DataFormat, getLayersWeights } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
+import { createFeatureModel, type FeatureModel, type FeatureModelOptions } from "./features.ts";
+import { registerFileRouters } from "./file_io.ts";
+import { useFastCpuFilterGradient } from "./cpu_gradients.ts";
 import { BatchTooLargeError, inputMismatch, WASM_ACTIVATION_BUDGET } from "./input_check.ts";
 import { startBackendIfNone } from "./backend.ts";
 
@@ -50,10 +54,18 @@ export interface ModelOptions extends PlanOptions {
   dataFormat?: DataFormat;
   /** Spatial input size of the LayersModel (`predict` takes any size ≥ 32); default 224 (ImageNet) or 32 (CIFAR). */
   inputShape?: [number, number];
-  /** Trained weights in the zoo layout; default: fresh initial weights. */
+  /**
+   * Trained weights in the zoo layout; default: fresh initial weights. Weights with a
+   * classifier fit a model without one (`includeTop: false`); with `classes`, a classifier of
+   * another size is replaced by a fresh one (see `fitWeights`).
+   */
   weights?: WeightMap;
-  /** Seed of the initial weights when `weights` is not given. */
+  /** Seed of the initial weights (of the new classifier, with `weights` and `classes`). */
   seed?: number;
+  /** Class names by output index, carried with the model (one per class). */
+  labels?: readonly string[];
+  /** The preprocessing the weights expect, carried with the model. */
+  preprocess?: PreprocessSpec;
 }
 
 /**
@@ -67,7 +79,7 @@ export interface ModelOptions extends PlanOptions {
  * ```
  */
 export interface ZooModel {
-  /** The architecture. */
+  /** The architecture; `classes` is the classifier's. */
   readonly spec: ResNetSpec;
   /** The lowered graph, head options applied. */
   readonly plan: Plan;
@@ -75,12 +87,27 @@ export interface ZooModel {
   readonly dataFormat: DataFormat;
   /** Current weights (zoo layout). */
   readonly weights: WeightMap;
+  /** Class names by output index, where known. */
+  readonly labels?: readonly string[];
+  /** The preprocessing the weights expect, where known. */
+  readonly preprocess?: PreprocessSpec;
   /** Runs the folded inference graph: logits (or features without a top) for a float32 batch. */
   predict(x: Tensor4D): Tensor;
-  /** The trainable Keras-named LayersModel, built on first access from {@link ZooModel.weights}. */
+  /**
+   * The trainable Keras-named LayersModel, built on first access from {@link ZooModel.weights}.
+   * Its `save("file://…")` works in Deno (see `registerFileRouters`). Its `fit` runs on the
+   * cpu backend (with a faster filter gradient, see `useFastCpuFilterGradient`) and on
+   * WebGPU, not on wasm, which lacks a convolution's filter gradient (see `trainingProblem`).
+   */
   readonly layersModel: LayersModel;
   /** Copies the LayersModel's weights (after `fit`) into {@link ZooModel.weights} and recompiles `predict`. */
   syncFromLayersModel(): void;
+  /**
+   * Replaces the classifier with a fresh one of `classes` outputs (seeded), keeping the
+   * backbone (timm's `reset_classifier`); 0 removes it, leaving pooled features. The
+   * LayersModel built before is disposed; the next access builds the new one.
+   */
+  resetClassifier(classes: number, options?: { seed?: number; labels?: readonly string[] }): void;
   /** Parameter counts. */
   countParams(): ParamCounts;
   /** Frees every tensor the model holds. */
@@ -101,8 +128,16 @@ function checkWasmBatch(
   throw new BatchTooLargeError(name, batch, height, width, batch * perImage, maxBatch);
 }
 
+function checkLabels(labels: readonly string[] | undefined, plan: Plan): void {
+  const head = plan.nodes[plan.output];
+  if (labels && head.op === "dense" && labels.length !== head.outFeatures) {
+    throw new RangeError(`labels: ${labels.length} names for ${head.outFeatures} classes`);
+  }
+}
+
 /**
- * Creates a model from a preset name or a spec.
+ * Creates a model from a preset name or a spec; with `features`, a backbone that returns
+ * feature maps (see {@link FeatureModel}).
  *
  * @example
  * ```ts
@@ -112,39 +147,64 @@ function checkWasmBatch(
  * const features = createModel("resnet18", { includeTop: false, pooling: "avg" });
  * console.log(features.predict(tf.zeros([1, 64, 64, 3])).shape); // [ 1, 512 ]
  * features.dispose();
+ * const backbone = createModel("resnet18", { features: { outIndices: [2, 4] } });
+ * console.log(backbone.predict(tf.zeros([1, 64, 64, 3])).map((t) => t.shape)); // [ [ 1, 8, 8, 128 ], [ 1, 2, 2, 512 ] ]
+ * backbone.dispose();
  * ```
  */
 export function createModel(
   architecture: string | ResNetSpec,
-  options: ModelOptions = {},
-): ZooModel {
-  const spec = typeof architecture === "string" ? getSpec(architecture) : architecture;
-  const plan = planResNet(spec, options);
-  let weights = options.weights ?? initialWeights(plan, options.seed);
-  checkWeights(plan, weights);
-  const dataFormat = options.dataFormat ?? "channels_last";
+  options: FeatureModelOptions,
+): FeatureModel;
+export function createModel(architecture: string | ResNetSpec, options?: ModelOptions): ZooModel;
+export function createModel(
+  architecture: string | ResNetSpec,
+  options: ModelOptions | FeatureModelOptions = {},
+): ZooModel | FeatureModel {
+  if ("features" in options && options.features) return createFeatureModel(architecture, options);
+  const modelOptions = options as ModelOptions;
+  const given = typeof architecture === "string" ? getSpec(architecture) : architecture;
+  const includeTop = modelOptions.includeTop ?? true;
+  let spec = includeTop && modelOptions.classes !== undefined
+    ? { ...given, classes: modelOptions.classes }
+    : given;
+  let plan = planResNet(given, modelOptions);
+  let weights = modelOptions.weights
+    ? fitWeights(given, plan, modelOptions.weights, {
+      newHead: modelOptions.classes !== undefined,
+      seed: modelOptions.seed,
+    })
+    : initialWeights(plan, modelOptions.seed);
+  let labels = modelOptions.labels;
+  checkLabels(labels, plan);
+  const dataFormat = modelOptions.dataFormat ?? "channels_last";
   if (dataFormat !== "channels_last" && dataFormat !== "channels_first") {
     throw new RangeError(
       `dataFormat must be "channels_last" or "channels_first", got ${JSON.stringify(dataFormat)}`,
     );
   }
   const layout = dataFormat === "channels_first" ? "nchw" : "nhwc";
-  const inputChannels = plan.nodes[0].op === "input" ? plan.nodes[0].channels : 3;
   const size = defaultInputSize(spec);
-  if (options.inputShape?.some((n) => !Number.isInteger(n) || n < 32)) {
-    // Five stride-2 stages need 32 pixels to leave a 1×1 map (Keras' min_size).
-    throw new RangeError(`inputShape must be at least 32×32, got [${options.inputShape}]`);
-  }
+  checkInputShape(modelOptions.inputShape);
   let graph: InferenceGraph | null = null;
   let layersModel: LayersModel | null = null;
   return {
-    spec,
-    plan,
+    get spec() {
+      return spec;
+    },
+    get plan() {
+      return plan;
+    },
     dataFormat,
     get weights() {
       return weights;
     },
+    get labels() {
+      return labels;
+    },
+    preprocess: modelOptions.preprocess,
     predict(x: Tensor4D): Tensor {
+      const inputChannels = plan.nodes[0].op === "input" ? plan.nodes[0].channels : 3;
       const mismatch = inputMismatch(
         x.shape,
         layout,
@@ -165,9 +225,11 @@ export function createModel(
     },
     get layersModel() {
       startBackendIfNone();
+      registerFileRouters();
+      useFastCpuFilterGradient();
       layersModel ??= buildLayersModel(
         plan,
-        { inputShape: options.inputShape ?? [size, size], dataFormat, name: spec.name },
+        { inputShape: modelOptions.inputShape ?? [size, size], dataFormat, name: spec.name },
         weights,
       );
       return layersModel;
@@ -177,6 +239,26 @@ export function createModel(
       weights = getLayersWeights(layersModel);
       graph?.dispose();
       graph = null;
+    },
+    resetClassifier(classes, reset = {}) {
+      if (!Number.isInteger(classes) || classes < 0) {
+        throw new RangeError(`classes must be a whole number of at least 0, got ${classes}`);
+      }
+      const pooling = plan.nodes.find((n) => n.op === "globalPool")?.kind ?? "avg";
+      const newPlan = classes === 0
+        ? planResNet(given, { includeTop: false, pooling })
+        : planResNet(given, { classes });
+      checkLabels(reset.labels, newPlan);
+      const head = `${given.naming.dense}/`;
+      const backbone = new Map([...weights].filter(([name]) => !name.startsWith(head)));
+      weights = fitWeights(given, newPlan, backbone, { newHead: true, seed: reset.seed });
+      plan = newPlan;
+      spec = classes === 0 ? given : { ...given, classes };
+      labels = reset.labels;
+      graph?.dispose();
+      layersModel?.dispose();
+      graph = null;
+      layersModel = null;
     },
     countParams: () => countParams(plan),
     dispose() {

@@ -7,7 +7,8 @@ import { countParams, planResNet } from "../arch/plan.ts";
 import { useBackend } from "./backend.ts";
 import { BatchTooLargeError } from "./input_check.ts";
 import type { WeightMap } from "../arch/weights.ts";
-import { relativeError } from "../tests/helpers.ts";
+import { npy, relativeError } from "../tests/helpers.ts";
+import { readZooWeights } from "../convert/zoofile.ts";
 
 await useBackend("wasm");
 
@@ -193,6 +194,127 @@ Deno.test("cpu, wasm and webgpu agree within 1e-4", async () => {
   assert(relativeError(outputs.webgpu, outputs.cpu) < 1e-4);
 });
 
+// --- Heads on pretrained weights --------------------------------------------------------------
+
+const BUNDLED = new URL("../models/cifar_resnet20.safetensors", import.meta.url).pathname;
+const FEATURES = new URL("../testdata/fixtures/features/", import.meta.url).pathname;
+
+/** The bundled ResNet-20's weights, and torch's inputs (two test images, NHWC) and features. */
+async function bundledWithReference() {
+  const file = readZooWeights(await Deno.readFile(BUNDLED), BUNDLED);
+  const input = await npy(`${FEATURES}resnet20_stages_input.npy`);
+  const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+  const x = tf.transpose(nchw, [0, 2, 3, 1]);
+  const pooled = await npy(`${FEATURES}resnet20_pooled.npy`);
+  return { file, x, pooled: pooled.data.subarray(0, 2 * 64) };
+}
+
+Deno.test("pretrained weights without their head: includeTop false gives torch's pooled features", async () => {
+  const { file, x, pooled } = await bundledWithReference();
+  const model = createModel(file.spec, {
+    weights: file.weights,
+    includeTop: false,
+    pooling: "avg",
+  });
+  assertEquals(model.weights.has("linear/kernel"), false);
+  const features = model.predict(x);
+  assertEquals(features.shape, [2, 64]);
+  const error = relativeError(await features.data(), pooled);
+  assert(error < 1e-4, `relative error ${error}`);
+  model.dispose();
+});
+
+Deno.test("classes: 2 keeps the pretrained backbone and starts a fresh, seeded 2-class head", async () => {
+  const { file, x, pooled } = await bundledWithReference();
+  const model = createModel(file.spec, { weights: file.weights, classes: 2, seed: 3 });
+  assertEquals(model.spec.classes, 2);
+  assertEquals(model.weights.get("linear/kernel")?.shape, [64, 2]);
+  assertEquals(
+    model.weights.get("layer3.2.conv2/kernel"),
+    file.weights.get("layer3.2.conv2/kernel"),
+  );
+  const again = createModel(file.spec, { weights: file.weights, classes: 2, seed: 3 });
+  const other = createModel(file.spec, { weights: file.weights, classes: 2, seed: 4 });
+  const kernel = (m: typeof model) => Array.from(m.weights.get("linear/kernel")!.data);
+  assertEquals(kernel(again), kernel(model));
+  assert(kernel(other).some((v, i) => v !== kernel(model)[i]));
+  // The logits are the pooled features through the new head.
+  const logits = await model.predict(x).data();
+  const w = model.weights.get("linear/kernel")!.data;
+  const expected = [0, 1].flatMap((n) =>
+    [0, 1].map((k) => {
+      let sum = 0;
+      for (let c = 0; c < 64; c++) sum += pooled[n * 64 + c] * w[c * 2 + k];
+      return sum;
+    })
+  );
+  assert(relativeError(logits, expected) < 1e-4);
+  // Ten classes, as the weights have: the pretrained head is kept.
+  const ten = createModel(file.spec, { weights: file.weights, classes: 10 });
+  assertEquals(ten.weights.get("linear/kernel"), file.weights.get("linear/kernel"));
+  for (const m of [model, again, other, ten]) m.dispose();
+});
+
+Deno.test("resetClassifier replaces the head, or removes it with 0", async () => {
+  const { file, x, pooled } = await bundledWithReference();
+  const model = createModel(file.spec, { weights: file.weights, labels: cifar10Names() });
+  assertEquals(model.predict(x).shape, [2, 10]);
+  model.resetClassifier(3, { seed: 1, labels: ["a", "b", "c"] });
+  assertEquals(model.predict(x).shape, [2, 3]);
+  assertEquals(model.spec.classes, 3);
+  assertEquals(model.labels, ["a", "b", "c"]);
+  assertEquals(model.layersModel.outputs[0].shape, [null, 3]);
+  model.resetClassifier(0);
+  const features = model.predict(x);
+  assertEquals(features.shape, [2, 64]);
+  assert(relativeError(await features.data(), pooled) < 1e-4);
+  assertEquals(model.labels, undefined);
+  assertThrows(() => model.resetClassifier(2, { labels: ["one"] }), RangeError, "1 names for 2");
+  model.dispose();
+});
+
+function cifar10Names(): string[] {
+  return ["airplane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+}
+
+Deno.test("weights that still do not fit are refused, naming the tensor", async () => {
+  const { file } = await bundledWithReference();
+  const deeper = assertThrows(() => createModel("cifar_resnet32", { weights: file.weights }));
+  assertEquals(
+    deeper.message,
+    "weights: missing tensor 'layer1.3.conv1/kernel' (shape [3,3,16,16])",
+  );
+  const stray = new Map(file.weights).set("extra/kernel", {
+    shape: [1],
+    data: new Float32Array(1),
+  });
+  const unexpected = assertThrows(() =>
+    createModel(file.spec, { weights: stray, includeTop: false })
+  );
+  assertEquals(unexpected.message, "weights: unexpected tensor 'extra/kernel'");
+  const seven = createModel(file.spec, { weights: file.weights, classes: 7 }).weights;
+  const head = assertThrows(() => createModel(file.spec, { weights: seven }));
+  assertEquals(
+    head.message,
+    "weights: tensor 'linear/kernel' has shape [64,7], expected [64,10] (a new classifier needs `classes`)",
+  );
+});
+
+Deno.test("a first predict inside tf.tidy compiles weights that outlive the tidy", async () => {
+  await useBackend("cpu");
+  const model = createModel("cifar_resnet20", { seed: 2 });
+  const features = createModel("cifar_resnet20", { seed: 2, features: {} });
+  const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+  const first = await tf.tidy(() => model.predict(x).clone()).data();
+  tf.tidy(() => features.predict(x));
+  const second = await model.predict(x).data();
+  assertEquals(Array.from(second), Array.from(first));
+  assertEquals(features.predict(x).length, 3);
+  model.dispose();
+  features.dispose();
+  await useBackend("wasm");
+});
+
 Deno.test("predict holds a few activations at a time: peak memory does not grow with depth", async () => {
   const peak = async (name: string) => {
     const model = createModel(name);
@@ -209,15 +331,6 @@ Deno.test("predict holds a few activations at a time: peak memory does not grow 
   const resnet110 = await peak("cifar_resnet110");
   // Holding every layer's activations, ResNet-110 took 5.5 times ResNet-20's peak.
   assert(resnet110 < 1.2 * resnet20, `peak ${resnet110} bytes against ${resnet20}`);
-});
-
-Deno.test("a first predict inside tf.tidy keeps the weights it uploads", async () => {
-  const model = createModel("cifar_resnet20", { seed: 3 });
-  const x = tf.randomNormal([1, 32, 32, 3], 0, 1, "float32", 5) as tf.Tensor4D;
-  const first = await tf.tidy(() => model.predict(x)).data();
-  const second = await model.predict(x).data();
-  assertEquals(Array.from(second), Array.from(first));
-  model.dispose();
 });
 
 Deno.test("a batch of the wrong rank or layout is explained, naming the fix", () => {

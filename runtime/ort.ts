@@ -33,18 +33,32 @@ export interface OrtSessionOptions {
    * memory and suits a process that runs only a few images.
    */
   optimization?: "all" | "extended";
+  /** Accept a model with several outputs (a feature extractor), read with `runAll`. */
+  multipleOutputs?: boolean;
 }
 
 /** A loaded ONNX model on onnxruntime. */
 export interface OrtSession {
   /** The model's input name. */
   readonly inputName: string;
-  /** The model's output name. */
+  /** The model's (first) output name. */
   readonly outputName: string;
+  /** Every output name, in the model's order. */
+  readonly outputNames: readonly string[];
   /** Runs the model on one float32 tensor, in the layout the model was exported with. */
-  run(x: Float32Array, shape: number[]): Promise<{ data: Float32Array; shape: number[] }>;
+  run(x: Float32Array, shape: number[]): Promise<OrtOutput>;
+  /** Runs the model and returns every output, in the order of `outputNames`. */
+  runAll(x: Float32Array, shape: number[]): Promise<OrtOutput[]>;
   /** Releases the native session. */
   dispose(): Promise<void>;
+}
+
+/** One float32 output of a session run. */
+export interface OrtOutput {
+  /** Row-major values. */
+  data: Float32Array;
+  /** Dimensions. */
+  shape: number[];
 }
 
 let ortModule: Promise<Ort> | null = null;
@@ -104,29 +118,38 @@ export async function createOrtSession(
     executionMode: "sequential",
     graphOptimizationLevel: options.optimization ?? "all",
   });
-  if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
+  const outputsOk = session.outputNames.length === 1 ||
+    (options.multipleOutputs && session.outputNames.length > 1);
+  if (session.inputNames.length !== 1 || !outputsOk) {
     await session.release();
     throw new Error(
-      `expected a model with one input and one output, got inputs [${session.inputNames}] and outputs [${session.outputNames}]`,
+      `expected a model with one input and ${
+        options.multipleOutputs ? "outputs" : "one output"
+      }, got inputs [${session.inputNames}] and outputs [${session.outputNames}]`,
     );
   }
   const [inputName] = session.inputNames;
-  const [outputName] = session.outputNames;
-  return {
-    inputName,
-    outputName,
-    async run(x: Float32Array, shape: number[]) {
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (size !== x.length) {
-        throw new RangeError(`input has ${x.length} values, shape [${shape}] needs ${size}`);
-      }
-      const result = await session.run({ [inputName]: new ort.Tensor("float32", x, shape) });
-      const output = result[outputName];
+  const outputNames = [...session.outputNames];
+  const runAll = async (x: Float32Array, shape: number[]): Promise<OrtOutput[]> => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== x.length) {
+      throw new RangeError(`input has ${x.length} values, shape [${shape}] needs ${size}`);
+    }
+    const result = await session.run({ [inputName]: new ort.Tensor("float32", x, shape) });
+    return outputNames.map((name) => {
+      const output = result[name];
       if (output.type !== "float32") {
-        throw new Error(`output '${outputName}' is ${output.type}, expected float32`);
+        throw new Error(`output '${name}' is ${output.type}, expected float32`);
       }
       return { data: output.data as Float32Array, shape: output.dims.map(Number) };
-    },
+    });
+  };
+  return {
+    inputName,
+    outputName: outputNames[0],
+    outputNames,
+    run: async (x, shape) => (await runAll(x, shape))[0],
+    runAll,
     dispose: () => session.release(),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Whether an imported model computes what its source computes: both run one input, and their
  * logits are compared by the largest absolute difference, that difference relative to the
- * largest reference logit, and how many rows pick the same class. `convert --verify` checks an
- * ONNX import against onnxruntime running the source file this way.
+ * largest reference logit, and how many rows pick the same class. `convert` checks an import
+ * this way against its source wherever the source runs: an ONNX file in onnxruntime, a Keras
+ * model as its own graph.
  *
  * @example
  * ```ts
@@ -16,9 +17,8 @@
 
 import { readOnnx } from "../formats/onnx.ts";
 import * as tf from "@tensorflow/tfjs-core";
-import { defaultInputSize } from "../arch/spec.ts";
+import { defaultInputSize, type ResNetSpec } from "../arch/spec.ts";
 import { createModel, type ZooModel } from "./model.ts";
-import { createEngine, type EngineChoice } from "./engine.ts";
 import { createOrtSession } from "./ort.ts";
 
 /** How closely two runs of a classifier agree on one batch. */
@@ -83,11 +83,89 @@ export function parityHolds(parity: Parity, tolerance: number = PARITY_TOLERANCE
 }
 
 /**
- * Runs an ONNX source file in onnxruntime and the model imported from it on the engine `choice`
- * names (default: tfjs on the active backend; `onnxruntime` runs the zoo's own ONNX export of
- * it), on one random input of the source's declared shape (symbolic dimensions filled in with
- * one image at the spec's input size), and compares their logits. onnxruntime opens the source
- * from its path, so it also finds external data beside it.
+ * A source that can run: the input its file declares (symbolic dimensions as strings or
+ * null) in its own layout, and its output on a batch.
+ */
+export interface ReferenceRun {
+  /** What runs the source, for messages (`onnxruntime`, `its own graph on tfjs`). */
+  name: string;
+  /** The layout of the source's input. */
+  layout: "nchw" | "nhwc";
+  /** The input shape the file declares. */
+  declared: readonly (number | string | null)[];
+  /** The source's output for a float32 batch of `shape`, row-major. */
+  run(input: Float32Array, shape: number[]): Promise<Float32Array>;
+  /** Frees what runs the source, once the comparison is done. */
+  dispose?(): Promise<void> | void;
+}
+
+/**
+ * The small input a verification runs: the declared shape with every symbolic dimension filled
+ * in, one image at the spec's input size.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "../arch/presets.ts";
+ * console.log(verificationShape(getSpec("cifar_resnet20"), "nhwc", ["N", null, null, 3])); // [ 1, 32, 32, 3 ]
+ * ```
+ */
+export function verificationShape(
+  spec: ResNetSpec,
+  layout: "nchw" | "nhwc",
+  declared: readonly (number | string | null)[],
+): number[] {
+  const size = defaultInputSize(spec);
+  const fallback = layout === "nchw" ? [1, 3, size, size] : [1, size, size, 3];
+  return fallback.map((d, i) => {
+    const dim = declared[i];
+    return typeof dim === "number" && dim > 0 ? dim : d;
+  });
+}
+
+/**
+ * Runs a source and the model imported from it (on the active tfjs backend, in the source's
+ * layout) on one seeded random input of the source's declared shape, and compares their
+ * logits.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { importFile } from "../convert/import.ts";
+ * import { createModel } from "./model.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
+ * const path = "testdata/fixtures/nets/tv_basic.onnx";
+ * const { spec, weights } = await importFile(path);
+ * const model = createModel(spec, { weights });
+ * // The model against itself, as a stand-in for the source.
+ * const self = createModel(spec, { weights, dataFormat: "channels_first" });
+ * const parity = await verifyImport(model, {
+ *   name: "the zoo model",
+ *   layout: "nchw",
+ *   declared: [2, 3, 64, 64],
+ *   run: async (x, shape) => (await self.predict(tf.tensor4d(x, shape as [number, number, number, number])).data()) as Float32Array,
+ * });
+ * console.log(parity.top1Agreement, parity.batch); // 2 2
+ * ```
+ */
+export async function verifyImport(model: ZooModel, reference: ReferenceRun): Promise<Parity> {
+  const shape = verificationShape(model.spec, reference.layout, reference.declared);
+  const x = tf.randomNormal(shape, 0, 1, "float32", 1);
+  const input = (await x.data()) as Float32Array;
+  const expected = await reference.run(input, shape);
+  const dataFormat = reference.layout === "nchw" ? "channels_first" : "channels_last";
+  const zoo = createModel(model.spec, { weights: model.weights, dataFormat });
+  const got = (await zoo.predict(x as tf.Tensor4D).data()) as Float32Array;
+  zoo.dispose();
+  x.dispose();
+  return compareLogits(got, expected, shape[0]);
+}
+
+/**
+ * Runs an ONNX source file in onnxruntime and the model imported from it, as
+ * {@link verifyImport} does; an NHWC source (a graph transposed at its entry, as tf2onnx writes
+ * Keras models) gets an NHWC input. onnxruntime opens the source from its path, so it also finds
+ * external data beside it.
  *
  * @example
  * ```ts
@@ -95,36 +173,28 @@ export function parityHolds(parity: Parity, tolerance: number = PARITY_TOLERANCE
  * import { createModel } from "./model.ts";
  * import { useBackend } from "./backend.ts";
  * await useBackend("cpu");
- * const path = "testdata/fixtures/nets/tv_basic.onnx";
- * const { spec, weights } = await importFile(path);
- * const parity = await verifyOnnxImport(await Deno.readFile(path), path, createModel(spec, { weights }));
- * console.log(parityHolds(parity)); // true
+ * const path = "testdata/fixtures/checkpoints/nhwc_resnet.onnx";
+ * const { spec, weights, sourceLayout } = await importFile(path);
+ * const parity = await verifyOnnxImport(await Deno.readFile(path), path, createModel(spec, { weights }), sourceLayout);
+ * console.log(sourceLayout, parityHolds(parity)); // nhwc true
  * ```
  */
 export async function verifyOnnxImport(
   bytes: Uint8Array,
   source: string,
   model: ZooModel,
-  choice: EngineChoice = "tfjs",
+  layout: "nchw" | "nhwc" = "nchw",
 ): Promise<Parity> {
   const declared = (await readOnnx(bytes, source)).graph.inputs[0]?.shape ?? [];
-  const size = defaultInputSize(model.spec);
-  const shape = [1, 3, size, size].map((fallback, i) =>
-    typeof declared[i] === "number" ? declared[i] as number : fallback
-  );
-  const x = tf.randomNormal(shape, 0, 1, "float32", 1);
-  const input = (await x.data()) as Float32Array;
   const session = await createOrtSession(source);
-  const expected = (await session.run(input, shape)).data;
-  await session.dispose();
-  // Engines take NHWC, whatever layout the model given was made for.
-  const nhwcModel = createModel(model.spec, { weights: model.weights });
-  const engine = await createEngine(nhwcModel, choice);
-  const nhwc = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
-  const y = await engine.predict(nhwc);
-  const got = (await y.data()) as Float32Array;
-  await engine.dispose();
-  nhwcModel.dispose();
-  tf.dispose([x, nhwc, y]);
-  return compareLogits(got, expected, shape[0]);
+  try {
+    return await verifyImport(model, {
+      name: "onnxruntime",
+      layout,
+      declared,
+      run: async (input, shape) => (await session.run(input, shape)).data,
+    });
+  } finally {
+    await session.dispose();
+  }
 }

@@ -379,16 +379,17 @@ async function assertMissing(path: string): Promise<void> {
   }
 }
 
+// ResNet-32, since ResNet-20's id means the bundled file, which classify never downloads.
 Deno.test("pull downloads through a mirror once, converts once, and classify then runs offline", async () => {
   const home = await Deno.makeTempDir();
-  const checkpoint = await Deno.readFile(here("../testdata/cifar10-resnet/resnet20-12fca82f.th"));
+  const checkpoint = await Deno.readFile(here("../testdata/cifar10-resnet/resnet32-d509ac18.th"));
   const requests: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
     const path = new URL(request.url).pathname;
     requests.push(path);
     if (
       path !==
-        "/github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/resnet20-12fca82f.th"
+        "/github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/resnet32-d509ac18.th"
     ) {
       return new Response("not found", { status: 404 });
     }
@@ -396,21 +397,21 @@ Deno.test("pull downloads through a mirror once, converts once, and classify the
   });
   const env = { DENOZOO_HOME: home, DENOZOO_MIRROR: `http://127.0.0.1:${server.addr.port}` };
   try {
-    const first = await cliWith(env, "pull", "cifar_resnet20.cifar10");
+    const first = await cliWith(env, "pull", "cifar_resnet32.cifar10");
     assertEquals(first.code, 0, first.stderr);
-    assertStringIncludes(first.stdout, `${home}/models/cifar_resnet20.cifar10.safetensors`);
+    assertStringIncludes(first.stdout, `${home}/models/cifar_resnet32.cifar10.safetensors`);
     assertEquals(requests.length, 1);
-    const second = await cliWith(env, "pull", "cifar_resnet20.cifar10");
+    const second = await cliWith(env, "pull", "cifar_resnet32.cifar10");
     assertEquals(second.code, 0, second.stderr);
     assertEquals(requests.length, 1, "the converted file is reused");
-    const verified = await cliWith(env, "pull", "cifar_resnet20.cifar10", "--verify");
-    assertStringIncludes(verified.stdout, "cifar_resnet20.cifar10: ok");
+    const verified = await cliWith(env, "pull", "cifar_resnet32.cifar10", "--verify");
+    assertStringIncludes(verified.stdout, "cifar_resnet32.cifar10: ok");
     const offline = await cliWith(
       { DENOZOO_HOME: home, DENOZOO_OFFLINE: "1" },
       "classify",
       here("../testdata/images/cat.jpg"),
       "--model",
-      "cifar_resnet20.cifar10",
+      "cifar_resnet32.cifar10",
       "--top",
       "1",
       "--json",
@@ -420,10 +421,10 @@ Deno.test("pull downloads through a mirror once, converts once, and classify the
     const missing = await cliWith(
       { DENOZOO_HOME: home, DENOZOO_OFFLINE: "1" },
       "pull",
-      "cifar_resnet32.cifar10",
+      "cifar_resnet44.cifar10",
     );
     assertEquals(missing.code, 1);
-    assertStringIncludes(missing.stderr, "resnet32-d509ac18.th");
+    assertStringIncludes(missing.stderr, "resnet44-014dd654.th");
   } finally {
     await server.shutdown();
     await Deno.remove(home, { recursive: true });

@@ -157,30 +157,3 @@ Deno.test("predict --engine onnxruntime runs an ONNX graph of its own as onnxrun
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test("convert --verify runs the converted model on the engine --engine names", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const source = `${root}testdata/fixtures/nets/tv_bottleneck_bn.onnx`;
-    for (
-      const [flags, suffix] of [[[], ""], [
-        ["--engine", "onnxruntime"],
-        " (the converted model on onnxruntime)",
-      ]] as const
-    ) {
-      const run = await cli(
-        "convert",
-        source,
-        "--out",
-        `${dir}/x.safetensors`,
-        "--verify",
-        ...flags,
-      );
-      assertEquals(run.code, 0, run.stderr);
-      const line = run.stdout.split("\n").find((l) => l.startsWith("verify:"))!;
-      assert(line.endsWith(`top-1 agreement 2/2 against onnxruntime${suffix}`), line);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
