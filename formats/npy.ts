@@ -16,6 +16,7 @@
 import type { NamedTensor, TensorDType } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { decodeLittleEndian, elementCount, RAW_DTYPES, type RawDType } from "./raw.ts";
+import { withPath } from "./files.ts";
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
@@ -201,11 +202,18 @@ export interface NpyRows extends Disposable {
  * ```
  */
 export async function openNpy(path: string): Promise<NpyRows> {
-  const file = await Deno.open(path);
+  // Operating-system errors name the path (reading a folder fails only at the first read).
+  const file = await Deno.open(path).catch((error) => {
+    throw withPath(error, path);
+  });
+  const readAt = (offset: number, length: number) =>
+    readExactly(file, offset, length).catch((error) => {
+      throw withPath(error, path);
+    });
   try {
     const size = (await file.stat()).size;
-    const prefix = await readAt(file, 0, Math.min(NPY_PREFIX_MAX, size));
-    const head = await readAt(file, 0, Math.min(headerEnd(prefix, size, path), size));
+    const prefix = await readAt(0, Math.min(NPY_PREFIX_MAX, size));
+    const head = await readAt(0, Math.min(headerEnd(prefix, size, path), size));
     const { shape, rawDType, dataStart } = parseHeader(head, size, path);
     if (shape.length === 0) throw new ZooFormatError(path, "holds a scalar, not rows");
     const rowBytes = elementCount(shape.slice(1)) * RAW_DTYPES[rawDType].bytesPerElement;
@@ -214,7 +222,7 @@ export async function openNpy(path: string): Promise<NpyRows> {
       dtype: RAW_DTYPES[rawDType].dtype,
       async readRows(start: number, count: number) {
         const end = Math.min(start + count, shape[0]);
-        const bytes = await readAt(file, dataStart + start * rowBytes, (end - start) * rowBytes);
+        const bytes = await readAt(dataStart + start * rowBytes, (end - start) * rowBytes);
         return decodeLittleEndian(rawDType, bytes);
       },
       [Symbol.dispose]: () => file.close(),
@@ -226,7 +234,11 @@ export async function openNpy(path: string): Promise<NpyRows> {
 }
 
 /** Exactly `length` bytes of an open file from `offset`. */
-async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+async function readExactly(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
   await file.seek(offset, Deno.SeekMode.Start);
   const bytes = new Uint8Array(length);
   for (let done = 0; done < length;) {

@@ -163,7 +163,8 @@ export interface ClassifyImagesOptions {
  * @example
  * ```ts
  * import { loadClassifier } from "./load.ts";
- *  * const path = "testdata/images/cat.jpg";
+ * import { decodeImage } from "../vision/decode.ts";
+ * const path = "testdata/images/cat.jpg";
  * const image = await decodeImage(await Deno.readFile(path), path);
  * const classifier = await loadClassifier();
  * const [predictions] = await classifyImages(classifier, [image], { top: 1 });
