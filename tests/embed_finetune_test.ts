@@ -86,7 +86,7 @@ Deno.test("finetune on animal vs vehicle (first 500 images): ≥ 95 % on the oth
       `${dir}/test`,
       "--model",
       model,
-      "--json",
+      "--json-array",
       "--top",
       "1",
       "--batch",
