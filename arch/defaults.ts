@@ -43,6 +43,10 @@ const FAMILY_PREPROCESS: readonly { when: Partial<SpecFamily>; preset: string }[
   // Keras Applications: ResNet V2 scales to [−1, 1], ResNet v1 subtracts the Caffe BGR means.
   { when: { naming: "keras", preact: true }, preset: "KERAS_TF" },
   { when: { naming: "keras", preact: false }, preset: "KERAS_CAFFE" },
+  // TensorFlow's official ResNet subtracts the RGB means, unscaled.
+  { when: { naming: "tf_official" }, preset: "TF_OFFICIAL" },
+  // timm's ResNet-V2 (BiT) configs: resize 256, crop 224, mean and std 0.5, which is x/127.5 − 1.
+  { when: { naming: "timm_v2" }, preset: "KERAS_TF" },
   // torchvision's original recipe, which most exported ImageNet ResNets follow.
   { when: {}, preset: "TORCHVISION_V1" },
 ];

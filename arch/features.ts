@@ -87,7 +87,7 @@ function reductions(plan: Plan): number[] {
   const result: number[] = [];
   for (const node of plan.nodes) {
     if (node.op === "input") result.push(1);
-    else if (node.op === "add") result.push(result[node.inputs[0]]);
+    else if ("inputs" in node) result.push(result[node.inputs[0]]); // an add, an attention gate
     else {
       const stride = "stride" in node ? node.stride : 1;
       result.push(result[node.input] * stride);
@@ -121,6 +121,8 @@ export function featureCandidates(plan: Plan): FeatureInfo[] {
     switch (n.op) {
       case "input":
       case "bn":
+      case "gn":
+      case "channelConv":
         return n.channels;
       case "conv":
         return n.outChannels;
@@ -130,6 +132,8 @@ export function featureCandidates(plan: Plan): FeatureInfo[] {
         return channels(n.input) + n.before + n.after;
       case "add":
         return channels(n.inputs[1]); // the main path
+      case "mul":
+        return channels(n.inputs[0]); // the gated map
       default:
         return channels(n.input);
     }

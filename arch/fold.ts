@@ -50,8 +50,42 @@ export function batchNormAffine(
 }
 
 /**
+ * A conv's kernel as it is applied: as stored, or weight-standardised when the conv asks for it
+ * (each output channel's weights minus their mean, over the square root of their biased
+ * variance plus ε, as PyTorch's `batch_norm(training=True)` over them computes it). A copy.
+ *
+ * @example
+ * ```ts
+ * import type { ConvNode } from "./plan.ts";
+ * const conv: ConvNode = {
+ *   op: "conv", name: "c", input: 0, kernel: 1, stride: 1, pad: 0,
+ *   inChannels: 2, outChannels: 1, groups: 1, standardize: 1e-8, bias: false,
+ * };
+ * const weights = new Map([["c/kernel", { shape: [1, 1, 2, 1], data: new Float32Array([1, 3]) }]]);
+ * console.log(Array.from(appliedKernel(conv, weights))); // [ -1, 1 ]
+ * ```
+ */
+export function appliedKernel(conv: ConvNode, weights: WeightMap): Float32Array {
+  const kernel = weightData(weights, `${conv.name}/kernel`).slice();
+  if (!conv.standardize) return kernel;
+  const out = conv.outChannels;
+  const perChannel = kernel.length / out;
+  for (let o = 0; o < out; o++) {
+    let sum = 0;
+    for (let i = o; i < kernel.length; i += out) sum += kernel[i];
+    const mean = sum / perChannel;
+    let squares = 0;
+    for (let i = o; i < kernel.length; i += out) squares += (kernel[i] - mean) ** 2;
+    const scale = 1 / Math.sqrt(squares / perChannel + conv.standardize);
+    for (let i = o; i < kernel.length; i += out) kernel[i] = (kernel[i] - mean) * scale;
+  }
+  return kernel;
+}
+
+/**
  * Folds a BatchNorm into the convolution before it: W'[..., o] = W[..., o]·scale[o],
- * b' = b·scale + shift. With no BN, returns the conv's own kernel and bias (zeros if none).
+ * b' = b·scale + shift, W being the {@link appliedKernel}. With no BN, returns that kernel and
+ * the conv's bias (zeros if none).
  *
  * @example
  * ```ts
@@ -63,7 +97,7 @@ export function foldBatchNorm(
   bn: BatchNormNode | null,
   weights: WeightMap,
 ): { kernel: Float32Array; bias: Float32Array } {
-  const kernel = weightData(weights, `${conv.name}/kernel`).slice();
+  const kernel = appliedKernel(conv, weights);
   const bias = conv.bias
     ? weightData(weights, `${conv.name}/bias`).slice()
     : new Float32Array(conv.outChannels);

@@ -25,18 +25,28 @@ export {
   type ResNetSpec,
   shortcutName,
   SPEC_CHOICES,
+  SPEC_DEFAULTS,
+  TF_OFFICIAL_NAMES,
+  TIMM_AVG_DOWN_NAMES,
+  TIMM_V2_NAMES,
   TORCHVISION_NAMES,
 } from "./spec.ts";
 export { getSpec, listArchitectures, PRESETS, withOptionB } from "./presets.ts";
 export {
   type AddNode,
+  type AvgPoolNode,
   type BatchNormNode,
+  type ChannelConvNode,
   type ConvNode,
   countParams,
+  deepStemWidths,
   type DenseNode,
+  ecaKernel,
   type GlobalPoolNode,
+  type GroupNormNode,
   type InputNode,
   type MaxPoolNode,
+  type MulNode,
   type PadChannelsNode,
   type ParamCounts,
   type Plan,
@@ -46,6 +56,8 @@ export {
   planOutputs,
   planResNet,
   type ReluNode,
+  seChannels,
+  type SigmoidNode,
   type SubsampleNode,
   type WeightSlot,
   weightSlots,
@@ -66,7 +78,7 @@ export {
   type FeaturePlan,
   planFeatures,
 } from "./features.ts";
-export { foldBatchNorm } from "./fold.ts";
+export { appliedKernel, foldBatchNorm } from "./fold.ts";
 export {
   CIFAR10_RAW,
   CIFAR10_TORCH,
@@ -77,6 +89,10 @@ export {
   PREPROCESS_PRESETS,
   type PreprocessMode,
   type PreprocessSpec,
+  TF_OFFICIAL,
+  TIMM_256_CROP_95,
+  TIMM_CROP_875,
+  TIMM_CROP_95,
   TORCHVISION_V1,
   TORCHVISION_V2,
 } from "./preprocess.ts";

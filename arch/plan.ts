@@ -16,142 +16,25 @@
 
 import { layerName, type ResNetSpec } from "./spec.ts";
 
-/** A convolution, always with symmetric zero padding `pad` (PyTorch/ONNX semantics). */
-export interface ConvNode {
-  /** Node kind. */
-  op: "conv";
-  /** Layer name (the weight-file contract). */
-  name: string;
-  /** Index of the node it reads. */
-  input: number;
-  /** Square kernel size. */
-  kernel: number;
-  /** Stride in both directions. */
-  stride: number;
-  /** Zero padding on every side. */
-  pad: number;
-  /** Input channels. */
-  inChannels: number;
-  /** Output channels. */
-  outChannels: number;
-  /** Whether the conv has a bias. */
-  bias: boolean;
-}
-
-/** Inference-mode BatchNorm; `affine: false` has no gamma/beta (Gluon's input BN). */
-export interface BatchNormNode {
-  /** Node kind. */
-  op: "bn";
-  /** Layer name. */
-  name: string;
-  /** Index of the node it reads. */
-  input: number;
-  /** Channels normalised. */
-  channels: number;
-  /** Variance epsilon. */
-  epsilon: number;
-  /** Has a learned scale (gamma) and shift (beta). */
-  affine: boolean;
-}
-
-/** A fully connected layer over pooled features. */
-export interface DenseNode {
-  /** Node kind. */
-  op: "dense";
-  /** Layer name. */
-  name: string;
-  /** Index of the node it reads. */
-  input: number;
-  /** Input features. */
-  inFeatures: number;
-  /** Output features (classes). */
-  outFeatures: number;
-}
-
-/** The network input (NHWC inside the zoo). */
-export interface InputNode {
-  /** Node kind. */
-  op: "input";
-  /** Input channels. */
-  channels: number;
-}
-
-/** A ReLU. */
-export interface ReluNode {
-  /** Node kind. */
-  op: "relu";
-  /** Index of the node it reads. */
-  input: number;
-}
-
-/** The stem max-pool. */
-export interface MaxPoolNode {
-  /** Node kind. */
-  op: "maxpool";
-  /** Index of the node it reads. */
-  input: number;
-  /** Window size. */
-  size: number;
-  /** Stride. */
-  stride: number;
-  /** Explicit zero pad of 1 (Keras; PyTorch's after a ReLU) or TF 'same'. */
-  padding: "zeros" | "same";
-}
-
-/** The identity shortcut of a strided block: every `stride`-th pixel, or window averages. */
-export interface SubsampleNode {
-  /** Node kind. */
-  op: "subsample";
-  /** Index of the node it reads. */
-  input: number;
-  /** Step in both directions. */
-  stride: number;
-  /** Every `stride`-th pixel, or the mean of each `stride`×`stride` window (no padding). */
-  mode: ResNetSpec["shortcutSubsample"];
-}
-
-/** Zero channels added before and after the existing ones (option-A shortcuts). */
-export interface PadChannelsNode {
-  /** Node kind. */
-  op: "padChannels";
-  /** Index of the node it reads. */
-  input: number;
-  /** Zero channels before the existing ones. */
-  before: number;
-  /** Zero channels after the existing ones. */
-  after: number;
-}
-
-/** The residual sum. */
-export interface AddNode {
-  /** Node kind. */
-  op: "add";
-  /** Indices of the shortcut and the main path. */
-  inputs: [number, number];
-}
-
-/** Global spatial pooling to one vector per image. */
-export interface GlobalPoolNode {
-  /** Node kind. */
-  op: "globalPool";
-  /** Index of the node it reads. */
-  input: number;
-  /** Average or maximum. */
-  kind: "avg" | "max";
-}
-
-/** One operation of a plan. `input`/`inputs` index earlier nodes. */
-export type PlanNode =
-  | InputNode
-  | ConvNode
-  | BatchNormNode
-  | ReluNode
-  | MaxPoolNode
-  | SubsampleNode
-  | PadChannelsNode
-  | AddNode
-  | GlobalPoolNode
-  | DenseNode;
+export type {
+  AddNode,
+  AvgPoolNode,
+  BatchNormNode,
+  ChannelConvNode,
+  ConvNode,
+  DenseNode,
+  GlobalPoolNode,
+  GroupNormNode,
+  InputNode,
+  MaxPoolNode,
+  MulNode,
+  PadChannelsNode,
+  PlanNode,
+  ReluNode,
+  SigmoidNode,
+  SubsampleNode,
+} from "./nodes.ts";
+import type { PlanNode } from "./nodes.ts";
 
 /** Where one residual block lies in a plan: `nodes[start]` up to, not including, `nodes[end]`. */
 export interface PlanBlock {
@@ -253,6 +136,9 @@ export function checkPlanOptions(options: PlanOptions): void {
  */
 export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
   checkPlanOptions(options);
+  if (spec.block === "basic" && spec.groups !== 1) {
+    throw new RangeError(`${spec.name}: basic blocks have no grouped convolution (groups 1)`);
+  }
   const nodes: PlanNode[] = [{ op: "input", channels: 3 }];
   const push = (node: PlanNode): number => nodes.push(node) - 1;
   const names = spec.naming;
@@ -266,6 +152,7 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
     kernel: number,
     stride: number,
     followedByBn: boolean,
+    groups = 1,
   ): number =>
     push({
       op: "conv",
@@ -276,22 +163,115 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
       pad: Math.floor(kernel / 2),
       inChannels,
       outChannels,
+      groups,
+      standardize: spec.weightStandardization,
       bias: followedByBn ? biasBeforeBn : biasElsewhere,
     });
-  const bn = (name: string, input: number, channels: number, affine = true): number =>
-    push({ op: "bn", name, input, channels, epsilon: spec.bnEpsilon, affine });
+  /** The spec's norm: a BatchNorm, or a GroupNorm. */
+  const bn = (name: string, input: number, channels: number): number => {
+    if (spec.norm === "group" && channels % spec.normGroups !== 0) {
+      throw new RangeError(
+        `${spec.name}: '${name}' has ${channels} channels, not a multiple of ${spec.normGroups} groups`,
+      );
+    }
+    return push(
+      spec.norm === "group"
+        ? { op: "gn", name, input, channels, groups: spec.normGroups, epsilon: spec.bnEpsilon }
+        : { op: "bn", name, input, channels, epsilon: spec.bnEpsilon, affine: true },
+    );
+  };
   const relu = (input: number): number => push({ op: "relu", input });
   const bnRelu = (name: string, input: number, channels: number): number =>
     relu(bn(name, input, channels));
 
   let x = 0;
-  if (spec.inputBn) x = bn(names.inputBn, x, 3, false);
-  const imagenet = spec.stem === "imagenet";
-  x = conv(names.stemConv, x, 3, spec.stemWidth, imagenet ? 7 : 3, imagenet ? 2 : 1, spec.stemNorm);
-  if (spec.stemNorm) x = bnRelu(names.stemBn, x, spec.stemWidth);
-  if (imagenet) {
-    x = push({ op: "maxpool", input: x, size: 3, stride: 2, padding: spec.poolPadding });
+  if (spec.inputBn) {
+    x = push({
+      op: "bn",
+      name: names.inputBn,
+      input: x,
+      channels: 3,
+      epsilon: spec.bnEpsilon,
+      affine: false,
+    });
   }
+  if (spec.stem === "deep" || spec.stem === "deepTiered") {
+    const [first, second] = deepStemWidths(spec);
+    x = bnRelu(names.deepStemBns[0], conv(names.deepStemConvs[0], x, 3, first, 3, 2, true), first);
+    x = bnRelu(
+      names.deepStemBns[1],
+      conv(names.deepStemConvs[1], x, first, second, 3, 1, true),
+      second,
+    );
+    x = conv(names.deepStemConvs[2], x, second, spec.stemWidth, 3, 1, spec.stemNorm);
+  } else {
+    const imagenet = spec.stem === "imagenet";
+    x = conv(
+      names.stemConv,
+      x,
+      3,
+      spec.stemWidth,
+      imagenet ? 7 : 3,
+      imagenet ? 2 : 1,
+      spec.stemNorm,
+    );
+  }
+  if (spec.stemNorm) x = bnRelu(names.stemBn, x, spec.stemWidth);
+  if (spec.stem !== "cifar") {
+    x = push({
+      op: "maxpool",
+      name: names.stemPool,
+      input: x,
+      size: 3,
+      stride: 2,
+      padding: spec.poolPadding,
+    });
+  }
+
+  /** Channel attention on `y` (`channels` wide) as the spec has it, named for block (s, b). */
+  const attend = (y: number, channels: number, s: number, b: number): number => {
+    const pooled = push({ op: "globalPool", input: y, kind: "avg", keepDims: true });
+    let gate: number;
+    if (spec.attention === "se") {
+      const squeeze = seChannels(spec, channels);
+      const reduce = push({
+        op: "conv",
+        name: layerName(names.seConv, s, b, 1),
+        input: pooled,
+        kernel: 1,
+        stride: 1,
+        pad: 0,
+        inChannels: channels,
+        outChannels: squeeze,
+        groups: 1,
+        standardize: 0,
+        bias: true,
+      });
+      gate = push({
+        op: "conv",
+        name: layerName(names.seConv, s, b, 2),
+        input: relu(reduce),
+        kernel: 1,
+        stride: 1,
+        pad: 0,
+        inChannels: squeeze,
+        outChannels: channels,
+        groups: 1,
+        standardize: 0,
+        bias: true,
+      });
+    } else {
+      const name = layerName(names.ecaConv, s, b);
+      gate = push({
+        op: "channelConv",
+        name,
+        input: pooled,
+        channels,
+        kernel: ecaKernel(channels),
+      });
+    }
+    return push({ op: "mul", inputs: [y, push({ op: "sigmoid", input: gate })] });
+  };
 
   const stemEnd = nodes.length;
   const blocks: PlanBlock[] = [];
@@ -299,6 +279,7 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
   spec.depths.forEach((depth, s) => {
     const width = spec.widths[s];
     const outChannels = width * spec.expansion;
+    const inner = Math.floor((width * spec.baseWidth) / 64) * spec.groups;
     for (let b = 0; b < depth; b++) {
       const strideBlock = spec.strideBlock === "first" ? 0 : depth - 1;
       const stride = b === strideBlock ? spec.stageStrides[s] : 1;
@@ -308,14 +289,16 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
       const mainInput = spec.preact ? bnRelu(name(names.preactBn), x, channels) : x;
 
       let shortcut = blockInput;
-      if (channels !== outChannels && spec.shortcut === "projection") {
+      const projected = channels !== outChannels || (spec.projectEveryStage && b === 0);
+      if (projected && spec.shortcut === "projection") {
+        const pooled = spec.avgDown && stride > 1;
         shortcut = conv(
           name(names.shortcutConv),
-          mainInput,
+          pooled ? push({ op: "avgpool", input: mainInput, size: 2, stride }) : mainInput,
           channels,
           outChannels,
           1,
-          stride,
+          pooled ? 1 : stride,
           !spec.preact,
         );
         if (!spec.preact) shortcut = bn(name(names.shortcutBn), shortcut, outChannels);
@@ -336,12 +319,13 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
       }
 
       const kernels = spec.block === "basic" ? [3, 3] : [1, 3, 1];
-      const strideAt = spec.block === "basic" || spec.strideConv === "3x3" ? kernels.indexOf(3) : 0;
+      const mid = kernels.indexOf(3);
+      const strideAt = spec.block === "basic" || spec.strideConv === "3x3" ? mid : 0;
       let y = mainInput;
       let yChannels = channels;
       kernels.forEach((kernel, i) => {
         const last = i === kernels.length - 1;
-        const convOut = last ? outChannels : width;
+        const convOut = last ? outChannels : inner;
         const normalised = !spec.preact || !last;
         y = conv(
           name(names.conv, i + 1),
@@ -351,9 +335,16 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
           kernel,
           i === strideAt ? stride : 1,
           normalised,
+          kernel === 3 && spec.block === "bottleneck" ? spec.groups : 1,
         );
         if (normalised) y = bn(name(names.bn, i + 1), y, convOut);
         if (!last) y = relu(y);
+        if (
+          spec.attention !== "none" &&
+          (last ? spec.attentionAt === "end" : i === mid && spec.attentionAt === "mid")
+        ) {
+          y = attend(y, convOut, s, b);
+        }
         yChannels = convOut;
       });
       x = push({ op: "add", inputs: [shortcut, y] });
@@ -366,12 +357,61 @@ export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
 
   const includeTop = options.includeTop ?? true;
   const pooling = includeTop ? "avg" : options.pooling;
-  if (pooling) x = push({ op: "globalPool", input: x, kind: pooling });
+  if (pooling) x = push({ op: "globalPool", input: x, kind: pooling, keepDims: false });
   if (includeTop) {
     const outFeatures = options.classes ?? spec.classes;
     x = push({ op: "dense", name: names.dense, input: x, inFeatures: channels, outFeatures });
   }
   return { nodes, output: x, stemEnd, blocks };
+}
+
+/**
+ * The widths of a deep stem's first two convolutions (timm's `stem_width` is half the stem's
+ * output): `deep` halves, `deepTiered` 3/8 then 1/2 of the stem width.
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * console.log(deepStemWidths(getSpec("resnet50d"))); // [ 32, 32 ]
+ * ```
+ */
+export function deepStemWidths(spec: Pick<ResNetSpec, "stem" | "stemWidth">): [number, number] {
+  const half = Math.floor(spec.stemWidth / 2);
+  return spec.stem === "deepTiered" ? [3 * Math.floor(half / 4), half] : [half, half];
+}
+
+/**
+ * The squeeze width of an SE module on `channels` channels: `channels / seReduction` rounded to
+ * the nearest multiple of `seDivisor` (halves up), at least one multiple (timm's
+ * `make_divisible(v, divisor, round_limit=0)`).
+ *
+ * @example
+ * ```ts
+ * import { getSpec } from "./presets.ts";
+ * console.log(seChannels(getSpec("seresnet50"), 256), seChannels(getSpec("seresnet50"), 64)); // 16 8
+ * ```
+ */
+export function seChannels(
+  spec: Pick<ResNetSpec, "seReduction" | "seDivisor">,
+  channels: number,
+): number {
+  const v = channels / spec.seReduction;
+  const d = spec.seDivisor;
+  return Math.max(d, Math.floor((v + d / 2) / d) * d);
+}
+
+/**
+ * ECA's kernel for `channels` channels: t = ⌊(log2(channels) + 1) / 2⌋, made odd by adding one
+ * when even, at least 3 (Wang et al. 2020 with γ = 2, b = 1, as timm computes it).
+ *
+ * @example
+ * ```ts
+ * console.log(ecaKernel(256), ecaKernel(2048)); // 5 7
+ * ```
+ */
+export function ecaKernel(channels: number): number {
+  const t = Math.floor(Math.abs(Math.log2(channels) + 1) / 2);
+  return Math.max(t % 2 ? t : t + 1, 3);
 }
 
 /** A weight the plan expects, with its shape in the zoo layout (HWIO kernels, [in, out] dense). */
@@ -405,8 +445,15 @@ export function weightSlots(plan: Plan): WeightSlot[] {
     slots.push({ name: `${layer}/${param}`, layer, param, shape, trainable });
   for (const node of plan.nodes) {
     if (node.op === "conv") {
-      add(node.name, "kernel", [node.kernel, node.kernel, node.inChannels, node.outChannels]);
+      const kernelIn = node.inChannels / node.groups;
+      add(node.name, "kernel", [node.kernel, node.kernel, kernelIn, node.outChannels]);
       if (node.bias) add(node.name, "bias", [node.outChannels]);
+    } else if (node.op === "channelConv") {
+      // Keras Conv1D layout [taps, in, out] of one filter over one channel.
+      add(node.name, "kernel", [node.kernel, 1, 1]);
+    } else if (node.op === "gn") {
+      add(node.name, "gamma", [node.channels]);
+      add(node.name, "beta", [node.channels]);
     } else if (node.op === "bn") {
       if (node.affine) {
         add(node.name, "gamma", [node.channels]);

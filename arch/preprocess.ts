@@ -152,6 +152,62 @@ export const CIFAR10_TORCH: PreprocessSpec = {
 export const CIFAR10_RAW: PreprocessSpec = { size: [32, 32], mode: "raw" };
 
 /**
+ * timm's evaluation transform for weights trained at 224 with `crop_pct` 0.875 (its default:
+ * the `ra2`, `bt` and `miil` ResNet-D, SE and ECA weights): shorter side ⌊224 / 0.875⌋ = 256,
+ * center crop 224, ImageNet mean and std. timm resizes bicubic, the zoo bilinear.
+ *
+ * @example
+ * ```ts
+ * import { TIMM_CROP_875 } from "./preprocess.ts";
+ * console.log(TIMM_CROP_875.resize, TIMM_CROP_875.crop); // 256 224
+ * ```
+ */
+export const TIMM_CROP_875: PreprocessSpec = { resize: 256, crop: 224, mode: "torch" };
+
+/**
+ * timm's evaluation transform at 224 with `crop_pct` 0.95 (its ResNet Strikes Back `a1`/`a2`
+ * weights): shorter side ⌊224 / 0.95⌋ = 235, center crop 224, ImageNet mean and std.
+ *
+ * @example
+ * ```ts
+ * import { TIMM_CROP_95 } from "./preprocess.ts";
+ * console.log(TIMM_CROP_95.resize, TIMM_CROP_95.crop); // 235 224
+ * ```
+ */
+export const TIMM_CROP_95: PreprocessSpec = { resize: 235, crop: 224, mode: "torch" };
+
+/**
+ * timm's evaluation transform for weights trained at 256 with `crop_pct` 0.95 (`resnet101d.ra2`):
+ * shorter side ⌊256 / 0.95⌋ = 269, center crop 256, ImageNet mean and std.
+ *
+ * @example
+ * ```ts
+ * import { TIMM_256_CROP_95 } from "./preprocess.ts";
+ * console.log(TIMM_256_CROP_95.resize, TIMM_256_CROP_95.crop); // 269 256
+ * ```
+ */
+export const TIMM_256_CROP_95: PreprocessSpec = { resize: 269, crop: 256, mode: "torch" };
+
+/**
+ * TensorFlow's official ResNet (`imagenet_preprocessing.py`): shorter side 256, central crop 224,
+ * then the RGB means 123.68, 116.78, 103.94 subtracted with no scaling, written as `torch` mode
+ * with a standard deviation of 1/255.
+ *
+ * @example
+ * ```ts
+ * import { TF_OFFICIAL } from "./preprocess.ts";
+ * console.log(TF_OFFICIAL.mean!.map((m) => Math.round(m * 25500) / 100)); // [ 123.68, 116.78, 103.94 ]
+ * ```
+ */
+export const TF_OFFICIAL: PreprocessSpec = {
+  resize: 256,
+  crop: 224,
+  mode: "torch",
+  mean: [123.68 / 255, 116.78 / 255, 103.94 / 255],
+  std: [1 / 255, 1 / 255, 1 / 255],
+};
+
+/**
  * The presets by name, as the weights registry refers to them.
  *
  * @example
@@ -166,4 +222,8 @@ export const PREPROCESS_PRESETS: Readonly<Record<string, PreprocessSpec>> = {
   KERAS_TF,
   CIFAR10_TORCH,
   CIFAR10_RAW,
+  TIMM_CROP_875,
+  TIMM_CROP_95,
+  TIMM_256_CROP_95,
+  TF_OFFICIAL,
 };

@@ -57,7 +57,8 @@ Deno.test("values are validated with messages that quote the value", () => {
     [
       ["--preprocess", "cifar10_raw"],
       "--preprocess must be one of TORCHVISION_V1, TORCHVISION_V2, KERAS_CAFFE, KERAS_TF, " +
-      "CIFAR10_TORCH, CIFAR10_RAW, got 'cifar10_raw' (did you mean CIFAR10_RAW?)",
+      "CIFAR10_TORCH, CIFAR10_RAW, TIMM_CROP_875, TIMM_CROP_95, TIMM_256_CROP_95, TF_OFFICIAL, " +
+      "got 'cifar10_raw' (did you mean CIFAR10_RAW?)",
     ],
   ];
   for (const [flags, message] of cases) {

@@ -15,7 +15,7 @@
 
 import type { ResNetSpec } from "../arch/spec.ts";
 import type { WeightMap } from "../arch/weights.ts";
-import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
+import { linearToDense, oihwToHwio, oiwToWio, toWeight } from "./layout.ts";
 import { readOnnx } from "../formats/onnx.ts";
 import { readKeras } from "../formats/keras/read.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
@@ -116,11 +116,21 @@ function pytorchLayers(tensors: NamedTensor[], file: string): SourceLayer[] {
           moving_variance: get("running_var"),
         },
       });
+    } else if (weight?.shape.length === 1 && params.has("bias")) {
+      // A norm with a scale and shift but no moving statistics: a GroupNorm, whose group count
+      // a state dict does not record.
+      layers.push({ kind: "gn", name, weights: { gamma: weight, beta: get("bias") } });
     } else if (weight?.shape.length === 4) {
       layers.push({
         kind: "conv",
         name,
         weights: { kernel: oihwToHwio(weight), bias: get("bias") },
+      });
+    } else if (weight?.shape.length === 3) {
+      layers.push({
+        kind: "conv1d",
+        name,
+        weights: { kernel: oiwToWio(weight), bias: get("bias") },
       });
     } else if (weight?.shape.length === 2) {
       layers.push({

@@ -88,6 +88,8 @@ function weightedLayers(
   return keras.layers.map(({ name, weights }) => {
     const w = weights.map((t) => toWeight(t, file));
     const rank = w[0]?.shape.length;
+    // Keras Conv1D kernels are already [taps, in, out].
+    if (rank === 3) return { kind: "conv1d", name, weights: { kernel: w[0], bias: w[1] } };
     if (rank === 4) {
       return {
         kind: "conv",
@@ -254,7 +256,7 @@ export function kerasSource(keras: KerasFile, file: string): KerasSource {
         }
         const kind = className === "MaxPooling2D" ? "max" : "avg";
         const pads = config.padding === "same" ? "same" : [0, 0, 0, 0] as const;
-        push({ op: "pool", name, kind, input, kernel, stride, pads });
+        push({ op: "pool", name, kind, input, kernel, stride, pads, ceil: false });
         break;
       }
       case "GlobalAveragePooling2D":

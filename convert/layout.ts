@@ -257,6 +257,19 @@ export function oihwToHwio(weight: Float32Source): Weight {
 }
 
 /**
+ * PyTorch/ONNX 1-D convolution kernel `[out, in, taps]` → zoo (Keras Conv1D) `[taps, in, out]`,
+ * deferred until first read (see {@link deferTranspose}).
+ *
+ * @example
+ * ```ts
+ * console.log(oiwToWio({ shape: [1, 1, 5], data: new Float32Array(5) }).shape); // [5, 1, 1]
+ * ```
+ */
+export function oiwToWio(weight: Float32Source): Weight {
+  return deferTranspose(weight, [2, 1, 0]);
+}
+
+/**
  * Zoo kernel `[kh, kw, in, out]` → PyTorch/ONNX `[out, in, kh, kw]`.
  *
  * @example

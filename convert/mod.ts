@@ -35,6 +35,7 @@ export {
   identityBatchNorm,
   linearToDense,
   oihwToHwio,
+  oiwToWio,
   toWeight,
   transpose,
 } from "./layout.ts";

@@ -23,10 +23,18 @@
  */
 
 import type { onnx as OnnxTypes } from "onnx-proto";
-import { type BatchNormNode, type ConvNode, type Plan, planOutputs } from "../arch/plan.ts";
-import { foldBatchNorm } from "../arch/fold.ts";
+import { type BatchNormNode, type Plan, planOutputs } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
-import { hwioToOihw } from "./layout.ts";
+import {
+  GraphBuilder,
+  int,
+  ints,
+  tensorType,
+  text,
+  writeBatchNorm,
+  writeConv,
+  writeGroupNorm,
+} from "./onnx_graph.ts";
 import { CONVERTER_VERSION } from "./zoofile.ts";
 import { loadOnnxProto } from "../formats/libraries.ts";
 
@@ -56,115 +64,10 @@ const OPSET_RANGE = [11, 18] as const;
 /** Largest int64, the "to the end" of a Slice. */
 const INT64_MAX = 0x7fffffffffffffffn;
 
-/**
- * The enum values of onnx.proto this exporter writes. They are fixed by the ONNX standard, so the
- * model is built without the schema, which is loaded (with protobuf.js) only to encode it.
- */
-const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
-const DataType = { FLOAT: 1, INT64: 7 } as const;
-const EXTERNAL_DATA_LOCATION = 1;
-
 /** The ONNX IR version that introduced an opset's release (IR 7 up to opset 14, IR 8 after). */
 function irVersionFor(opset: number): number {
   return opset <= 14 ? 7 : 8;
 }
-
-function bytesOf(data: Float32Array | BigInt64Array): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/**
- * Weights start at multiples of this in an external data file: onnxruntime maps a tensor
- * from the file (rather than copying it) when its offset is page-aligned.
- */
-const EXTERNAL_DATA_ALIGNMENT = 4096;
-
-/**
- * Accumulates nodes and initializers; value names double as node names. Given an external
- * data file name, float weights are collected as that file's chunks instead of `raw_data`.
- */
-class GraphBuilder {
-  readonly nodes: OnnxTypes.INodeProto[] = [];
-  readonly initializers: OnnxTypes.ITensorProto[] = [];
-  readonly externalChunks: Uint8Array[] = [];
-  readonly #initializerNames = new Set<string>();
-  readonly #externalFile?: string;
-  #externalLength = 0;
-
-  constructor(externalFile?: string) {
-    this.#externalFile = externalFile;
-  }
-
-  float(name: string, shape: number[], data: Float32Array): string {
-    const tensor: OnnxTypes.ITensorProto = { name, dims: shape, dataType: DataType.FLOAT };
-    if (this.#externalFile === undefined) {
-      tensor.rawData = bytesOf(data);
-    } else {
-      const offset = Math.ceil(this.#externalLength / EXTERNAL_DATA_ALIGNMENT) *
-        EXTERNAL_DATA_ALIGNMENT;
-      if (offset > this.#externalLength) {
-        this.externalChunks.push(new Uint8Array(offset - this.#externalLength));
-      }
-      this.externalChunks.push(bytesOf(data));
-      this.#externalLength = offset + data.byteLength;
-      tensor.dataLocation = EXTERNAL_DATA_LOCATION;
-      tensor.externalData = [
-        { key: "location", value: this.#externalFile },
-        { key: "offset", value: String(offset) },
-        { key: "length", value: String(data.byteLength) },
-      ];
-    }
-    this.initializers.push(tensor);
-    this.#initializerNames.add(name);
-    return name;
-  }
-
-  /** An int64 constant, shared by every node that asks for the same name. */
-  int64(name: string, values: bigint[]): string {
-    if (!this.#initializerNames.has(name)) {
-      const data = BigInt64Array.from(values);
-      this.initializers.push({
-        name,
-        dims: [values.length],
-        dataType: DataType.INT64,
-        rawData: bytesOf(data),
-      });
-      this.#initializerNames.add(name);
-    }
-    return name;
-  }
-
-  node(
-    opType: string,
-    inputs: string[],
-    output: string,
-    attribute: OnnxTypes.IAttributeProto[] = [],
-  ): string {
-    this.nodes.push({ name: output, opType, input: inputs, output: [output], attribute });
-    return output;
-  }
-}
-
-const ints = (name: string, values: number[]): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.INTS,
-  ints: values,
-});
-const int = (name: string, value: number): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.INT,
-  i: value,
-});
-const float = (name: string, value: number): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.FLOAT,
-  f: value,
-});
-const text = (name: string, value: string): OnnxTypes.IAttributeProto => ({
-  name,
-  type: AttributeType.STRING,
-  s: new TextEncoder().encode(value),
-});
 
 /**
  * Plan indices in the order their nodes are written: a depth-first post-order from the
@@ -180,6 +83,7 @@ function writeOrder(plan: Plan): number[] {
     done.add(index);
     const node = plan.nodes[index];
     if (node.op === "add") [node.inputs[1], node.inputs[0]].forEach(visit);
+    else if (node.op === "mul") node.inputs.forEach(visit);
     else if ("input" in node) visit(node.input);
     order.push(index);
   };
@@ -195,7 +99,7 @@ function foldedBatchNorms(plan: Plan): Map<number, number> {
   const uses = new Array<number>(plan.nodes.length).fill(0);
   for (const node of plan.nodes) {
     if ("input" in node) uses[node.input]++;
-    if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
+    if ("inputs" in node) node.inputs.forEach((i) => uses[i]++);
   }
   for (const output of planOutputs(plan)) uses[output]++;
   const folded = new Map<number, number>();
@@ -220,18 +124,17 @@ function checkOptions(options: OnnxExportOptions): void {
   }
 }
 
-function tensorType(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
-  const dim = dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d }));
-  return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } } };
-}
-
 /**
  * Exports a plan with its weights (zoo layout, as `createModel` takes them) as ONNX
  * ModelProto bytes. The graph computes what `createModel(spec, { weights }).predict` does:
  * Conv (BN folded, symmetric pads), BatchNormalization for BNs that follow no conv
  * (pre-activation, post and input BNs), Relu, MaxPool (Keras' zero padding as Pad + MaxPool;
- * TF 'same' as `SAME_UPPER`), Slice with steps (or AveragePool) for subsampled shortcuts, Pad on the channel
- * axis for option-A shortcuts, Add, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
+ * TF 'same' as `SAME_UPPER`), AveragePool in ceil mode before pooled projections, Slice with
+ * steps (or AveragePool) for subsampled shortcuts, Pad on the channel axis for option-A
+ * shortcuts, Add, attention as GlobalAveragePool, Conv (1×1, or 1-D across channels between
+ * Reshapes for ECA), Sigmoid and Mul, GlobalAveragePool/GlobalMaxPool + Flatten, and Gemm.
+ * Grouped convolutions keep their `group`; weight-standardised kernels are written
+ * standardised; GroupNorm becomes Reshape, InstanceNormalization, Reshape, Mul and Add.
  *
  * @param plan The plan, head options applied (`planResNet(spec, { includeTop, pooling })`).
  * @param weights The plan's weights; checked against the plan first.
@@ -364,6 +267,9 @@ async function buildOnnx(
       case "bn":
         values[index] = writeBatchNorm(graph, node, weights, input, name(index, node.name));
         break;
+      case "gn":
+        values[index] = writeGroupNorm(graph, node, weights, input, name(index, node.name));
+        break;
       case "relu":
         values[index] = graph.node("Relu", [input], name(index, `${input}/relu`));
         break;
@@ -396,6 +302,52 @@ async function buildOnnx(
             text("auto_pad", "VALID"),
           ]);
         }
+        break;
+      }
+      case "avgpool":
+        // As torch exports AvgPool2d(ceil_mode=True, count_include_pad=False).
+        values[index] = graph.node("AveragePool", [input], name(index, `${input}/avgpool`), [
+          ints("kernel_shape", [node.size, node.size]),
+          ints("strides", [node.stride, node.stride]),
+          int("ceil_mode", 1),
+          int("count_include_pad", 0),
+        ]);
+        break;
+      case "sigmoid":
+        values[index] = graph.node("Sigmoid", [input], name(index, `${input}/sigmoid`));
+        break;
+      case "mul": {
+        const [a, b] = node.inputs.map((i) => values[i]);
+        values[index] = graph.node("Mul", [a, b], name(index, `mul_${index}`));
+        channels[index] = channels[node.inputs[0]];
+        break;
+      }
+      case "channelConv": {
+        // [N, C, 1, 1] as N one-channel sequences of length C, a 1-D Conv, and back.
+        const p = (node.kernel - 1) / 2;
+        const sequence = graph.node(
+          "Reshape",
+          [input, graph.int64("shape_sequence", [0n, 1n, -1n])],
+          `${node.name}/sequence`,
+        );
+        const kernel = weights.get(`${node.name}/kernel`)!;
+        const convolved = graph.node(
+          "Conv",
+          [sequence, graph.float(`${node.name}.weight`, [1, 1, node.kernel], kernel.data)],
+          `${node.name}/conv`,
+          [
+            ints("kernel_shape", [node.kernel]),
+            ints("strides", [1]),
+            ints("pads", [p, p]),
+            ints("dilations", [1]),
+            int("group", 1),
+          ],
+        );
+        values[index] = graph.node(
+          "Reshape",
+          [convolved, graph.int64("shape_channels", [0n, -1n, 1n, 1n])],
+          name(index, node.name),
+        );
         break;
       }
       case "subsample": {
@@ -432,6 +384,10 @@ async function buildOnnx(
       }
       case "globalPool": {
         const op = node.kind === "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
+        if (node.keepDims) {
+          values[index] = graph.node(op, [input], name(index, `${input}/squeeze`));
+          break;
+        }
         const pooled = graph.node(op, [input], `${input}/${node.kind}_pool`);
         values[index] = graph.node("Flatten", [pooled], name(index, `${pooled}/flatten`), [
           int("axis", 1),
@@ -492,63 +448,4 @@ async function buildOnnx(
     model: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength),
     data: graph.externalChunks,
   };
-}
-
-/** A Conv node with the BatchNorm after it (if any) folded in; the kernel goes OIHW. */
-function writeConv(
-  graph: GraphBuilder,
-  node: ConvNode,
-  bn: BatchNormNode | null,
-  weights: WeightMap,
-  input: string,
-  output: string,
-): string {
-  const { kernel, bias } = foldBatchNorm(node, bn, weights);
-  const oihw = hwioToOihw({
-    shape: [node.kernel, node.kernel, node.inChannels, node.outChannels],
-    data: kernel,
-  });
-  const k = node.kernel;
-  return graph.node(
-    "Conv",
-    [
-      input,
-      graph.float(`${node.name}.weight`, oihw.shape, oihw.data),
-      graph.float(`${node.name}.bias`, [node.outChannels], bias),
-    ],
-    output,
-    [
-      ints("kernel_shape", [k, k]),
-      ints("strides", [node.stride, node.stride]),
-      ints("pads", [node.pad, node.pad, node.pad, node.pad]),
-      ints("dilations", [1, 1]),
-      int("group", 1),
-    ],
-  );
-}
-
-/** A BatchNormalization node; a non-affine BN gets unit scale and zero bias. */
-function writeBatchNorm(
-  graph: GraphBuilder,
-  node: BatchNormNode,
-  weights: WeightMap,
-  input: string,
-  output: string,
-): string {
-  const param = (p: string) => weights.get(`${node.name}/${p}`)!.data;
-  const n = node.channels;
-  const gamma = node.affine ? param("gamma") : new Float32Array(n).fill(1);
-  const beta = node.affine ? param("beta") : new Float32Array(n);
-  return graph.node(
-    "BatchNormalization",
-    [
-      input,
-      graph.float(`${node.name}.weight`, [n], gamma),
-      graph.float(`${node.name}.bias`, [n], beta),
-      graph.float(`${node.name}.running_mean`, [n], param("moving_mean")),
-      graph.float(`${node.name}.running_var`, [n], param("moving_variance")),
-    ],
-    output,
-    [float("epsilon", node.epsilon)],
-  );
 }

@@ -17,9 +17,8 @@
 
 import type { OnnxModel, OnnxNode } from "../formats/onnx.ts";
 import type { NamedTensor } from "../formats/tensor.ts";
-import { NotZooResNetError } from "../arch/errors.ts";
 import type { SourceLayer } from "./align.ts";
-import { linearToDense, oihwToHwio, toWeight } from "./layout.ts";
+import { linearToDense, oihwToHwio, oiwToWio, toWeight } from "./layout.ts";
 import { type ConstantValue, foldConstants } from "./onnx_constants.ts";
 import type { GraphOp, Pads, SourceGraph } from "./source_graph.ts";
 
@@ -57,8 +56,9 @@ function paddingOf(node: OnnxNode, kernel: number, stride: number): Pads | "same
 /**
  * Reads an ONNX graph's layers and operations.
  *
- * @throws {NotZooResNetError} for a grouped convolution (none of the zoo's specs has one: the
- *   graph runs as its own).
+ * Grouped convolutions (ResNeXt), 1-D convolutions (ECA), weight-standardised kernels and
+ * GroupNorms (BiT) are read as the layers they are; what a zoo spec cannot compute is left for
+ * the graph check to refuse.
  */
 export function onnxSource(model: OnnxModel, file: string): OnnxSource {
   const { graph } = model;
@@ -107,9 +107,65 @@ export function onnxSource(model: OnnxModel, file: string): OnnxSource {
     if (add) biasAdds.set(add.outputs[0], node.outputs[0]);
   }
 
+  /**
+   * A conv weight computed from a constant by weight standardisation, as torch.onnx writes BiT's
+   * StdConv2d: Div(Sub(W, ReduceMean(W)), Sqrt(Add(ReduceMean((W − mean)²), ε))). Gives W and ε.
+   */
+  const standardized = (name: string): { weight: string; epsilon: number } | null => {
+    const div = producers.get(name);
+    const sub = div?.opType === "Div" ? producers.get(div.inputs[0]) : undefined;
+    const sqrt = div ? producers.get(div.inputs[1]) : undefined;
+    const add = sqrt?.opType === "Sqrt" ? producers.get(sqrt.inputs[0]) : undefined;
+    const mean = sub?.opType === "Sub" ? producers.get(sub.inputs[1]) : undefined;
+    if (add?.opType !== "Add" || mean?.opType !== "ReduceMean" || !sub) return null;
+    if (mean.inputs[0] !== sub.inputs[0] || !tensor(sub.inputs[0])) return null;
+    const epsilon = add.inputs.map((i) => constants.get(i)).find((c) => c?.data.length === 1);
+    return epsilon ? { weight: sub.inputs[0], epsilon: epsilon.data[0] } : null;
+  };
+  /** Nodes a pattern already read (a GroupNorm's Reshape, Mul and Add). */
+  const consumed = new Set<string>();
+  /**
+   * A GroupNorm as torch.onnx writes it before opset 18: x reshaped to [N, groups, rest],
+   * InstanceNormalization with unit scale and zero bias, reshaped back, times gamma, plus beta.
+   */
+  const groupNorm = (node: OnnxNode) => {
+    const readerOf = (value: string, op: string) =>
+      graph.nodes.find((n) => n.opType === op && n.inputs.includes(value));
+    const grouped = producers.get(node.inputs[0]);
+    const [scale, shift] = [node.inputs[1], node.inputs[2]].map((i) => tensor(i)?.data);
+    const back = readerOf(node.outputs[0], "Reshape");
+    const mul = back && readerOf(back.outputs[0], "Mul");
+    const add = mul && readerOf(mul.outputs[0], "Add");
+    const unit = scale && shift && Array.from(scale as Float32Array).every((v) => v === 1) &&
+      Array.from(shift as Float32Array).every((v) => v === 0);
+    if (grouped?.opType !== "Reshape" || !add || !unit) return null;
+    const other = (n: OnnxNode, value: string) => n.inputs.find((i) => i !== value);
+    const vector = (value: string | undefined) => {
+      const t = tensor(value);
+      return t && { ...toWeight(t, file), shape: [t.shape[0]] };
+    };
+    const layer: SourceLayer = {
+      kind: "gn",
+      name: node.name || node.outputs[0],
+      weights: {
+        gamma: vector(other(mul, back.outputs[0])),
+        beta: vector(other(add, mul.outputs[0])),
+      },
+      groups: scale.length,
+      epsilon: typeof node.attributes.epsilon === "number" ? node.attributes.epsilon : 1e-5,
+    };
+    if (!layer.weights.gamma || !layer.weights.beta) return null;
+    return {
+      layer,
+      input: grouped.inputs[0],
+      output: add.outputs[0],
+      consumed: [back, mul, add].map((n) => n.outputs[0]),
+    };
+  };
+
   for (const node of graph.nodes) {
     const output = node.outputs[0];
-    if (constants.has(output) || node.opType === "Constant") continue;
+    if (constants.has(output) || node.opType === "Constant" || consumed.has(output)) continue;
     const a = node.attributes;
     const name = node.name || output;
     const reads = node.inputs.filter((i) => valueOp.has(i)).map((i) => valueOp.get(i)!);
@@ -123,18 +179,29 @@ export function onnxSource(model: OnnxModel, file: string): OnnxSource {
     switch (node.opType) {
       case "Conv": {
         const groups = int("group", 1);
-        if (groups !== 1) {
-          throw new NotZooResNetError(
-            file,
-            `node '${name}' is a grouped convolution (${groups} groups), which none of the zoo's specs has`,
-          );
+        const standardization = standardized(node.inputs[1]);
+        const w = tensor(standardization?.weight ?? node.inputs[1]);
+        const strides = (a.strides as number[] | undefined) ?? [1, 1];
+        if (w?.shape.length === 3 && groups === 1) {
+          // A 1-D convolution, as ECA's across the channels of a pooled vector.
+          const pads = (a.pads as number[] | undefined) ?? [0, 0];
+          const layer: SourceLayer = {
+            kind: "conv1d",
+            name,
+            weights: { kernel: oiwToWio(w), bias: weight(node.inputs[2]) },
+            stride: strides[0],
+            unsupported: pads[0] !== pads[1] || 2 * pads[0] !== w.shape[2] - 1
+              ? `pads [${pads.join(", ")}] for ${w.shape[2]} taps`
+              : undefined,
+          };
+          layers.push(layer);
+          push({ op: "layer", name, layer, input }, output);
+          break;
         }
-        const w = tensor(node.inputs[1]);
         if (!w || w.shape.length !== 4) {
           other();
           break;
         }
-        const strides = (a.strides as number[] | undefined) ?? [1, 1];
         const dilation = (a.dilations as number[] | undefined) ?? [1, 1];
         const layer: SourceLayer = {
           kind: "conv",
@@ -145,12 +212,33 @@ export function onnxSource(model: OnnxModel, file: string): OnnxSource {
           pads: paddingOf(node, w.shape[2], strides[0]),
           dilation: [dilation[0], dilation[1]],
           groups,
+          standardize: standardization?.epsilon ?? 0,
           unsupported: strides[0] !== strides[1] ? `a stride of ${strides.join("×")}` : undefined,
         };
         layers.push(layer);
         push({ op: "layer", name, layer, input }, output);
         break;
       }
+      case "InstanceNormalization": {
+        // A GroupNorm as torch.onnx writes it: see groupNorm below.
+        const gn = groupNorm(node);
+        if (!gn) {
+          other();
+          break;
+        }
+        layers.push(gn.layer);
+        gn.consumed.forEach((o) => consumed.add(o));
+        push({ op: "layer", name, layer: gn.layer, input: valueOp.get(gn.input) ?? -1 }, gn.output);
+        break;
+      }
+      case "Sigmoid":
+        push({ op: "sigmoid", name, input }, output);
+        break;
+      case "Mul":
+        if (reads.length === 2 && node.inputs.length === 2) {
+          push({ op: "mul", name, inputs: reads }, output);
+        } else other();
+        break;
       case "BatchNormalization": {
         const [gamma, beta, mean, variance] = node.inputs.slice(1, 5).map(weight);
         if (!mean || !variance) {
@@ -239,13 +327,15 @@ export function onnxSource(model: OnnxModel, file: string): OnnxSource {
         const dilated = ((a.dilations as number[] | undefined) ?? [1, 1]).some((d) => d !== 1);
         const counted = node.opType === "AveragePool" && int("count_include_pad", 0) === 1 &&
           padded;
-        if (!square || dilated || counted || int("ceil_mode", 0) !== 0) {
+        // Ceil mode counts no padding only in an average pool without pads (torch's avg_down).
+        const ceil = int("ceil_mode", 0) !== 0;
+        if (!square || dilated || counted || (ceil && (padded || node.opType === "MaxPool"))) {
           other();
           break;
         }
         const kind = node.opType === "MaxPool" ? "max" : "avg";
         push(
-          { op: "pool", name, kind, input, kernel: kernel[0], stride: strides[0], pads },
+          { op: "pool", name, kind, input, kernel: kernel[0], stride: strides[0], pads, ceil },
           output,
         );
         break;
@@ -278,6 +368,15 @@ export function onnxSource(model: OnnxModel, file: string): OnnxSource {
         push({ op: "flatten", name, input }, output);
         break;
       case "Reshape": {
+        // A pooled vector regrouped (ECA's [N, C] → [N, 1, C] and its gate back to [N, C, 1, 1]).
+        const from = ops[input];
+        if (
+          from?.op === "globalPool" || from?.op === "flatten" || from?.op === "sigmoid" ||
+          (from?.op === "layer" && from.layer.kind === "conv1d")
+        ) {
+          push({ op: "flatten", name, input }, output);
+          break;
+        }
         const shape = folded(1)?.data;
         const computed = producers.get(node.inputs[1]);
         // [batch, -1] or [-1, channels]; or opset 9's Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]).
@@ -360,8 +459,10 @@ export function onnxSource(model: OnnxModel, file: string): OnnxSource {
     }
   }
   const outputName = graph.outputs[0]?.name ?? "";
+  // Residual adds sum two computed values; an Add of a constant is a bias (a GroupNorm's beta).
   const addOutputs = new Set(
-    graph.nodes.filter((n) => n.opType === "Add").map((n) => n.outputs[0]),
+    graph.nodes.filter((n) => n.opType === "Add" && !n.inputs.some((i) => tensor(i)))
+      .map((n) => n.outputs[0]),
   );
   const reluAfterAdd = graph.nodes.some((n) => n.opType === "Relu" && addOutputs.has(n.inputs[0]));
   const precision = rounded.length === 0 ? [] : [

@@ -38,12 +38,16 @@ export type GraphOp =
     /** A convolution, BatchNorm or classifier, with its weights and recorded attributes. */
     | { op: "layer"; layer: SourceLayer; input: number }
     | { op: "relu"; input: number }
+    | { op: "sigmoid"; input: number }
     | { op: "add"; inputs: number[] }
+    /** A product of two computed values (an attention gate applied to its map). */
+    | { op: "mul"; inputs: number[] }
     /** Zero padding of the spatial axes (Keras ZeroPadding2D, an ONNX Pad). */
     | { op: "zeroPad"; input: number; pads: Pads }
     /**
      * Max or average pooling; `pads` are ignored cells (ONNX pads of MaxPool, or of AveragePool
-     * without count_include_pad), `"same"` TF's 'same'.
+     * without count_include_pad), `"same"` TF's 'same'; `ceil` keeps a last window that
+     * overhangs the input (ceil_mode), averaging what it covers.
      */
     | {
       op: "pool";
@@ -52,6 +56,7 @@ export type GraphOp =
       kernel: number;
       stride: number;
       pads: Pads | "same";
+      ceil: boolean;
     }
     /** Every `steps`-th row and column from the first (a strided Slice). */
     | { op: "slice"; input: number; steps: readonly [number, number] }
@@ -132,8 +137,18 @@ export function attributeMismatch(
   const at = describeLayer(layer);
   if (layer.unsupported) return `${at} has ${layer.unsupported}`;
   if (node.op === "conv") {
-    if (layer.groups !== undefined && layer.groups !== 1) {
-      return `${at} is grouped (${layer.groups} groups); the zoo's convolutions are not`;
+    if (layer.groups !== undefined && layer.groups !== node.groups) {
+      return `${at} has ${layer.groups} groups where the zoo's plan has ${node.groups}`;
+    }
+    if (
+      layer.standardize !== undefined &&
+      Math.abs(layer.standardize - node.standardize) > 1e-4 * node.standardize
+    ) {
+      return layer.standardize
+        ? `${at} standardises its weights (ε ${layer.standardize}) where the spec has ${
+          node.standardize ? `ε ${node.standardize}` : "plain convolutions"
+        }`
+        : `${at} uses its weights as they are where the spec standardises them`;
     }
     if (layer.dilation && layer.dilation.some((d) => d !== 1)) {
       return `${at} is dilated (${layer.dilation.join("×")}); the zoo's convolutions are not`;
@@ -155,10 +170,13 @@ export function attributeMismatch(
       }
     }
   }
-  if (node.op === "bn" && layer.epsilon !== undefined) {
+  if ((node.op === "bn" || node.op === "gn") && layer.epsilon !== undefined) {
     if (Math.abs(layer.epsilon - node.epsilon) > 1e-4 * node.epsilon) {
       return `${at} has epsilon ${layer.epsilon} where the spec has ${node.epsilon}`;
     }
+  }
+  if (node.op === "gn" && layer.groups !== undefined && layer.groups !== node.groups) {
+    return `${at} has ${layer.groups} groups where the spec has ${node.groups}`;
   }
   return null;
 }
@@ -231,6 +249,8 @@ export function checkGraph(fit: Fit, graph: SourceGraph): GraphMismatch | null {
       }
       case "conv":
       case "bn":
+      case "gn":
+      case "channelConv":
       case "dense": {
         const layer = assigned.get(n);
         if (!layer) {
@@ -247,7 +267,8 @@ export function checkGraph(fit: Fit, graph: SourceGraph): GraphMismatch | null {
           zeroPad = before.pads;
           source = skip(before.input);
         }
-        if (node.op === "dense") source = unflatten(source);
+        // A classifier, or ECA's conv across a pooled vector, reads it however it is shaped.
+        if (node.op === "dense" || node.op === "channelConv") source = unflatten(source);
         if (source !== value[node.input]) {
           return fail(
             n,
@@ -263,6 +284,39 @@ export function checkGraph(fit: Fit, graph: SourceGraph): GraphMismatch | null {
       }
       case "relu":
         found = readerOf(n, value[node.input], "a ReLU", (op) => op.op === "relu");
+        break;
+      case "sigmoid": {
+        // An ECA gate may be reshaped between its conv and the sigmoid.
+        const input = value[node.input];
+        const reshaped = readersOf[input].filter((r) => ops[r].op === "flatten");
+        found = [input, ...reshaped].flatMap((i) => readersOf[i])
+          .find((r) => ops[r].op === "sigmoid") ??
+          fail(n, `expected a sigmoid (an attention gate) after ${describeOp(ops[input])}`);
+        break;
+      }
+      case "mul": {
+        const [map, gate] = node.inputs.map((i) => value[i]);
+        found = readersOf[map].find((r) => {
+          const op = ops[r];
+          if (op.op !== "mul" || op.inputs.length !== 2) return false;
+          const read = op.inputs.map(unflatten);
+          return (read[0] === map && read[1] === gate) || (read[0] === gate && read[1] === map);
+        }) ?? fail(
+          n,
+          `expected ${describeOp(ops[map])} times the gate ${describeOp(ops[gate])}; ` +
+            "the graph multiplies no such pair",
+        );
+        break;
+      }
+      case "avgpool":
+        found = readerOf(
+          n,
+          value[node.input],
+          `a ${node.size}×${node.size}/${node.stride} average pool in ceil mode (before a projection)`,
+          (op) =>
+            op.op === "pool" && op.kind === "avg" && op.kernel === node.size &&
+            op.stride === node.stride && op.ceil && op.pads !== "same" && !op.pads.some((p) => p),
+        );
         break;
       case "maxpool": {
         const input = value[node.input];
@@ -298,7 +352,7 @@ export function checkGraph(fit: Fit, graph: SourceGraph): GraphMismatch | null {
         const fits = (op: GraphOp) =>
           node.mode === "avgpool"
             ? op.op === "pool" && op.kind === "avg" && op.kernel === s && op.stride === s &&
-              op.pads !== "same" && !op.pads.some((p) => p)
+              !op.ceil && op.pads !== "same" && !op.pads.some((p) => p)
             : (op.op === "slice" && op.steps[0] === s && op.steps[1] === s) ||
               (op.op === "pool" && op.kind === "max" && op.kernel === 1 && op.stride === s &&
                 op.pads !== "same" && !op.pads.some((p) => p));

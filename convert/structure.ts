@@ -27,22 +27,23 @@ import {
   OPTION_A_CONVENTION,
   type ResNetSpec,
   SPEC_CHOICES,
+  SPEC_DEFAULTS,
   TORCHVISION_NAMES,
 } from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
-import { type Plan, planResNet } from "../arch/plan.ts";
+import { planResNet } from "../arch/plan.ts";
+import { grow, HYPOTHESES, type StemCache } from "./grow.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { NotZooResNetError, ZooFormatError } from "../arch/errors.ts";
 import { identityBatchNorm } from "./layout.ts";
 import {
   alignSpec,
-  alignWindow,
   describeLayer,
   feedsBatchNorm,
-  fileOrder,
   type Fit,
   type FormatDefaults,
   hasHead,
+  isClassifier,
   kernelShape,
   Mismatch,
   shortcutOnly,
@@ -95,127 +96,6 @@ export interface InferredResNet {
   assumptions: string[];
 }
 
-/** The spec fields that change which weighted layers a plan has; the matcher tries each value. */
-const SHAPING_FIELDS = ["stem", "block", "preact", "stemNorm", "inputBn", "shortcut"] as const;
-
-type Hypothesis = Pick<ResNetSpec, (typeof SHAPING_FIELDS)[number]>;
-
-/** Every combination of the shaping fields, in the order of preference of their values. */
-const HYPOTHESES: Hypothesis[] = SHAPING_FIELDS.reduce<Partial<Hypothesis>[]>(
-  (partial, field) =>
-    partial.flatMap((h) =>
-      (SPEC_CHOICES[field] as readonly unknown[]).map((value) => ({ ...h, [field]: value }))
-    ),
-  [{}],
-) as Hypothesis[];
-
-/** A candidate spec under a hypothesis; fields the layers cannot shape take their first value. */
-function candidateSpec(
-  h: Hypothesis,
-  stemWidth: number,
-  stages: { width: number; depth: number }[],
-  expansion: number,
-  options: InferOptions,
-): ResNetSpec {
-  return {
-    ...h,
-    name: "candidate",
-    naming: options.defaults.naming,
-    stemWidth,
-    widths: stages.map((s) => s.width),
-    depths: stages.map((s) => s.depth),
-    expansion,
-    stageStrides: stages.map(() => 1),
-    strideBlock: SPEC_CHOICES.strideBlock[0],
-    strideConv: SPEC_CHOICES.strideConv[0],
-    convBias: SPEC_CHOICES.convBias[0],
-    bnEpsilon: options.defaults.bnEpsilon,
-    poolPadding: SPEC_CHOICES.poolPadding[0],
-    ...OPTION_A_CONVENTION,
-    classes: 0,
-  };
-}
-
-/** The channel counts in the next `span` layers: candidates for a new stage's width. */
-function widthCandidates(layers: SourceLayer[], position: number, span: number): number[] {
-  const counts = layers.slice(position, position + span)
-    .filter((l) => l.kind === "conv")
-    .map((l) => kernelShape(l)[3]);
-  return [...new Set(counts)];
-}
-
-/**
- * Grows a spec under one hypothesis: the stem, then block after block (another block of the
- * current stage, else a new stage of some width), then the head, each aligned with the file.
- * Each candidate block is read off the plan of a one-block spec with the same input channels.
- */
-function grow(h: Hypothesis, layers: SourceLayer[], options: InferOptions): ResNetSpec | Mismatch {
-  const bnFolded = !layers.some((l) => l.kind === "bn");
-  const order = (plan: Plan, start: number, end: number) =>
-    fileOrder(plan, start, end, options.defaults.shortcutFirst, bnFolded);
-  const firstConv = layers.find((l) => l.kind === "conv");
-  if (!firstConv) return new Mismatch(0, "the file has no convolution");
-  const stemWidth = kernelShape(firstConv)[3];
-  const stages: { width: number; depth: number }[] = [];
-  let expansion = 0;
-  const stemPlan = planResNet(candidateSpec(h, stemWidth, [], 1, options), { includeTop: false });
-  const stem = alignWindow(stemPlan, order(stemPlan, 1, stemPlan.stemEnd), layers, 0);
-  if (stem instanceof Mismatch) return stem;
-  let position = stem.size;
-  let channels = stemWidth;
-  let furthest = null as Mismatch | null;
-  const span = 8; // more layers than any block has: where a new stage's width can be read
-  for (;;) {
-    const last = stages[stages.length - 1];
-    const tries = last ? [{ width: last.width, expansion, extend: true }] : [];
-    const counts = widthCandidates(layers, position, span);
-    for (const width of counts) {
-      const expansions = expansion
-        ? [expansion]
-        : counts.filter((out) => out % width === 0).map((out) => out / width);
-      for (const e of expansions) tries.push({ width, expansion: e, extend: false });
-    }
-    let fit: { t: (typeof tries)[number]; size: number; channels: number } | null = null;
-    for (const t of tries) {
-      const spec = candidateSpec(h, channels, [{ width: t.width, depth: 1 }], t.expansion, options);
-      const plan = planResNet(spec, { includeTop: false });
-      const [block] = plan.blocks;
-      const aligned = alignWindow(plan, order(plan, block.start, block.end), layers, position);
-      if (aligned instanceof Mismatch) {
-        if (aligned.beats(furthest)) furthest = aligned;
-        continue;
-      }
-      fit = { t, size: aligned.size, channels: block.channels };
-      break;
-    }
-    if (!fit) break;
-    if (fit.t.extend) last.depth++;
-    else stages.push({ width: fit.t.width, depth: 1 });
-    expansion = fit.t.expansion;
-    channels = fit.channels;
-    position += fit.size;
-  }
-  if (stages.length === 0) return furthest ?? new Mismatch(position, "no residual block fits");
-  const dense = layers[layers.length - 1]?.kind === "dense" ? layers[layers.length - 1] : null;
-  const spec = candidateSpec(h, stemWidth, stages, expansion, options);
-  spec.classes = dense ? kernelShape(dense)[1] : 0;
-  const plan = planResNet(spec, { includeTop: dense !== null });
-  const tailStart = plan.blocks[plan.blocks.length - 1].end;
-  const tail = alignWindow(plan, order(plan, tailStart, plan.nodes.length), layers, position);
-  if (tail instanceof Mismatch) return furthest?.beats(tail) ? furthest : tail;
-  position += tail.size;
-  if (position !== layers.length) {
-    const end = new Mismatch(
-      position,
-      `${
-        describeLayer(layers[position])
-      } at position ${position} does not fit: expected no more layers`,
-    );
-    return furthest?.beats(end) ? furthest : end;
-  }
-  return spec;
-}
-
 /**
  * The conv-bias rule that places every bias of the file: exactly where the file has them if a
  * rule does that, else with biases moved into the BatchNorm after their conv (BN-folded files
@@ -245,7 +125,8 @@ function chooseConvBias(fit: Fit, layers: SourceLayer[]): ResNetSpec["convBias"]
 function stridesAgree(fit: Fit): boolean {
   return [...fit.assigned].every(([n, layer]) => {
     const node = fit.plan.nodes[n];
-    return layer.stride === undefined || (node.op === "conv" && node.stride === layer.stride);
+    const stride = node.op === "conv" ? node.stride : 1; // ECA's 1-D conv never strides
+    return layer.stride === undefined || stride === layer.stride;
   });
 }
 
@@ -255,9 +136,11 @@ function chooseStrides(
   layers: SourceLayer[],
   options: InferOptions,
   assumptions: string[],
-): Pick<ResNetSpec, "stageStrides" | "strideBlock" | "strideConv"> | Mismatch {
+): Pick<ResNetSpec, "stageStrides" | "strideBlock" | "strideConv" | "avgDown"> | Mismatch {
   const candidates = SPEC_CHOICES.strideConv.flatMap((strideConv) =>
-    SPEC_CHOICES.strideBlock.map((strideBlock) => ({ strideConv, strideBlock }))
+    SPEC_CHOICES.strideBlock.flatMap((strideBlock) =>
+      SPEC_CHOICES.avgDown.map((avgDown) => ({ strideConv, strideBlock, avgDown }))
+    )
   );
   const recorded = layers.filter((l) => l.kind === "conv" && l.stride !== undefined);
   if (recorded.length > 0) {
@@ -281,7 +164,7 @@ function chooseStrides(
     );
   }
   const stageCount = fit.spec.depths.length;
-  const conventional = (c: Pick<ResNetSpec, "strideBlock" | "strideConv">) => ({
+  const conventional = (c: Pick<ResNetSpec, "strideBlock" | "strideConv" | "avgDown">) => ({
     ...c,
     stageStrides: Array.from(
       { length: stageCount },
@@ -289,15 +172,19 @@ function chooseStrides(
     ),
   });
   const v = fit.spec.preact ? "v2" : "v1";
+  const deepStem = fit.spec.stem === "deep" || fit.spec.stem === "deepTiered";
   const chosen = conventional({
     strideConv: options.defaults.strideConv[v],
     strideBlock: options.defaults.strideBlock[v],
+    avgDown: deepStem && options.defaults.avgDownWithDeepStem,
   });
-  const stridesOf = (fields: Pick<ResNetSpec, "stageStrides" | "strideBlock" | "strideConv">) =>
+  const stridesOf = (
+    fields: Pick<ResNetSpec, "stageStrides" | "strideBlock" | "strideConv" | "avgDown">,
+  ) =>
     planResNet({ ...fit.spec, ...fields }, { includeTop: false }).nodes
       .map((n) => n.op === "conv" ? n.stride : 0).join();
   const chosenStrides = stridesOf(chosen);
-  const ambiguous = (field: "strideBlock" | "strideConv") =>
+  const ambiguous = (field: "strideBlock" | "strideConv" | "avgDown") =>
     SPEC_CHOICES[field].some((value) =>
       stridesOf(conventional({ ...chosen, [field]: value })) !== chosenStrides
     );
@@ -307,40 +194,77 @@ function chooseStrides(
       ? `on the bottleneck's ${chosen.strideConv === "3x3" ? "3×3" : "first 1×1"} conv`
       : "",
   ].filter(Boolean);
+  const convention = options.defaults.naming.id === "keras" ? "Keras" : "torchvision";
   if (where.length > 0) {
     assumptions.push(
-      `the file records no strides: assumed the ${
-        options.defaults.naming.id === "keras" ? "Keras" : "torchvision"
-      } convention, a stage strides ${where.join(", ")} (force another with --arch)`,
+      `the file records no strides: assumed the ${convention} convention, a stage strides ${
+        where.join(", ")
+      } (force another with --arch)`,
+    );
+  }
+  // A deep stem comes with or without pooled projections (timm's "D" and "C"); a 7×7 stem
+  // practically always without, which needs no saying.
+  if (deepStem && ambiguous("avgDown")) {
+    assumptions.push(
+      chosen.avgDown
+        ? "the file records no strides: assumed its strided projections average-pool 2×2 and " +
+          "convolve at stride 1, as timm's ResNet-D (force another with --arch)"
+        : "the file records no strides: assumed its strided projections convolve at the stride, " +
+          "as timm's ResNet-C (force another with --arch)",
     );
   }
   return chosen;
 }
 
 /**
- * A spec equal to a preset in everything but name and naming gets the preset itself; else it is
- * named for its depth (the convolutions on its main path, plus the classifier).
+ * What a spec computes, names aside: its plan's nodes without their layer names, epsilons to six
+ * digits. Specs with the same signature are the same network (a Wide ResNet's inner width can be
+ * written as a wider base width or as a smaller expansion).
+ */
+function planSignature(spec: ResNetSpec): string {
+  return JSON.stringify(
+    planResNet(spec).nodes.map((node) => {
+      const { name: _name, ...rest } = node as { name?: string };
+      const epsilon = (node as { epsilon?: number }).epsilon;
+      return epsilon === undefined ? rest : { ...rest, epsilon: Number(epsilon.toPrecision(6)) };
+    }),
+  );
+}
+
+const presetSignatures = new Map<ResNetSpec, string>();
+
+/**
+ * A spec that computes what a preset computes gets the preset itself; else it is named for its
+ * depth (the convolutions on its main path, plus the classifier).
  */
 function asPreset(spec: ResNetSpec, defaults: FormatDefaults): ResNetSpec {
-  const { name: _name, naming: _naming, ...structure } = spec;
-  const same = (preset: ResNetSpec) =>
-    (Object.keys(structure) as (keyof typeof structure)[]).every((k) =>
-      k === "bnEpsilon"
-        ? Math.abs(preset.bnEpsilon - structure.bnEpsilon) < 1e-9
-        : JSON.stringify(preset[k]) === JSON.stringify(structure[k])
-    );
-  const preset = Object.values(PRESETS).find(same);
+  const signature = planSignature(spec);
+  const preset = Object.values(PRESETS).find((p) => {
+    if (p.depths.join() !== spec.depths.join() || p.classes !== spec.classes) return false;
+    if (!presetSignatures.has(p)) presetSignatures.set(p, planSignature(p));
+    return presetSignatures.get(p) === signature;
+  });
   if (preset) return preset;
   const naming = spec.stem === "cifar" && defaults.naming === TORCHVISION_NAMES
     ? CIFAR_NAMES
     : defaults.naming;
+  // Layers as a ResNet's name counts them: the stem (however many convs), the convolutions on
+  // each block's main path (not its projection, not its attention gate), the classifier.
   const plan = planResNet(spec, { includeTop: false });
-  const projections = plan.blocks.reduce((count, b) => {
+  // An attention gate is what is computed from a squeeze (a kept-dims global pool) up to the Mul.
+  const gate = new Set<number>();
+  plan.nodes.forEach((node, n) => {
+    if (node.op === "globalPool" && node.keepDims) gate.add(n);
+    else if ("input" in node && gate.has(node.input)) gate.add(n);
+  });
+  const mainPath = plan.blocks.reduce((count, b) => {
     const only = shortcutOnly(plan, b.start, b.end);
-    return count + [...only].filter((n) => plan.nodes[n].op === "conv").length;
+    return count + plan.nodes.slice(b.start, b.end)
+      .filter((node, k) => node.op === "conv" && !only.has(b.start + k) && !gate.has(b.start + k))
+      .length;
   }, 0);
-  const convs = plan.nodes.filter((n) => n.op === "conv").length;
-  return { ...spec, name: `resnet${convs - projections + 1}_custom`, naming };
+  const family = spec.groups > 1 ? "resnext" : "resnet";
+  return { ...spec, name: `${family}${mainPath + 2}_custom`, naming };
 }
 
 /** Builds the zoo weight map of a fit, moving conv biases the spec has no place for into the BN after. */
@@ -350,10 +274,26 @@ function weightsOf(fit: Fit, file: string): WeightMap {
   const set = (name: string, data: Float32Array, shape = [data.length]) =>
     weights.set(name, { shape, data });
   plan.nodes.forEach((node, n) => {
-    if (node.op === "conv" || node.op === "dense") {
+    if (node.op === "channelConv") {
       const source = assigned.get(n);
       if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
       weights.set(`${node.name}/kernel`, source.weights.kernel!);
+    } else if (node.op === "gn") {
+      const source = assigned.get(n);
+      if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
+      set(`${node.name}/gamma`, source.weights.gamma!.data);
+      set(`${node.name}/beta`, source.weights.beta!.data);
+    } else if (node.op === "conv" || node.op === "dense") {
+      const source = assigned.get(n);
+      if (!source) throw new ZooFormatError(file, `no source layer maps to '${node.name}'`);
+      const kernel = source.weights.kernel!;
+      // A classifier written as a 1×1 conv: its [1, 1, in, out] kernel holds the [in, out] one.
+      weights.set(
+        `${node.name}/kernel`,
+        node.op === "dense" && kernel.shape.length === 4
+          ? { shape: kernel.shape.slice(2), data: kernel.data }
+          : kernel,
+      );
       const bias = source.weights.bias;
       if (node.op === "dense") {
         // A classifier without a bias (a bias-free Gemm, Dense(use_bias=False)) adds zeros.
@@ -495,13 +435,35 @@ function complete(
   }
   const strides = chooseStrides(fit, layers, options, assumptions);
   if (strides instanceof Mismatch) return strides;
-  const firstBn = [...fit.assigned.values()].find((l) => l.kind === "bn");
+  const firstBn = [...fit.assigned.values()].find((l) => l.kind === "bn" || l.kind === "gn");
+  const grouped = fit.spec.norm === "group";
+  if (grouped && !layers.some((l) => l.kind === "gn" && l.groups)) {
+    assumptions.push(
+      `the file records no GroupNorm groups: assumed ${fit.spec.normGroups}, as BiT ` +
+        "(force another with --arch)",
+    );
+  }
+  // A graph shows whether it standardises its conv weights; a state dict's weights do not.
+  const convs = layers.filter((l) => l.kind === "conv");
+  const recorded = convs.find((l) => l.standardize !== undefined);
+  // A float32 ε read back (1e-8 is 9.99999993922529e-9) to the decimal it was written as.
+  let weightStandardization = recorded
+    ? Number(Math.max(0, ...convs.map((l) => l.standardize ?? 0)).toPrecision(6))
+    : 0;
+  if (!recorded && grouped && options.defaults.groupNormStandardization > 0) {
+    weightStandardization = options.defaults.groupNormStandardization;
+    assumptions.push(
+      `the file records no weight standardisation: assumed its convolutions standardise their ` +
+        `weights (ε ${weightStandardization}), as BiT's (force another with --arch)`,
+    );
+  }
   const spec: ResNetSpec = {
     ...fit.spec,
     ...strides,
     strideConv: fit.spec.block === "basic" ? "3x3" : strides.strideConv,
     convBias,
     bnEpsilon: firstBn?.epsilon ?? options.defaults.bnEpsilon,
+    weightStandardization,
   };
   // Strides can add nodes (an option-A shortcut subsamples only where it strides), so the final
   // spec's plan is aligned afresh.
@@ -530,7 +492,9 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
   };
   if (arch) {
     const dense = layers[layers.length - 1];
-    const classes = dense?.kind === "dense" ? kernelShape(dense)[1] : arch.classes;
+    const classes = isClassifier(layers, layers.length - 1)
+      ? kernelShape(dense).at(-1)!
+      : arch.classes;
     const spec = { ...arch, classes, ...options.shortcut };
     const aligned = alignSpec(spec, layers, options.defaults);
     const wrong = !(aligned instanceof Mismatch) && options.graph
@@ -553,9 +517,10 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
     return { spec, weights: weightsOf(fit, file), assumptions };
   }
   const fits: { fit: Fit; assumptions: string[] }[] = [];
+  const stems: StemCache = new Map();
   for (const h of HYPOTHESES) {
     if (options.preact !== undefined && h.preact !== options.preact) continue;
-    const grown = grow(h, layers, options);
+    const grown = grow(h, layers, options.defaults, stems);
     if (grown instanceof Mismatch) {
       note(grown);
       continue;
@@ -579,5 +544,9 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
     };
   }
   const reason = (best as Mismatch | null)?.message ?? "no layers";
-  throw new NotZooResNetError(file, `not a ResNet this zoo knows: ${reason}`);
+  const groupless = layers.some((l) => l.kind === "gn" && !l.groups)
+    ? ` (its GroupNorms record no group count and ${SPEC_DEFAULTS.normGroups} was tried: ` +
+      "give a spec with --arch)"
+    : "";
+  throw new NotZooResNetError(file, `not a ResNet this zoo knows: ${reason}${groupless}`);
 }

@@ -29,7 +29,13 @@
  * @module
  */
 
-import { type NamingScheme, OPTION_A_CONVENTION, type ResNetSpec } from "../arch/spec.ts";
+import {
+  type NamingScheme,
+  type ResNetSpec,
+  SPEC_CHOICES,
+  SPEC_DEFAULTS,
+  TORCHVISION_NAMES,
+} from "../arch/spec.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { isLabelSet, LABEL_SETS, type Labels } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
@@ -206,6 +212,10 @@ const oneOf = (...values: string[]): Rule => ({
   ok: (v) => values.includes(v as string),
 });
 const optional = (rule: Rule): Rule => ({ ...rule, optional: true });
+const NAMES = (length: number): Rule => ({
+  what: `a list of ${length} strings`,
+  ok: (v) => listOf(v, (n) => typeof n === "string", length),
+});
 
 /** The naming scheme's fields: every template a string. */
 const NAMING_RULES: { readonly [K in keyof NamingScheme]-?: Rule } = {
@@ -221,12 +231,30 @@ const NAMING_RULES: { readonly [K in keyof NamingScheme]-?: Rule } = {
   postBn: TEXT,
   dense: TEXT,
   countsStatistics: FLAG,
+  // Added with deep stems and attention; files written before them read with NAMING_DEFAULTS.
+  stemPool: optional(TEXT),
+  deepStemConvs: optional(NAMES(3)),
+  deepStemBns: optional(NAMES(2)),
+  seConv: optional(TEXT),
+  ecaConv: optional(TEXT),
+};
+
+/** What a naming scheme without the later templates means by them (they name no layer of its net). */
+const NAMING_DEFAULTS: Pick<
+  NamingScheme,
+  "stemPool" | "deepStemConvs" | "deepStemBns" | "seConv" | "ecaConv"
+> = {
+  stemPool: TORCHVISION_NAMES.stemPool,
+  deepStemConvs: TORCHVISION_NAMES.deepStemConvs,
+  deepStemBns: TORCHVISION_NAMES.deepStemBns,
+  seConv: TORCHVISION_NAMES.seConv,
+  ecaConv: TORCHVISION_NAMES.ecaConv,
 };
 
 /** The spec's fields, typed by `ResNetSpec` so that a new field cannot be forgotten here. */
 const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   name: TEXT,
-  stem: oneOf("imagenet", "cifar"),
+  stem: oneOf(...SPEC_CHOICES.stem),
   stemWidth: POSITIVE,
   block: oneOf("basic", "bottleneck"),
   depths: PER_STAGE,
@@ -239,9 +267,23 @@ const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   stemNorm: FLAG,
   inputBn: FLAG,
   shortcut: oneOf("projection", "optionA"),
-  // Files written before the option-A variants were data have the convention they were run with.
-  shortcutSubsample: optional(oneOf("slice", "avgpool")),
-  shortcutPad: optional(oneOf("both", "end")),
+  // Fields added later: a file written before them reads with SPEC_DEFAULTS.
+  shortcutSubsample: optional(oneOf(...SPEC_CHOICES.shortcutSubsample)),
+  shortcutPad: optional(oneOf(...SPEC_CHOICES.shortcutPad)),
+  groups: optional(POSITIVE),
+  baseWidth: optional(POSITIVE),
+  avgDown: optional(FLAG),
+  projectEveryStage: optional(FLAG),
+  attention: optional(oneOf(...SPEC_CHOICES.attention)),
+  attentionAt: optional(oneOf(...SPEC_CHOICES.attentionAt)),
+  seReduction: optional({ what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 }),
+  seDivisor: optional(POSITIVE),
+  norm: optional(oneOf(...SPEC_CHOICES.norm)),
+  normGroups: optional(POSITIVE),
+  weightStandardization: optional({
+    what: "a number of at least 0",
+    ok: (v) => isNumber(v) && (v as number) >= 0,
+  }),
   convBias: oneOf("all", "none", "unnormalized"),
   bnEpsilon: { what: "a positive number", ok: (v) => isNumber(v) && (v as number) > 0 },
   poolPadding: oneOf("zeros", "same"),
@@ -318,6 +360,9 @@ function specProblem(value: unknown): string | undefined {
   ) {
     return "fields 'depths', 'widths' and 'stageStrides' must have one entry per stage";
   }
+  if (spec.block === "basic" && (spec.groups ?? 1) !== 1) {
+    return "field 'groups' must be 1 for basic blocks";
+  }
   return undefined;
 }
 
@@ -385,8 +430,8 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
   const strings = record as Record<string, string>;
   const spec = parseField<ResNetSpec>(strings, "denozoo.spec", file, specProblem);
   return {
-    // Files written before the option-A variants were data have the convention they were run with.
-    spec: { ...OPTION_A_CONVENTION, ...spec },
+    // A file written before a field existed means what the zoo then computed: SPEC_DEFAULTS.
+    spec: { ...SPEC_DEFAULTS, ...spec, naming: { ...NAMING_DEFAULTS, ...spec.naming } },
     preprocess: strings["denozoo.preprocess"]
       ? parseField<PreprocessSpec>(strings, "denozoo.preprocess", file, preprocessProblem)
       : undefined,

@@ -5,9 +5,9 @@
  * up. Pure data: downloading lives in `cache.ts`, so the registry can be read (by a CLI, by
  * docs) without touching the network.
  *
- * Each source's entries live in `registry/`: torchvision's Weights enums, Keras Applications'
- * `WEIGHTS_HASHES`, the ONNX model zoo's Git-LFS pointers and the akamaster CIFAR-10
- * checkpoints. Values upstream does not publish are absent, never estimated. A registry in JSON
+ * Each source's entries live in `registry/`: torchvision's Weights enums, timm's pretrained
+ * configs, Keras Applications' `WEIGHTS_HASHES`, the ONNX model zoo's Git-LFS pointers and the
+ * akamaster CIFAR-10 checkpoints. Values upstream does not publish are absent, never estimated. A registry in JSON
  * is checked by `validateRegistryJson` (`registry_json.ts`).
  *
  * @example
@@ -27,6 +27,7 @@ import { CIFAR_WEIGHTS } from "./registry/cifar.ts";
 import { KERAS_WEIGHTS } from "./registry/keras.ts";
 import { ONNX_ZOO_WEIGHTS } from "./registry/onnx_zoo.ts";
 import { TORCHVISION_WEIGHTS } from "./registry/torchvision.ts";
+import { TIMM_WEIGHTS } from "./registry/timm.ts";
 
 /** How upstream publishes a file's checksum. */
 export interface WeightsHash {
@@ -78,10 +79,18 @@ export interface WeightsEntry {
   urls: string[];
   /** Checksum exactly as upstream publishes it. */
   hash: WeightsHash;
-  /** Container format of the file. */
-  sourceFormat: "pytorch-zip" | "pytorch-legacy" | "onnx" | "keras-h5";
+  /** Container format of the file; `pytorch` is a `torch.save` file whose container (zip or legacy) upstream does not record. */
+  sourceFormat: "pytorch-zip" | "pytorch-legacy" | "pytorch" | "onnx" | "keras-h5";
   /** Name of the `arch/preprocess.ts` preset the weights were trained with. */
-  preprocess: "TORCHVISION_V1" | "TORCHVISION_V2" | "KERAS_CAFFE" | "KERAS_TF" | "CIFAR10_TORCH";
+  preprocess:
+    | "TORCHVISION_V1"
+    | "TORCHVISION_V2"
+    | "KERAS_CAFFE"
+    | "KERAS_TF"
+    | "CIFAR10_TORCH"
+    | "TIMM_CROP_875"
+    | "TIMM_CROP_95"
+    | "TIMM_256_CROP_95";
   /** Class-label set of the classifier. */
   labels: LabelSet;
   /** SPDX license id of the weights; `NOASSERTION` where this project has not recorded one. */
@@ -95,17 +104,19 @@ export interface WeightsEntry {
 }
 
 /**
- * Every known weights file: torchvision V1/V2, Keras Applications (with `_notop`), the ONNX
- * model zoo ResNets and the akamaster CIFAR-10 checkpoints.
+ * Every known weights file: torchvision V1/V2 (ResNet, ResNeXt, Wide ResNet), timm's ResNet-D,
+ * SE and ECA nets, Keras Applications (with `_notop`), the ONNX model zoo ResNets and the
+ * akamaster CIFAR-10 checkpoints.
  *
  * @example
  * ```ts
  * import { REGISTRY } from "./registry.ts";
- * console.log(REGISTRY.length, REGISTRY[0].id, REGISTRY[0].metrics.top1); // 35 resnet18.tv_in1k 69.758
+ * console.log(REGISTRY.length, REGISTRY[0].id, REGISTRY[0].metrics.top1); // 54 resnet18.tv_in1k 69.758
  * ```
  */
 export const REGISTRY: readonly WeightsEntry[] = Object.freeze([
   ...TORCHVISION_WEIGHTS,
+  ...TIMM_WEIGHTS,
   ...KERAS_WEIGHTS,
   ...ONNX_ZOO_WEIGHTS,
   ...CIFAR_WEIGHTS,
@@ -131,6 +142,20 @@ export const DEFAULT_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
   resnet50: "resnet50.tv2_in1k",
   resnet101: "resnet101.tv2_in1k",
   resnet152: "resnet152.tv2_in1k",
+  resnext50_32x4d: "resnext50_32x4d.tv2_in1k",
+  resnext101_32x8d: "resnext101_32x8d.tv2_in1k",
+  resnext101_64x4d: "resnext101_64x4d.tv_in1k",
+  wide_resnet50_2: "wide_resnet50_2.tv2_in1k",
+  wide_resnet101_2: "wide_resnet101_2.tv2_in1k",
+  // timm's default: the first pretrained tag its default_cfgs list for the model.
+  resnet18d: "resnet18d.ra2_in1k",
+  resnet34d: "resnet34d.ra2_in1k",
+  resnet26d: "resnet26d.bt_in1k",
+  resnet50d: "resnet50d.ra2_in1k",
+  resnet101d: "resnet101d.ra2_in1k",
+  seresnet50: "seresnet50.a1_in1k",
+  ecaresnet50d: "ecaresnet50d.miil_in1k",
+  seresnext26d_32x4d: "seresnext26d_32x4d.bt_in1k",
   keras_resnet50: "resnet50.keras_in1k",
   keras_resnet101: "resnet101.keras_in1k",
   keras_resnet152: "resnet152.keras_in1k",

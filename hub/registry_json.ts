@@ -24,6 +24,7 @@ const HASH_ALGORITHMS: readonly WeightsHash["algorithm"][] = ["sha256", "sha256-
 const SOURCE_FORMATS: readonly WeightsEntry["sourceFormat"][] = [
   "pytorch-zip",
   "pytorch-legacy",
+  "pytorch",
   "onnx",
   "keras-h5",
 ];
@@ -33,6 +34,9 @@ const PREPROCESS_PRESETS: readonly WeightsEntry["preprocess"][] = [
   "KERAS_CAFFE",
   "KERAS_TF",
   "CIFAR10_TORCH",
+  "TIMM_CROP_875",
+  "TIMM_CROP_95",
+  "TIMM_256_CROP_95",
 ];
 
 /** Hex digits per algorithm; a `sha256-prefix` is at least the 8 digits torch.hub file names carry. */

@@ -17,12 +17,14 @@ function bySource(suffix: RegExp): WeightsEntry[] {
 
 Deno.test("registry: every published ResNet file is there once", () => {
   assertEquals(new Set(REGISTRY.map((e) => e.id)).size, REGISTRY.length);
-  assertEquals(bySource(/\.tv2?_in1k$/).length, 8); // 18/34 V1, 50/101/152 V1+V2
+  // ResNet 18/34 V1, 50/101/152 V1+V2; ResNeXt-50 and -101 32×8d, Wide-50/101 V1+V2, ResNeXt-101 64×4d V1.
+  assertEquals(bySource(/\.tv2?_in1k$/).length, 17);
+  assertEquals(bySource(/\.(ra2|bt|a1|miil)_in1k$/).length, 10); // timm's
   assertEquals(bySource(/\.keras_in1k$/).length, 6);
   assertEquals(bySource(/\.keras_in1k_notop$/).length, 6);
   assertEquals(bySource(/\.onnx(_opset12)?_in1k$/).length, 11);
   assertEquals(bySource(/\.cifar10$/).length, 4);
-  assertEquals(REGISTRY.length, 35);
+  assertEquals(REGISTRY.length, 54);
 });
 
 Deno.test("registry: architectures, preprocessing and param counts agree with the zoo", () => {
@@ -114,6 +116,40 @@ Deno.test("registry: an unknown id lists the close ones", () => {
     assertThrows(() => findWeights("cifar_resnet2.cifar10"), Error).message,
     /cifar_resnet20\.cifar10/,
   );
+});
+
+Deno.test("registry: ResNeXt, Wide ResNet and timm entries carry their upstream configs", () => {
+  const resnext = findWeights("resnext101_32x8d.tv2_in1k");
+  assertEquals(
+    resnext.urls[0],
+    "https://download.pytorch.org/models/resnext101_32x8d-110c445d.pth",
+  );
+  assertEquals([resnext.metrics.top1, resnext.metrics.params], [82.834, 88_791_336]);
+  assertEquals(resnext.preprocess, "TORCHVISION_V2");
+  // torchvision trained ResNeXt-101 64×4d with the new recipe only, and evaluates it at 232.
+  assertEquals(findWeights("resnext101_64x4d.tv_in1k").preprocess, "TORCHVISION_V2");
+  assertEquals(findWeights("wide_resnet50_2.tv_in1k").preprocess, "TORCHVISION_V1");
+  assertEquals(findWeights("wide_resnet101_2.tv2_in1k").metrics.top1, 82.51);
+  const timm = REGISTRY.filter((e) => e.license === "Apache-2.0");
+  assertEquals(timm.length, 10);
+  for (const entry of timm) {
+    assertMatch(
+      entry.urls[0],
+      /^https:\/\/github\.com\/(rwightman|huggingface)\/pytorch-image-models\/releases\/download\//,
+    );
+    assertEquals(entry.sourceFormat, "pytorch", entry.id);
+  }
+  const d = findWeights("resnet50d.ra2_in1k");
+  assertEquals([d.architecture, d.preprocess, d.metrics.top1], [
+    "resnet50d",
+    "TIMM_CROP_875",
+    80.546,
+  ]);
+  assertEquals(preprocess.TIMM_CROP_875, { resize: 256, crop: 224, mode: "torch" });
+  assertEquals(findWeights("seresnet50.a1_in1k").preprocess, "TIMM_CROP_95");
+  assertEquals(preprocess.TIMM_CROP_95.resize, 235); // ⌊224 / 0.95⌋
+  assertEquals(findWeights("resnet101d.ra2_in1k").preprocess, "TIMM_256_CROP_95");
+  assertEquals(findWeights("resnet26d.bt_in1k").hash.value, "69e92c46");
 });
 
 Deno.test("registry: one DEFAULT per architecture, of that architecture, with its classifier", () => {

@@ -26,24 +26,41 @@ import type { Tensor, Tensor2D, Tensor4D } from "./tensor.ts";
 import { type Plan, planOutputs } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
 import { batchNormAffine, foldBatchNorm, weightData } from "../arch/fold.ts";
+import { convPadding, depthwiseFilter, groupedConv2d } from "./conv.ts";
+import { groupNorm } from "./group_norm.ts";
 
 type Step =
   | {
     op: "conv";
     input: number;
+    /** HWIO; for a grouped conv, the depthwise filter of {@link depthwiseFilter}. */
     filter: Tensor4D;
     bias: tf.Tensor1D;
     stride: number;
     pad: number;
+    groups: number;
     relu: boolean;
   }
   | { op: "affine"; input: number; scale: tf.Tensor1D; shift: tf.Tensor1D; relu: boolean }
+  | {
+    op: "gn";
+    input: number;
+    gamma: tf.Tensor1D;
+    beta: tf.Tensor1D;
+    groups: number;
+    epsilon: number;
+    relu: boolean;
+  }
   | { op: "relu"; input: number }
   | { op: "maxpool"; input: number; size: number; stride: number; padding: "zeros" | "same" }
+  | { op: "avgpool"; input: number; size: number; stride: number }
   | { op: "subsample"; input: number; stride: number; mode: "slice" | "avgpool" }
   | { op: "padChannels"; input: number; before: number; after: number }
   | { op: "add"; inputs: [number, number]; relu: boolean }
-  | { op: "globalPool"; input: number; kind: "avg" | "max" }
+  | { op: "globalPool"; input: number; kind: "avg" | "max"; keepDims: boolean }
+  | { op: "sigmoid"; input: number }
+  | { op: "mul"; inputs: [number, number] }
+  | { op: "channelConv"; input: number; filter: tf.Tensor3D }
   | { op: "dense"; input: number; kernel: Tensor2D; bias: tf.Tensor1D }
   | { op: "alias"; input: number };
 
@@ -81,7 +98,7 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   const uses = new Array<number>(plan.nodes.length).fill(0);
   for (const node of plan.nodes) {
     if ("input" in node) uses[node.input]++;
-    if (node.op === "add") node.inputs.forEach((i) => uses[i]++);
+    if ("inputs" in node) node.inputs.forEach((i) => uses[i]++);
   }
   for (const output of planOutputs(plan)) uses[output]++;
   const single = (i: number) => uses[i] === 1;
@@ -102,19 +119,45 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
         const next = plan.nodes[index + 1];
         const bn = next?.op === "bn" && next.input === index && single(index) ? next : null;
         const { kernel, bias } = foldBatchNorm(node, bn, weights);
+        const hwio = tf.tensor4d(kernel, [
+          node.kernel,
+          node.kernel,
+          node.inChannels / node.groups,
+          node.outChannels,
+        ]);
         steps.push({
           op: "conv",
           input: node.input,
-          filter: keep(
-            tf.tensor4d(kernel, [node.kernel, node.kernel, node.inChannels, node.outChannels]),
-          ),
+          filter: keep(node.groups === 1 ? hwio : depthwiseFilter(hwio, node.groups)),
           bias: keep(tf.tensor1d(bias)),
           stride: node.stride,
           pad: node.pad,
+          groups: node.groups,
+          relu: false,
+        });
+        if (node.groups !== 1) hwio.dispose();
+        return;
+      }
+      case "gn":
+        steps.push({
+          op: "gn",
+          input: node.input,
+          gamma: keep(tf.tensor1d(weightData(weights, `${node.name}/gamma`))),
+          beta: keep(tf.tensor1d(weightData(weights, `${node.name}/beta`))),
+          groups: node.groups,
+          epsilon: node.epsilon,
           relu: false,
         });
         return;
-      }
+      case "channelConv":
+        steps.push({
+          op: "channelConv",
+          input: node.input,
+          filter: keep(
+            tf.tensor3d(weightData(weights, `${node.name}/kernel`), [node.kernel, 1, 1]),
+          ),
+        });
+        return;
       case "bn": {
         if (
           node.input === index - 1 && plan.nodes[node.input].op === "conv" && single(node.input)
@@ -164,6 +207,7 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
       case "add":
         steps.push({ op: "add", inputs: node.inputs, relu: false });
         return;
+
       default:
         steps.push(node);
     }
@@ -195,79 +239,10 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   return {
     run,
     runAll,
-    peakBytesPerImage: (height, width) => peakElements(steps, release, [height, width, 3]) * 4,
+    peakBytesPerImage: (height, width) =>
+      peakElements(steps, release, imageShapes(plan, height, width)) * 4,
     dispose: () => tf.dispose(tensors),
   };
-}
-
-/** An activation's shape for one image: height, width, channels (1, 1, features once pooled). */
-type ImageShape = [number, number, number];
-
-/** The shape a step outputs for one image, from the shapes of what it reads. */
-function stepShape(
-  step: Exclude<Step, { op: "alias" }>,
-  at: (i: number) => ImageShape,
-): ImageShape {
-  const out = (size: number, kernel: number, stride: number, pad: number) =>
-    Math.floor((size + 2 * pad - kernel) / stride) + 1;
-  switch (step.op) {
-    case "conv": {
-      const [h, w] = at(step.input);
-      const [kernel, , , channels] = step.filter.shape;
-      return [
-        out(h, kernel, step.stride, step.pad),
-        out(w, kernel, step.stride, step.pad),
-        channels,
-      ];
-    }
-    case "maxpool": {
-      const [h, w, c] = at(step.input);
-      if (step.padding === "same") {
-        return [Math.ceil(h / step.stride), Math.ceil(w / step.stride), c];
-      }
-      return [out(h, step.size, step.stride, 1), out(w, step.size, step.stride, 1), c];
-    }
-    case "subsample": {
-      const [h, w, c] = at(step.input);
-      const size = step.mode === "avgpool" ? Math.floor : Math.ceil;
-      return [size(h / step.stride), size(w / step.stride), c];
-    }
-    case "padChannels": {
-      const [h, w, c] = at(step.input);
-      return [h, w, c + step.before + step.after];
-    }
-    case "add":
-      return at(step.inputs[0]);
-    case "globalPool":
-      return [1, 1, at(step.input)[2]];
-    case "dense":
-      return [1, 1, step.kernel.shape[1]];
-    default:
-      return at(step.input);
-  }
-}
-
-/** The most elements alive at once while `run` executes the steps for one image. */
-function peakElements(steps: Step[], release: number[][], input: ImageShape): number {
-  const shapes: ImageShape[] = [];
-  const at = (i: number) => {
-    const root = resolveAlias(steps, i);
-    return root < 0 ? input : shapes[root];
-  };
-  const size = ([h, w, c]: ImageShape) => h * w * c;
-  let alive = size(input);
-  let peak = alive;
-  steps.forEach((step, i) => {
-    if (step.op === "alias") {
-      shapes.push(at(step.input));
-      return;
-    }
-    shapes.push(stepShape(step, at));
-    alive += size(shapes[i]);
-    peak = Math.max(peak, alive);
-    for (const done of release[i]) alive -= size(shapes[done]);
-  });
-  return peak;
 }
 
 /** The step whose tensor a node's value is: aliases followed back (-1 for the input). */
@@ -275,6 +250,11 @@ function resolveAlias(steps: Step[], index: number): number {
   let i = index;
   for (let step = steps[i]; i >= 0 && step.op === "alias"; step = steps[i]) i = step.input;
   return i;
+}
+
+/** The values a step reads. */
+function stepInputs(step: Step): number[] {
+  return "inputs" in step ? step.inputs : [step.input];
 }
 
 /**
@@ -285,8 +265,7 @@ function releaseSchedule(steps: Step[], outputs: number[]): number[][] {
   const lastReader = new Map<number, number>();
   steps.forEach((step, i) => {
     if (step.op === "alias") return;
-    const inputs = step.op === "add" ? step.inputs : [step.input];
-    for (const input of inputs) lastReader.set(resolveAlias(steps, input), i);
+    for (const input of stepInputs(step)) lastReader.set(resolveAlias(steps, input), i);
   });
   // A value nothing reads goes as soon as it is made.
   steps.forEach((step, i) => {
@@ -299,6 +278,76 @@ function releaseSchedule(steps: Step[], outputs: number[]): number[][] {
   return release;
 }
 
+/** An activation's shape for one image: height, width, channels (1, 1, features once pooled). */
+type ImageShape = [number, number, number];
+
+/** The shape of each plan node's value for one image of `height`×`width`. */
+function imageShapes(plan: Plan, height: number, width: number): ImageShape[] {
+  const shapes: ImageShape[] = [];
+  const out = (size: number, kernel: number, stride: number, pad: number) =>
+    Math.floor((size + 2 * pad - kernel) / stride) + 1;
+  for (const node of plan.nodes) {
+    const [h, w, c] = "input" in node ? shapes[node.input] : [height, width, 3];
+    switch (node.op) {
+      case "conv":
+        shapes.push([
+          out(h, node.kernel, node.stride, node.pad),
+          out(w, node.kernel, node.stride, node.pad),
+          node.outChannels,
+        ]);
+        break;
+      case "maxpool":
+        shapes.push(
+          node.padding === "same"
+            ? [Math.ceil(h / node.stride), Math.ceil(w / node.stride), c]
+            : [out(h, node.size, node.stride, 1), out(w, node.size, node.stride, 1), c],
+        );
+        break;
+      case "avgpool":
+        shapes.push([Math.ceil(h / node.stride), Math.ceil(w / node.stride), c]);
+        break;
+      case "subsample": {
+        const size = node.mode === "avgpool" ? Math.floor : Math.ceil;
+        shapes.push([size(h / node.stride), size(w / node.stride), c]);
+        break;
+      }
+      case "padChannels":
+        shapes.push([h, w, c + node.before + node.after]);
+        break;
+      case "add":
+      case "mul": {
+        // A gate broadcasts a 1×1 vector over the map: the larger of the two.
+        const [a, b] = node.inputs.map((i) => shapes[i]);
+        shapes.push([Math.max(a[0], b[0]), Math.max(a[1], b[1]), Math.max(a[2], b[2])]);
+        break;
+      }
+      case "globalPool":
+        shapes.push([1, 1, c]);
+        break;
+      case "dense":
+        shapes.push([1, 1, node.outFeatures]);
+        break;
+      default:
+        shapes.push([h, w, c]);
+    }
+  }
+  return shapes;
+}
+
+/** The most elements alive at once while `run` executes the steps for one image. */
+function peakElements(steps: Step[], release: number[][], shapes: ImageShape[]): number {
+  const size = ([h, w, c]: ImageShape) => h * w * c;
+  let alive = size(shapes[0]);
+  let peak = alive;
+  steps.forEach((step, i) => {
+    if (step.op === "alias") return;
+    alive += size(shapes[i]);
+    peak = Math.max(peak, alive);
+    for (const done of release[i]) alive -= size(shapes[done]);
+  });
+  return peak;
+}
+
 function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor): Tensor {
   // `then(t, f)`: f(t), with t freed once f has read it.
   const then = <T extends Tensor>(t: T, f: (t: T) => Tensor): Tensor => {
@@ -309,13 +358,24 @@ function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor
   const relu = (t: Tensor, on: boolean) => (on ? then(t, tf.relu) : t);
   switch (step.op) {
     case "conv":
+      if (step.groups !== 1) {
+        // Several kernels with temporaries of their own: a tidy of its own.
+        return tf.tidy(() => {
+          const y = groupedConv2d(
+            at(step.input) as Tensor4D,
+            step.filter,
+            step.groups,
+            step.stride,
+            step.pad,
+          );
+          return relu(tf.add(y, step.bias), step.relu);
+        });
+      }
       return tf.fused.conv2d({
         x: at(step.input) as Tensor4D,
         filter: step.filter,
         strides: step.stride,
-        pad: step.pad === 0
-          ? "valid"
-          : [[0, 0], [step.pad, step.pad], [step.pad, step.pad], [0, 0]],
+        pad: convPadding(step.pad),
         bias: step.bias,
         activation: step.relu ? "relu" : "linear",
       });
@@ -323,6 +383,11 @@ function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor
       const scaled = then(tf.mul(at(step.input), step.scale), (t) => tf.add(t, step.shift));
       return relu(scaled, step.relu);
     }
+    case "gn":
+      return tf.tidy(() => {
+        const x = at(step.input) as Tensor4D;
+        return relu(groupNorm(x, step.gamma, step.beta, step.groups, step.epsilon), step.relu);
+      });
     case "relu":
       return tf.relu(at(step.input));
     case "maxpool": {
@@ -333,6 +398,10 @@ function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor
         (padded) => tf.maxPool(padded, step.size, step.stride, "valid"),
       );
     }
+    case "avgpool":
+      // 'same' puts the overhang at the end and averages only covered pixels: PyTorch's ceil mode
+      // without counting padding, for a window as large as its stride.
+      return tf.avgPool(at(step.input) as Tensor4D, step.size, step.stride, "same");
     case "subsample": {
       const x = at(step.input) as Tensor4D;
       if (step.mode === "avgpool") return tf.avgPool(x, step.stride, step.stride, "valid");
@@ -343,7 +412,23 @@ function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor
     case "add":
       return relu(tf.add(at(step.inputs[0]), at(step.inputs[1])), step.relu);
     case "globalPool":
-      return step.kind === "avg" ? tf.mean(at(step.input), [1, 2]) : tf.max(at(step.input), [1, 2]);
+      return step.kind === "avg"
+        ? tf.mean(at(step.input), [1, 2], step.keepDims)
+        : tf.max(at(step.input), [1, 2], step.keepDims);
+    case "sigmoid":
+      return tf.sigmoid(at(step.input));
+    case "mul":
+      return tf.mul(at(step.inputs[0]), at(step.inputs[1]));
+    case "channelConv":
+      return tf.tidy(() => {
+        // The pooled [N,1,1,C] vector as N one-channel sequences of length C.
+        const x = at(step.input);
+        const [n, , , c] = x.shape;
+        // 'same' pads an odd kernel (kernel − 1) / 2 at both ends at stride 1; a number would
+        // pad the height tfjs adds inside conv1d too.
+        const y = tf.conv1d(tf.reshape(x, [n, c, 1]) as tf.Tensor3D, step.filter, 1, "same");
+        return tf.reshape(y, [n, 1, 1, c]);
+      });
     case "dense":
       return then(tf.matMul(at(step.input) as Tensor2D, step.kernel), (t) => tf.add(t, step.bias));
   }

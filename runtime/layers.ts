@@ -22,6 +22,8 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, Tensor } from "./tensor.ts";
 import type { Plan } from "../arch/plan.ts";
 import type { WeightMap } from "../arch/weights.ts";
+import { ZooConv2D } from "./conv.ts";
+import { GroupNormalization } from "./group_norm.ts";
 
 /**
  * Input layout of a model: NHWC (`channels_last`) or NCHW (`channels_first`).
@@ -137,6 +139,22 @@ export function buildLayersModel(
         out = channelsFirst ? apply(tfl.layers.permute({ dims: [2, 3, 1] }), input) : input;
         break;
       case "conv": {
+        if (node.groups !== 1 || node.standardize) {
+          out = apply(
+            new ZooConv2D({
+              name: node.name,
+              filters: node.outChannels,
+              kernelSize: node.kernel,
+              strides: node.stride,
+              pad: node.pad,
+              groups: node.groups,
+              standardize: node.standardize,
+              useBias: node.bias,
+            }),
+            at(node.input),
+          );
+          break;
+        }
         // 'same' equals a symmetric pad only at stride 1 (TF pads bottom/right at stride 2).
         const explicit = node.pad > 0 && node.stride > 1;
         const x = explicit ? zeroPad(at(node.input), node.pad, `${node.name}_pad`) : at(node.input);
@@ -165,15 +183,23 @@ export function buildLayersModel(
           at(node.input),
         );
         break;
+      case "gn":
+        out = apply(
+          new GroupNormalization({ name: node.name, groups: node.groups, epsilon: node.epsilon }),
+          at(node.input),
+        );
+        break;
       case "relu":
         out = apply(tfl.layers.reLU(), at(node.input));
         break;
       case "maxpool": {
         const zeros = node.padding === "zeros";
-        const x = zeros ? zeroPad(at(node.input), 1, "pool1_pad") : at(node.input);
+        // Keras names the pad `pool1_pad` beside `pool1_pool`.
+        const padName = `${node.name.replace(/_pool$/, "")}_pad`;
+        const x = zeros ? zeroPad(at(node.input), 1, padName) : at(node.input);
         out = apply(
           tfl.layers.maxPooling2d({
-            name: "pool1_pool",
+            name: node.name,
             poolSize: node.size,
             strides: node.stride,
             padding: zeros ? "valid" : "same",
@@ -182,6 +208,17 @@ export function buildLayersModel(
         );
         break;
       }
+      case "avgpool":
+        // 'same' averages only the pixels a window covers: ceil mode without counting padding.
+        out = apply(
+          tfl.layers.averagePooling2d({
+            poolSize: node.size,
+            strides: node.stride,
+            padding: "same",
+          }),
+          at(node.input),
+        );
+        break;
       case "subsample":
         out = apply(
           node.mode === "avgpool"
@@ -197,6 +234,16 @@ export function buildLayersModel(
         out = apply(tfl.layers.add(), node.inputs.map(at));
         break;
       case "globalPool":
+        if (node.keepDims) {
+          // An attention module's squeeze: the mean as a 1×1 map. (tfjs' Reshape leaves a -1
+          // unresolved beside the batch dimension, so the channel count is spelled out.)
+          const channels = at(node.input).shape[3] as number;
+          out = apply(
+            tfl.layers.reshape({ targetShape: [1, 1, channels] }),
+            apply(tfl.layers.globalAveragePooling2d({}), at(node.input)),
+          );
+          break;
+        }
         out = apply(
           node.kind === "avg"
             ? tfl.layers.globalAveragePooling2d({ name: "avg_pool" })
@@ -204,6 +251,31 @@ export function buildLayersModel(
           at(node.input),
         );
         break;
+      case "sigmoid":
+        out = apply(tfl.layers.activation({ activation: "sigmoid" }), at(node.input));
+        break;
+      case "mul":
+        out = apply(tfl.layers.multiply(), node.inputs.map(at));
+        break;
+      case "channelConv": {
+        // ECA: the pooled channels as a one-channel sequence, convolved with one filter.
+        const sequence = apply(
+          tfl.layers.reshape({ targetShape: [node.channels, 1] }),
+          at(node.input),
+        );
+        const convolved = apply(
+          tfl.layers.conv1d({
+            name: node.name,
+            filters: 1,
+            kernelSize: node.kernel,
+            padding: "same",
+            useBias: false,
+          }),
+          sequence,
+        );
+        out = apply(tfl.layers.reshape({ targetShape: [1, 1, node.channels] }), convolved);
+        break;
+      }
       case "dense":
         out = apply(tfl.layers.dense({ name: node.name, units: node.outFeatures }), at(node.input));
         break;

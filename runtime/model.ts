@@ -23,6 +23,7 @@ import { checkInputShape, defaultInputSize, type ResNetSpec } from "../arch/spec
 import { getSpec } from "../arch/presets.ts";
 import {
   countParams,
+  type GlobalPoolNode,
   type ParamCounts,
   type Plan,
   type PlanOptions,
@@ -244,7 +245,11 @@ export function createModel(
       if (!Number.isInteger(classes) || classes < 0) {
         throw new RangeError(`classes must be a whole number of at least 0, got ${classes}`);
       }
-      const pooling = plan.nodes.find((n) => n.op === "globalPool")?.kind ?? "avg";
+      // The head's pool, not an attention module's squeeze.
+      const headPool = plan.nodes.find((n): n is GlobalPoolNode =>
+        n.op === "globalPool" && !n.keepDims
+      );
+      const pooling = headPool?.kind ?? "avg";
       const newPlan = classes === 0
         ? planResNet(given, { includeTop: false, pooling })
         : planResNet(given, { classes });

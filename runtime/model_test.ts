@@ -7,6 +7,7 @@ import { countParams, planResNet } from "../arch/plan.ts";
 import { useBackend } from "./backend.ts";
 import { BatchTooLargeError } from "./input_check.ts";
 import type { WeightMap } from "../arch/weights.ts";
+import type { ResNetSpec } from "../arch/spec.ts";
 import { npy, relativeError } from "../tests/helpers.ts";
 import { readZooWeights } from "../convert/zoofile.ts";
 
@@ -30,6 +31,15 @@ const PARAMETER_COUNTS: Record<string, number> = {
   cifar_resnet44: 658_586,
   cifar_resnet56: 853_018,
   cifar_resnet110: 1_727_962,
+  // torchvision's Weights enums (num_params) and timm's (issue 18).
+  resnext50_32x4d: 25_028_904,
+  resnext101_32x8d: 88_791_336,
+  resnext101_64x4d: 83_455_272,
+  wide_resnet50_2: 68_883_240,
+  wide_resnet101_2: 126_886_696,
+  resnet26d: 16_014_408,
+  resnet50d: 25_576_264,
+  seresnet50: 28_088_024,
 };
 
 Deno.test("parameter counts match the source frameworks", () => {
@@ -123,6 +133,79 @@ Deno.test("folded inference equals the LayersModel within 1e-5", async () => {
     assert(rel < 1e-5, `${name}: relative difference ${rel}`);
     model.dispose();
   }
+});
+
+/** Small nets of each family option, so that the LayersModel runs in a second. */
+const SMALL = { widths: [8, 16, 24, 32], stemWidth: 16, depths: [1, 2, 1, 1] };
+const FAMILY_CASES: [string, ResNetSpec][] = [
+  ["resnext (groups 4, base width 16)", {
+    ...getSpec("resnext50_32x4d"),
+    ...SMALL,
+    groups: 4,
+    baseWidth: 16,
+  }],
+  ["wide (base width 128)", { ...getSpec("wide_resnet50_2"), ...SMALL }],
+  ["resnet-d (deep stem, pooled projections)", { ...getSpec("resnet50d"), ...SMALL }],
+  ["tiered stem, SE after the 3×3", {
+    ...getSpec("seresnet50"),
+    ...SMALL,
+    stem: "deepTiered",
+    attentionAt: "mid",
+    seDivisor: 1,
+    seReduction: 4,
+  }],
+  ["eca, 5 taps on 128 channels", { ...getSpec("ecaresnet50d"), ...SMALL }],
+  ["TF official v2 (basic, projection on every stage)", { ...getSpec("tf_resnet18_v2"), ...SMALL }],
+  ["BiT (GroupNorm, weight standardisation)", {
+    ...getSpec("resnetv2_50x1_bit"),
+    ...SMALL,
+    normGroups: 4,
+  }],
+];
+
+Deno.test("folded inference equals the LayersModel on the family's options", async () => {
+  for (const [what, spec] of FAMILY_CASES) {
+    // 40 pixels leave odd maps (5, 3) where pooled projections downsample.
+    const model = createModel(spec, { seed: 9, inputShape: [40, 40] });
+    randomiseStatistics(model.weights, 9);
+    const x = tf.randomNormal([2, 40, 40, 3], 0, 1, "float32", 5) as tf.Tensor4D;
+    const folded = await model.predict(x).data();
+    const reference = await (model.layersModel.predict(x) as tf.Tensor).data();
+    const rel = relativeError(folded, reference);
+    assert(rel < 1e-5, `${what}: relative difference ${rel}`);
+    model.dispose();
+  }
+});
+
+Deno.test("the TF-official v2 preset runs in both data formats with TF's layer names", async () => {
+  const last = createModel("tf_resnet18_v2", { seed: 3 });
+  randomiseStatistics(last.weights, 3);
+  const first = createModel("tf_resnet18_v2", {
+    weights: last.weights,
+    dataFormat: "channels_first",
+  });
+  const x = tf.randomNormal([1, 64, 64, 3], 0, 1, "float32", 6) as tf.Tensor4D;
+  const a = await last.predict(x).data();
+  const b = await first.predict(tf.transpose(x, [0, 3, 1, 2])).data();
+  assertEquals(a.length, 1001);
+  assert(relativeError(b, a) < 1e-6);
+  last.dispose();
+  first.dispose();
+  // The trainable LayersModel of a narrow TF-official v2, channels_first as TF on a GPU.
+  const narrow = createModel({ ...getSpec("tf_resnet18_v2"), ...SMALL }, {
+    seed: 4,
+    inputShape: [40, 40],
+    dataFormat: "channels_first",
+  });
+  const names = narrow.layersModel.layers.map((l) => l.name);
+  for (const name of ["conv_initial", "pool_initial", "block_layer1_block1_projection"]) {
+    assert(names.includes(name), name);
+  }
+  assert(names.includes("block_layer4_block1_conv2") && names.includes("final_dense"));
+  const nchw = tf.randomNormal([1, 3, 40, 40], 0, 1, "float32", 7) as tf.Tensor4D;
+  const layers = await (narrow.layersModel.predict(nchw) as tf.Tensor).data();
+  assert(relativeError(layers, await narrow.predict(nchw).data()) < 1e-5);
+  narrow.dispose();
 });
 
 Deno.test("the folded path does not leak tensors", () => {

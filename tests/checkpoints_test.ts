@@ -167,7 +167,6 @@ const OWN_GRAPHS: [string, string, string, "nchw" | "nhwc"][] = [
     "conv 'b2c1/conv' (3×3, 4→8) has pads [0, 0, 1, 1]",
     "nhwc",
   ],
-  ["resnext_tiny.onnx", "cifar_input.npy", "is a grouped convolution (4 groups)", "nchw"],
   ["audio_3d.onnx", "audio_3d_input.npy", "not a ResNet this zoo knows", "nchw"],
   ["keras_dense.h5", "keras_dense_input.npy", "the file has no convolution", "nhwc"],
 ];
@@ -189,6 +188,24 @@ Deno.test("graphs no zoo spec computes run as their own graph, with the reason, 
     tf.dispose(y);
     graph.dispose();
   }
+});
+
+Deno.test("a ResNeXt graph is a zoo spec with its groups and reproduces torch", async () => {
+  const imported = await importFile(at("resnext_tiny.onnx"));
+  assertEquals([imported.spec.groups, imported.assumptions], [4, []]);
+  const x = await npy(at("cifar_input.npy"));
+  const model = createModel(imported.spec, {
+    weights: imported.weights,
+    dataFormat: "channels_first",
+  });
+  const y = model.predict(tf.tensor4d(x.data, x.shape as [number, number, number, number]));
+  const error = relativeError(
+    (await y.data()) as Float32Array,
+    (await npy(at("resnext_tiny_logits.npy"))).data,
+  );
+  assert(error < 1e-4, `relative error ${error}`);
+  tf.dispose(y);
+  model.dispose();
 });
 
 Deno.test("an NHWC graph with the zoo's padding and no Softmax is a zoo ResNet and reproduces torch", async () => {
