@@ -239,8 +239,7 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   return {
     run,
     runAll,
-    peakBytesPerImage: (height, width) =>
-      peakElements(steps, release, imageShapes(plan, height, width)) * 4,
+    peakBytesPerImage: (height, width) => peakElements(plan, steps, release, height, width) * 4,
     dispose: () => tf.dispose(tensors),
   };
 }
@@ -334,15 +333,50 @@ function imageShapes(plan: Plan, height: number, width: number): ImageShape[] {
   return shapes;
 }
 
+/**
+ * Elements a step holds besides its inputs and its result while it runs, for one image: the
+ * depthwise product a grouped convolution sums over its groups, a padded copy, the
+ * intermediates of a normalisation, an unfused ReLU's input.
+ */
+function scratchElements(
+  step: Exclude<Step, { op: "alias" }>,
+  input: ImageShape,
+  output: ImageShape,
+): number {
+  const [h, w, c] = input;
+  switch (step.op) {
+    case "conv":
+      return step.groups === 1 ? 0 : output[0] * output[1] * step.filter.shape[2] *
+          step.filter.shape[3] + (step.relu ? output[0] * output[1] * output[2] : 0);
+    case "maxpool":
+      return step.padding === "zeros" ? (h + 2) * (w + 2) * c : 0;
+    case "gn":
+      return 2 * h * w * c;
+    case "affine":
+    case "add":
+      return step.op === "affine" || step.relu ? h * w * c : 0;
+    default:
+      return 0;
+  }
+}
+
 /** The most elements alive at once while `run` executes the steps for one image. */
-function peakElements(steps: Step[], release: number[][], shapes: ImageShape[]): number {
+function peakElements(
+  plan: Plan,
+  steps: Step[],
+  release: number[][],
+  height: number,
+  width: number,
+): number {
+  const shapes = imageShapes(plan, height, width);
   const size = ([h, w, c]: ImageShape) => h * w * c;
   let alive = size(shapes[0]);
   let peak = alive;
   steps.forEach((step, i) => {
     if (step.op === "alias") return;
+    const input = shapes[stepInputs(step)[0]] ?? shapes[0];
     alive += size(shapes[i]);
-    peak = Math.max(peak, alive);
+    peak = Math.max(peak, alive + scratchElements(step, input, shapes[i]));
     for (const done of release[i]) alive -= size(shapes[done]);
   });
   return peak;

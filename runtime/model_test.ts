@@ -459,11 +459,11 @@ Deno.test("on wasm, a batch too large for the heap is refused before it runs, na
   // Only the shape is read before the refusal: no 300 MB batch needs to exist for the test.
   const huge = { shape: [400, 224, 224, 3] } as unknown as tf.Tensor4D;
   const error = assertThrows(() => model.predict(huge), BatchTooLargeError);
-  assertEquals(error.maxBatch, 314);
+  assertEquals(error.maxBatch, 159);
   assertEquals(
     error.message,
     "resnet50: a batch of 400 images of 224×224 would run the wasm backend out of memory " +
-      "(3.8 GiB of activations at its peak; its heap ends at 4 GiB): use batches of at most 314",
+      "(5.0 GiB of activations at its peak; its heap ends at 4 GiB): use batches of at most 159",
   );
   model.dispose();
 });
