@@ -85,10 +85,18 @@ export {
   type Classifier,
   classifyFiles,
   classifyImages,
+  type ClassifyImagesOptions,
   type ClassifyOptions,
+  classifyStream,
   type ImageResult,
   type Prediction,
 } from "./pipelines/classify.ts";
+export {
+  type DecodedFile,
+  decodeFiles,
+  decodeInWorkers,
+  type DecodeStage,
+} from "./pipelines/decode_stage.ts";
 export {
   type Embedder,
   type EmbedderOptions,
@@ -126,7 +134,8 @@ export {
 } from "./convert/zoofile.ts";
 export { findWeights, REGISTRY, type WeightsEntry } from "./hub/registry.ts";
 export { pullWeights } from "./pipelines/pull.ts";
-export { type GraphModel, loadGraphModel } from "./graph/graph_model.ts";
+export { type GraphModel, type GraphOutputs, loadGraphModel } from "./graph/graph_model.ts";
 
 // Errors.
 export { NotZooResNetError, ZooFormatError } from "./arch/errors.ts";
+export { BatchTooLargeError } from "./runtime/input_check.ts";

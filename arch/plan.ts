@@ -96,6 +96,35 @@ export interface PlanOptions {
 }
 
 /**
+ * Refuses head options a plan cannot have, naming the option and quoting its value: a typo
+ * such as `pooling: "mean"` would otherwise give a network without pooling, and `classes: 0`
+ * a classifier with no outputs.
+ *
+ * @throws {RangeError} On an invalid value.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   checkPlanOptions({ pooling: "mean" as "avg" });
+ * } catch (error) {
+ *   console.log((error as Error).message); // pooling must be "avg" or "max", got "mean"
+ * }
+ * ```
+ */
+export function checkPlanOptions(options: PlanOptions): void {
+  const { includeTop, pooling, classes } = options;
+  if (includeTop !== undefined && typeof includeTop !== "boolean") {
+    throw new RangeError(`includeTop must be true or false, got ${JSON.stringify(includeTop)}`);
+  }
+  if (pooling !== undefined && pooling !== "avg" && pooling !== "max") {
+    throw new RangeError(`pooling must be "avg" or "max", got ${JSON.stringify(pooling)}`);
+  }
+  if (classes !== undefined && !(Number.isInteger(classes) && classes >= 1)) {
+    throw new RangeError(`classes must be a positive integer, got ${JSON.stringify(classes)}`);
+  }
+}
+
+/**
  * Builds the plan of a spec.
  *
  * @example
@@ -106,6 +135,7 @@ export interface PlanOptions {
  * ```
  */
 export function planResNet(spec: ResNetSpec, options: PlanOptions = {}): Plan {
+  checkPlanOptions(options);
   if (spec.block === "basic" && spec.groups !== 1) {
     throw new RangeError(`${spec.name}: basic blocks have no grouped convolution (groups 1)`);
   }

@@ -209,7 +209,8 @@ async function writeChunks(file: Deno.FsFile, chunks: FileChunk[]): Promise<numb
  * Writes a file through a temporary sibling and a rename (creating its folder), so that a
  * failure never leaves a partial file under the final name. Chunks are written one after
  * another, never joined in memory; a deferred chunk is produced while the one before it is
- * being written.
+ * being written. Chunks may also arrive from an async iterable, each written before the next
+ * is asked for: how results computed batch by batch reach the disk without being kept.
  *
  * @returns The number of bytes written.
  *
@@ -220,7 +221,7 @@ async function writeChunks(file: Deno.FsFile, chunks: FileChunk[]): Promise<numb
  */
 export async function writeAtomically(
   path: string,
-  bytes: Uint8Array | FileChunk[],
+  bytes: Uint8Array | FileChunk[] | AsyncIterable<Uint8Array>,
 ): Promise<number> {
   const slash = path.lastIndexOf("/");
   if (slash > 0) {
@@ -233,7 +234,12 @@ export async function writeAtomically(
     let written: number;
     {
       using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
-      written = await writeChunks(file, Array.isArray(bytes) ? bytes : [bytes]);
+      if (Symbol.asyncIterator in bytes) {
+        written = 0;
+        for await (const chunk of bytes) written += await writeChunks(file, [chunk]);
+      } else {
+        written = await writeChunks(file, Array.isArray(bytes) ? bytes : [bytes]);
+      }
     }
     await Deno.rename(temporary, path);
     return written;

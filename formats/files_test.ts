@@ -90,3 +90,29 @@ Deno.test("writeAtomically leaves the old file when producing a chunk fails", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("writeAtomically writes chunks from an async iterable as they come", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/streamed.bin`;
+    const asked: number[] = [];
+    const pieces = async function* () {
+      for (let i = 0; i < 3; i++) {
+        asked.push(i);
+        yield new Uint8Array([i, i + 10]);
+      }
+    };
+    assertEquals(await writeAtomically(path, pieces()), 6);
+    assertEquals(await Deno.readFile(path), new Uint8Array([0, 10, 1, 11, 2, 12]));
+    assertEquals(asked, [0, 1, 2]);
+    // A source that fails leaves nothing under the name, and no temporary file.
+    const failing = async function* () {
+      yield new Uint8Array([1]);
+      throw new Error("batch 2 failed");
+    };
+    await assertRejects(() => writeAtomically(`${dir}/failed.bin`, failing()), Error, "batch 2");
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["streamed.bin"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

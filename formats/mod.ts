@@ -50,7 +50,7 @@ export {
   type SafetensorsFile,
   writeSafetensors,
 } from "./safetensors.ts";
-export { readNpy, writeNpy } from "./npy.ts";
+export { npyHeader, type NpyRows, openNpy, readNpy, writeNpy } from "./npy.ts";
 export {
   type OnnxAttribute,
   type OnnxGraph,

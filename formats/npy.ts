@@ -13,9 +13,10 @@
  * @module
  */
 
-import type { NamedTensor } from "./tensor.ts";
+import type { NamedTensor, TensorDType } from "./tensor.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { decodeLittleEndian, elementCount, RAW_DTYPES, type RawDType } from "./raw.ts";
+import { withPath } from "./files.ts";
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
@@ -66,49 +67,48 @@ function tensorName(file: string): string {
   return base.endsWith(".npy") ? base.slice(0, -".npy".length) : base;
 }
 
-/**
- * Parses a `.npy` file (format versions 1.0, 2.0 and 3.0). Supports little-endian `<f4`, `<f8`
- * (narrowed to float32), `<i8`, `<i4` and `|u1` in C order. The tensor is named after the file:
- * its base name without `.npy`.
- *
- * @param bytes The whole file.
- * @param file The file name, used as the tensor name and in error messages.
- * @throws {ZooFormatError} On a bad magic, version or header, an unsupported dtype, Fortran
- * order, or a data size that does not match the shape.
- *
- * @example
- * ```ts
- * const path = "testdata/fixtures/cifar/resnet20_logits.npy";
- * const tensor = readNpy(await Deno.readFile(path), path);
- * console.log(tensor.dtype, tensor.shape); // float32 [ 1000, 10 ]
- * ```
- */
-export function readNpy(bytes: Uint8Array, file: string): NamedTensor {
-  if (bytes.length < 10 || NPY_MAGIC.some((byte, i) => bytes[i] !== byte)) {
+/** What a `.npy` header says: where the data starts and how to decode it. */
+interface NpyLayout {
+  shape: number[];
+  rawDType: RawDType;
+  descr: string;
+  dataStart: number;
+}
+
+/** Bytes before the header text: magic (6), version (2), header length (2 or 4). */
+const NPY_PREFIX_MAX = 12;
+
+/** Where the header text ends, from the first bytes of a file (at least {@link NPY_PREFIX_MAX}). */
+function headerEnd(prefix: Uint8Array, fileSize: number, file: string): number {
+  if (prefix.length < 10 || NPY_MAGIC.some((byte, i) => prefix[i] !== byte)) {
     throw new ZooFormatError(file, "not a .npy file (missing \\x93NUMPY magic)");
   }
-  const field = headerLengthField(bytes[6]);
+  const field = headerLengthField(prefix[6]);
   if (!field) {
-    throw new ZooFormatError(file, `unsupported .npy version ${bytes[6]}.${bytes[7]}`);
+    throw new ZooFormatError(file, `unsupported .npy version ${prefix[6]}.${prefix[7]}`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerStart = 8 + field.width;
-  if (bytes.length < headerStart) {
-    throw new ZooFormatError(
-      file,
-      `file has ${bytes.length} bytes, too short for its header length`,
-    );
+  if (fileSize < headerStart || prefix.length < headerStart) {
+    throw new ZooFormatError(file, `file has ${fileSize} bytes, too short for its header length`);
   }
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   const headerLength = field.width === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const dataStart = headerStart + headerLength;
-  if (dataStart > bytes.length) {
+  if (headerStart + headerLength > fileSize) {
     throw new ZooFormatError(
       file,
-      `header length ${headerLength} exceeds the ${bytes.length - headerStart} bytes after it`,
+      `header length ${headerLength} exceeds the ${fileSize - headerStart} bytes after it`,
     );
   }
-  const header = new TextDecoder(field.encoding).decode(bytes.subarray(headerStart, dataStart));
+  return headerStart + headerLength;
+}
 
+/** Parses the header of a file of `fileSize` bytes whose first bytes (header included) are `head`. */
+function parseHeader(head: Uint8Array, fileSize: number, file: string): NpyLayout {
+  const dataStart = headerEnd(head, fileSize, file);
+  const field = headerLengthField(head[6])!;
+  const header = new TextDecoder(field.encoding).decode(
+    head.subarray(8 + field.width, dataStart),
+  );
   const descr = headerValue(header, "descr", `['"]([^'"]*)['"]`);
   const fortranOrder = headerValue(header, "fortran_order", "(True|False)");
   const shapeLiteral = headerValue(header, "shape", "\\(([^)]*)\\)");
@@ -130,7 +130,7 @@ export function readNpy(bytes: Uint8Array, file: string): NamedTensor {
   }
   const shape = parseShape(file, shapeLiteral);
   const expectedBytes = elementCount(shape) * RAW_DTYPES[rawDType].bytesPerElement;
-  const dataBytes = bytes.length - dataStart;
+  const dataBytes = fileSize - dataStart;
   if (dataBytes !== expectedBytes) {
     throw new ZooFormatError(
       file,
@@ -139,12 +139,149 @@ export function readNpy(bytes: Uint8Array, file: string): NamedTensor {
       }`,
     );
   }
+  return { shape, rawDType, descr, dataStart };
+}
+
+/**
+ * Parses a `.npy` file (format versions 1.0, 2.0 and 3.0). Supports little-endian `<f4`, `<f8`
+ * (narrowed to float32), `<i8`, `<i4` and `|u1` in C order. The tensor is named after the file:
+ * its base name without `.npy`.
+ *
+ * @param bytes The whole file.
+ * @param file The file name, used as the tensor name and in error messages.
+ * @throws {ZooFormatError} On a bad magic, version or header, an unsupported dtype, Fortran
+ * order, or a data size that does not match the shape.
+ *
+ * @example
+ * ```ts
+ * const path = "testdata/fixtures/cifar/resnet20_logits.npy";
+ * const tensor = readNpy(await Deno.readFile(path), path);
+ * console.log(tensor.dtype, tensor.shape); // float32 [ 1000, 10 ]
+ * ```
+ */
+export function readNpy(bytes: Uint8Array, file: string): NamedTensor {
+  const { shape, rawDType, dataStart } = parseHeader(bytes, bytes.length, file);
   return {
     name: tensorName(file),
     shape,
     dtype: RAW_DTYPES[rawDType].dtype,
     data: decodeLittleEndian(rawDType, bytes.subarray(dataStart)),
   };
+}
+
+/**
+ * A `.npy` file opened for reading a few rows (entries of its first axis) at a time, so that an
+ * array larger than memory can be fed to a model batch by batch.
+ *
+ * @example
+ * ```ts
+ * import { openNpy } from "./npy.ts";
+ * using logits = await openNpy("testdata/fixtures/cifar/resnet20_logits.npy");
+ * console.log(logits.shape, (await logits.readRows(998, 2)).length); // [ 1000, 10 ] 20
+ * ```
+ */
+export interface NpyRows extends Disposable {
+  /** Dimensions, outermost (the rows) first. */
+  readonly shape: number[];
+  /** The element type rows decode to (as {@link readNpy} decodes them). */
+  readonly dtype: TensorDType;
+  /** Reads rows `start` up to `start + count` (clamped to the end), decoded. */
+  readRows(start: number, count: number): Promise<NamedTensor["data"]>;
+}
+
+/**
+ * Opens a `.npy` file and reads its header only; rows are read on demand. Checks the header as
+ * {@link readNpy} does, against the file's size.
+ *
+ * @throws {ZooFormatError} As {@link readNpy}, or for a file without rows (a scalar).
+ *
+ * @example
+ * ```ts
+ * using rows = await openNpy("testdata/fixtures/nets/tv_basic_input.npy");
+ * console.log(rows.shape, rows.dtype); // [ 2, 3, 64, 64 ] float32
+ * ```
+ */
+export async function openNpy(path: string): Promise<NpyRows> {
+  // Operating-system errors name the path (reading a folder fails only at the first read).
+  const file = await Deno.open(path).catch((error) => {
+    throw withPath(error, path);
+  });
+  const readAt = (offset: number, length: number) =>
+    readExactly(file, offset, length).catch((error) => {
+      throw withPath(error, path);
+    });
+  try {
+    const size = (await file.stat()).size;
+    const prefix = await readAt(0, Math.min(NPY_PREFIX_MAX, size));
+    const head = await readAt(0, Math.min(headerEnd(prefix, size, path), size));
+    const { shape, rawDType, dataStart } = parseHeader(head, size, path);
+    if (shape.length === 0) throw new ZooFormatError(path, "holds a scalar, not rows");
+    const rowBytes = elementCount(shape.slice(1)) * RAW_DTYPES[rawDType].bytesPerElement;
+    return {
+      shape,
+      dtype: RAW_DTYPES[rawDType].dtype,
+      async readRows(start: number, count: number) {
+        const end = Math.min(start + count, shape[0]);
+        const bytes = await readAt(dataStart + start * rowBytes, (end - start) * rowBytes);
+        return decodeLittleEndian(rawDType, bytes);
+      },
+      [Symbol.dispose]: () => file.close(),
+    };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+/** Exactly `length` bytes of an open file from `offset`. */
+async function readExactly(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  const bytes = new Uint8Array(length);
+  for (let done = 0; done < length;) {
+    const read = await file.read(bytes.subarray(done));
+    if (read === null) {
+      throw new Deno.errors.UnexpectedEof(`file ended ${length - done} bytes early`);
+    }
+    done += read;
+  }
+  return bytes;
+}
+
+/**
+ * The header of a version 1.0 `.npy` file of float32s (`<f4`, C order) of this shape, byte for
+ * byte as `numpy.save` (≥ 1.24) writes it: padded with spaces and a final newline so the data
+ * starts on a 64-byte boundary. The data follows it: how a writer streams an array's rows.
+ *
+ * @throws {RangeError} If the shape is not a list of counts.
+ *
+ * @example
+ * ```ts
+ * console.log(npyHeader([1000, 10]).length); // 128
+ * ```
+ */
+export function npyHeader(shape: number[]): Uint8Array {
+  if (!shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) {
+    throw new RangeError(`writeNpy: shape ${JSON.stringify(shape)} is not a list of counts`);
+  }
+  // Python's tuple repr: "()", "(5,)", "(2, 3)".
+  const shapeRepr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeRepr}, }`;
+  if (shape.length > 0) header += " ".repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
+  const prefixBytes = 10; // magic (6), version (2), header length (2)
+  const unpadded = header.length + 1; // + the final newline
+  const padding = NPY_ALIGNMENT - ((prefixBytes + unpadded) % NPY_ALIGNMENT);
+  header += " ".repeat(padding) + "\n";
+  const out = new Uint8Array(prefixBytes + header.length);
+  out.set(NPY_MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), prefixBytes);
+  return out;
 }
 
 /**
@@ -162,33 +299,15 @@ export function readNpy(bytes: Uint8Array, file: string): NamedTensor {
  * ```
  */
 export function writeNpy(shape: number[], data: Float32Array): Uint8Array {
-  if (!shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) {
-    throw new RangeError(`writeNpy: shape ${JSON.stringify(shape)} is not a list of counts`);
-  }
+  const header = npyHeader(shape);
   if (elementCount(shape) !== data.length) {
     throw new RangeError(
       `writeNpy: shape ${JSON.stringify(shape)} holds ${elementCount(shape)} elements, ` +
         `data has ${data.length}`,
     );
   }
-  // Python's tuple repr: "()", "(5,)", "(2, 3)".
-  const shapeRepr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeRepr}, }`;
-  if (shape.length > 0) header += " ".repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
-  const prefixBytes = 10; // magic (6), version (2), header length (2)
-  const unpadded = header.length + 1; // + the final newline
-  const padding = NPY_ALIGNMENT - ((prefixBytes + unpadded) % NPY_ALIGNMENT);
-  header += " ".repeat(padding) + "\n";
-
-  const out = new Uint8Array(prefixBytes + header.length + data.byteLength);
-  out.set(NPY_MAGIC, 0);
-  out[6] = 1;
-  out[7] = 0;
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), prefixBytes);
-  out.set(
-    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    prefixBytes + header.length,
-  );
+  const out = new Uint8Array(header.length + data.byteLength);
+  out.set(header, 0);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
   return out;
 }

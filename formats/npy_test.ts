@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "@std/assert";
-import { readNpy, writeNpy } from "./npy.ts";
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { npyHeader, openNpy, readNpy, writeNpy } from "./npy.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 
 const FIXTURES = "testdata/fixtures/onnx_reader";
@@ -88,4 +88,37 @@ Deno.test("writeNpy rejects a shape that does not match the data", () => {
     "writeNpy: shape [2,2] holds 4 elements, data has 3",
   );
   assertThrows(() => writeNpy([-1], new Float32Array(0)), RangeError, "is not a list of counts");
+});
+
+Deno.test("openNpy reads rows on demand, as readNpy reads them whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const name of ["f4_2x3.npy", "f8.npy", "i4.npy", "f4_v2.npy", "f4_v3.npy"]) {
+      const whole = readFixture(name);
+      using rows = await openNpy(`${FIXTURES}/${name}`);
+      assertEquals([rows.shape, rows.dtype], [whole.shape, whole.dtype], name);
+      const width = whole.data.length / whole.shape[0];
+      const last = await rows.readRows(whole.shape[0] - 1, 5); // clamped to the end
+      assertEquals(last, whole.data.slice(-width), name);
+      assertEquals(await rows.readRows(0, whole.shape[0]), whole.data, name);
+    }
+    // A header and rows written piece by piece are the file writeNpy writes.
+    const data = Float32Array.from({ length: 30 }, (_, i) => i / 3);
+    const bytes = writeNpy([5, 3, 2], data);
+    assertEquals(npyHeader([5, 3, 2]), bytes.subarray(0, 128));
+    const path = `${dir}/x.npy`;
+    await Deno.writeFile(path, bytes);
+    using rows = await openNpy(path);
+    assertEquals(await rows.readRows(2, 2), data.slice(12, 24));
+    await Deno.writeFile(`${dir}/cut.npy`, bytes.subarray(0, bytes.length - 4));
+    await assertRejects(
+      () => openNpy(`${dir}/cut.npy`),
+      ZooFormatError,
+      "cut.npy: data has 116 bytes, expected 120 for '<f4' [5,3,2]",
+    );
+    await Deno.writeFile(`${dir}/scalar.npy`, writeNpy([], new Float32Array([1])));
+    await assertRejects(() => openNpy(`${dir}/scalar.npy`), ZooFormatError, "holds a scalar");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Tensor } from "../runtime/tensor.ts";
+import type { LayersModel, Tensor } from "../runtime/tensor.ts";
 import { detectFormat } from "../formats/detect.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { readShards } from "../formats/keras/tfjs.ts";
@@ -55,7 +55,8 @@ export interface GraphModel extends GraphShape {
  * import { describeOnnxGraph, type GraphShape } from "./graph_model.ts";
  * const path = "testdata/fixtures/onnx_ops/view_op9.onnx";
  * const shape: GraphShape = describeOnnxGraph(await readOnnx(await Deno.readFile(path), path));
- * console.log(shape); // { layout: "nchw", inputShape: [ "batch", 3, 16, 16 ], classes: 10, inputSize: [ 16, 16 ] }
+ * console.log(shape);
+ * // { layout: "nchw", inputShape: [ "batch", 3, 16, 16 ], classes: 10, inputSize: [ 16, 16 ], outputs: "logits" }
  * ```
  */
 export interface GraphShape {
@@ -73,11 +74,59 @@ export interface GraphShape {
    * ONNX input `[N, 3, 224, 224]`): images must be brought to that size.
    */
   inputSize?: [number, number];
+  /**
+   * What the graph outputs: `probabilities` when it ends in a softmax (a Keras
+   * `activation: "softmax"`, an ONNX `Softmax`), which a classifier must not apply again.
+   */
+  outputs: GraphOutputs;
 }
 
 /**
- * The layout, classes and input size an ONNX graph declares, read from the file alone (what
- * onnxruntime needs to be told, which runs the graph without tfjs).
+ * Scores a graph ends in: raw `logits`, or `probabilities` from a final softmax.
+ *
+ * @example
+ * ```ts
+ * import type { GraphOutputs } from "./graph_model.ts";
+ * const outputs: GraphOutputs = "probabilities";
+ * console.log(outputs); // probabilities
+ * ```
+ */
+export type GraphOutputs = "logits" | "probabilities";
+
+/** ONNX operators that move or copy values without changing them. */
+const PASS_THROUGH = new Set(["Identity", "Flatten", "Reshape", "Squeeze", "Dropout"]);
+
+/** Whether an ONNX graph's first output is a softmax's, followed back through reshapes. */
+function onnxOutputs(onnx: OnnxModel): GraphOutputs {
+  const { nodes, outputs } = onnx.graph;
+  const producer = new Map(nodes.map((node) => [node.outputs[0], node]));
+  let node = producer.get(outputs[0]?.name);
+  while (node && PASS_THROUGH.has(node.opType)) node = producer.get(node.inputs[0]);
+  return node?.opType === "Softmax" ? "probabilities" : "logits";
+}
+
+/**
+ * Whether a Keras model's output layer is a softmax: a layer configured with `activation:
+ * "softmax"`, a `Softmax` layer, or an `Activation("softmax")`, followed back through
+ * reshaping layers.
+ */
+function kerasOutputs(model: LayersModel): GraphOutputs {
+  const reshaping = new Set(["Flatten", "Reshape", "Dropout"]);
+  let layer = model.outputLayers[0];
+  while (layer && reshaping.has(layer.getClassName())) {
+    layer = layer.inboundNodes[0]?.inboundLayers[0];
+  }
+  if (!layer) return "logits";
+  const activation = (layer.getConfig() as { activation?: unknown }).activation;
+  return layer.getClassName() === "Softmax" || activation === "softmax"
+    ? "probabilities"
+    : "logits";
+}
+
+/**
+ * The layout, classes and input size an ONNX graph declares, and whether it ends in a softmax,
+ * read from the file alone (what onnxruntime needs to be told, which runs the graph without
+ * tfjs).
  *
  * @example
  * ```ts
@@ -95,6 +144,7 @@ export function describeOnnxGraph(onnx: OnnxModel): GraphShape {
     inputShape: input,
     classes: Number(output[output.length - 1]),
     inputSize: declaredSize(layout === "nhwc" ? input.slice(1, 3) : input.slice(2)),
+    outputs: onnxOutputs(onnx),
   };
 }
 
@@ -153,6 +203,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
     inputShape: layers.inputs[0].shape,
     classes: shape[shape.length - 1] as number,
     inputSize: declaredSize(layers.inputs[0].shape.slice(1, 3)),
+    outputs: kerasOutputs(layers),
     predict: (x) => layers.predict(x) as Tensor,
     dispose: () => void layers.dispose(),
   };

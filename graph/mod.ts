@@ -16,7 +16,13 @@
  * @module
  */
 
-export { type GraphModel, loadGraphModel } from "./graph_model.ts";
+export {
+  describeOnnxGraph,
+  type GraphModel,
+  type GraphOutputs,
+  type GraphShape,
+  loadGraphModel,
+} from "./graph_model.ts";
 export { loadOnnxGraph, type OnnxGraphModel } from "./onnx/load.ts";
 export { loadKerasModel, type LoadKerasModelOptions } from "./keras/load.ts";
 export { type LayersModelFiles, saveLayersModel, serializeLayersModel } from "./keras/save.ts";

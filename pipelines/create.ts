@@ -16,6 +16,7 @@
  * @module
  */
 
+import * as tf from "@tensorflow/tfjs-core";
 import type { ResNetSpec } from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
 import { labelsFor } from "../arch/labels.ts";
@@ -175,6 +176,8 @@ export async function createModel(
   name: string | ResNetSpec,
   options: CreateOptions | CreateFeatureOptions = {},
 ): Promise<ZooModel | FeatureModel> {
+  // A backend must be ready before any tensor exists: tfjs's best (wasm) when none was chosen.
+  await tf.ready();
   const { pretrained, progress, registry, ...rest } = options;
   const build = (architecture: string | ResNetSpec) =>
     "features" in rest && rest.features

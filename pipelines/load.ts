@@ -21,7 +21,6 @@ import type { ResNetSpec } from "../arch/spec.ts";
 import { classNames, type Labels } from "../arch/labels.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { defaultLabelSet, defaultPreprocess, graphPreprocess } from "../arch/defaults.ts";
-import { tfjsEngineName } from "../runtime/backend.ts";
 import { createModel } from "../runtime/model.ts";
 import {
   createEngine,
@@ -30,8 +29,6 @@ import {
   ortEngineFromOnnx,
   prefersOrt,
 } from "../runtime/engine.ts";
-import { describeOnnxGraph, type GraphShape } from "../graph/graph_model.ts";
-import { readOnnx } from "../formats/onnx.ts";
 import type { Classifier } from "./classify.ts";
 import { cachedOnnxExport } from "./pull.ts";
 import {
@@ -42,6 +39,7 @@ import {
   resolveLocation,
 } from "./resolve.ts";
 import type { ShortcutChoice } from "../convert/structure.ts";
+import { openEngine } from "./model_engine.ts";
 
 /**
  * Options of {@link loadClassifier}.
@@ -98,6 +96,7 @@ function zooClassifier(
     engine,
     preprocess: options.preprocess ?? info.preprocess ?? defaultPreprocess(spec),
     labels: namesFor(spec.classes, options.labels, info.labels),
+    outputs: "logits",
   };
 }
 
@@ -109,38 +108,16 @@ async function graphClassifier(
   resolved: GraphResolution,
   options: LoadOptions,
 ): Promise<Classifier> {
-  if (options.engine === "onnxruntime" && !resolved.onnx) {
-    throw new Error(
-      `${resolved.name} is a Keras network, which runs on tfjs only; ` +
-        "engine 'onnxruntime' runs zoo ResNets and ONNX files (use --engine tfjs or auto)",
-    );
-  }
-  let shape: GraphShape;
-  let engine: Engine;
-  if (options.engine === "onnxruntime") {
-    shape = describeOnnxGraph(await readOnnx(resolved.onnx!, resolved.name));
-    engine = await ortEngineFromOnnx(
-      resolved.onnx!,
-      { optimization: options.ortOptimization },
-      shape.layout,
-    );
-  } else {
-    const graph = await resolved.load();
-    const nchw = graph.layout === "nchw";
-    shape = graph;
-    engine = {
-      name: tfjsEngineName(),
-      // Classification hands over NHWC; PyTorch's ONNX exports take their declared NCHW.
-      predict: (x) =>
-        Promise.resolve(tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x))),
-      dispose: () => Promise.resolve(graph.dispose()),
-    };
-  }
+  const { engine, shape } = await openEngine(resolved, {
+    engine: options.engine,
+    ortOptimization: options.ortOptimization,
+  });
   return {
     name: resolved.name,
     engine,
     preprocess: options.preprocess ?? graphPreprocess(shape.inputSize),
     labels: namesFor(shape.classes, options.labels),
+    outputs: shape.outputs,
     warnings: [ownGraphWarning(resolved)],
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Chooses and initialises the tfjs backend: WebGPU when `navigator.gpu` yields an
+ * Chooses and initialises the tfjs backend: WebGPU when `navigator.gpu` yields a hardware
  * adapter, else wasm, else cpu. WebGPU is registered by hand because the factory in
  * tfjs-backend-webgpu 4.22 reads `adapter.info` after `requestDevice`, which Deno
  * forbids (tfjs#8518), and passes a nested `requiredFeatures` array Deno rejects.
@@ -186,8 +186,39 @@ export function tfjsEngineName(): string {
   return `tfjs-${backend}${threads > 1 ? ` (${threads} threads)` : ""}`;
 }
 
+let startedOnFirstUse = false;
+
 /**
- * Activates a backend and returns the name of the one that runs. `auto` tries WebGPU,
+ * Starts the cpu backend when no backend was chosen, for code that cannot wait for one (a
+ * first `predict` or `layersModel`): tfjs would otherwise fail with "The highest priority
+ * backend 'wasm' has not yet been initialized", since wasm and WebGPU start asynchronously.
+ * Says so once on stderr, since `await useBackend()` first gives a faster backend.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * await useBackend("wasm");
+ * startBackendIfNone(); // a backend runs: nothing to do
+ * console.log(tf.getBackend()); // wasm
+ * ```
+ */
+export function startBackendIfNone(): void {
+  if (tf.getBackend()) return;
+  tf.enableProdMode();
+  // The cpu backend initialises synchronously, so setBackend has switched when it returns.
+  void tf.setBackend("cpu");
+  if (!startedOnFirstUse) {
+    startedOnFirstUse = true;
+    console.warn(
+      "denozoo: no tfjs backend was chosen, so the cpu backend started; " +
+        "`await useBackend()` first runs models on wasm or WebGPU, many times faster",
+    );
+  }
+}
+
+/**
+ * Activates a backend and returns the name of the one that runs. `auto` takes WebGPU on a
+ * hardware GPU (a software adapter such as Mesa's llvmpipe is several times slower than wasm),
  * then wasm, then cpu; a forced backend that cannot start is an error.
  *
  * @example
@@ -206,6 +237,7 @@ export async function useBackend(
   const threads = options.wasmThreads ?? 1;
   const order = choice === "auto" ? ["webgpu", "wasm", "cpu"] : [choice];
   for (const name of order) {
+    if (name === "webgpu" && choice === "auto" && !(await hardwareGpuAvailable())) continue;
     if (name === "webgpu" && !(await webgpuAvailable())) continue;
     // A started wasm backend with other threads is replaced (its tensors go with it); one with
     // these threads is reused, even when another backend was active in between.

@@ -104,7 +104,9 @@ export function tfjsEngine(model: ZooModel): Engine {
     // Compile every shader once at load: WebGPU caches pipelines per shape, so later
     // calls of the same size reuse them (about 17 s for ResNet-50 on a software adapter).
     const size = defaultInputSize(model.spec);
-    tf.tidy(() => model.predict(tf.zeros([1, size, size, 3])));
+    tf.tidy(() => {
+      model.predict(tf.zeros([1, size, size, 3]));
+    });
   }
   return {
     name: tfjsEngineName(),

@@ -70,6 +70,11 @@ export interface InferenceGraph {
   run(x: Tensor4D): Tensor;
   /** Runs the graph and returns every output of the plan (`planOutputs`), in order. */
   runAll(x: Tensor4D): Tensor[];
+  /**
+   * The most bytes of activations (input included) that {@link InferenceGraph.run} holds at
+   * once for one image of this height and width: what a batch costs per image.
+   */
+  peakBytesPerImage(height: number, width: number): number;
   /** Frees the uploaded weights. */
   dispose(): void;
 }
@@ -209,35 +214,196 @@ export function compileInference(plan: Plan, weights: WeightMap): InferenceGraph
   });
 
   const outputs = planOutputs(plan);
+  const roots = steps.map((_, i) => resolveAlias(steps, i));
+  const release = releaseSchedule(steps, outputs);
   const runAll = (x: Tensor4D): Tensor[] =>
+    // Each value is freed after its last reader, so a batch holds a few activations at a time,
+    // not every layer's. Steps free their own temporaries too (a tidy per step costs 20 % on
+    // small batches); the tidy around all of them catches any a kernel leaves behind.
     tf.tidy(() => {
-      const values: Tensor[] = [];
-      const at = (i: number) => (i < 0 ? x : values[i]);
-      for (const step of steps) values.push(execute(step, at));
-      return outputs.map((i) => values[i]);
+      const values: (Tensor | null)[] = [];
+      const at = (i: number) => (roots[i] < 0 ? x : values[roots[i]]!);
+      steps.forEach((step, i) => {
+        values.push(step.op === "alias" ? null : execute(step, at));
+        for (const done of release[i]) {
+          values[done]!.dispose();
+          values[done] = null;
+        }
+      });
+      return outputs.map(at);
     });
   const run = (x: Tensor4D): Tensor => {
     if (outputs.length !== 1) throw new Error(`the plan has ${outputs.length} outputs: use runAll`);
     return runAll(x)[0];
   };
-  return { run, runAll, dispose: () => tf.dispose(tensors) };
+  return {
+    run,
+    runAll,
+    peakBytesPerImage: (height, width) => peakElements(plan, steps, release, height, width) * 4,
+    dispose: () => tf.dispose(tensors),
+  };
 }
 
-function execute(step: Step, at: (i: number) => Tensor): Tensor {
-  const relu = (t: Tensor, on: boolean) => (on ? tf.relu(t) : t);
+/** The step whose tensor a node's value is: aliases followed back (-1 for the input). */
+function resolveAlias(steps: Step[], index: number): number {
+  let i = index;
+  for (let step = steps[i]; i >= 0 && step.op === "alias"; step = steps[i]) i = step.input;
+  return i;
+}
+
+/** The values a step reads. */
+function stepInputs(step: Step): number[] {
+  return "inputs" in step ? step.inputs : [step.input];
+}
+
+/**
+ * For each step, the steps whose tensors it reads for the last time (aliases resolved): what
+ * `run` frees once the step is done. The outputs are never freed.
+ */
+function releaseSchedule(steps: Step[], outputs: number[]): number[][] {
+  const lastReader = new Map<number, number>();
+  steps.forEach((step, i) => {
+    if (step.op === "alias") return;
+    for (const input of stepInputs(step)) lastReader.set(resolveAlias(steps, input), i);
+  });
+  // A value nothing reads goes as soon as it is made.
+  steps.forEach((step, i) => {
+    if (step.op !== "alias" && !lastReader.has(i)) lastReader.set(i, i);
+  });
+  for (const output of outputs) lastReader.delete(resolveAlias(steps, output));
+  lastReader.delete(-1);
+  const release = steps.map((): number[] => []);
+  for (const [produced, reader] of lastReader) release[reader].push(produced);
+  return release;
+}
+
+/** An activation's shape for one image: height, width, channels (1, 1, features once pooled). */
+type ImageShape = [number, number, number];
+
+/** The shape of each plan node's value for one image of `height`×`width`. */
+function imageShapes(plan: Plan, height: number, width: number): ImageShape[] {
+  const shapes: ImageShape[] = [];
+  const out = (size: number, kernel: number, stride: number, pad: number) =>
+    Math.floor((size + 2 * pad - kernel) / stride) + 1;
+  for (const node of plan.nodes) {
+    const [h, w, c] = "input" in node ? shapes[node.input] : [height, width, 3];
+    switch (node.op) {
+      case "conv":
+        shapes.push([
+          out(h, node.kernel, node.stride, node.pad),
+          out(w, node.kernel, node.stride, node.pad),
+          node.outChannels,
+        ]);
+        break;
+      case "maxpool":
+        shapes.push(
+          node.padding === "same"
+            ? [Math.ceil(h / node.stride), Math.ceil(w / node.stride), c]
+            : [out(h, node.size, node.stride, 1), out(w, node.size, node.stride, 1), c],
+        );
+        break;
+      case "avgpool":
+        shapes.push([Math.ceil(h / node.stride), Math.ceil(w / node.stride), c]);
+        break;
+      case "subsample": {
+        const size = node.mode === "avgpool" ? Math.floor : Math.ceil;
+        shapes.push([size(h / node.stride), size(w / node.stride), c]);
+        break;
+      }
+      case "padChannels":
+        shapes.push([h, w, c + node.before + node.after]);
+        break;
+      case "add":
+      case "mul": {
+        // A gate broadcasts a 1×1 vector over the map: the larger of the two.
+        const [a, b] = node.inputs.map((i) => shapes[i]);
+        shapes.push([Math.max(a[0], b[0]), Math.max(a[1], b[1]), Math.max(a[2], b[2])]);
+        break;
+      }
+      case "globalPool":
+        shapes.push([1, 1, c]);
+        break;
+      case "dense":
+        shapes.push([1, 1, node.outFeatures]);
+        break;
+      default:
+        shapes.push([h, w, c]);
+    }
+  }
+  return shapes;
+}
+
+/**
+ * Elements a step holds besides its inputs and its result while it runs, for one image: the
+ * depthwise product a grouped convolution sums over its groups, a padded copy, the
+ * intermediates of a normalisation, an unfused ReLU's input.
+ */
+function scratchElements(
+  step: Exclude<Step, { op: "alias" }>,
+  input: ImageShape,
+  output: ImageShape,
+): number {
+  const [h, w, c] = input;
   switch (step.op) {
-    case "alias":
-      return at(step.input);
+    case "conv":
+      return step.groups === 1 ? 0 : output[0] * output[1] * step.filter.shape[2] *
+          step.filter.shape[3] + (step.relu ? output[0] * output[1] * output[2] : 0);
+    case "maxpool":
+      return step.padding === "zeros" ? (h + 2) * (w + 2) * c : 0;
+    case "gn":
+      return 2 * h * w * c;
+    case "affine":
+    case "add":
+      return step.op === "affine" || step.relu ? h * w * c : 0;
+    default:
+      return 0;
+  }
+}
+
+/** The most elements alive at once while `run` executes the steps for one image. */
+function peakElements(
+  plan: Plan,
+  steps: Step[],
+  release: number[][],
+  height: number,
+  width: number,
+): number {
+  const shapes = imageShapes(plan, height, width);
+  const size = ([h, w, c]: ImageShape) => h * w * c;
+  let alive = size(shapes[0]);
+  let peak = alive;
+  steps.forEach((step, i) => {
+    if (step.op === "alias") return;
+    const input = shapes[stepInputs(step)[0]] ?? shapes[0];
+    alive += size(shapes[i]);
+    peak = Math.max(peak, alive + scratchElements(step, input, shapes[i]));
+    for (const done of release[i]) alive -= size(shapes[done]);
+  });
+  return peak;
+}
+
+function execute(step: Exclude<Step, { op: "alias" }>, at: (i: number) => Tensor): Tensor {
+  // `then(t, f)`: f(t), with t freed once f has read it.
+  const then = <T extends Tensor>(t: T, f: (t: T) => Tensor): Tensor => {
+    const result = f(t);
+    t.dispose();
+    return result;
+  };
+  const relu = (t: Tensor, on: boolean) => (on ? then(t, tf.relu) : t);
+  switch (step.op) {
     case "conv":
       if (step.groups !== 1) {
-        const y = groupedConv2d(
-          at(step.input) as Tensor4D,
-          step.filter,
-          step.groups,
-          step.stride,
-          step.pad,
-        );
-        return relu(tf.add(y, step.bias), step.relu);
+        // Several kernels with temporaries of their own: a tidy of its own.
+        return tf.tidy(() => {
+          const y = groupedConv2d(
+            at(step.input) as Tensor4D,
+            step.filter,
+            step.groups,
+            step.stride,
+            step.pad,
+          );
+          return relu(tf.add(y, step.bias), step.relu);
+        });
       }
       return tf.fused.conv2d({
         x: at(step.input) as Tensor4D,
@@ -247,22 +413,23 @@ function execute(step: Step, at: (i: number) => Tensor): Tensor {
         bias: step.bias,
         activation: step.relu ? "relu" : "linear",
       });
-    case "affine":
-      return relu(tf.add(tf.mul(at(step.input), step.scale), step.shift), step.relu);
-    case "gn": {
-      const x = at(step.input) as Tensor4D;
-      return relu(groupNorm(x, step.gamma, step.beta, step.groups, step.epsilon), step.relu);
+    case "affine": {
+      const scaled = then(tf.mul(at(step.input), step.scale), (t) => tf.add(t, step.shift));
+      return relu(scaled, step.relu);
     }
+    case "gn":
+      return tf.tidy(() => {
+        const x = at(step.input) as Tensor4D;
+        return relu(groupNorm(x, step.gamma, step.beta, step.groups, step.epsilon), step.relu);
+      });
     case "relu":
       return tf.relu(at(step.input));
     case "maxpool": {
       const x = at(step.input) as Tensor4D;
       if (step.padding === "same") return tf.maxPool(x, step.size, step.stride, "same");
-      return tf.maxPool(
+      return then(
         tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]),
-        step.size,
-        step.stride,
-        "valid",
+        (padded) => tf.maxPool(padded, step.size, step.stride, "valid"),
       );
     }
     case "avgpool":
@@ -286,16 +453,17 @@ function execute(step: Step, at: (i: number) => Tensor): Tensor {
       return tf.sigmoid(at(step.input));
     case "mul":
       return tf.mul(at(step.inputs[0]), at(step.inputs[1]));
-    case "channelConv": {
-      // The pooled [N,1,1,C] vector as N one-channel sequences of length C.
-      const x = at(step.input);
-      const [n, , , c] = x.shape;
-      // 'same' pads an odd kernel (kernel − 1) / 2 at both ends at stride 1; a number would pad
-      // the height tfjs adds inside conv1d too.
-      const y = tf.conv1d(tf.reshape(x, [n, c, 1]) as tf.Tensor3D, step.filter, 1, "same");
-      return tf.reshape(y, [n, 1, 1, c]);
-    }
+    case "channelConv":
+      return tf.tidy(() => {
+        // The pooled [N,1,1,C] vector as N one-channel sequences of length C.
+        const x = at(step.input);
+        const [n, , , c] = x.shape;
+        // 'same' pads an odd kernel (kernel − 1) / 2 at both ends at stride 1; a number would
+        // pad the height tfjs adds inside conv1d too.
+        const y = tf.conv1d(tf.reshape(x, [n, c, 1]) as tf.Tensor3D, step.filter, 1, "same");
+        return tf.reshape(y, [n, 1, 1, c]);
+      });
     case "dense":
-      return tf.add(tf.matMul(at(step.input) as Tensor2D, step.kernel), step.bias);
+      return then(tf.matMul(at(step.input) as Tensor2D, step.kernel), (t) => tf.add(t, step.bias));
   }
 }

@@ -48,9 +48,17 @@ export {
 } from "./layers.ts";
 export { compileInference, type InferenceGraph } from "./infer.ts";
 export {
+  BatchTooLargeError,
+  type InputLayout,
+  inputMismatch,
+  isOutOfMemory,
+  WASM_ACTIVATION_BUDGET,
+} from "./input_check.ts";
+export {
   type BackendChoice,
   type BackendOptions,
   hardwareGpuAvailable,
+  startBackendIfNone,
   tfjsEngineName,
   useBackend,
   wasmThreadCount,

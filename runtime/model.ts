@@ -36,6 +36,8 @@ import { compileInference, type InferenceGraph } from "./infer.ts";
 import { createFeatureModel, type FeatureModel, type FeatureModelOptions } from "./features.ts";
 import { registerFileRouters } from "./file_io.ts";
 import { useFastCpuFilterGradient } from "./cpu_gradients.ts";
+import { BatchTooLargeError, inputMismatch, WASM_ACTIVATION_BUDGET } from "./input_check.ts";
+import { startBackendIfNone } from "./backend.ts";
 
 /**
  * Options of {@link createModel}.
@@ -113,6 +115,20 @@ export interface ZooModel {
   dispose(): void;
 }
 
+/** Refuses a batch whose activations would not fit in the wasm heap, naming a batch that does. */
+function checkWasmBatch(
+  name: string,
+  graph: InferenceGraph,
+  shape: readonly number[],
+  layout: "nhwc" | "nchw",
+): void {
+  const [batch, height, width] = layout === "nhwc" ? shape : [shape[0], shape[2], shape[3]];
+  const perImage = graph.peakBytesPerImage(height, width);
+  if (batch * perImage <= WASM_ACTIVATION_BUDGET) return;
+  const maxBatch = Math.max(1, Math.floor(WASM_ACTIVATION_BUDGET / perImage));
+  throw new BatchTooLargeError(name, batch, height, width, batch * perImage, maxBatch);
+}
+
 function checkLabels(labels: readonly string[] | undefined, plan: Plan): void {
   const head = plan.nodes[plan.output];
   if (labels && head.op === "dense" && labels.length !== head.outFeatures) {
@@ -163,6 +179,12 @@ export function createModel(
   let labels = modelOptions.labels;
   checkLabels(labels, plan);
   const dataFormat = modelOptions.dataFormat ?? "channels_last";
+  if (dataFormat !== "channels_last" && dataFormat !== "channels_first") {
+    throw new RangeError(
+      `dataFormat must be "channels_last" or "channels_first", got ${JSON.stringify(dataFormat)}`,
+    );
+  }
+  const layout = dataFormat === "channels_first" ? "nchw" : "nhwc";
   const size = defaultInputSize(spec);
   checkInputShape(modelOptions.inputShape);
   let graph: InferenceGraph | null = null;
@@ -183,13 +205,27 @@ export function createModel(
     },
     preprocess: modelOptions.preprocess,
     predict(x: Tensor4D): Tensor {
+      const inputChannels = plan.nodes[0].op === "input" ? plan.nodes[0].channels : 3;
+      const mismatch = inputMismatch(
+        x.shape,
+        layout,
+        inputChannels,
+        (other) =>
+          `create the model with dataFormat: "${
+            other === "nchw" ? "channels_first" : "channels_last"
+          }"`,
+      );
+      if (mismatch) throw new RangeError(`${spec.name}.predict: ${mismatch}`);
+      startBackendIfNone();
       graph ??= compileInference(plan, weights);
+      if (tf.getBackend() === "wasm") checkWasmBatch(spec.name, graph, x.shape, layout);
       if (dataFormat === "channels_first") {
         return tf.tidy(() => graph!.run(tf.transpose(x, [0, 2, 3, 1])));
       }
       return graph.run(x);
     },
     get layersModel() {
+      startBackendIfNone();
       registerFileRouters();
       useFastCpuFilterGradient();
       layersModel ??= buildLayersModel(

@@ -5,6 +5,7 @@ import { createModel } from "./model.ts";
 import { getSpec, listArchitectures, withOptionB } from "../arch/presets.ts";
 import { countParams, planResNet } from "../arch/plan.ts";
 import { useBackend } from "./backend.ts";
+import { BatchTooLargeError } from "./input_check.ts";
 import type { WeightMap } from "../arch/weights.ts";
 import type { ResNetSpec } from "../arch/spec.ts";
 import { npy, relativeError } from "../tests/helpers.ts";
@@ -395,4 +396,74 @@ Deno.test("a first predict inside tf.tidy compiles weights that outlive the tidy
   model.dispose();
   features.dispose();
   await useBackend("wasm");
+});
+
+Deno.test("predict holds a few activations at a time: peak memory does not grow with depth", async () => {
+  const peak = async (name: string) => {
+    const model = createModel(name);
+    const x = tf.zeros([8, 32, 32, 3]) as tf.Tensor4D;
+    model.predict(x).dispose(); // weights uploaded before measuring
+    const held = tf.memory().numBytes; // weights and input
+    const { peakBytes, newTensors } = await tf.profile(() => model.predict(x).dispose());
+    x.dispose();
+    model.dispose();
+    assertEquals(newTensors, 0);
+    return peakBytes - held;
+  };
+  const resnet20 = await peak("cifar_resnet20");
+  const resnet110 = await peak("cifar_resnet110");
+  // Holding every layer's activations, ResNet-110 took 5.5 times ResNet-20's peak.
+  assert(resnet110 < 1.2 * resnet20, `peak ${resnet110} bytes against ${resnet20}`);
+});
+
+Deno.test("a batch of the wrong rank or layout is explained, naming the fix", () => {
+  const model = createModel("cifar_resnet20");
+  const rank = assertThrows(
+    () => model.predict(tf.zeros([32, 32, 3]) as unknown as tf.Tensor4D),
+    RangeError,
+  );
+  assertEquals(
+    rank.message,
+    "cifar_resnet20.predict: expected a 4-D batch [batch, height, width, channels], got shape [32,32,3] (3-D): add a batch axis",
+  );
+  const layout = assertThrows(
+    () => model.predict(tf.zeros([2, 3, 32, 32]) as tf.Tensor4D),
+    RangeError,
+  );
+  assertEquals(
+    layout.message,
+    'cifar_resnet20.predict: expected a batch [batch, height, width, channels] with 3 channels last, got shape [2,3,32,32]: it looks NCHW (3 channels on axis 1); create the model with dataFormat: "channels_first"',
+  );
+  model.dispose();
+});
+
+Deno.test("invalid model options are refused by name", () => {
+  const cases: [Parameters<typeof createModel>[1], string][] = [
+    [{ includeTop: false, pooling: "mean" as "avg" }, 'pooling must be "avg" or "max", got "mean"'],
+    [{ classes: 0 }, "classes must be a positive integer, got 0"],
+    [{ classes: 2.5 }, "classes must be a positive integer, got 2.5"],
+    [{ includeTop: "no" as unknown as boolean }, 'includeTop must be true or false, got "no"'],
+    [
+      { dataFormat: "NCHW" as "channels_first" },
+      'dataFormat must be "channels_last" or "channels_first", got "NCHW"',
+    ],
+  ];
+  for (const [options, message] of cases) {
+    assertEquals(assertThrows(() => createModel("resnet18", options), RangeError).message, message);
+  }
+});
+
+Deno.test("on wasm, a batch too large for the heap is refused before it runs, naming one that fits", () => {
+  const model = createModel("resnet50");
+  model.predict(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D).dispose();
+  // Only the shape is read before the refusal: no 300 MB batch needs to exist for the test.
+  const huge = { shape: [400, 224, 224, 3] } as unknown as tf.Tensor4D;
+  const error = assertThrows(() => model.predict(huge), BatchTooLargeError);
+  assertEquals(error.maxBatch, 159);
+  assertEquals(
+    error.message,
+    "resnet50: a batch of 400 images of 224×224 would run the wasm backend out of memory " +
+      "(5.0 GiB of activations at its peak; its heap ends at 4 GiB): use batches of at most 159",
+  );
+  model.dispose();
 });

@@ -54,9 +54,16 @@ type ClassifyJson = {
   predictions: { index: number; label: string; probability: number }[];
 }[];
 
+/** `classify --json` output (one object per line), or `--json-array` output (one array). */
+function classifyJson(stdout: string): ClassifyJson {
+  return stdout.trimStart().startsWith("[")
+    ? JSON.parse(stdout)
+    : stdout.trim().split("\n").map((line) => JSON.parse(line));
+}
+
 /** Top-1 hits of `classify --json` output against the labels, images in file-name order. */
 function hits(stdout: string, labels: number[]): number {
-  const results: ClassifyJson = JSON.parse(stdout);
+  const results = classifyJson(stdout);
   assertEquals(results.length, labels.length);
   return results.filter((r, i) =>
     r.image.endsWith(`${String(i).padStart(4, "0")}.png`) && r.predictions[0].index === labels[i]
@@ -79,7 +86,7 @@ Deno.test("classify on the 1000 CIFAR-10 test images: bundled ResNet-20 91.5 %, 
     );
     assertEquals(bundled.code, 0, bundled.stderr);
     assertEquals(hits(bundled.stdout, labels), 915);
-    const first: ClassifyJson = JSON.parse(bundled.stdout);
+    const first = classifyJson(bundled.stdout);
     assertEquals(first[0].predictions[0].label, cifar10Labels[first[0].predictions[0].index]);
     // MLPerf Tiny's ResNet-8 is no zoo ResNet: it runs from its own Keras graph, raw 0–255 input.
     const keras = await cli(
@@ -89,7 +96,7 @@ Deno.test("classify on the 1000 CIFAR-10 test images: bundled ResNet-20 91.5 %, 
       here("../testdata/keras-mlperf-tiny/resnet8_cifar10.h5"),
       "--preprocess",
       "CIFAR10_RAW",
-      "--json",
+      "--json-array",
       "--top",
       "1",
       "--batch",
@@ -410,7 +417,7 @@ Deno.test("pull downloads through a mirror once, converts once, and classify the
       "--json",
     );
     assertEquals(offline.code, 0, offline.stderr);
-    assertEquals(JSON.parse(offline.stdout)[0].predictions[0].label, "cat");
+    assertEquals(classifyJson(offline.stdout)[0].predictions[0].label, "cat");
     const missing = await cliWith(
       { DENOZOO_HOME: home, DENOZOO_OFFLINE: "1" },
       "pull",

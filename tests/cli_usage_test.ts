@@ -56,7 +56,10 @@ Deno.test("unknown flags, stray operands and bad values are refused with a sugge
       ["classify", CAT, "--modle", "x"],
       "unknown flag --modle for classify (did you mean --model?)",
     ],
-    [["classify", CAT, "-j"], "unknown flag -j for classify (did you mean --json?)"],
+    [
+      ["classify", CAT, "-j"],
+      "unknown flag -j for classify (did you mean --json or --json-array?)",
+    ],
     [["list", "--jsn"], "unknown flag --jsn for list (did you mean --json?)"],
     [["list", "resnet50"], "list takes no operands, got 'resnet50'"],
     [["classify", CAT, "--top", "-3"], "--top must be a positive integer, got '-3'"],

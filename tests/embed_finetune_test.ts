@@ -86,7 +86,7 @@ Deno.test("finetune on animal vs vehicle (first 500 images): ≥ 95 % on the oth
       `${dir}/test`,
       "--model",
       model,
-      "--json",
+      "--json-array",
       "--top",
       "1",
       "--batch",
@@ -140,7 +140,7 @@ Deno.test("finetune refuses one class and an empty class, and leaves out a bad i
     assertEquals(bad.code, 0, bad.stderr);
     assertStringIncludes(
       bad.stderr,
-      `denozoo: skipped ${dir}/data/animal/broken.png: not a JPEG, PNG, GIF or WebP image`,
+      `denozoo: skipped ${dir}/data/animal/broken.png: not a JPEG, PNG, GIF, WebP, AVIF or TIFF image`,
     );
     assertStringIncludes(bad.stdout, "(1 images skipped)");
     const none = await cli("finetune", `${dir}/missing`, "--out", `${dir}/x.safetensors`);

@@ -31,17 +31,6 @@ import { relativeError } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
-/**
- * Issue 14 part B fixes the WebGPU crash of the tfjs engine (its warm-up disposes the weights:
- * `Cannot read properties of undefined (reading 'backend')`), which `classify` and `bench` of
- * a zoo model on `--backend webgpu` hit. Until that lands, those cells are ignored.
- */
-const WEBGPU_ENGINE_FIXED = false;
-/** Issue 14 part B gives `predict` an `--engine` flag; until then its onnxruntime column waits. */
-const PREDICT_ENGINE_FLAG = false;
-/** Issue 14 part B stops softmaxing twice a graph that ends in a softmax (the Keras ResNet-8). */
-const SOFTMAX_ONCE = false;
-
 // --- The warm CLI processes -------------------------------------------------------------------
 
 interface Run {
@@ -200,16 +189,13 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
   // Every command line is queued at once: the four processes work side by side while the
   // steps below check the results in order.
   const queued = new Map<string, Promise<Run>>();
-  const skipped = new Set<string>();
   const key = (...parts: string[]) => parts.join(" × ");
-  const queue = (id: string, engine: EngineName, argv: string[], runIt = true) => {
-    if (runIt) queued.set(id, runners[engine].run(argv));
-    else skipped.add(id);
+  const queue = (id: string, engine: EngineName, argv: string[]) => {
+    queued.set(id, runners[engine].run(argv));
   };
   for (const engine of Object.keys(ENGINES) as EngineName[]) {
     const flags = ENGINES[engine];
     const isOrt = engine === "onnxruntime";
-    const zooOnWebgpu = engine === "tfjs-webgpu" && !WEBGPU_ENGINE_FIXED;
     for (const kind of Object.keys(MODELS) as ModelKind[]) {
       const { name } = MODELS[kind];
       queue(key("predict", engine, kind), engine, [
@@ -221,7 +207,7 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
         "--output",
         `${dir}/${engine}_${kind}.npy`,
         ...flags,
-      ], !isOrt || PREDICT_ENGINE_FLAG);
+      ]);
     }
     // The ONNX graph's own torch reference, in its declared NCHW layout.
     queue(key("predict", engine, "onnx", "torch reference"), engine, [
@@ -235,9 +221,8 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
       "--output",
       `${dir}/${engine}_onnx_reference.npy`,
       ...flags,
-    ], !isOrt || PREDICT_ENGINE_FLAG);
+    ]);
     for (const kind of Object.keys(MODELS) as ModelKind[]) {
-      const zoo = kind === "bundled" || kind === "registry";
       queue(key("classify", engine, kind), engine, [
         "classify",
         CAT,
@@ -247,7 +232,7 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
         "3",
         ...MODELS[kind].flags,
         ...flags,
-      ], !(zoo && zooOnWebgpu));
+      ]);
       queue(key("bench", engine, kind), engine, [
         "bench",
         "--model",
@@ -256,7 +241,7 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
         "1",
         "--json",
         ...flags,
-      ], !(zoo && zooOnWebgpu));
+      ]);
       if (!isOrt) {
         queue(key("convert --verify", engine, kind), engine, [
           "convert",
@@ -280,11 +265,10 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
     }
   }
 
-  /** A step that checks one queued command line; ignored when it could not be queued. */
+  /** A step that checks one queued command line. */
   const check = async (id: string, body: (run: Run) => Promise<void> | void) => {
     await t.step({
       name: id,
-      ignore: skipped.has(id),
       fn: async () => {
         const run = await queued.get(id)!;
         try {
@@ -305,14 +289,19 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
     const path = `${dir}/${engine}_${kind}.npy`;
     return readNpy(await Deno.readFile(path), path).data as Float32Array;
   };
-  /** The engine whose `predict` a classification is compared with: itself, or tfjs-cpu. */
-  const predictedBy = (engine: EngineName) =>
-    engine === "onnxruntime" && !PREDICT_ENGINE_FLAG ? "tfjs-cpu" : engine;
-
   try {
     for (const engine of Object.keys(ENGINES) as EngineName[]) {
       for (const kind of Object.keys(MODELS) as ModelKind[]) {
         await check(key("predict", engine, kind), async (run) => {
+          if (kind === "keras" && engine === "onnxruntime") {
+            assertEquals(run.code, 1);
+            assertEquals(
+              run.stderr.trim().split("\n").at(-1),
+              `denozoo: ${MODELS.keras.name} is a Keras network, which runs on tfjs only; ` +
+                "engine 'onnxruntime' runs zoo ResNets and ONNX files (use --engine tfjs or auto)",
+            );
+            return;
+          }
           assertEquals(run.code, 0);
           assertStringIncludes(run.stdout, `wrote logits [1,10] to ${dir}/${engine}_${kind}.npy`);
           const got = await logits(engine, kind);
@@ -347,13 +336,12 @@ Deno.test("journeys: each command × each engine × each kind of model", async (
           assertStringIncludes(run.stderr, `engine: ${engine}`);
           const rows = tableRows(run.stdout);
           assertEquals(rows.length, 3);
-          const predicted = await logits(predictedBy(engine), kind);
+          const predicted = await logits(engine, kind);
           const probabilities = softmax(predicted);
           const best = probabilities.indexOf(Math.max(...probabilities));
           assertEquals(rows[0].index, best);
           assertEquals(rows[0].label, cifar10Labels[best]);
           if (kind === "bundled" || kind === "registry") assertEquals(rows[0].label, "cat");
-          if (kind === "keras" && !SOFTMAX_ONCE) return;
           // The keras model ends in a softmax: what predict writes are its probabilities.
           const expected = kind === "keras" ? Array.from(predicted) : probabilities;
           for (const row of rows) {

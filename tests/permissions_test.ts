@@ -57,7 +57,8 @@ Deno.test("classify with the bundled model needs the model, the images, the npm 
     "--json",
   );
   assertEquals(result.code, 0, result.stderr);
-  assertEquals(JSON.parse(result.stdout)[0].predictions[0].label, "cat");
+  // One JSON object per line; one image here.
+  assertEquals(JSON.parse(result.stdout).predictions[0].label, "cat");
   // The same FFI grant lets auto pick onnxruntime, whose addon is in the npm cache too.
   assertStringIncludes(
     (await run([`${classifyReads},/usr/bin/ldd`, ...sharpNeeds], {}, "classify", image)).stderr,

@@ -56,7 +56,7 @@ async function correct(model: string, from: number): Promise<{ correct: number; 
   let hits = 0;
   for (let start = from; start < images.length; start += 100) {
     const batch: RgbImage[] = images.slice(start, start + 100);
-    const predictions = await classifyImages(classifier, batch, 1);
+    const predictions = await classifyImages(classifier, batch, { top: 1 });
     predictions.forEach(([best], i) => hits += best.index === labels[start + i] ? 1 : 0);
   }
   const engine = classifier.engine.name;
