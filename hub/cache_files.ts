@@ -103,7 +103,8 @@ async function sizeOf(path: string): Promise<number | undefined> {
 
 /**
  * The entries that have any file in the cache, in registry order, with the sizes of those
- * files. Reads only directory metadata (no hashing).
+ * files (a quantized variant's shared download counts under its float32 entry). Reads only
+ * directory metadata (no hashing).
  *
  * @example
  * ```ts
@@ -125,7 +126,8 @@ export async function listCache(): Promise<CacheListing[]> {
   for (const entry of REGISTRY) {
     const files = cachedFiles(entry);
     const present: CacheListing["present"] = {};
-    const download = await sizeOf(files.download);
+    // A quantized variant's download is its float32 entry's file, listed there.
+    const download = entry.dtype ? undefined : await sizeOf(files.download);
     const converted = await sizeOf(files.converted);
     const onnx = await sizeOf(files.onnx);
     if (download !== undefined) present.download = download;
@@ -165,7 +167,8 @@ export async function verifyDownload(
 /**
  * Removes every file the cache holds for an entry (download and its sidecars, converted zoo
  * file, ONNX export); a file that is not there is skipped. A `.lock` held by a running
- * download is left alone.
+ * download is left alone, and so is a quantized variant's download, which its float32 entry
+ * shares.
  *
  * @returns The paths removed.
  *
@@ -185,10 +188,12 @@ export async function verifyDownload(
  */
 export async function removeCached(entry: WeightsEntry): Promise<string[]> {
   const files = cachedFiles(entry);
+  // A quantized variant shares its download with its float32 entry, which keeps it.
+  const download = entry.dtype
+    ? []
+    : [files.download, `${files.download}.verified`, `${files.download}.part`];
   const candidates = [
-    files.download,
-    `${files.download}.verified`,
-    `${files.download}.part`,
+    ...download,
     files.converted,
     files.onnx,
     `${files.onnx}.data`,

@@ -102,7 +102,12 @@ export async function openEngine(
   if (resolved.kind === "zoo") {
     const { spec, weights } = resolved.model;
     const model = createModel(spec, { weights });
-    const engine = await createEngine(model, choice, ortOptions);
+    // An int8 zoo file's calibration makes onnxruntime run it in int8 (asked of zoo files only:
+    // for another file, `info` hashes it).
+    const calibration = resolved.model.format === "zoo-safetensors"
+      ? (await resolved.info()).calibration
+      : undefined;
+    const engine = await createEngine(model, choice, { ...ortOptions, calibration });
     return {
       // The model was made here, so it goes with its engine.
       engine: { ...engine, dispose: () => engine.dispose().then(() => model.dispose()) },

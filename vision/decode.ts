@@ -115,13 +115,32 @@ interface OpenedImage {
   pipeline(): SharpPipeline;
 }
 
+/**
+ * What libvips said about a file, told once. Its error buffer is shared by the process, so in a
+ * worker a message can come doubled, or as the bare "Warning treated as error due to failOn
+ * setting" when the warning itself went to another thread's log; that means corrupt or
+ * truncated data.
+ */
+function libvipsMessage(error: unknown): string {
+  const text = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+  if (/^Warning treated as error due to failOn setting$/.test(text)) {
+    return "corrupt or truncated data (libvips stopped at a warning)";
+  }
+  const half = text.length / 2;
+  return Number.isInteger(half - 0.5) && text.slice(0, half - 0.5) === text.slice(half + 0.5)
+    ? text.slice(0, half - 0.5)
+    : text;
+}
+
 /** Runs a libvips step; what it throws becomes a ZooFormatError naming the file and format. */
 async function libvipsStep<T>(file: string, format: ImageFormat, step: () => Promise<T>) {
   try {
     return await step();
   } catch (error) {
-    const message = (error as Error).message.replace(/\s+/g, " ").trim();
-    throw new ZooFormatError(file, `invalid ${FORMAT_NAMES[format]} image: ${message}`);
+    throw new ZooFormatError(
+      file,
+      `invalid ${FORMAT_NAMES[format]} image: ${libvipsMessage(error)}`,
+    );
   }
 }
 
