@@ -43,7 +43,7 @@ Deno.test("classifyFiles returns one result per file in input order; bad files c
     ]);
     assertEquals(
       results[1].error,
-      `${truncated}: invalid JPEG image: VipsJpeg: premature end of JPEG image`,
+      `${truncated}: invalid JPEG image: corrupt or truncated data (libvips stopped decoding it)`,
     );
     assert(results[2].error!.startsWith(`${missing}: No such file or directory`), results[2].error);
     assertEquals(results[1].predictions, []);

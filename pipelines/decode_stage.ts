@@ -10,7 +10,7 @@
  * import { TORCHVISION_V1 } from "../arch/preprocess.ts";
  * import { decodeFiles } from "./decode_stage.ts";
  * for await (const file of decodeFiles(["testdata/images/cat.jpg", "missing.jpg"], TORCHVISION_V1)) {
- *   console.log(file.path, "input" in file ? file.input.width : file.error);
+ *   console.log(file.path, "input" in file ? file.input.width : "error" in file && file.error);
  * }
  * // testdata/images/cat.jpg 224
  * // missing.jpg missing.jpg: No such file or directory (os error 2): readfile 'missing.jpg'
@@ -112,7 +112,7 @@ export async function* decodeFiles(
  * import { TORCHVISION_V2 } from "../arch/preprocess.ts";
  * const stage = decodeInWorkers({ ahead: 4 });
  * for await (const file of stage(["testdata/images/cat.jpg"], TORCHVISION_V2)) {
- *   console.log("input" in file ? file.input.width : file.error); // 224
+ *   console.log("input" in file ? file.input.width : "error" in file && file.error); // 224
  * }
  * ```
  */

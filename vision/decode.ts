@@ -115,34 +115,30 @@ interface OpenedImage {
   pipeline(): SharpPipeline;
 }
 
-/**
- * What libvips said about a file, told once. Its error buffer is shared by the process, so in a
- * worker a message can come doubled, or as the bare "Warning treated as error due to failOn
- * setting" when the warning itself went to another thread's log; that means corrupt or
- * truncated data.
- */
-function libvipsMessage(error: unknown): string {
-  const text = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
-  if (/^Warning treated as error due to failOn setting$/.test(text)) {
-    return "corrupt or truncated data (libvips stopped at a warning)";
-  }
-  const half = text.length / 2;
-  return Number.isInteger(half - 0.5) && text.slice(0, half - 0.5) === text.slice(half + 0.5)
-    ? text.slice(0, half - 0.5)
-    : text;
-}
-
 /** Runs a libvips step; what it throws becomes a ZooFormatError naming the file and format. */
-async function libvipsStep<T>(file: string, format: ImageFormat, step: () => Promise<T>) {
+async function libvipsStep<T>(
+  file: string,
+  format: ImageFormat,
+  step: () => Promise<T>,
+  reason?: string,
+): Promise<T> {
   try {
     return await step();
   } catch (error) {
+    const said = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
     throw new ZooFormatError(
       file,
-      `invalid ${FORMAT_NAMES[format]} image: ${libvipsMessage(error)}`,
+      `invalid ${FORMAT_NAMES[format]} image: ${reason ?? said.trim()}`,
     );
   }
 }
+
+/**
+ * The reason given when decoding the pixels fails. libvips' own words are not passed on here:
+ * sharp collects them in buffers the whole process shares, so the same file got "premature end
+ * of JPEG image", that twice, or no words at all, depending on which thread decoded what before.
+ */
+const CORRUPT_DATA = "corrupt or truncated data (libvips stopped decoding it)";
 
 /** Sniffs the format, reads the header and refuses an empty or oversized image. */
 async function openImage(bytes: Uint8Array, file: string): Promise<OpenedImage> {
@@ -210,6 +206,7 @@ async function toRgb(
     image.format,
     () =>
       pipeline.toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true }),
+    CORRUPT_DATA,
   );
   if (
     info.width !== width || info.height !== height || (info.channels !== 3 && info.channels !== 4)

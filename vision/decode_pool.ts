@@ -95,33 +95,41 @@ export async function* decodeAhead(
     { length: count },
     () => new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" }),
   );
-  const waiting = new Map<number, (reply: DecodeReply) => void>();
-  const failed = new Promise<never>((_, reject) => {
-    for (const worker of workers) {
-      worker.onmessage = ({ data }: MessageEvent<DecodeReply>) => {
-        waiting.get(data.id)?.(data);
-        waiting.delete(data.id);
-      };
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(`image decoding worker failed: ${event.message}`));
-      };
-    }
-  });
-  failed.catch(() => {}); // observed through the race below
+  // Each request's promise settles from its reply, or fails with the first worker error. (Not
+  // a race against one long-lived promise: each race would leave it a reaction holding that
+  // reply, and so every decoded image, until the end.)
+  const waiting = new Map<number, { resolve(reply: DecodeReply): void; reject(e: Error): void }>();
+  let failure: Error | undefined;
+  for (const worker of workers) {
+    worker.onmessage = ({ data }: MessageEvent<DecodeReply>) => {
+      waiting.get(data.id)?.resolve(data);
+      waiting.delete(data.id);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      failure ??= new Error(`image decoding worker failed: ${event.message}`);
+      for (const { reject } of waiting.values()) reject(failure);
+      waiting.clear();
+    };
+  }
   const pending: Promise<DecodeReply>[] = [];
   let next = 0;
   const dispatch = () => {
     const id = next++;
-    const reply = new Promise<DecodeReply>((resolve) => waiting.set(id, resolve));
-    const request: DecodeRequest = { id, path: paths[id], spec };
-    workers[id % count].postMessage(request);
+    const reply = new Promise<DecodeReply>((resolve, reject) => {
+      if (failure) return reject(failure);
+      waiting.set(id, { resolve, reject });
+      const request: DecodeRequest = { id, path: paths[id], spec };
+      workers[id % count].postMessage(request);
+    });
+    // A failure is thrown where the reply is awaited; the ones never awaited stay quiet.
+    reply.catch(() => {});
     pending.push(reply);
   };
   try {
     for (let i = 0; i < paths.length; i++) {
       while (next < paths.length && pending.length < ahead) dispatch();
-      const reply = await Promise.race([pending.shift()!, failed]);
+      const reply = await pending.shift()!;
       yield "image" in reply
         ? { path: paths[i], image: reply.image }
         : { path: paths[i], error: reply.error };
