@@ -7,21 +7,12 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { readNpy } from "../formats/npy.ts";
-import { relativeError } from "./helpers.ts";
+import { type CliResult, relativeError, runCli } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const fixture = (file: string) => `${root}testdata/fixtures/checkpoints/${file}`;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
-    env: { XDG_RUNTIME_DIR: "/tmp", DENOZOO_OFFLINE: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, { DENOZOO_OFFLINE: "1" });
 
 const read = async (path: string) => readNpy(await Deno.readFile(path), path).data as Float32Array;
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);

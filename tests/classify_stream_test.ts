@@ -11,20 +11,12 @@ import { decodeImage } from "../vision/decode.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
 import { CIFAR10_RAW } from "../arch/preprocess.ts";
 import { useBackend } from "../runtime/backend.ts";
+import { type CliResult, runCli } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const IMAGES = ["cat.jpg", "fish-bike.jpg", "grace_hopper.jpg"];
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
-    env: { XDG_RUNTIME_DIR: "/tmp", DENOZOO_OFFLINE: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, { DENOZOO_OFFLINE: "1" });
 
 /** The three test photos and, sorted between them, a JPEG cut off after 20 kB. */
 async function folderWithTruncatedJpeg(): Promise<string> {

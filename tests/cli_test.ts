@@ -4,29 +4,14 @@ import { decodeImage } from "../vision/decode.ts";
 import { loadSharp } from "../vision/libvips.ts";
 import { splitImageRows } from "../vision/tiles.ts";
 import { cifar10Labels } from "../arch/labels.ts";
-import { relativeError } from "./helpers.ts";
+import { type CliResult, relativeError, runCli } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return await cliWith({ DENOZOO_OFFLINE: "1" }, ...args);
-}
-
-async function cliWith(
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
-    env: { XDG_RUNTIME_DIR: "/tmp", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const { code, stdout, stderr } = await command.output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, { DENOZOO_OFFLINE: "1" });
+const cliWith = (env: Record<string, string>, ...args: string[]): Promise<CliResult> =>
+  runCli(args, env);
 
 /** The 1000 CIFAR-10 test images as PNG files in a temporary folder, and their labels. */
 async function cifarFolder(): Promise<{ dir: string; labels: number[] }> {

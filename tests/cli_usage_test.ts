@@ -9,28 +9,16 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { readNpy, writeNpy } from "../formats/npy.ts";
 import { startServer } from "./http_fixture.ts";
+import { type CliResult, runCli } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const CAT = "testdata/images/cat.jpg";
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** `deno run -A cli.ts …` from the repository root, with an empty cache unless `env` says. */
-async function cli(env: Record<string, string>, ...args: string[]): Promise<Result> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: root,
-    env: { XDG_RUNTIME_DIR: "/tmp", DENOZOO_HOME: "/nonexistent/denozoo", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (env: Record<string, string>, ...args: string[]): Promise<Result> =>
+  runCli(args, { DENOZOO_HOME: "/nonexistent/denozoo", ...env }, { cwd: root });
 
 const OFFLINE = { DENOZOO_OFFLINE: "1" };
 

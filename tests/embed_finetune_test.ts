@@ -5,21 +5,11 @@ import {
   imageName,
   writeCifarImages as writeCifar,
 } from "../tools/cifar_image_folder.ts";
-import { npy, relativeError } from "./helpers.ts";
+import { type CliResult, npy, relativeError, runCli } from "./helpers.ts";
 
-const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
-    env: { XDG_RUNTIME_DIR: "/tmp", DENOZOO_OFFLINE: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, { DENOZOO_OFFLINE: "1" });
 
 const kind = animalOrVehicle;
 const name = imageName;

@@ -18,7 +18,7 @@ import { initialWeights } from "../arch/weights.ts";
 import { planResNet } from "../arch/plan.ts";
 import { getSpec } from "../arch/presets.ts";
 import type { ResNetSpec } from "../arch/spec.ts";
-import { npy, relativeError } from "./helpers.ts";
+import { type CliResult, npy, relativeError, runCli } from "./helpers.ts";
 
 await useBackend("wasm");
 
@@ -134,16 +134,7 @@ Deno.test("a family spec round-trips through the zoo file; old files read as pla
   assertEquals(old.spec.naming.stemPool, "pool1_pool");
 });
 
-async function cli(...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", here("../cli.ts"), ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args);
 
 Deno.test("convert of a ResNeXt-50 ONNX names resnext50_32x4d", async () => {
   const dir = await Deno.makeTempDir();

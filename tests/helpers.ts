@@ -1,6 +1,7 @@
 /**
  * What the tests share: reading reference arrays and measuring the error against them
- * (parity tests), and where Deno keeps npm packages (tests that start Deno).
+ * (parity tests), running the real command line in a subprocess, and where Deno keeps npm
+ * packages (tests that start Deno).
  *
  * @module
  */
@@ -57,4 +58,36 @@ export async function denoCache(): Promise<DenoCache> {
   if (code !== 0) throw new Error(`deno info --json failed: ${text.decode(stderr)}`);
   const { denoDir, npmCache } = JSON.parse(text.decode(stdout));
   return { denoDir, npmCache: await Deno.realPath(npmCache).catch(() => npmCache) };
+}
+
+/** What a run of the command line printed, and its exit code. */
+export interface CliResult {
+  /** Exit code. */
+  code: number;
+  /** Everything printed on stdout. */
+  stdout: string;
+  /** Everything printed on stderr. */
+  stderr: string;
+}
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/**
+ * Runs `deno run -A cli.ts ARGS…` in a subprocess, as a user would, with only `XDG_RUNTIME_DIR`
+ * (WebGPU's adapter needs it) and `env` set.
+ */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string } = {},
+): Promise<CliResult> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    cwd: options.cwd,
+    env: { XDG_RUNTIME_DIR: "/tmp", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
 }

@@ -8,21 +8,12 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { readNpy, writeNpy } from "../formats/npy.ts";
 import { writeCifarInput } from "../tools/cifar_npy.ts";
-import { relativeError } from "./helpers.ts";
+import { type CliResult, relativeError, runCli } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const RESNET56 = `${root}testdata/cifar10-resnet/resnet56-4bfd9763.th`;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
-    env: { XDG_RUNTIME_DIR: "/tmp", DENOZOO_OFFLINE: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, { DENOZOO_OFFLINE: "1" });
 
 const reference = readNpy(
   await Deno.readFile(`${root}testdata/fixtures/cifar/resnet56_logits.npy`),
