@@ -19,25 +19,16 @@ import { splitImageRows } from "../vision/tiles.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
 import { readZooHeader } from "../convert/zoofile.ts";
 import { useBackend } from "../runtime/backend.ts";
+import { runCli } from "./helpers.ts";
 import { pullWeights } from "../pipelines/pull.ts";
 import { cachedPath } from "../hub/cache.ts";
 import { findWeights } from "../hub/registry.ts";
 
 await useBackend("wasm");
 
-const root = new URL("../", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}cli.ts`, ...args],
-    env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
+const cli = (...args: string[]) => runCli(args, { NO_COLOR: "1" });
 
 const strip = await decodeImage(
   await Deno.readFile(here("../testdata/cifar10-test/test_1000.png")),
