@@ -4,7 +4,7 @@
  * terminal.
  */
 
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { writeNpy } from "../formats/npy.ts";
 import { readNpy } from "../formats/npy.ts";
 import { decodeImage } from "../vision/decode.ts";
