@@ -77,7 +77,12 @@ export type { DataFormat } from "./runtime/layers.ts";
 
 // Backends and engines.
 export { type BackendChoice, type BackendOptions, useBackend } from "./runtime/backend.ts";
-export { createEngine, type Engine, type EngineChoice } from "./runtime/engine.ts";
+export {
+  createEngine,
+  type Engine,
+  type EngineChoice,
+  type EngineOptions,
+} from "./runtime/engine.ts";
 
 // Classification.
 export { loadClassifier, type LoadOptions } from "./pipelines/load.ts";
@@ -100,6 +105,7 @@ export {
 export {
   type Embedder,
   type EmbedderOptions,
+  type EmbedFailure,
   embedFiles,
   type EmbedFilesOptions,
   embedImages,
@@ -126,6 +132,7 @@ export {
   type ImportOptions,
 } from "./convert/import.ts";
 export { exportOnnx, type OnnxExportOptions } from "./convert/onnx_export.ts";
+export type { ActivationRange, Calibration, WeightsDType } from "./convert/quantize.ts";
 export {
   readZooWeights,
   writeZooWeights,
@@ -133,7 +140,7 @@ export {
   type ZooWeightsFile,
 } from "./convert/zoofile.ts";
 export { findWeights, REGISTRY, type WeightsEntry } from "./hub/registry.ts";
-export { pullWeights } from "./pipelines/pull.ts";
+export { type PullOptions, pullWeights } from "./pipelines/pull.ts";
 export { type GraphModel, type GraphOutputs, loadGraphModel } from "./graph/graph_model.ts";
 
 // Errors.

@@ -32,7 +32,9 @@ import { ZooFormatError } from "./errors.ts";
  * console.log(LABEL_SETS); // [ "imagenet", "cifar10" ]
  * ```
  */
-export const LABEL_SETS = Object.freeze(["imagenet", "cifar10"] as const);
+export const LABEL_SETS: readonly ["imagenet", "cifar10"] = Object.freeze(
+  ["imagenet", "cifar10"] as const,
+);
 
 /**
  * A label set the zoo knows (see {@link LABEL_SETS}).

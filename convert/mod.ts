@@ -21,13 +21,21 @@ export {
   OPTION_A_ASSUMPTION,
   type ShortcutChoice,
 } from "./structure.ts";
-export { checkGraph, type GraphMismatch, type GraphOp, type SourceGraph } from "./source_graph.ts";
 export {
+  checkGraph,
+  type GraphMismatch,
+  type GraphOp,
+  type Pads,
+  type SourceGraph,
+} from "./source_graph.ts";
+export {
+  type Fit,
   type FormatDefaults,
   KERAS_DEFAULTS,
   PYTORCH_DEFAULTS,
   type SourceLayer,
 } from "./align.ts";
+export type { ActivationRange, Calibration, WeightsDType } from "./quantize.ts";
 export {
   chwRowsToHwc,
   type Float32Source,

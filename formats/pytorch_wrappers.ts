@@ -80,6 +80,7 @@ export function findStateDict<T>(
   value: unknown,
   isTensor: (v: unknown) => v is T,
 ): FoundStateDict<T> | undefined;
+/** Finds the state_dict (see the first overload) with a test that does not narrow the type. */
 export function findStateDict(
   value: unknown,
   isTensor: (v: unknown) => boolean,

@@ -168,6 +168,7 @@ export async function createModel(
   name: string | ResNetSpec,
   options: CreateFeatureOptions,
 ): Promise<FeatureModel>;
+/** Creates a model (see the first overload): a classifier or a backbone without `features`. */
 export async function createModel(
   name: string | ResNetSpec,
   options?: CreateOptions,

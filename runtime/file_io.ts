@@ -33,6 +33,9 @@ function folderOf(path: string): string {
   return path.endsWith(".json") ? path.slice(0, Math.max(0, path.lastIndexOf("/"))) || "." : path;
 }
 
+/** tfjs' handler for saving and loading a model's artifacts (`tf.io.IOHandler`). */
+export type IOHandler = tf.io.IOHandler;
+
 /**
  * A tfjs IO handler on the file system: `save` writes `model.json` and `weights.bin` into the
  * folder `path` (made if missing; the weights first, so a `model.json` means both are
@@ -52,7 +55,7 @@ function folderOf(path: string): string {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function fileSystem(path: string): tf.io.IOHandler {
+export function fileSystem(path: string): IOHandler {
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       const topology = artifacts.modelTopology;

@@ -24,7 +24,7 @@ export {
   type FeatureModel,
   type FeatureModelOptions,
 } from "./features.ts";
-export { fileSystem, registerFileRouters } from "./file_io.ts";
+export { fileSystem, type IOHandler, registerFileRouters } from "./file_io.ts";
 export {
   type ImageBatches,
   type StageTrainingOptions,
@@ -68,6 +68,7 @@ export {
   createEngine,
   type Engine,
   type EngineChoice,
+  type EngineOptions,
   ortEngine,
   ortEngineFromOnnx,
   prefersOrt,

@@ -157,6 +157,7 @@ export function createModel(
   architecture: string | ResNetSpec,
   options: FeatureModelOptions,
 ): FeatureModel;
+/** Creates a model (see the first overload): a classifier or a backbone without `features`. */
 export function createModel(architecture: string | ResNetSpec, options?: ModelOptions): ZooModel;
 export function createModel(
   architecture: string | ResNetSpec,
