@@ -38,8 +38,9 @@ Deno.test("the stem decides before the naming, the naming before the blocks", ()
 Deno.test("a class count picks the label set of that size, else none (never a set of another size)", () => {
   assertEquals(defaultLabelSet(10), "cifar10");
   assertEquals(defaultLabelSet(1000), "imagenet");
-  // Issue 14: a 1001- or 7-class model used to get ImageNet's names, wrong for every output.
-  assertEquals(defaultLabelSet(1001), undefined);
+  // Issue 14: a 1001- or 7-class model used to get ImageNet's names, wrong for every output; a
+  // 1001-class model is TensorFlow's numbering, background first.
+  assertEquals(defaultLabelSet(1001), "imagenet_background");
   assertEquals(defaultLabelSet(7), undefined);
   assertEquals(defaultLabelSet(0), undefined);
 });

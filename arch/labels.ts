@@ -1,7 +1,9 @@
 /**
  * The label contract: which class names a model's outputs carry. A model names its classes by
  * one of the label sets the zoo knows (the 1000 ImageNet classes, in the index order shared by
- * Keras, torchvision and the ONNX model zoo, and the 10 CIFAR-10 classes), or by a list of names
+ * Keras, torchvision and the ONNX model zoo; the same 1000 after a "background" class, as
+ * TensorFlow's official and slim models number their 1001 outputs; and the 10 CIFAR-10 classes),
+ * or by a list of names
  * of its own (a zoo file may record one, as transformers.js models carry `id2label`). Whatever
  * names are used, there must be exactly one per output: {@link classNames} refuses a set of
  * another size rather than print a wrong name.
@@ -29,11 +31,11 @@ import { ZooFormatError } from "./errors.ts";
  * @example
  * ```ts
  * import { LABEL_SETS } from "./labels.ts";
- * console.log(LABEL_SETS); // [ "imagenet", "cifar10" ]
+ * console.log(LABEL_SETS); // [ "imagenet", "imagenet_background", "cifar10" ]
  * ```
  */
-export const LABEL_SETS: readonly ["imagenet", "cifar10"] = Object.freeze(
-  ["imagenet", "cifar10"] as const,
+export const LABEL_SETS: readonly ["imagenet", "imagenet_background", "cifar10"] = Object.freeze(
+  ["imagenet", "imagenet_background", "cifar10"] as const,
 );
 
 /**
@@ -82,6 +84,15 @@ const IMAGENET_LABELS: readonly string[] = Object.freeze(
 );
 
 /**
+ * TensorFlow's 1001 outputs: its ImageNet records number the classes from 1 in the same (WordNet
+ * id) order and keep 0 for "background", so output i + 1 is ImageNet class i.
+ */
+const IMAGENET_BACKGROUND_LABELS: readonly string[] = Object.freeze([
+  "background",
+  ...IMAGENET_LABELS,
+]);
+
+/**
  * The 1000 ImageNet class names in index order, as Keras's `imagenet_class_index.json` spells
  * them (words joined by underscores, e.g. `great_white_shark`). A fresh array on each call.
  *
@@ -123,7 +134,8 @@ export const cifar10Labels: readonly string[] = Object.freeze([
 /**
  * The class names of a label set, index i naming model output i.
  *
- * @param set `"imagenet"` (1000 classes) or `"cifar10"` (10 classes).
+ * @param set `"imagenet"` (1000 classes), `"imagenet_background"` (1001: "background", then
+ *   ImageNet's 1000) or `"cifar10"` (10 classes).
  * @returns A frozen list of names.
  *
  * @example
@@ -131,12 +143,15 @@ export const cifar10Labels: readonly string[] = Object.freeze([
  * import { labelsFor } from "./labels.ts";
  * const top = 281;
  * console.log(labelsFor("imagenet")[top]); // "tabby"
+ * console.log(labelsFor("imagenet_background")[top + 1]); // "tabby"
  * ```
  */
 export function labelsFor(set: LabelSet): readonly string[] {
   switch (set) {
     case "imagenet":
       return IMAGENET_LABELS;
+    case "imagenet_background":
+      return IMAGENET_BACKGROUND_LABELS;
     case "cifar10":
       return cifar10Labels;
     default:

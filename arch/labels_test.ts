@@ -26,10 +26,14 @@ Deno.test("a label set of another size than the model's classes is refused, nami
 });
 
 Deno.test("the label sets are one list, and every set in it has names", () => {
-  assertEquals(LABEL_SETS, ["imagenet", "cifar10"]);
+  assertEquals(LABEL_SETS, ["imagenet", "imagenet_background", "cifar10"]);
   for (const set of LABEL_SETS) assertEquals(isLabelSet(set), true);
   assertEquals(isLabelSet("cifar100"), false);
-  assertEquals(LABEL_SETS.map((set) => labelsFor(set).length), [1000, 10]);
+  assertEquals(LABEL_SETS.map((set) => labelsFor(set).length), [1000, 1001, 10]);
+  // TensorFlow's 1001 outputs: output 0 is background, output i + 1 ImageNet class i.
+  const shifted = labelsFor("imagenet_background");
+  assertEquals(shifted[0], "background");
+  assertEquals(shifted.slice(1), labelsFor("imagenet"));
 });
 
 Deno.test("a label file is read in its three forms", async () => {

@@ -108,7 +108,7 @@ Deno.test("preprocessing and labels are checked on read, in the header alone too
     ],
     [
       edited((m) => (m["denozoo.labels"] = "coco")),
-      `metadata 'denozoo.labels': must be one of imagenet, cifar10, got "coco"`,
+      `metadata 'denozoo.labels': must be one of imagenet, imagenet_background, cifar10, got "coco"`,
     ],
   ];
   const path = await Deno.makeTempFile({ suffix: ".safetensors" });

@@ -31,7 +31,7 @@ import { readWholeFile } from "../formats/files.ts";
  *   await readLabels("cifar-10");
  * } catch (error) {
  *   console.log((error as Error).message);
- *   // labels 'cifar-10' is neither a label set (imagenet, cifar10) nor a file (did you mean cifar10?)
+ *   // labels 'cifar-10' is neither a label set (imagenet, imagenet_background, cifar10) nor a file (did you mean cifar10?)
  * }
  * ```
  */
