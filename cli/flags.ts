@@ -257,7 +257,8 @@ export const LABELS_FLAG = {
   kind: "string",
   value: "SET|FILE",
   defaultText: "what the weights record, else the label set with as many classes",
-  meaning: "class names: imagenet, imagenet_background (1001: TensorFlow's), cifar10, or a file with a JSON array, an " +
+  meaning:
+    "class names: imagenet, imagenet_background (1001: TensorFlow's), cifar10, or a file with a JSON array, an " +
     "imagenet_class_index.json-style object or one name per line; their number must be the " +
     "model's number of classes",
 } as const satisfies FlagSpec;

@@ -17,7 +17,10 @@ Deno.test("validateRegistryJson: a wrong field is refused, naming the file and t
     [json([{ ...entry, top1: 91 }]), "entry 0 has unknown field 'top1'"],
     [json([{ ...entry, urls: ["http://x.org/a.th"] }]), "something other than an https:// URL"],
     [json([{ ...entry, hash: { algorithm: "md5", value: "12fca82f" } }]), "'hash.value' is not"],
-    [json([{ ...entry, labels: "imagenet21k" }]), "'labels' is not one of imagenet, imagenet_background, cifar10"],
+    [
+      json([{ ...entry, labels: "imagenet21k" }]),
+      "'labels' is not one of imagenet, imagenet_background, cifar10",
+    ],
     [json([{ ...entry, metrics: { ...entry.metrics, top1: 912.5 } }]), "is not a percentage"],
     [json([{ ...entry, includeTop: "yes" }]), "'includeTop' is not a boolean"],
   ];
