@@ -16,15 +16,41 @@
 export type PreprocessMode = "torch" | "caffe" | "tf" | "raw";
 
 /**
+ * The resampling filters a spec may name, as Pillow has them (`Image.resize(size, filter)`,
+ * which torchvision's `Resize` calls on a PIL image).
+ *
+ * @example
+ * ```ts
+ * import { INTERPOLATIONS } from "./preprocess.ts";
+ * console.log(INTERPOLATIONS); // [ "bilinear", "bicubic" ]
+ * ```
+ */
+export const INTERPOLATIONS = ["bilinear", "bicubic"] as const;
+
+/**
+ * A resampling filter of Pillow's: `bilinear` (a triangle over ±1 input sample, widened by the
+ * downscale factor) or `bicubic` (Keys' cubic with a = −0.5 over ±2, widened likewise). Both are
+ * antialiased when shrinking, as Pillow always is.
+ *
+ * @example
+ * ```ts
+ * import type { Interpolation } from "./preprocess.ts";
+ * const timm: Interpolation = "bicubic";
+ * console.log(timm); // bicubic
+ * ```
+ */
+export type Interpolation = typeof INTERPOLATIONS[number];
+
+/**
  * The preprocessing a weights set was trained with. Geometry first (either `resize` with an
- * optional `crop`, or `size`), then per-channel scaling by `mode`.
+ * optional `crop`, or `size`, resampled by `interpolation`), then per-channel scaling by `mode`.
  *
  * @example
  * ```ts
  * import type { PreprocessSpec } from "./preprocess.ts";
- * // timm's ResNet-50 "a1" weights: resize 235, crop 224, ImageNet mean and std.
- * const timm: PreprocessSpec = { resize: 235, crop: 224, mode: "torch" };
- * console.log(timm.mode); // torch
+ * // timm's ResNet-50 "a1" weights: resize 235 bicubic, crop 224, ImageNet mean and std.
+ * const timm: PreprocessSpec = { resize: 235, crop: 224, interpolation: "bicubic", mode: "torch" };
+ * console.log(timm.interpolation); // bicubic
  * ```
  */
 export interface PreprocessSpec {
@@ -41,6 +67,12 @@ export interface PreprocessSpec {
   crop?: number;
   /** Or resize straight to `[height, width]`, ignoring the aspect ratio (e.g. CIFAR 32×32). */
   size?: [number, number];
+  /**
+   * The filter that resizes (default `bilinear`, torchvision's `Resize` default; timm evaluates
+   * with `bicubic`). Absent in files written before the field existed, which were resized
+   * bilinear.
+   */
+  interpolation?: Interpolation;
   /**
    * - `torch`: x/255, then (x − mean)/std (ImageNet mean and std unless overridden);
    * - `caffe`: RGB→BGR, then minus the BGR means [103.939, 116.779, 123.68], no scaling;
@@ -154,7 +186,7 @@ export const CIFAR10_RAW: PreprocessSpec = { size: [32, 32], mode: "raw" };
 /**
  * timm's evaluation transform for weights trained at 224 with `crop_pct` 0.875 (its default:
  * the `ra2`, `bt` and `miil` ResNet-D, SE and ECA weights): shorter side ⌊224 / 0.875⌋ = 256,
- * center crop 224, ImageNet mean and std. timm resizes bicubic, the zoo bilinear.
+ * center crop 224, bicubic, ImageNet mean and std.
  *
  * @example
  * ```ts
@@ -162,11 +194,16 @@ export const CIFAR10_RAW: PreprocessSpec = { size: [32, 32], mode: "raw" };
  * console.log(TIMM_CROP_875.resize, TIMM_CROP_875.crop); // 256 224
  * ```
  */
-export const TIMM_CROP_875: PreprocessSpec = { resize: 256, crop: 224, mode: "torch" };
+export const TIMM_CROP_875: PreprocessSpec = {
+  resize: 256,
+  crop: 224,
+  interpolation: "bicubic",
+  mode: "torch",
+};
 
 /**
  * timm's evaluation transform at 224 with `crop_pct` 0.95 (its ResNet Strikes Back `a1`/`a2`
- * weights): shorter side ⌊224 / 0.95⌋ = 235, center crop 224, ImageNet mean and std.
+ * weights): shorter side ⌊224 / 0.95⌋ = 235, center crop 224, bicubic, ImageNet mean and std.
  *
  * @example
  * ```ts
@@ -174,11 +211,16 @@ export const TIMM_CROP_875: PreprocessSpec = { resize: 256, crop: 224, mode: "to
  * console.log(TIMM_CROP_95.resize, TIMM_CROP_95.crop); // 235 224
  * ```
  */
-export const TIMM_CROP_95: PreprocessSpec = { resize: 235, crop: 224, mode: "torch" };
+export const TIMM_CROP_95: PreprocessSpec = {
+  resize: 235,
+  crop: 224,
+  interpolation: "bicubic",
+  mode: "torch",
+};
 
 /**
  * timm's evaluation transform for weights trained at 256 with `crop_pct` 0.95 (`resnet101d.ra2`):
- * shorter side ⌊256 / 0.95⌋ = 269, center crop 256, ImageNet mean and std.
+ * shorter side ⌊256 / 0.95⌋ = 269, center crop 256, bicubic, ImageNet mean and std.
  *
  * @example
  * ```ts
@@ -186,7 +228,12 @@ export const TIMM_CROP_95: PreprocessSpec = { resize: 235, crop: 224, mode: "tor
  * console.log(TIMM_256_CROP_95.resize, TIMM_256_CROP_95.crop); // 269 256
  * ```
  */
-export const TIMM_256_CROP_95: PreprocessSpec = { resize: 269, crop: 256, mode: "torch" };
+export const TIMM_256_CROP_95: PreprocessSpec = {
+  resize: 269,
+  crop: 256,
+  interpolation: "bicubic",
+  mode: "torch",
+};
 
 /**
  * TensorFlow's official ResNet (`imagenet_preprocessing.py`): shorter side 256, central crop 224,

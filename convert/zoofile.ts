@@ -42,7 +42,7 @@ import {
   SPEC_DEFAULTS,
   TORCHVISION_NAMES,
 } from "../arch/spec.ts";
-import type { PreprocessSpec } from "../arch/preprocess.ts";
+import { INTERPOLATIONS, type PreprocessSpec } from "../arch/preprocess.ts";
 import { isLabelSet, LABEL_SETS, type Labels } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
@@ -317,6 +317,8 @@ const PREPROCESS_RULES: { readonly [K in keyof PreprocessSpec]-?: Rule } = {
     what: "a list of 2 positive integers",
     ok: (v) => listOf(v, (n) => isCount(n, 1), 2),
   }),
+  // Added later: a file without it was resized bilinear, the default.
+  interpolation: optional(oneOf(...INTERPOLATIONS)),
   mode: oneOf("torch", "caffe", "tf", "raw"),
   mean: optional(RGB),
   std: optional(RGB),

@@ -58,6 +58,10 @@ Deno.test("every preset spec and preprocessing preset survives a write and a rea
   assertEquals(read.spec, cifar);
   assertEquals(read.preprocess, PREPROCESS_PRESETS.CIFAR10_TORCH);
   assertEquals(read.labels, "cifar10");
+  // A file written before `interpolation` existed still reads, without it: bilinear.
+  const older = { resize: 256, crop: 224, mode: "torch" };
+  const old = edited((m) => (m["denozoo.preprocess"] = JSON.stringify(older)));
+  assertEquals(readZooWeights(old, "old.safetensors").preprocess, older);
 });
 
 Deno.test("an unknown or corrupt spec field is refused, naming the file and the field", () => {
@@ -105,6 +109,12 @@ Deno.test("preprocessing and labels are checked on read, in the header alone too
         m["denozoo.preprocess"] = JSON.stringify({ mode: "raw", size: [32, 32], resize: 40 })
       ),
       "fields 'size' and 'resize' exclude each other",
+    ],
+    [
+      edited((m) =>
+        m["denozoo.preprocess"] = JSON.stringify({ mode: "torch", interpolation: "lanczos" })
+      ),
+      "field 'interpolation' must be one of bilinear, bicubic",
     ],
     [
       edited((m) => (m["denozoo.labels"] = "coco")),

@@ -146,7 +146,17 @@ Deno.test("registry: ResNeXt, Wide ResNet and timm entries carry their upstream 
     "TIMM_CROP_875",
     80.546,
   ]);
-  assertEquals(preprocess.TIMM_CROP_875, { resize: 256, crop: 224, mode: "torch" });
+  assertEquals(preprocess.TIMM_CROP_875, {
+    resize: 256,
+    crop: 224,
+    interpolation: "bicubic",
+    mode: "torch",
+  });
+  // timm evaluates every pretrained config bicubic; so do the presets its entries name.
+  for (const entry of REGISTRY.filter((e) => e.preprocess.startsWith("TIMM_"))) {
+    assertEquals(preprocess[entry.preprocess].interpolation, "bicubic", entry.id);
+    assertEquals(entry.notes?.includes("bilinear"), false, entry.id);
+  }
   assertEquals(findWeights("seresnet50.a1_in1k").preprocess, "TIMM_CROP_95");
   assertEquals(preprocess.TIMM_CROP_95.resize, 235); // ⌊224 / 0.95⌋
   assertEquals(findWeights("resnet101d.ra2_in1k").preprocess, "TIMM_256_CROP_95");

@@ -269,6 +269,7 @@ async function* classifyBatches(
 ): AsyncGenerator<ImageResult[]> {
   const batch = options.batch ?? 16;
   const spec = classifier.preprocess;
+  const filter = spec.interpolation;
   let pending: DecodedFile[] = [];
   let images = 0;
   const flush = async (): Promise<ImageResult[]> => {
@@ -277,7 +278,7 @@ async function* classifyBatches(
       "input" in file
         ? [file.input]
         : "image" in file
-        ? [resizeAndCrop(file.image, planCrop(file.image.width, file.image.height, spec))]
+        ? [resizeAndCrop(file.image, planCrop(file.image.width, file.image.height, spec), filter)]
         : []
     );
     let predictions: Prediction[][] = [];

@@ -12,10 +12,12 @@
  * entropy coding) instead of returning a partly grey image.
  *
  * {@link decodeForModel} goes straight to a model's input size, resampling as Pillow does (the
- * same bytes as torchvision's `Resize` + `CenterCrop` on a PIL image). A JPEG 30× or more larger
- * than that is decoded shrunk by 2, 4 or 8 in the DCT domain (libjpeg's scaled IDCT) and reduced
- * 1.5× more by libvips first, which leaves Pillow's filter at least 10× to do: an 8000×8000 photo
- * then never exists at full size, and the result stays within 0.1–0.5/255 of Pillow's on average.
+ * same bytes as torchvision's `Resize` + `CenterCrop` on a PIL image, bilinear or bicubic). For
+ * a bilinear spec, a JPEG 30× or more larger than that is decoded shrunk by 2, 4 or 8 in the DCT
+ * domain (libjpeg's scaled IDCT) and reduced 1.5× more by libvips first, which leaves Pillow's
+ * filter at least 10× to do: an 8000×8000 photo then never exists at full size, and the result
+ * stays within 0.1–0.5/255 of Pillow's on average. A bicubic spec (timm's) is always decoded at
+ * full size: before the cubic those steps were measured further off.
  *
  * @example
  * ```ts
@@ -35,7 +37,7 @@
 import { Buffer } from "node:buffer";
 import type { Metadata, Sharp as SharpPipeline } from "sharp";
 import { ZooFormatError } from "../arch/errors.ts";
-import type { PreprocessSpec } from "../arch/preprocess.ts";
+import type { Interpolation, PreprocessSpec } from "../arch/preprocess.ts";
 import { type CropPlan, planCrop } from "./geometry.ts";
 import { loadSharp } from "./libvips.ts";
 import { resizeAndCrop } from "./resample.ts";
@@ -266,9 +268,14 @@ const SHRINK_ON_LOAD: readonly { factor: number; pillowFactor: number }[] = [
   { factor: 2, pillowFactor: 10 },
 ];
 
-/** The JPEG shrink-on-load factor for a plan (see {@link SHRINK_ON_LOAD}), else 1. */
-function shrinkOnLoad(image: OpenedImage, plan: CropPlan): number {
-  if (image.format !== "jpeg") return 1;
+/**
+ * The JPEG shrink-on-load factor for a plan (see {@link SHRINK_ON_LOAD}), else 1. Bilinear only:
+ * before Pillow's bicubic the same steps measured 0.10, 0.55 and 0.31/255 off on average on the
+ * shared photos at 32–52× (resize 10, crop 10), over the 0.5/255 allowed, so a bicubic spec
+ * always decodes at full size and is resampled here alone, to Pillow's bytes.
+ */
+function shrinkOnLoad(image: OpenedImage, plan: CropPlan, filter: Interpolation): number {
+  if (image.format !== "jpeg" || filter !== "bilinear") return 1;
   const ratio = Math.min(image.width / plan.resizedWidth, image.height / plan.resizedHeight);
   return SHRINK_ON_LOAD.find(({ factor, pillowFactor }) =>
     ratio >= factor * LIBVIPS_STEP * pillowFactor
@@ -277,14 +284,15 @@ function shrinkOnLoad(image: OpenedImage, plan: CropPlan): number {
 
 /**
  * Decodes an image straight to a model's input: resized and cropped as the weights' preprocessing
- * says (see `planCrop`), 8-bit RGB, before scaling. The pixels are Pillow's, to the byte — except
- * for a JPEG 30× or more larger than the resized size, which is decoded shrunk by 2, 4 or 8 (so
- * that Pillow's filter still resamples 10–14× after libvips' 1.5× step; measured 0.1–0.5/255
- * from Pillow's on average).
+ * says (see `planCrop`), 8-bit RGB, before scaling. The pixels are Pillow's, to the byte, with
+ * the spec's `interpolation` — except, for a bilinear spec, for a JPEG 30× or more larger than
+ * the resized size, which is decoded shrunk by 2, 4 or 8 (so that Pillow's filter still
+ * resamples 10–14× after libvips' 1.5× step; measured 0.1–0.5/255 from Pillow's on average).
  *
  * @param bytes The file's contents.
  * @param file The file's name, used in error messages only.
- * @param spec The weights' preprocessing (its geometry is used here; `mode` is not).
+ * @param spec The weights' preprocessing (its geometry and interpolation are used here; `mode`
+ *   is not).
  * @returns The model input's pixels, `crop`×`crop` (or the `size`).
  * @throws {ZooFormatError} As {@link decodeImage} does.
  * @throws {RangeError} For a malformed spec.
@@ -304,10 +312,10 @@ export async function decodeForModel(
 ): Promise<RgbImage> {
   const image = await openImage(bytes, file);
   const plan = planCrop(image.width, image.height, spec);
-  const factor = shrinkOnLoad(image, plan);
+  const factor = shrinkOnLoad(image, plan, spec.interpolation ?? "bilinear");
   if (factor === 1) {
     const full = await toRgb(image, file, image.pipeline(), image.width, image.height);
-    return resizeAndCrop(full, plan);
+    return resizeAndCrop(full, plan, spec.interpolation);
   }
   // Asking for 1/(1.5·factor) of the size makes sharp decode the JPEG at 1/factor (its rule:
   // the largest of 8, 4, 2 that the shrink reaches, unless the shrink truncates to it) and
@@ -321,5 +329,5 @@ export async function decodeForModel(
     width,
     height,
   );
-  return resizeAndCrop(shrunk, plan);
+  return resizeAndCrop(shrunk, plan, spec.interpolation);
 }

@@ -28,7 +28,7 @@ export interface DecodeRequest {
   id: number;
   /** The image file. */
   path: string;
-  /** The weights' preprocessing (its geometry is used). */
+  /** The weights' preprocessing (its geometry and interpolation are used). */
   spec: PreprocessSpec;
 }
 

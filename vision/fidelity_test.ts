@@ -9,6 +9,7 @@
 
 import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
 import { decodeForModel, decodeImage } from "./decode.ts";
+import { decodeAhead } from "./decode_pool.ts";
 import { preprocessImages, scaleImages } from "./preprocess.ts";
 import type { RgbImage } from "./rgb_image.ts";
 import { PREPROCESS_PRESETS, type PreprocessSpec } from "../arch/preprocess.ts";
@@ -39,6 +40,17 @@ const GEOMETRIES: [string, PreprocessSpec, { mean: number; max: number }][] = [
   // The photos are 32–52× this: decoded at half size by libjpeg, reduced 1.5× by libvips, and
   // Pillow's filter does the rest (10.8–17×).
   ["r10_c10", { resize: 10, crop: 10, mode: "torch" }, { mean: 0.5, max: 4 }],
+  // timm's evaluation transform: Pillow's bicubic, to the byte too.
+  ["r256_c224_bicubic", PREPROCESS_PRESETS.TIMM_CROP_875, { mean: 0, max: 0 }],
+  ["r64_c56_bicubic", { resize: 64, crop: 56, interpolation: "bicubic", mode: "torch" }, {
+    mean: 0,
+    max: 0,
+  }],
+  // Bicubic skips the shrink-on-load (measured 0.10–0.55/255 with it): the same bytes again.
+  ["r10_c10_bicubic", { resize: 10, crop: 10, interpolation: "bicubic", mode: "torch" }, {
+    mean: 0,
+    max: 0,
+  }],
 ];
 
 Deno.test("model inputs of the shared photos against torchvision on PIL images (0–255 units)", async () => {
@@ -65,6 +77,45 @@ Deno.test("enlarging a 32×32 CIFAR image to 224×224 gives Pillow's bytes", asy
   assertEquals(x.shape, [1, 224, 224, 3]);
   assertEquals(x.dataSync(), expected);
   x.dispose();
+});
+
+Deno.test("bicubic up, down and both at once on a made-up image with hard edges: Pillow's bytes", async () => {
+  const url = new URL("synthetic.png", REFERENCES);
+  const bytes = await Deno.readFile(url);
+  // [height, width] of generate.py's SYNTHETIC_SIZES, from 17×23.
+  for (const size of [[45, 61], [5, 7], [40, 9]] as [number, number][]) {
+    const ours = await decodeForModel(bytes, url.pathname, {
+      size,
+      interpolation: "bicubic",
+      mode: "raw",
+    });
+    const theirs = await reference(`synthetic_${size[1]}x${size[0]}_bicubic`);
+    assertEquals([ours.width, ours.height], [theirs.width, theirs.height]);
+    assertEquals(ours.data, theirs.data, `${size[1]}×${size[0]}`);
+  }
+});
+
+Deno.test("preprocessImages with a timm preset gives Pillow's bicubic bytes, scaled", async () => {
+  await useBackend("cpu");
+  const spec = PREPROCESS_PRESETS.TIMM_CROP_875;
+  for (const photo of PHOTOS) {
+    const file = new URL(`../testdata/images/${photo}.jpg`, import.meta.url).pathname;
+    const x = preprocessImages([await decodeImage(await Deno.readFile(file), file)], spec);
+    assertEquals(x.dataSync(), scaleImages([await reference(`${photo}_r256_c224_bicubic`)], spec));
+    x.dispose();
+  }
+});
+
+Deno.test("the decoding workers carry a timm preset's interpolation: Pillow's bicubic bytes", async () => {
+  const files = PHOTOS.map((photo) =>
+    new URL(`../testdata/images/${photo}.jpg`, import.meta.url).pathname
+  );
+  let i = 0;
+  for await (const item of decodeAhead(files, PREPROCESS_PRESETS.TIMM_CROP_875)) {
+    if ("error" in item) throw new Error(item.error);
+    assertEquals(item.image.data, (await reference(`${PHOTOS[i++]}_r256_c224_bicubic`)).data);
+  }
+  assertEquals(i, PHOTOS.length);
 });
 
 Deno.test("scaling: torchvision's ToTensor + Normalize and Keras' caffe and tf modes", async () => {

@@ -143,7 +143,7 @@ export function preprocessImages(images: RgbImage[], spec: PreprocessSpec): Tens
         }`,
       );
     }
-    return resizeAndCrop(image, planCrop(image.width, image.height, spec));
+    return resizeAndCrop(image, planCrop(image.width, image.height, spec), spec.interpolation);
   });
   const { width, height } = inputs[0];
   return tf.tensor4d(scaleImages(inputs, spec), [inputs.length, height, width, 3]);

@@ -214,6 +214,28 @@ Deno.test("hand-computed antialiased weights in Pillow's arithmetic: 2×2 → 1�
   assertClose(halved.data, [17, 17, 17, 33, 33, 33]);
 });
 
+Deno.test("hand-computed bicubic weights in Pillow's arithmetic: 4 → 2, and clipping at an edge", () => {
+  // Downscale 4 → 2: Keys' cubic (a = −0.5) stretched 2×, support 4. Output 0 is centred at 1:
+  // taps 0…3 at distances 0.25, 0.25, 0.75, 1.25 (halved) weigh 0.8671875, 0.8671875, 0.2265625
+  // and −0.0703125, summing to 1.890625: 30 / 1.890625 = 15.87 → 16. Output 1 mirrors them:
+  // 64.53125 / 1.890625 = 34.13 → 34. (Bilinear gives 17 and 33.)
+  const row: RgbImage = {
+    width: 4,
+    height: 1,
+    data: new Uint8Array([10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40]),
+  };
+  const halved = run([row], { size: [1, 2], interpolation: "bicubic", mode: "raw" });
+  assertClose(halved.data, [16, 16, 16, 34, 34, 34]);
+  // A black-to-white step enlarged 2×: the lobes reach below 0 and past 255, and clip there.
+  const step: RgbImage = {
+    width: 4,
+    height: 1,
+    data: new Uint8Array([0, 0, 255, 255].flatMap((v) => [v, v, v])),
+  };
+  const doubled = run([step], { size: [1, 8], interpolation: "bicubic", mode: "raw" });
+  assertClose(doubled.data.filter((_, i) => i % 3 === 0), [0, 0, 0, 52, 203, 255, 255, 255]);
+});
+
 Deno.test("presets: values, and shapes on the shared photos", async () => {
   assertEquals(TORCHVISION_V1, { resize: 256, crop: 224, mode: "torch" });
   assertEquals(TORCHVISION_V2, { resize: 232, crop: 224, mode: "torch" });

@@ -1,10 +1,11 @@
 /**
  * Resizing and cropping 8-bit RGB exactly as torchvision does on a PIL image: Pillow's
- * antialiased bilinear resampling (`Image.resize(size, BILINEAR)`), to the bit. The filter is a
- * triangle whose support grows with the downscale factor; each output pixel's weights are
- * normalised, turned into 22-bit fixed point, and the image is resampled along rows first, then
- * columns, rounding to 8 bits after each pass — the arithmetic Pillow does, so the results are
- * the same bytes. Only the pixels a crop keeps are computed.
+ * antialiased resampling (`Image.resize(size, BILINEAR)` or `BICUBIC`), to the bit. The filter
+ * (a triangle, or Keys' cubic with a = −0.5) is stretched by the downscale factor; each output
+ * pixel's weights are normalised, turned into 22-bit fixed point, and the image is resampled
+ * along rows first, then columns, rounding to 8 bits after each pass (the cubic's negative lobes
+ * clip at 0 and 255) — the arithmetic Pillow does, so the results are the same bytes. Only the
+ * pixels a crop keeps are computed.
  *
  * libvips (sharp) resizes too, and faster, but not the same way: it box-filters first where an
  * image shrinks 4× or more, and upsamples with another kernel; measured against Pillow on the
@@ -25,6 +26,7 @@
  * @module
  */
 
+import type { Interpolation } from "../arch/preprocess.ts";
 import type { RgbImage } from "./rgb_image.ts";
 import type { CropPlan } from "./geometry.ts";
 
@@ -46,15 +48,57 @@ interface AxisWeights {
   stride: number;
 }
 
+/** A filter as Pillow defines one: its kernel, and the kernel's half-width at scale 1. */
+interface Filter {
+  support: number;
+  kernel(x: number): number;
+}
+
+/** Keys' cubic convolution parameter in Pillow's BICUBIC. */
+const CUBIC_A = -0.5;
+
 /**
- * Weights that resize an axis of `inSize` samples to `outSize` and keep `kept` of the outputs
- * from `start` on. Output i is centred at (i + 0.5) · scale in the source; the triangle's support
- * is max(scale, 1); the window's ends are rounded toward zero and clamped to the source, and its
- * weights normalised to sum to 1 before they become fixed point, as in Pillow.
+ * Pillow's kernels, each written in the order Pillow evaluates it: the weights are rounded to
+ * fixed point afterwards, and one last bit of a double can move a weight across a rounding edge.
  */
-function axisWeights(inSize: number, outSize: number, start: number, kept: number): AxisWeights {
+const FILTERS: Readonly<Record<Interpolation, Filter>> = {
+  bilinear: {
+    support: 1,
+    kernel: (x) => {
+      const t = Math.abs(x);
+      return t < 1 ? 1 - t : 0;
+    },
+  },
+  bicubic: {
+    support: 2,
+    kernel: (x) => {
+      const t = Math.abs(x);
+      if (t < 1) return ((CUBIC_A + 2) * t - (CUBIC_A + 3)) * t * t + 1;
+      if (t < 2) return (((t - 5) * t + 8) * t - 4) * CUBIC_A;
+      return 0;
+    },
+  },
+};
+
+/**
+ * Weights that resize an axis of `inSize` samples to `outSize` with `filter` and keep `kept` of
+ * the outputs from `start` on. Output i is centred at (i + 0.5) · scale in the source; when
+ * shrinking, the filter is stretched by the scale (antialiasing), so its support is
+ * `filter.support` · max(scale, 1); the window's ends are rounded toward zero and clamped to the
+ * source, and its weights normalised to sum to 1 before they become fixed point, as in Pillow
+ * (which multiplies by the reciprocal of the stretch rather than dividing: so does this).
+ */
+function axisWeights(
+  inSize: number,
+  outSize: number,
+  start: number,
+  kept: number,
+  filter: Filter,
+): AxisWeights {
   const scale = inSize / outSize;
-  const support = Math.max(scale, 1);
+  const stretch = Math.max(scale, 1);
+  const reciprocal = 1 / stretch;
+  const support = filter.support * stretch;
   const stride = Math.ceil(support) * 2 + 1;
   const first = new Int32Array(kept);
   const count = new Int32Array(kept);
@@ -68,8 +112,7 @@ function axisWeights(inSize: number, outSize: number, start: number, kept: numbe
     const n = Math.min(Math.trunc(center + support + 0.5), inSize) - lo;
     let sum = 0;
     for (let k = 0; k < n; k++) {
-      const t = Math.abs((lo + k - center + 0.5) / support);
-      taps[k] = t < 1 ? 1 - t : 0;
+      taps[k] = filter.kernel((lo + k - center + 0.5) * reciprocal);
       sum += taps[k];
     }
     for (let k = 0; k < n; k++) {
@@ -82,6 +125,7 @@ function axisWeights(inSize: number, outSize: number, start: number, kept: numbe
   return { first, count, weights, stride };
 }
 
+/** A fixed-point sum to 8 bits: the cubic's lobes can take it below 0 or past 255. */
 function clip8(sum: number): number {
   return sum >= CLIP_HIGH ? 255 : sum <= 0 ? 0 : sum >> PRECISION_BITS;
 }
@@ -157,13 +201,14 @@ function cropOnly(image: RgbImage, plan: CropPlan): Uint8Array {
 }
 
 /**
- * Resizes an image and keeps a window of it, as `CenterCrop(Resize(image))` does in torchvision
- * on a PIL image, to the byte: Pillow's antialiased bilinear resampling in its own fixed-point
- * arithmetic, rows first. Only the window's pixels are computed; a window reaching outside the
- * resized image is padded with black.
+ * Resizes an image and keeps a window of it, as `CenterCrop(Resize(image, interpolation))` does
+ * in torchvision on a PIL image, to the byte: Pillow's antialiased bilinear or bicubic
+ * resampling in its own fixed-point arithmetic, rows first. Only the window's pixels are
+ * computed; a window reaching outside the resized image is padded with black.
  *
  * @param image An 8-bit RGB image.
  * @param plan The resized size and the window to keep (see `planCrop`).
+ * @param interpolation The filter (a spec's `interpolation`; default bilinear).
  * @returns The window, `plan.width` × `plan.height`.
  *
  * @example
@@ -175,14 +220,31 @@ function cropOnly(image: RgbImage, plan: CropPlan): Uint8Array {
  * const input = resizeAndCrop(cat, planCrop(cat.width, cat.height, TORCHVISION_V1));
  * console.log(input.width, input.height); // 224 224
  * ```
+ *
+ * @example Bicubic rings at an edge where bilinear does not
+ * ```ts
+ * // A step from 50 to 200 (grey), enlarged 2× (Pillow's bytes, from Image.resize): the cubic's
+ * // negative lobes undershoot to 40 and overshoot to 210 beside the edge.
+ * const step = { width: 4, height: 1, data: new Uint8Array([50, 50, 200, 200].flatMap((v) => [v, v, v])) };
+ * const plan = { resizedWidth: 8, resizedHeight: 1, left: 0, top: 0, width: 8, height: 1 };
+ * const red = (image: { data: Uint8Array }) => image.data.filter((_, i) => i % 3 === 0);
+ * console.log(red(resizeAndCrop(step, plan, "bicubic"))); // Uint8Array(8) [ 50, 47, 40, 80, 170, 210, 203, 200 ]
+ * console.log(red(resizeAndCrop(step, plan, "bilinear"))); // Uint8Array(8) [ 50, 50, 50, 88, 163, 200, 200, 200 ]
+ * ```
  */
-export function resizeAndCrop(image: RgbImage, plan: CropPlan): RgbImage {
+export function resizeAndCrop(
+  image: RgbImage,
+  plan: CropPlan,
+  interpolation: Interpolation = "bilinear",
+): RgbImage {
   const { width, height } = plan;
+  const filter = FILTERS[interpolation];
+  if (!filter) throw new RangeError(`preprocess: unknown interpolation '${interpolation}'`);
   if (plan.resizedWidth === image.width && plan.resizedHeight === image.height) {
     return { width, height, data: cropOnly(image, plan) };
   }
-  const columns = axisWeights(image.width, plan.resizedWidth, plan.left, width);
-  const rows = axisWeights(image.height, plan.resizedHeight, plan.top, height);
+  const columns = axisWeights(image.width, plan.resizedWidth, plan.left, width, filter);
+  const rows = axisWeights(image.height, plan.resizedHeight, plan.top, height, filter);
   // The source rows the kept output rows read.
   let rowStart = image.height;
   let rowEnd = 0;

@@ -134,7 +134,7 @@ function timmEntry(
     license: "Apache-2.0",
     metrics: { top1, top5, params, dataset: IN1K },
     notes: `timm pretrained config '${id}': ${TIMM_CONFIG[preprocess]}, bicubic, ImageNet ` +
-      "mean/std (the zoo resizes bilinear). Accuracy from timm's results-imagenet.csv at that " +
+      "mean/std. Accuracy from timm's results-imagenet.csv at that " +
       `input size. timm also serves it as hf-hub timm/${id}; upstream does not record whether ` +
       "the file is a zip or a legacy torch.save (the zoo reads both).",
   };
