@@ -34,12 +34,12 @@ import {
 import { fitWeights, initialWeights, type WeightMap } from "../arch/weights.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
 import { exportOnnx } from "../convert/onnx_export.ts";
-import { buildLayersModel, type DataFormat } from "./layers.ts";
+import type { DataFormat } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
-import { tfjsEngineName } from "./backend.ts";
+import { startBackendIfNone, tfjsEngineName } from "./backend.ts";
 import { type EngineChoice, resolveEngine } from "./engine.ts";
 import { createOrtSession, type OrtSessionOptions } from "./ort.ts";
-import { registerFileRouters } from "./file_io.ts";
+import { trainableLayersModel } from "./trainable.ts";
 
 /**
  * Options of a feature extractor: which maps, plus what any model takes.
@@ -135,6 +135,7 @@ export function createFeatureModel(
     featureInfo: plan.featureInfo,
     preprocess: options.preprocess,
     predict(x: Tensor4D): Tensor[] {
+      startBackendIfNone();
       graph ??= compileInference(plan, weights);
       if (!channelsFirst) return graph.runAll(x);
       return tf.tidy(() =>
@@ -142,8 +143,7 @@ export function createFeatureModel(
       );
     },
     get layersModel() {
-      registerFileRouters();
-      layersModel ??= buildLayersModel(
+      layersModel ??= trainableLayersModel(
         plan,
         { inputShape: options.inputShape ?? [size, size], dataFormat, name: spec.name },
         weights,

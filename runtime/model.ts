@@ -31,11 +31,10 @@ import {
 } from "../arch/plan.ts";
 import { fitWeights, initialWeights, type WeightMap } from "../arch/weights.ts";
 import type { PreprocessSpec } from "../arch/preprocess.ts";
-import { buildLayersModel, type DataFormat, getLayersWeights } from "./layers.ts";
+import { type DataFormat, getLayersWeights } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
 import { createFeatureModel, type FeatureModel, type FeatureModelOptions } from "./features.ts";
-import { registerFileRouters } from "./file_io.ts";
-import { useFastCpuFilterGradient } from "./cpu_gradients.ts";
+import { trainableLayersModel } from "./trainable.ts";
 import { BatchTooLargeError, inputMismatch, WASM_ACTIVATION_BUDGET } from "./input_check.ts";
 import { startBackendIfNone } from "./backend.ts";
 
@@ -226,10 +225,7 @@ export function createModel(
       return graph.run(x);
     },
     get layersModel() {
-      startBackendIfNone();
-      registerFileRouters();
-      useFastCpuFilterGradient();
-      layersModel ??= buildLayersModel(
+      layersModel ??= trainableLayersModel(
         plan,
         { inputShape: modelOptions.inputShape ?? [size, size], dataFormat, name: spec.name },
         weights,
