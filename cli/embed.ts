@@ -134,6 +134,12 @@ export async function embed(args: Args<typeof EMBED>): Promise<void> {
   if (showProgress) write("\n");
   await embedder.engine.dispose();
   const rows = result.files.length;
+  if (rows === 0) {
+    // An empty array would replace whatever a previous run left at --out.
+    throw new Error(
+      `none of the ${paths.length} images could be embedded (named above); nothing written`,
+    );
+  }
   await writeAtomically(out, writeNpy([rows, result.dimensions], result.data));
   const listing = listingPath(out);
   await writeAtomically(

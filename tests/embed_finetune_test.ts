@@ -47,6 +47,15 @@ Deno.test("embed skips a bad image, names it on stderr, writes the rest and exit
     assertStringIncludes(result.stderr, "1 of 3 images could not be embedded (named above)");
     assertEquals(readNpy(await Deno.readFile(`${dir}/feats.npy`), "f").shape, [2, 64]);
     assertEquals(await Deno.readTextFile(`${dir}/feats.files.txt`), `${dir}/a.jpg\n${dir}/c.jpg\n`);
+    // Nothing embedded: the features of the run before stay as they were.
+    const before = await Deno.readFile(`${dir}/feats.npy`);
+    const none = await cli("embed", `${dir}/b.jpg`, "--out", `${dir}/feats.npy`);
+    assertEquals(none.code, 1);
+    assertStringIncludes(
+      none.stderr,
+      "none of the 1 images could be embedded (named above); nothing written",
+    );
+    assertEquals(await Deno.readFile(`${dir}/feats.npy`), before);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
