@@ -132,6 +132,7 @@ export {
   type ImportOptions,
 } from "./convert/import.ts";
 export { exportOnnx, type OnnxExportOptions } from "./convert/onnx_export.ts";
+export type { ModelUsage } from "./convert/usage_metadata.ts";
 export type { ActivationRange, Calibration, WeightsDType } from "./convert/quantize.ts";
 export {
   readZooWeights,

@@ -8,7 +8,9 @@
  * `--no-verify` skips that, `--verify` insists on onnxruntime. `--dtype` stores the weights in
  * half precision or int8; with `--calibrate` (an image, a folder or a glob) an int8 file also
  * records activation ranges measured on those images, and then runs in int8 on onnxruntime (an
- * `.onnx` output is then an int8 QDQ graph).
+ * `.onnx` output is then an int8 QDQ graph). Either output records the class names (`--labels`,
+ * else the source's) and preprocessing the source records: a zoo file in its metadata, an ONNX
+ * export in its `metadata_props`.
  *
  * @example
  * ```ts
@@ -111,8 +113,10 @@ export const CONVERT = {
     },
     {
       ...LABELS_FLAG,
-      defaultText: "what a registry entry with the file's hash records, else none",
-      meaning: "class names to record in the zoo file, which classify then prints: imagenet, " +
+      defaultText: "what the source records, else a registry entry with the file's hash, else none",
+      meaning:
+        "class names to record in the zoo file or ONNX export, which classify then prints: " +
+        "imagenet, " +
         "cifar10, or a file with a JSON array, an imagenet_class_index.json-style object or " +
         "one name per line; their number must be the model's number of classes",
     },
@@ -233,9 +237,6 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
   }
   const arch = args.arch === "auto" ? undefined : PRESETS[args.arch];
   const labels = args.labels === undefined ? undefined : await readLabels(args.labels);
-  if (labels !== undefined && target.path.endsWith(".onnx")) {
-    throw new UsageError("--labels is recorded in zoo files (.safetensors), not in ONNX exports");
-  }
   if (args.verify && args["no-verify"]) {
     throw new UsageError("--verify and --no-verify contradict each other: give one");
   }
@@ -274,7 +275,7 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
   if (resolved.kind === "graph") {
     if (labels !== undefined) {
       throw new UsageError(
-        `--labels is recorded in zoo files; ${source} is no zoo ResNet (${resolved.reason.message})`,
+        `--labels is recorded in zoo files and ONNX exports; ${source} is no zoo ResNet (${resolved.reason.message})`,
       );
     }
     await convertGraph(bytes, source, target, resolved.reason.message);
@@ -298,14 +299,12 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
   // Checked before anything is written: a model that disagrees never gets the output's name.
   if (!args["no-verify"]) await verify(bytes, source, imported, model, path, args.verify);
   if (target.folder) await Deno.mkdir(target.path, { recursive: true });
-  // A zoo file passes on what it records; for other files, provenance finds what it can.
-  const recorded = imported.format === "zoo-safetensors" ? await resolved.info() : {};
-  const calibration = await calibrate(
-    args,
-    model,
-    async () =>
-      recorded.preprocess ?? (await provenance(bytes, source, imported, { sha256 })).preprocess,
-  );
+  // A zoo file passes on what it records; for other files, provenance finds what it can (what
+  // an ONNX export records, or a registry entry with the file's hash).
+  const recorded = imported.format === "zoo-safetensors"
+    ? await resolved.info()
+    : await provenance(bytes, source, imported, { sha256 });
+  const calibration = await calibrate(args, model, recorded.preprocess);
   if (dtype !== "float32") {
     const activations = dtype !== "int8"
       ? ""
@@ -315,7 +314,11 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
     console.log(`weights:       ${dtype}${activations}`);
   }
   const written = path.endsWith(".onnx")
-    ? await exportOnnx(model.plan, model.weights, { calibration })
+    ? await exportOnnx(model.plan, model.weights, {
+      calibration,
+      preprocess: recorded.preprocess,
+      labels: labels ?? recorded.labels,
+    })
     : await toZooFile(bytes, source, imported, {
       sha256,
       preprocess: recorded.preprocess,
@@ -338,13 +341,13 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
 async function calibrate(
   args: Args<typeof CONVERT>,
   model: ZooModel,
-  recorded: () => Promise<PreprocessSpec | undefined>,
+  recorded: PreprocessSpec | undefined,
 ): Promise<Calibration | undefined> {
   if (args.calibrate === undefined) return undefined;
   const files = await expandImageArgs([args.calibrate]);
   const preprocess = args.preprocess !== undefined
     ? PREPROCESS_PRESETS[args.preprocess]
-    : (await recorded()) ?? defaultPreprocess(model.spec);
+    : recorded ?? defaultPreprocess(model.spec);
   if (!(await ortAvailable())) {
     throw new Error("--calibrate needs npm:onnxruntime-node, which could not load here");
   }

@@ -32,6 +32,7 @@ import {
   type SourceLayer,
 } from "./structure.ts";
 import { onnxSource } from "./onnx_source.ts";
+import { type ModelUsage, onnxUsage } from "./usage_metadata.ts";
 import { kerasSource } from "./keras_source.ts";
 import type { NamedTensor } from "../formats/tensor.ts";
 import { NotZooResNetError, ZooFormatError } from "../arch/errors.ts";
@@ -67,6 +68,11 @@ export interface ImportedModel {
    * (an ONNX graph transposed at its entry, a Keras model). Absent for weights-only files.
    */
   sourceLayout?: "nchw" | "nhwc";
+  /**
+   * How the file says to use the model, when it records it: the preprocessing and class names
+   * in an ONNX export's `metadata_props` (see `usage_metadata.ts`).
+   */
+  usage?: ModelUsage;
 }
 
 /**
@@ -186,13 +192,15 @@ export async function importBytes(
       };
     }
     case "onnx": {
-      const { layers, graph, preact, assumptions } = onnxSource(await readOnnx(bytes, file), file);
+      const onnx = await readOnnx(bytes, file);
+      const { layers, graph, preact, assumptions } = onnxSource(onnx, file);
       const imported = inferResNet(layers, { ...infer, defaults: PYTORCH_DEFAULTS, preact, graph });
       return {
         ...imported,
         assumptions: [...imported.assumptions, ...assumptions],
         format,
         sourceLayout: layoutOf(graph.ops),
+        usage: onnxUsage(onnx, imported.spec.classes, file),
       };
     }
     case "keras-h5":

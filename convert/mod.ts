@@ -56,6 +56,7 @@ export {
   zooWeightsChunks,
   type ZooWeightsFile,
 } from "./zoofile.ts";
+export { type ModelUsage, onnxUsage, readUsageMetadata, usageMetadata } from "./usage_metadata.ts";
 export {
   exportOnnx,
   exportOnnxWithExternalData,

@@ -4,7 +4,9 @@
  * become BatchNormalization nodes; weights are float32 `raw_data` initializers. The
  * input is `input` ([N,3,H,W], or [N,H,W,3] with `layout: "nhwc"`), the output
  * `logits` (with a classifier) or `features`; a feature extractor's plan (`planFeatures`) gets
- * one output per map, `features_0`, `features_1`, …
+ * one output per map, `features_0`, `features_1`, …. The preprocessing and class names given
+ * are recorded in `metadata_props` under the zoo file's keys (`usage_metadata.ts`), which the
+ * zoo reads back from the file and other runtimes ignore.
  *
  * @example
  * ```ts
@@ -36,6 +38,9 @@ import {
   writeGroupNorm,
 } from "./onnx_graph.ts";
 import { CONVERTER_VERSION } from "./zoofile.ts";
+import { usageMetadata } from "./usage_metadata.ts";
+import type { PreprocessSpec } from "../arch/preprocess.ts";
+import type { Labels } from "../arch/labels.ts";
 import { loadOnnxProto } from "../formats/libraries.ts";
 import { QdqWriter } from "./onnx_qdq.ts";
 import { type Calibration, checkInt8Plan } from "./quantize.ts";
@@ -64,6 +69,16 @@ export interface OnnxExportOptions {
    * QDQ format (see `onnx_qdq.ts`); without, float32.
    */
   calibration?: Calibration;
+  /**
+   * Preprocessing the weights were trained with, recorded in `metadata_props` as
+   * `denozoo.preprocess` (as a zoo file records it; see `usage_metadata.ts`).
+   */
+  preprocess?: PreprocessSpec;
+  /**
+   * Class names, recorded in `metadata_props` as `denozoo.labels` (a label set's name) or
+   * `denozoo.class_names` (the names, one per output of the classifier).
+   */
+  labels?: Labels;
 }
 
 /** Lowest and highest opsets whose operators this exporter emits with unchanged semantics. */
@@ -145,9 +160,11 @@ function checkOptions(options: OnnxExportOptions): void {
  *
  * @param plan The plan, head options applied (`planResNet(spec, { includeTop, pooling })`).
  * @param weights The plan's weights; checked against the plan first.
- * @param options Layout, opset (default 13) and batch dimension (default dynamic).
+ * @param options Layout, opset (default 13), batch dimension (default dynamic), calibration, and
+ *   the preprocessing and class names to record in `metadata_props`.
  * @returns The serialised model.
- * @throws {Error} If a weight is missing or misshapen; {RangeError} for an unsupported opset or batch.
+ * @throws {Error} If a weight is missing or misshapen; {RangeError} for an unsupported opset or
+ *   batch, or class names that do not number the classifier's outputs.
  *
  * @example
  * ```ts
@@ -233,6 +250,7 @@ async function buildOnnx(
 ): Promise<OnnxWithExternalData> {
   checkOptions(options);
   checkWeights(plan, weights);
+  const metadataProps = usageProps(plan, options);
   const layout = options.layout ?? "nchw";
   const opset = options.opset ?? 13;
   const batch = options.batch ?? "dynamic";
@@ -469,6 +487,7 @@ async function buildOnnx(
     opsetImport: [{ domain: "", version: opset }],
     producerName: "denozoo",
     producerVersion: CONVERTER_VERSION,
+    metadataProps,
     graph: {
       name: "resnet",
       node: graph.nodes,
@@ -491,6 +510,20 @@ async function buildOnnx(
     model: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength),
     data: graph.externalChunks,
   };
+}
+
+/**
+ * `metadata_props` with the preprocessing and class names the options give, under the zoo
+ * file's keys, so that a model keeps them as an ONNX file: what the classifier outputs, and how.
+ */
+function usageProps(plan: Plan, options: OnnxExportOptions): OnnxTypes.IStringStringEntryProto[] {
+  const head = planOutputs(plan).map((index) => plan.nodes[index]);
+  const classifier = head.length === 1 && head[0].op === "dense" ? head[0] : undefined;
+  if (options.labels !== undefined && !classifier) {
+    throw new RangeError("class names need a model with a classifier; this one outputs features");
+  }
+  const metadata = usageMetadata(options, classifier?.outFeatures ?? 0, "the exported model");
+  return Object.entries(metadata).map(([key, value]) => ({ key, value }));
 }
 
 /** A Gemm node of `[in, out]` weights; in an int8 graph, per-output int8 kernel and int32 bias. */

@@ -452,3 +452,61 @@ Deno.test("ortAvailable is false, not an exception, when the native addon may no
   assertEquals(code, 0, new TextDecoder().decode(stderr));
   assertEquals(new TextDecoder().decode(stdout).trim(), "false");
 });
+
+Deno.test({
+  name:
+    "preprocessing and class names go into metadata_props, read back by readOnnx and the importer",
+  ignore: noOrt,
+  fn: async () => {
+    const model = createModel("cifar_resnet20");
+    const names = ["plane", "car", "bird", "kitty", "deer", "doggo", "frog", "horse", "ship", "x"];
+    const preprocess = { size: [32, 32] as [number, number], mode: "torch" as const };
+    const options: OnnxExportOptions = { preprocess, labels: names };
+    const bytes = await exportOnnx(model.plan, model.weights, options);
+    assertEquals(await exportOnnx(model.plan, model.weights, options), bytes, "deterministic");
+    const onnxModel = await readOnnx(bytes, "x.onnx");
+    assertEquals(onnxModel.metadataProps, [
+      ["denozoo.preprocess", JSON.stringify(preprocess)],
+      ["denozoo.class_names", JSON.stringify(names)],
+    ]);
+    const imported = await importBytes(bytes, "x.onnx");
+    assertEquals(imported.usage, { preprocess, labels: names });
+    const external = await exportOnnxWithExternalData(model.plan, model.weights, "x.onnx.data", {
+      labels: "cifar10",
+    });
+    const props = onnx.ModelProto.decode(external.model).metadataProps;
+    assertEquals(props.map(({ key, value }) => [key, value]), [["denozoo.labels", "cifar10"]]);
+    // onnxruntime ignores metadata_props, but must load the file.
+    const session = await createOrtSession(bytes, { threads: 1 });
+    const y = await session.run(new Float32Array(2 * 3 * 32 * 32), [2, 3, 32, 32]);
+    assertEquals(y.shape, [2, 10]);
+    await session.dispose();
+    // Without them, an export records nothing.
+    const plain = await readOnnx(await exportOnnx(model.plan, model.weights), "plain.onnx");
+    assertEquals(plain.metadataProps, []);
+    assertEquals(
+      (await importBytes(await exportOnnx(model.plan, model.weights), "p.onnx")).usage,
+      {},
+    );
+    model.dispose();
+  },
+});
+
+Deno.test("class names that do not number the classifier's outputs are refused", async () => {
+  const model = createModel("cifar_resnet20");
+  await assertRejects(
+    () => exportOnnx(model.plan, model.weights, { labels: ["kitty", "doggo"] }),
+    RangeError,
+    "2 class names for the exported model, which has 10 classes",
+  );
+  const features = planResNet(model.spec, { includeTop: false });
+  const backbone = new Map(
+    [...model.weights].filter(([name]) => !name.startsWith(`${model.spec.naming.dense}/`)),
+  );
+  await assertRejects(
+    () => exportOnnx(features, backbone, { labels: "cifar10" }),
+    RangeError,
+    "class names need a model with a classifier",
+  );
+  model.dispose();
+});

@@ -6,10 +6,9 @@
  * Metadata keys (all strings, as safetensors requires):
  * - `format`: `denozoo/1`
  * - `denozoo.spec`: the {@link ResNetSpec} as JSON (naming scheme included)
- * - `denozoo.preprocess`: the preprocessing as JSON (optional)
- * - `denozoo.labels`: the name of a label set the zoo knows, `imagenet` | `cifar10` (optional)
- * - `denozoo.class_names`: or the class names themselves, a JSON array with one name per class
- *   (optional; like transformers.js's `id2label`, and exclusive with `denozoo.labels`)
+ * - `denozoo.preprocess`, `denozoo.labels` or `denozoo.class_names`: how to use the model, its
+ *   preprocessing and class names (optional; see `usage_metadata.ts`, which ONNX exports share;
+ *   class names are like transformers.js's `id2label`)
  * - `denozoo.source`, `denozoo.source_sha256`, `denozoo.source_format`: provenance (optional)
  * - `denozoo.converter`: the converter and version that wrote the file
  * - `denozoo.dtype`: `float16` or `int8` when the weights are stored so (absent: float32). float16
@@ -20,8 +19,8 @@
  *   measured on N calibration images (see `convert/quantize.ts`)
  *
  * Readers check every field against these types (`ResNetSpec`, `PreprocessSpec`, `Labels`)
- * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field;
- * class names must number the spec's classes.
+ * and refuse a corrupt or unknown one with a `ZooFormatError` naming the file and the field
+ * (see `metadata_rules.ts`); class names must number the spec's classes.
  *
  * @example
  * ```ts
@@ -42,8 +41,8 @@ import {
   SPEC_DEFAULTS,
   TORCHVISION_NAMES,
 } from "../arch/spec.ts";
-import { INTERPOLATIONS, type PreprocessSpec } from "../arch/preprocess.ts";
-import { isLabelSet, LABEL_SETS, type Labels } from "../arch/labels.ts";
+import type { PreprocessSpec } from "../arch/preprocess.ts";
+import type { Labels } from "../arch/labels.ts";
 import { planResNet } from "../arch/plan.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import {
@@ -61,6 +60,20 @@ import {
   type WeightsDType,
 } from "./quantize.ts";
 import { ZooFormatError } from "../arch/errors.ts";
+import {
+  fieldProblem,
+  FLAG,
+  isCount,
+  isNumber,
+  listOf,
+  oneOf,
+  optional,
+  parseField,
+  POSITIVE,
+  type Rule,
+  TEXT,
+} from "./metadata_rules.ts";
+import { readUsageMetadata, usageMetadata } from "./usage_metadata.ts";
 
 /** Version of the converter recorded in files it writes. */
 export const CONVERTER_VERSION = "denozoo 0.1.0";
@@ -140,18 +153,7 @@ export function zooWeightsChunks(
     "denozoo.spec": JSON.stringify(spec),
     "denozoo.converter": CONVERTER_VERSION,
   };
-  if (info.preprocess !== undefined) {
-    metadata["denozoo.preprocess"] = JSON.stringify(info.preprocess);
-  }
-  if (typeof info.labels === "string") metadata["denozoo.labels"] = info.labels;
-  else if (info.labels) {
-    if (info.labels.length !== spec.classes) {
-      throw new RangeError(
-        `${info.labels.length} class names for ${spec.name}, which has ${spec.classes} classes`,
-      );
-    }
-    metadata["denozoo.class_names"] = JSON.stringify(info.labels);
-  }
+  Object.assign(metadata, usageMetadata(info, spec.classes, spec.name));
   if (info.source) metadata["denozoo.source"] = info.source;
   if (info.sourceSha256) metadata["denozoo.source_sha256"] = info.sourceSha256;
   if (info.sourceFormat) metadata["denozoo.source_format"] = info.sourceFormat;
@@ -201,35 +203,10 @@ export function writeZooWeights(
 // labels printed), so every field is checked on read: a corrupt value or a field this version
 // does not know is refused with the field's name, not trusted.
 
-/** What one metadata field must be: a description for the error, and the test. */
-interface Rule {
-  /** What the value must be, as the error message says it. */
-  what: string;
-  /** Whether a value fits. */
-  ok(value: unknown): boolean;
-  /** Absent is fine. */
-  optional?: boolean;
-}
-
-const isCount = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
-const isNumber = (v: unknown) => typeof v === "number" && Number.isFinite(v);
-const listOf = (v: unknown, test: (item: unknown) => boolean, length?: number) =>
-  Array.isArray(v) && (length === undefined ? v.length > 0 : v.length === length) &&
-  v.every(test);
-
-const TEXT: Rule = { what: "a string", ok: (v) => typeof v === "string" };
-const FLAG: Rule = { what: "true or false", ok: (v) => typeof v === "boolean" };
-const POSITIVE: Rule = { what: "a positive integer", ok: (v) => isCount(v, 1) };
 const PER_STAGE: Rule = {
   what: "a non-empty list of positive integers",
   ok: (v) => listOf(v, (n) => isCount(n, 1)),
 };
-const RGB: Rule = { what: "a list of 3 numbers", ok: (v) => listOf(v, isNumber, 3) };
-const oneOf = (...values: string[]): Rule => ({
-  what: `one of ${values.join(", ")}`,
-  ok: (v) => values.includes(v as string),
-});
-const optional = (rule: Rule): Rule => ({ ...rule, optional: true });
 const NAMES = (length: number): Rule => ({
   what: `a list of ${length} strings`,
   ok: (v) => listOf(v, (n) => typeof n === "string", length),
@@ -310,20 +287,6 @@ const SPEC_RULES: { readonly [K in keyof ResNetSpec]-?: Rule } = {
   naming: { what: "an object", ok: (v) => typeof v === "object" && v !== null },
 };
 
-const PREPROCESS_RULES: { readonly [K in keyof PreprocessSpec]-?: Rule } = {
-  resize: optional(POSITIVE),
-  crop: optional(POSITIVE),
-  size: optional({
-    what: "a list of 2 positive integers",
-    ok: (v) => listOf(v, (n) => isCount(n, 1), 2),
-  }),
-  // Added later: a file without it was resized bilinear, the default.
-  interpolation: optional(oneOf(...INTERPOLATIONS)),
-  mode: oneOf("torch", "caffe", "tf", "raw"),
-  mean: optional(RGB),
-  std: optional(RGB),
-};
-
 /** One stored activation range: `[plan node, min, max]`, min ≤ max. */
 const isStoredRange = (v: unknown) =>
   Array.isArray(v) && v.length === 3 && isCount(v[0], 0) && isNumber(v[1]) && isNumber(v[2]) &&
@@ -340,51 +303,6 @@ const CALIBRATION_RULES: { readonly [K in keyof Calibration]-?: Rule } = {
   },
 };
 
-/** The first field of a JSON object that breaks its rules, described; none: undefined. */
-function fieldProblem(
-  value: unknown,
-  rules: Readonly<Record<string, Rule>>,
-  prefix = "",
-): string | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return `${prefix ? `'${prefix.slice(0, -1)}'` : "the value"} is not an object`;
-  }
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(rules, key)) return `unknown field '${prefix}${key.slice(0, 100)}'`;
-  }
-  for (const [key, rule] of Object.entries(rules)) {
-    const field = (value as Record<string, unknown>)[key];
-    if (field === undefined && rule.optional) continue;
-    if (field === undefined) return `field '${prefix}${key}' is missing`;
-    if (!rule.ok(field)) {
-      const got = JSON.stringify(field)?.slice(0, 100);
-      return `field '${prefix}${key}' must be ${rule.what}, got ${got}`;
-    }
-  }
-  return undefined;
-}
-
-/** Parses and checks one JSON metadata value; a problem is a `ZooFormatError` naming the key. */
-function parseField<T>(
-  metadata: Record<string, string>,
-  key: string,
-  file: string,
-  problem: (value: unknown) => string | undefined,
-): T {
-  const fail = (message: string): never => {
-    throw new ZooFormatError(file, `metadata '${key}': ${message}`);
-  };
-  let value: unknown;
-  try {
-    value = JSON.parse(metadata[key]);
-  } catch (error) {
-    fail(`invalid JSON: ${(error as Error).message}`);
-  }
-  const found = problem(value);
-  if (found) fail(found);
-  return value as T;
-}
-
 /** What is wrong with a parsed spec, if anything. */
 function specProblem(value: unknown): string | undefined {
   const found = fieldProblem(value, SPEC_RULES) ??
@@ -400,50 +318,6 @@ function specProblem(value: unknown): string | undefined {
     return "field 'groups' must be 1 for basic blocks";
   }
   return undefined;
-}
-
-/** What is wrong with a parsed preprocessing, if anything. */
-function preprocessProblem(value: unknown): string | undefined {
-  const found = fieldProblem(value, PREPROCESS_RULES);
-  if (found) return found;
-  const spec = value as PreprocessSpec;
-  if (spec.size && spec.resize !== undefined) {
-    return "fields 'size' and 'resize' exclude each other";
-  }
-  return undefined;
-}
-
-/** The labels a file records: a label set's name, or class names numbering the classes. */
-function recordedLabels(
-  strings: Record<string, string>,
-  spec: ResNetSpec,
-  file: string,
-): Labels | undefined {
-  const set = strings["denozoo.labels"];
-  const hasNames = strings["denozoo.class_names"] !== undefined;
-  if (set !== undefined && hasNames) {
-    throw new ZooFormatError(
-      file,
-      "metadata has both 'denozoo.labels' and 'denozoo.class_names'; keep one",
-    );
-  }
-  if (set !== undefined) {
-    if (isLabelSet(set)) return set;
-    throw new ZooFormatError(
-      file,
-      `metadata 'denozoo.labels': must be one of ${LABEL_SETS.join(", ")}, got ` +
-        JSON.stringify(set.slice(0, 100)),
-    );
-  }
-  if (!hasNames) return undefined;
-  return parseField<string[]>(strings, "denozoo.class_names", file, (value) => {
-    if (!Array.isArray(value) || value.some((name) => typeof name !== "string" || name === "")) {
-      return "must be a JSON array of non-empty strings";
-    }
-    return value.length === spec.classes
-      ? undefined
-      : `${value.length} names, but the spec has ${spec.classes} classes`;
-  });
 }
 
 /** Parses the metadata of a zoo file, refusing any field that is corrupt or unknown. */
@@ -492,10 +366,7 @@ function zooMetadata(metadata: unknown, file: string): Omit<ZooWeightsFile, "wei
   return {
     // A file written before a field existed means what the zoo then computed: SPEC_DEFAULTS.
     spec: { ...SPEC_DEFAULTS, ...spec, naming: { ...NAMING_DEFAULTS, ...spec.naming } },
-    preprocess: strings["denozoo.preprocess"]
-      ? parseField<PreprocessSpec>(strings, "denozoo.preprocess", file, preprocessProblem)
-      : undefined,
-    labels: recordedLabels(strings, spec, file),
+    ...readUsageMetadata(strings, spec.classes, file),
     source: strings["denozoo.source"],
     sourceSha256: strings["denozoo.source_sha256"],
     sourceFormat: strings["denozoo.source_format"],

@@ -254,7 +254,7 @@ Deno.test("a zoo file carries its own class names, validated against its classes
         delete m["denozoo.labels"];
         m["denozoo.class_names"] = JSON.stringify(["cat", "dog"]);
       }),
-      "metadata 'denozoo.class_names': 2 names, but the spec has 10 classes",
+      "metadata 'denozoo.class_names': 2 names, but the model has 10 classes",
     ],
     [
       edited((m) => {

@@ -36,6 +36,11 @@ export interface OnnxModel {
   opset: number;
   /** `producer_name`, e.g. `pytorch`. */
   producer: string;
+  /**
+   * `metadata_props` as `[key, value]` pairs in file order (a key may repeat: only the ONNX
+   * checker refuses that). The zoo's exports record preprocessing and class names here.
+   */
+  metadataProps: [string, string][];
   /** The main graph. */
   graph: OnnxGraph;
 }
@@ -425,6 +430,7 @@ export async function readOnnx(
     irVersion: Number(model.irVersion),
     opset: Number(opsetImport.version),
     producer: model.producerName,
+    metadataProps: (model.metadataProps ?? []).map((p) => [p.key ?? "", p.value ?? ""]),
     graph: {
       name: graph.name ?? "",
       nodes,

@@ -23,6 +23,7 @@ import { readShards } from "../formats/keras/tfjs.ts";
 import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
 import { loadOnnxGraph } from "./onnx/load.ts";
+import { type ModelUsage, onnxUsage } from "../convert/usage_metadata.ts";
 
 /**
  * A network outside the zoo's specs, run from its own graph on tfjs.
@@ -54,7 +55,7 @@ export interface GraphModel extends GraphShape {
  * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
  * import { describeOnnxGraph, type GraphShape } from "./graph_model.ts";
  * const path = "testdata/fixtures/onnx_ops/view_op9.onnx";
- * const shape: GraphShape = describeOnnxGraph(await readOnnx(await Deno.readFile(path), path));
+ * const shape: GraphShape = describeOnnxGraph(await readOnnx(await Deno.readFile(path), path), path);
  * console.log(shape);
  * // { layout: "nchw", inputShape: [ "batch", 3, 16, 16 ], classes: 10, inputSize: [ 16, 16 ], outputs: "logits" }
  * ```
@@ -79,6 +80,11 @@ export interface GraphShape {
    * `activation: "softmax"`, an ONNX `Softmax`), which a classifier must not apply again.
    */
   outputs: GraphOutputs;
+  /**
+   * How the file says to use the model, when it records it (an ONNX file the zoo wrote:
+   * preprocessing and class names in its `metadata_props`, see `usage_metadata.ts`).
+   */
+  usage?: ModelUsage;
 }
 
 /**
@@ -124,27 +130,34 @@ function kerasOutputs(model: LayersModel): GraphOutputs {
 }
 
 /**
- * The layout, classes and input size an ONNX graph declares, and whether it ends in a softmax,
- * read from the file alone (what onnxruntime needs to be told, which runs the graph without
- * tfjs).
+ * The layout, classes and input size an ONNX graph declares, whether it ends in a softmax, and
+ * the preprocessing and class names it records, read from the file alone (what onnxruntime needs
+ * to be told, which runs the graph without tfjs). `file` names the file in errors.
+ *
+ * @throws {ZooFormatError} For recorded preprocessing or class names that are corrupt, or class
+ *   names that do not number the declared classes.
  *
  * @example
  * ```ts
  * import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
  * const path = "testdata/fixtures/onnx_ops/flatten_gemm.onnx";
- * console.log(describeOnnxGraph(await readOnnx(await Deno.readFile(path), path)).inputSize); // [ 16, 16 ]
+ * console.log(describeOnnxGraph(await readOnnx(await Deno.readFile(path), path), path).inputSize); // [ 16, 16 ]
  * ```
  */
-export function describeOnnxGraph(onnx: OnnxModel): GraphShape {
+export function describeOnnxGraph(onnx: OnnxModel, file: string): GraphShape {
   const output = onnx.graph.outputs[0]?.shape ?? [];
   const input = onnx.graph.inputs[0]?.shape ?? [];
   const layout = declaredNhwc(input) ? "nhwc" : "nchw";
+  const classes = Number(output[output.length - 1]);
+  const usage = onnxUsage(onnx, classes, file);
   return {
     layout,
     inputShape: input,
-    classes: Number(output[output.length - 1]),
+    classes,
     inputSize: declaredSize(layout === "nhwc" ? input.slice(1, 3) : input.slice(2)),
     outputs: onnxOutputs(onnx),
+    // Only a file that records something says so: a third-party graph's shape is as it was.
+    ...(Object.keys(usage).length ? { usage } : {}),
   };
 }
 
@@ -190,7 +203,7 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
     const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
     return {
-      ...describeOnnxGraph(onnx),
+      ...describeOnnxGraph(onnx, source),
       predict: (x) => graph.predict(x),
       dispose: () => graph.dispose(),
     };

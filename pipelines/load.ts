@@ -101,7 +101,8 @@ function zooClassifier(
 }
 
 /**
- * A network's own graph as a classifier: on tfjs, or an ONNX graph on onnxruntime when that
+ * A network's own graph as a classifier (the caller's preprocessing and labels, else what the
+ * file records, else what its shape suggests): on tfjs, or an ONNX graph on onnxruntime when that
  * engine is asked for by name (a Keras graph cannot run there, which is said, not ignored).
  */
 async function graphClassifier(
@@ -115,8 +116,8 @@ async function graphClassifier(
   return {
     name: resolved.name,
     engine,
-    preprocess: options.preprocess ?? graphPreprocess(shape.inputSize),
-    labels: namesFor(shape.classes, options.labels),
+    preprocess: options.preprocess ?? shape.usage?.preprocess ?? graphPreprocess(shape.inputSize),
+    labels: namesFor(shape.classes, options.labels, shape.usage?.labels),
     outputs: shape.outputs,
     warnings: [ownGraphWarning(resolved)],
   };

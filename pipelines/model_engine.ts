@@ -126,7 +126,7 @@ export async function openEngine(
         "engine 'onnxruntime' runs zoo ResNets and ONNX files (use --engine tfjs or auto)",
     );
   }
-  const shape = describeOnnxGraph(await readOnnx(resolved.onnx, resolved.name));
+  const shape = describeOnnxGraph(await readOnnx(resolved.onnx, resolved.name), resolved.name);
   // Only a 4-D input is an image batch to bring from NHWC to the graph's layout.
   const layout = shape.inputShape.length === 4 ? shape.layout : "nhwc";
   return { engine: await ortEngineFromOnnx(resolved.onnx, ortOptions, layout), shape };

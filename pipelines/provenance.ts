@@ -1,7 +1,8 @@
 /**
  * Where converted weights came from, recorded in the zoo file written from them: the source
- * file's name, SHA-256 and format, and, when a registry entry publishes the file's hash, that
- * entry's preprocessing and labels, so a converted checkpoint classifies as it was trained.
+ * file's name, SHA-256 and format, and the preprocessing and labels the file records itself (an
+ * ONNX export the zoo wrote) or, when a registry entry publishes the file's hash, that entry's,
+ * so a converted checkpoint classifies as it was trained.
  *
  * @example
  * ```ts
@@ -40,8 +41,9 @@ export interface ProvenanceInfo {
 }
 
 /**
- * Provenance of an imported file. A registry entry whose published hash matches the
- * file's bytes supplies preprocessing and labels.
+ * Provenance of an imported file. Preprocessing and labels are the caller's, else what the file
+ * records (`imported.usage`), else those of a registry entry whose published hash matches the
+ * file's bytes.
  *
  * @example
  * ```ts
@@ -65,8 +67,9 @@ export async function provenance(
     return e.hash.algorithm === "md5" ? md5 === expected : sha256.startsWith(expected);
   });
   return {
-    preprocess: info.preprocess ?? (entry ? PREPROCESS_PRESETS[entry.preprocess] : undefined),
-    labels: info.labels ?? entry?.labels,
+    preprocess: info.preprocess ?? imported.usage?.preprocess ??
+      (entry ? PREPROCESS_PRESETS[entry.preprocess] : undefined),
+    labels: info.labels ?? imported.usage?.labels ?? entry?.labels,
     source: source.split("/").pop(),
     sourceSha256: sha256,
     sourceFormat: imported.format,

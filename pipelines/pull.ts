@@ -93,8 +93,8 @@ export async function pullWeights(id: string, options: PullOptions = {}): Promis
 }
 
 /**
- * The NCHW ONNX export of a zoo file (an int8 graph where the file is int8 with a calibration),
- * cached beside it with its weights in an external data file that onnxruntime maps from disk:
+ * The NCHW ONNX export of a zoo file (an int8 graph where the file is int8 with a calibration,
+ * recording the file's preprocessing and class names), cached beside it with its weights in an external data file that onnxruntime maps from disk:
  * written on first use, so later runs read only the zoo file's header and onnxruntime opens the
  * rest itself.
  *
@@ -117,7 +117,7 @@ export async function cachedOnnxExport(zooFile: string): Promise<string> {
       planResNet(file.spec),
       file.weights,
       dataPath.slice(dataPath.lastIndexOf("/") + 1),
-      { calibration: file.calibration },
+      { calibration: file.calibration, preprocess: file.preprocess, labels: file.labels },
     );
     // The data first: a model file in the cache means both are complete.
     await writeAtomically(dataPath, data);

@@ -102,6 +102,21 @@ Deno.test("finetune on animal vs vehicle (first 500 images): ≥ 95 % on the oth
     const onnx = await cli("convert", model, "--out", `${dir}/mine.onnx`);
     assertEquals(onnx.code, 0, onnx.stderr);
     assertStringIncludes(onnx.stdout, "architecture:  cifar_resnet20");
+    // The export keeps the new class names: the same image gets the same name from it.
+    const again = await cli(
+      "classify",
+      results[0].image,
+      "--model",
+      `${dir}/mine.onnx`,
+      "--json",
+      "--top",
+      "1",
+    );
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(
+      JSON.parse(again.stdout).predictions[0].label,
+      results[0].predictions[0].label,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
