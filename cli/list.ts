@@ -80,7 +80,8 @@ export function list(args: Args<typeof LIST>): void {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) =>
-    c.map((v, i) => (i === 3 || i === 4 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join("  ");
+    c.map((v, i) => (i === 3 || i === 4 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join("  ")
+      .trimEnd();
   console.log(
     [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"),
   );
