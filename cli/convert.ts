@@ -1,18 +1,18 @@
 /**
  * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--labels SET|FILE]
  * [--shortcut VARIANT] [--verify|--no-verify] [--engine auto|tfjs|onnxruntime] [--dtype
- * float32|float16|int8] [--calibrate IMAGES] [--preprocess NAME]`: a weights file to the zoo's own file (or an ONNX export) when
- * it matches a zoo spec, else a Keras network to a tfjs layers model in a folder. A source that
- * runs (an ONNX file in onnxruntime, a Keras model as its own graph) is run beside the converted
- * model on a small input before anything is written, and a disagreement is refused;
- * `--no-verify` skips that, `--verify` insists on onnxruntime. `--engine` picks what runs the
- * converted model there: tfjs on `--backend`, or onnxruntime on the model's own ONNX export (the
- * graph a `.onnx` output holds); `auto` decides as it does for `classify`. `--dtype` stores the weights in
- * half precision or int8; with `--calibrate` (an image, a folder or a glob) an int8 file also
- * records activation ranges measured on those images, and then runs in int8 on onnxruntime (an
- * `.onnx` output is then an int8 QDQ graph). Either output records the class names (`--labels`,
- * else the source's) and preprocessing the source records: a zoo file in its metadata, an ONNX
- * export in its `metadata_props`.
+ * float32|float16|int8] [--calibrate IMAGES] [--preprocess NAME]`: a weights file to the zoo's
+ * own file (or an ONNX export) when it matches a zoo spec, else a Keras network to a tfjs layers
+ * model in a folder. A source that runs (an ONNX file in onnxruntime, a Keras model as its own
+ * graph) is run beside the converted model on a small input before anything is written, and a
+ * disagreement is refused; `--no-verify` skips that, `--verify` insists on onnxruntime.
+ * `--engine` picks what runs the converted model there: tfjs on `--backend`, or onnxruntime on
+ * the model's own ONNX export (the graph a `.onnx` output holds); `auto` decides as it does for
+ * `classify`. `--dtype` stores the weights in half precision or int8; with `--calibrate` (an
+ * image, a folder or a glob) an int8 file also records activation ranges measured on those
+ * images, and then runs in int8 on onnxruntime (an `.onnx` output is then an int8 QDQ graph).
+ * Either output records the class names (`--labels`, else the source's) and preprocessing the
+ * source records: a zoo file in its metadata, an ONNX export in its `metadata_props`.
  *
  * @example
  * ```ts
