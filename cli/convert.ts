@@ -1,24 +1,27 @@
 /**
  * `convert SRC --out FILE.safetensors|FILE.onnx|FOLDER [--arch auto|NAME] [--labels SET|FILE]
- * [--shortcut VARIANT] [--verify|--no-verify] [--dtype float32|float16|int8] [--calibrate
- * IMAGES] [--preprocess NAME]`: a weights file to the zoo's own file (or an ONNX export) when
- * it matches a zoo spec, else a Keras network to a tfjs layers model in a folder. A source that
- * runs (an ONNX file in onnxruntime, a Keras model as its own graph) is run beside the converted
- * model on a small input before anything is written, and a disagreement is refused;
- * `--no-verify` skips that, `--verify` insists on onnxruntime. `--dtype` stores the weights in
- * half precision or int8; with `--calibrate` (an image, a folder or a glob) an int8 file also
- * records activation ranges measured on those images, and then runs in int8 on onnxruntime (an
- * `.onnx` output is then an int8 QDQ graph). Either output records the class names (`--labels`,
- * else the source's) and preprocessing the source records: a zoo file in its metadata, an ONNX
- * export in its `metadata_props`.
+ * [--shortcut VARIANT] [--verify|--no-verify] [--engine auto|tfjs|onnxruntime] [--dtype
+ * float32|float16|int8] [--calibrate IMAGES] [--preprocess NAME]`: a weights file to the zoo's
+ * own file (or an ONNX export) when it matches a zoo spec, else a Keras network to a tfjs layers
+ * model in a folder. A source that runs (an ONNX file in onnxruntime, a Keras model as its own
+ * graph) is run beside the converted model on a small input before anything is written, and a
+ * disagreement is refused; `--no-verify` skips that, `--verify` insists on onnxruntime.
+ * `--engine` picks what runs the converted model there: tfjs on `--backend`, or onnxruntime on
+ * the model's own ONNX export (the graph a `.onnx` output holds); `auto` decides as it does for
+ * `classify`. `--dtype` stores the weights in half precision or int8; with `--calibrate` (an
+ * image, a folder or a glob) an int8 file also records activation ranges measured on those
+ * images, and then runs in int8 on onnxruntime (an `.onnx` output is then an int8 QDQ graph).
+ * Either output records the class names (`--labels`, else the source's) and preprocessing the
+ * source records: a zoo file in its metadata, an ONNX export in its `metadata_props`.
  *
  * @example
  * ```ts
  * import { convert, CONVERT } from "./convert.ts";
  * import { parseCommand } from "./args.ts";
  * const dir = await Deno.makeTempDir();
- * await convert(parseCommand(CONVERT, ["testdata/fixtures/nets/tv_basic.onnx", "--out", dir, "--verify"]));
- * // source format: onnx … verify: … top-1 agreement 2/2 … wrote <dir>/resnet12_custom.safetensors …
+ * await convert(parseCommand(CONVERT, ["testdata/fixtures/nets/tv_basic.onnx", "--out", dir, "--verify", "--engine", "onnxruntime"]));
+ * // source format: onnx … verify: … top-1 agreement 2/2 against onnxruntime (converted model on onnxruntime) …
+ * // wrote <dir>/resnet12_custom.safetensors …
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
@@ -31,12 +34,13 @@ import type { ImportedModel } from "../convert/import.ts";
 import { loadGraphModel } from "../graph/graph_model.ts";
 import { loadKerasModel } from "../graph/keras/load.ts";
 import { saveLayersModel } from "../graph/keras/save.ts";
-import { backend, outputFolderExists, UsageError } from "./args.ts";
+import { backend, engine, outputFolderExists, UsageError } from "./args.ts";
 import {
   type Args,
   BACKEND_FLAG,
   CACHE_ENVIRONMENT,
   type CommandSpec,
+  ENGINE_FLAG,
   LABELS_FLAG,
   THREADS_FLAG,
 } from "./flags.ts";
@@ -51,6 +55,8 @@ import { detectFormat } from "../formats/detect.ts";
 import { readOnnx } from "../formats/onnx.ts";
 import { createModel, type ZooModel } from "../runtime/model.ts";
 import { createOrtSession, ortAvailable } from "../runtime/ort.ts";
+import { type Engine, ortEngine, resolveEngine } from "../runtime/engine.ts";
+import { tfjsEngineName } from "../runtime/backend.ts";
 import {
   PARITY_TOLERANCE,
   parityHolds,
@@ -159,12 +165,22 @@ export const CONVERT = {
       defaultText: "what the registry entry with the file's hash records, else the family's",
       meaning: "resizing and scaling of the calibration images",
     },
-    { ...BACKEND_FLAG, meaning: "the tfjs backend the verification runs the converted model on" },
+    {
+      ...ENGINE_FLAG,
+      meaning: "what runs the converted model in the verification (so refused with " +
+        "--no-verify): tfjs on --backend, or onnxruntime on the model's own ONNX export, the " +
+        "graph an .onnx output holds; auto takes tfjs-webgpu on a hardware GPU, else " +
+        "onnxruntime, else tfjs",
+    },
+    {
+      ...BACKEND_FLAG,
+      meaning: "the tfjs backend the verification runs the converted model on with --engine tfjs",
+    },
     THREADS_FLAG,
   ],
   examples: [
     "denozoo convert resnet20-12fca82f.th --out r20.safetensors",
-    "denozoo convert model.onnx --out model.safetensors --verify --labels names.txt",
+    "denozoo convert model.onnx --out model.onnx --verify --engine onnxruntime --labels names.txt",
     "denozoo convert resnet50 --out r50.int8.safetensors --dtype int8 --calibrate photos/",
   ],
   env: CACHE_ENVIRONMENT,
@@ -240,6 +256,13 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
   if (args.verify && args["no-verify"]) {
     throw new UsageError("--verify and --no-verify contradict each other: give one");
   }
+  // Refused rather than ignored: whoever names an engine expects the conversion checked on it,
+  // and a quiet --no-verify would leave them believing it was.
+  if (args.engine !== undefined && args["no-verify"]) {
+    throw new UsageError(
+      "--engine picks what runs the converted model in the verification, which --no-verify skips: give one",
+    );
+  }
   if (args.verify && !(await ortAvailable())) {
     throw new Error("--verify needs npm:onnxruntime-node, which could not load here");
   }
@@ -260,6 +283,8 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
     );
   }
   await backend(args, false);
+  // Resolved before the source is read, so that an onnxruntime that cannot load fails at once.
+  const verifyOn = args["no-verify"] ? "tfjs" : await resolveEngine(engine(args));
   const source = await sourceFile(args.operands[0]);
   const { bytes, sha256 } = await readSource(source);
   const format = detectFormat(bytes, source);
@@ -273,6 +298,13 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
     shortcut: shortcutChoice(args.shortcut),
   });
   if (resolved.kind === "graph") {
+    if (args.engine !== undefined) {
+      throw new UsageError(
+        `--engine picks what runs a converted zoo model in the verification; ${source} is ` +
+          `no zoo ResNet (${resolved.reason.message.replace(`${source}: `, "")}), so it ` +
+          `becomes a tfjs layers model, which nothing verifies`,
+      );
+    }
     if (labels !== undefined) {
       throw new UsageError(
         `--labels is recorded in zoo files and ONNX exports; ${source} is no zoo ResNet (${resolved.reason.message})`,
@@ -282,6 +314,12 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
     return;
   }
   const imported = resolved.model;
+  if (args.engine !== undefined && !imported.sourceLayout) {
+    throw new UsageError(
+      `--engine picks what runs the converted model in the verification; ${source} holds ` +
+        `weights without a graph (${imported.format}), so nothing runs beside it`,
+    );
+  }
   if (labels !== undefined) classNames(labels, imported.spec.classes);
   const model = createModel(imported.spec, { weights: imported.weights });
   const counts = countParams(model.plan);
@@ -297,7 +335,9 @@ export async function convert(args: Args<typeof CONVERT>): Promise<void> {
   // A folder gets the zoo file: the graph matched a zoo spec, so its weights are all it needs.
   const path = target.folder ? `${target.path}/${imported.spec.name}.safetensors` : target.path;
   // Checked before anything is written: a model that disagrees never gets the output's name.
-  if (!args["no-verify"]) await verify(bytes, source, imported, model, path, args.verify);
+  if (!args["no-verify"]) {
+    await verify(bytes, source, imported, model, path, { required: args.verify, on: verifyOn });
+  }
   if (target.folder) await Deno.mkdir(target.path, { recursive: true });
   // A zoo file passes on what it records; for other files, provenance finds what it can (what
   // an ONNX export records, or a registry entry with the file's hash).
@@ -424,10 +464,11 @@ async function sourceRun(
 }
 
 /**
- * Checks the converted model against the source run as it is (see `verifyImport`), on the
- * backend `convert` already started, before anything is written: a conversion that disagrees
- * is refused with the difference. A source with a graph that does not run here is skipped with
- * the reason, unless `--verify` insists.
+ * Checks the converted model against the source run as it is (see `verifyImport`), before
+ * anything is written: the converted model runs `on` tfjs (the backend `convert` already
+ * started) or onnxruntime (its own ONNX export), and a conversion that disagrees is refused
+ * with the difference. A source with a graph that does not run here is skipped with the
+ * reason, unless `--verify` insists (`required`).
  */
 async function verify(
   bytes: Uint8Array,
@@ -435,8 +476,9 @@ async function verify(
   imported: ImportedModel,
   model: ZooModel,
   target: string,
-  required: boolean,
+  options: { required: boolean; on: "tfjs" | "onnxruntime" },
 ): Promise<void> {
+  const { required, on } = options;
   let reference: ReferenceRun | undefined;
   try {
     reference = await sourceRun(bytes, source, imported);
@@ -447,14 +489,22 @@ async function verify(
   }
   if (!reference) return;
   let parity;
+  let converted: Engine | undefined;
   try {
-    parity = await verifyImport(model, reference);
+    // One image: the faster-loading optimisation level suits it (see OrtSessionOptions).
+    converted = on === "onnxruntime"
+      ? await ortEngine(model, { optimization: "extended" })
+      : undefined;
+    parity = await verifyImport(model, reference, converted);
   } finally {
+    await converted?.dispose();
     await reference.dispose?.();
   }
-  const summary = `max abs diff ${parity.maxAbsDiff.toExponential(2)} (relative ${
-    parity.relativeError.toExponential(2)
-  }), top-1 agreement ${parity.top1Agreement}/${parity.batch} against ${reference.name}`;
+  const summary =
+    `max abs diff ${parity.maxAbsDiff.toExponential(2)} (relative ${
+      parity.relativeError.toExponential(2)
+    }), top-1 agreement ${parity.top1Agreement}/${parity.batch} against ${reference.name} ` +
+    `(converted model on ${converted?.name ?? tfjsEngineName()})`;
   console.log(`verify: ${summary}`);
   if (!parityHolds(parity)) {
     throw new Error(

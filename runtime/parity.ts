@@ -20,6 +20,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { defaultInputSize, type ResNetSpec } from "../arch/spec.ts";
 import { createModel, type ZooModel } from "./model.ts";
 import { createOrtSession } from "./ort.ts";
+import type { Engine } from "./engine.ts";
 
 /** How closely two runs of a classifier agree on one batch. */
 export interface Parity {
@@ -123,9 +124,10 @@ export function verificationShape(
 }
 
 /**
- * Runs a source and the model imported from it (on the active tfjs backend, in the source's
- * layout) on one seeded random input of the source's declared shape, and compares their
- * logits.
+ * Runs a source and the model imported from it on one seeded random input of the source's
+ * declared shape, and compares their logits. The model runs on `engine` when one is given (an
+ * NHWC batch, as every engine takes: onnxruntime on the model's ONNX export checks the graph a
+ * deployment runs), else on the active tfjs backend in the source's layout.
  *
  * @example
  * ```ts
@@ -148,17 +150,52 @@ export function verificationShape(
  * console.log(parity.top1Agreement, parity.batch); // 2 2
  * ```
  */
-export async function verifyImport(model: ZooModel, reference: ReferenceRun): Promise<Parity> {
+export async function verifyImport(
+  model: ZooModel,
+  reference: ReferenceRun,
+  engine?: Engine,
+): Promise<Parity> {
   const shape = verificationShape(model.spec, reference.layout, reference.declared);
   const x = tf.randomNormal(shape, 0, 1, "float32", 1);
   const input = (await x.data()) as Float32Array;
   const expected = await reference.run(input, shape);
-  const dataFormat = reference.layout === "nchw" ? "channels_first" : "channels_last";
-  const zoo = createModel(model.spec, { weights: model.weights, dataFormat });
-  const got = (await zoo.predict(x as tf.Tensor4D).data()) as Float32Array;
-  zoo.dispose();
+  const got = engine
+    ? await engineLogits(engine, x as tf.Tensor4D, reference.layout)
+    : await tfjsLogits(model, x as tf.Tensor4D, reference.layout);
   x.dispose();
   return compareLogits(got, expected, shape[0]);
+}
+
+/**
+ * The model's logits on the active tfjs backend, built in the source's layout so that no
+ * transpose stands between the two runs.
+ */
+async function tfjsLogits(
+  model: ZooModel,
+  x: tf.Tensor4D,
+  layout: "nchw" | "nhwc",
+): Promise<Float32Array> {
+  const dataFormat = layout === "nchw" ? "channels_first" : "channels_last";
+  const zoo = createModel(model.spec, { weights: model.weights, dataFormat });
+  const y = zoo.predict(x);
+  const got = (await y.data()) as Float32Array;
+  y.dispose();
+  zoo.dispose();
+  return got;
+}
+
+/** An engine's logits: engines take NHWC, so an NCHW input is transposed (exactly) first. */
+async function engineLogits(
+  engine: Engine,
+  x: tf.Tensor4D,
+  layout: "nchw" | "nhwc",
+): Promise<Float32Array> {
+  const nhwc = layout === "nchw" ? tf.transpose(x, [0, 2, 3, 1]) : x;
+  const y = await engine.predict(nhwc);
+  const got = (await y.data()) as Float32Array;
+  if (nhwc !== x) nhwc.dispose();
+  y.dispose();
+  return got;
 }
 
 /**

@@ -1,5 +1,19 @@
 import { assertAlmostEquals, assertEquals } from "@std/assert";
-import { compareLogits, PARITY_TOLERANCE, parityHolds } from "./parity.ts";
+import {
+  compareLogits,
+  PARITY_TOLERANCE,
+  parityHolds,
+  type ReferenceRun,
+  verifyImport,
+} from "./parity.ts";
+import { importFile } from "../convert/import.ts";
+import { readOnnx } from "../formats/onnx.ts";
+import { createModel } from "./model.ts";
+import { createOrtSession } from "./ort.ts";
+import { ortEngine } from "./engine.ts";
+import { useBackend } from "./backend.ts";
+
+await useBackend("cpu");
 
 Deno.test("equal logits: no difference, every row agrees", () => {
   const logits = new Float32Array([0.5, -2, 3, 1, 7, -1]);
@@ -28,4 +42,33 @@ Deno.test("a row whose best class moves fails, however small the difference", ()
   assertEquals(parity.top1Agreement, 1);
   assertEquals(parity.relativeError < PARITY_TOLERANCE, true);
   assertEquals(parityHolds(parity), false);
+});
+
+Deno.test("verifyImport runs the converted model on a given engine, NCHW and NHWC sources alike", async () => {
+  for (
+    const path of [
+      "testdata/fixtures/nets/tv_basic.onnx",
+      "testdata/fixtures/checkpoints/nhwc_resnet.onnx",
+    ]
+  ) {
+    const { spec, weights, sourceLayout } = await importFile(path);
+    const model = createModel(spec, { weights });
+    const session = await createOrtSession(path);
+    const reference: ReferenceRun = {
+      name: "onnxruntime",
+      layout: sourceLayout!,
+      declared: (await readOnnx(await Deno.readFile(path), path)).graph.inputs[0]?.shape ?? [],
+      run: async (input, shape) => (await session.run(input, shape)).data,
+    };
+    const engine = await ortEngine(model);
+    const [onTfjs, onOrt] = [
+      await verifyImport(model, reference),
+      await verifyImport(model, reference, engine),
+    ];
+    await engine.dispose();
+    await session.dispose();
+    model.dispose();
+    assertEquals([parityHolds(onTfjs), parityHolds(onOrt)], [true, true], path);
+    assertEquals(onOrt.batch, onTfjs.batch);
+  }
 });

@@ -94,6 +94,21 @@ Deno.test("convert verifies an NHWC ONNX source by default before writing, and r
       refused.stderr,
     );
     assert(!(await exists(out)), "nothing is written");
+    // On either engine: the export onnxruntime runs computes in float32 as well.
+    for (const engine of ["tfjs", "onnxruntime"]) {
+      const refusedOn = await cli(
+        "convert",
+        fixture("nhwc_bfloat16_input.onnx"),
+        "--out",
+        out,
+        "--engine",
+        engine,
+      );
+      assertEquals(refusedOn.code, 1, refusedOn.stderr);
+      assertStringIncludes(refusedOn.stderr, `refusing to write ${out}`);
+      assertStringIncludes(refusedOn.stderr, `against onnxruntime (converted model on ${engine}`);
+      assert(!(await exists(out)), `nothing is written (--engine ${engine})`);
+    }
     const forced = await cli(
       "convert",
       fixture("nhwc_bfloat16_input.onnx"),

@@ -287,6 +287,78 @@ Deno.test("convert --verify checks an ONNX source against onnxruntime; --out .on
   }
 });
 
+Deno.test("convert --engine picks what runs the converted model in the verification, and says which", async () => {
+  const dir = await Deno.makeTempDir();
+  const source = here("../testdata/fixtures/nets/tv_basic.onnx");
+  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+  const verifyLine = (stdout: string) =>
+    stdout.split("\n").find((l) => l.startsWith("verify:")) ?? "";
+  try {
+    for (const [engine, ran] of [["tfjs", "tfjs-"], ["onnxruntime", "onnxruntime)"]]) {
+      const out = `${dir}/${engine}.safetensors`;
+      const result = await cli("convert", source, "--out", out, "--engine", engine);
+      assertEquals(result.code, 0, result.stderr);
+      const line = verifyLine(result.stdout);
+      assertStringIncludes(
+        line,
+        `top-1 agreement 2/2 against onnxruntime (converted model on ${ran}`,
+      );
+      assert(Number(/relative ([0-9.e+-]+)/.exec(line)![1]) < 1e-4, line);
+      assert(await exists(out), out);
+    }
+    // Where the addon cannot load, auto verifies on tfjs beside the source's own graph, and a
+    // forced onnxruntime says so in one line.
+    const noFfi = (...args: string[]) => runCli(args, { DENOZOO_OFFLINE: "1" }, { deny: ["ffi"] });
+    const fallback = await noFfi("convert", source, "--out", `${dir}/auto.safetensors`);
+    assertEquals(fallback.code, 0, fallback.stderr);
+    assertStringIncludes(
+      verifyLine(fallback.stdout),
+      "against its own graph on tfjs (converted model on tfjs-",
+    );
+    const forced = await noFfi(
+      "convert",
+      source,
+      "--out",
+      `${dir}/x.safetensors`,
+      "--engine",
+      "onnxruntime",
+    );
+    assertEquals([forced.code, forced.stderr.trim().split("\n").length], [1, 1], forced.stderr);
+    assertStringIncludes(forced.stderr, "engine 'onnxruntime' is not available");
+
+    const refusals = [
+      [["--engine", "bogus"], "--engine must be one of auto, tfjs, onnxruntime, got 'bogus'"],
+      [["--engine", "onnxruntime", "--no-verify"], "which --no-verify skips"],
+    ] as const;
+    for (const [flags, message] of refusals) {
+      const refused = await cli("convert", source, "--out", `${dir}/x.safetensors`, ...flags);
+      assertEquals(refused.code, 2, refused.stderr);
+      assertStringIncludes(refused.stderr, message);
+    }
+    const weightsOnly = await cli(
+      "convert",
+      here("../testdata/fixtures/nets/tv_basic.pth"),
+      "--out",
+      `${dir}/x.safetensors`,
+      "--engine",
+      "tfjs",
+    );
+    assertEquals(weightsOnly.code, 2, weightsOnly.stderr);
+    assertStringIncludes(weightsOnly.stderr, "holds weights without a graph");
+    assert(!(await exists(`${dir}/x.safetensors`)), "a refusal writes nothing");
+
+    const help = await cli("convert", "--help");
+    assertEquals(help.code, 0, help.stderr);
+    assertStringIncludes(help.stdout, "--engine NAME");
+    assertStringIncludes(
+      help.stdout.replace(/\s+/g, " "),
+      "what runs the converted model in the verification",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("bench --json reports one object per engine with the ORT ratio", async () => {
   const result = await cli(
     "bench",

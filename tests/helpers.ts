@@ -74,15 +74,17 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 /**
  * Runs `deno run -A cli.ts ARGS…` in a subprocess, as a user would, with only `XDG_RUNTIME_DIR`
- * (WebGPU's adapter needs it) and `env` set.
+ * (WebGPU's adapter needs it) and `env` set; `deny` withholds permissions from `-A` (`ffi`:
+ * no native addon loads).
  */
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
-  options: { cwd?: string } = {},
+  options: { cwd?: string; deny?: string[] } = {},
 ): Promise<CliResult> {
+  const deny = (options.deny ?? []).map((name) => `--deny-${name}`);
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
+    args: ["run", "-A", ...deny, CLI, ...args],
     cwd: options.cwd,
     env: { XDG_RUNTIME_DIR: "/tmp", ...env },
     stdout: "piped",
