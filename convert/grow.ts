@@ -29,6 +29,7 @@ import {
   planOrMismatch,
   type SourceLayer,
 } from "./align.ts";
+import type { SourceGraph } from "./source_graph.ts";
 
 /** The spec fields that change which weighted layers a plan has; the matcher tries each value. */
 const SHAPING_FIELDS = [
@@ -76,6 +77,29 @@ export const HYPOTHESES: readonly Hypothesis[] = (SHAPING_FIELDS.reduce<Partial<
 ) as Hypothesis[]).filter((h) =>
   h.attention !== "none" || h.attentionAt === SPEC_CHOICES.attentionAt[0]
 );
+
+/**
+ * The hypotheses a file can fit at all, by what it holds: every norm of a plan takes a layer, so
+ * a GroupNorm network needs GroupNorm layers; an ECA gate a 1-D conv; and any gate, in a file
+ * with a graph, a Sigmoid. Growing the others only to see them fail was most of the matching on
+ * a plain ResNet (a ResNet-50 ONNX planned 1,100 one-block candidates for SE alone).
+ *
+ * @example
+ * ```ts
+ * import { plausibleHypotheses } from "./grow.ts";
+ * const conv = { kind: "conv" as const, name: "c", weights: {} };
+ * console.log(plausibleHypotheses([conv], { ops: [], output: 0, outputs: 1 }).every((h) => h.attention === "none" && h.norm === "batch")); // true
+ * ```
+ */
+export function plausibleHypotheses(layers: SourceLayer[], graph?: SourceGraph): Hypothesis[] {
+  const has = (kind: SourceLayer["kind"]) => layers.some((l) => l.kind === kind);
+  const gated = graph ? graph.ops.some((op) => op.op === "sigmoid") : true;
+  return HYPOTHESES.filter((h) =>
+    (h.norm !== "group" || has("gn")) &&
+    (h.attention === "none" || gated) &&
+    (h.attention !== "eca" || has("conv1d"))
+  );
+}
 
 /** The numbers of a block the matcher reads off channel counts; the first block fixes them. */
 type BlockNumbers = Pick<

@@ -32,7 +32,7 @@ import {
 } from "../arch/spec.ts";
 import { PRESETS } from "../arch/presets.ts";
 import { planResNet } from "../arch/plan.ts";
-import { grow, HYPOTHESES, type StemCache } from "./grow.ts";
+import { grow, plausibleHypotheses, type StemCache } from "./grow.ts";
 import { checkWeights, type WeightMap } from "../arch/weights.ts";
 import { NotZooResNetError, ZooFormatError } from "../arch/errors.ts";
 import { identityBatchNorm } from "./layout.ts";
@@ -518,7 +518,7 @@ export function inferResNet(layers: SourceLayer[], options: InferOptions): Infer
   }
   const fits: { fit: Fit; assumptions: string[] }[] = [];
   const stems: StemCache = new Map();
-  for (const h of HYPOTHESES) {
+  for (const h of plausibleHypotheses(layers, options.graph)) {
     if (options.preact !== undefined && h.preact !== options.preact) continue;
     const grown = grow(h, layers, options.defaults, stems);
     if (grown instanceof Mismatch) {
