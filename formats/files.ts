@@ -230,13 +230,25 @@ export async function writeAtomically(
     });
   }
   const temporary = `${path}.${Deno.pid}.tmp`;
+  // What the iterable itself throws (a batch that failed to run) is not about this file, so it
+  // keeps its message as it is: the path is added to the file's own errors only.
+  let sourceError: unknown;
   try {
     let written: number;
     {
       using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
       if (Symbol.asyncIterator in bytes) {
+        const source = bytes;
+        const marked = (async function* () {
+          try {
+            yield* source;
+          } catch (error) {
+            sourceError = error;
+            throw error;
+          }
+        })();
         written = 0;
-        for await (const chunk of bytes) written += await writeChunks(file, [chunk]);
+        for await (const chunk of marked) written += await writeChunks(file, [chunk]);
       } else {
         written = await writeChunks(file, Array.isArray(bytes) ? bytes : [bytes]);
       }
@@ -245,6 +257,6 @@ export async function writeAtomically(
     return written;
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
-    throw withPath(error, path);
+    throw error === sourceError ? error : withPath(error, path);
   }
 }

@@ -24,6 +24,7 @@ import { type OnnxModel, readOnnx } from "../formats/onnx.ts";
 import { loadKerasModel } from "./keras/load.ts";
 import { loadOnnxGraph } from "./onnx/load.ts";
 import { type ModelUsage, onnxUsage } from "../convert/usage_metadata.ts";
+import { type BatchCheck, type PreflightInput, wasmPreflight } from "./wasm_preflight.ts";
 
 /**
  * A network outside the zoo's specs, run from its own graph on tfjs.
@@ -43,6 +44,12 @@ import { type ModelUsage, onnxUsage } from "../convert/usage_metadata.ts";
 export interface GraphModel extends GraphShape {
   /** Runs a batch of the rank the graph declares, in the graph's own layout. */
   predict(x: Tensor): Tensor;
+  /**
+   * On the wasm backend, refuses a batch of this shape (the graph's own layout) whose activations
+   * would pass the budget, before it runs (see `wasmPreflight`): `predict` itself does not ask,
+   * since measuring a shape the first time is asynchronous. Elsewhere it resolves at once.
+   */
+  checkBatch: BatchCheck;
   /** Frees the graph's tensors. */
   dispose(): void;
 }
@@ -202,22 +209,36 @@ export async function loadGraphModel(bytes: Uint8Array, source: string): Promise
   if (format === "onnx") {
     const onnx = await readOnnx(bytes, source);
     const graph = loadOnnxGraph(onnx, source);
+    const shape = describeOnnxGraph(onnx, source);
+    const predict = (x: Tensor) => graph.predict(x);
     return {
-      ...describeOnnxGraph(onnx, source),
-      predict: (x) => graph.predict(x),
+      ...shape,
+      predict,
+      checkBatch: wasmPreflight(source, predict, preflightInput(shape)),
       dispose: () => graph.dispose(),
     };
   }
   const shards = source.endsWith(".json") ? readShards(bytes, source) : undefined;
   const layers = await loadKerasModel(bytes, source, { shards });
-  const shape = layers.outputs[0].shape;
-  return {
+  const output = layers.outputs[0].shape;
+  const shape: GraphShape = {
     layout: "nhwc",
     inputShape: layers.inputs[0].shape,
-    classes: shape[shape.length - 1] as number,
+    classes: output[output.length - 1] as number,
     inputSize: declaredSize(layers.inputs[0].shape.slice(1, 3)),
     outputs: kerasOutputs(layers),
-    predict: (x) => layers.predict(x) as Tensor,
+  };
+  const predict = (x: Tensor) => layers.predict(x) as Tensor;
+  return {
+    ...shape,
+    predict,
+    checkBatch: wasmPreflight(source, predict, preflightInput(shape)),
     dispose: () => void layers.dispose(),
   };
+}
+
+/** The layout and the batch (when fixed) a graph declares, for its wasm preflight. */
+function preflightInput({ layout, inputShape }: GraphShape): PreflightInput {
+  const batch = inputShape[0];
+  return { layout, batch: typeof batch === "number" && batch > 0 ? batch : null };
 }

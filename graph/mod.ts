@@ -24,5 +24,6 @@ export {
   loadGraphModel,
 } from "./graph_model.ts";
 export { loadOnnxGraph, type OnnxGraphModel } from "./onnx/load.ts";
+export { type BatchCheck, type PreflightInput, wasmPreflight } from "./wasm_preflight.ts";
 export { loadKerasModel, type LoadKerasModelOptions } from "./keras/load.ts";
 export { type LayersModelFiles, saveLayersModel, serializeLayersModel } from "./keras/save.ts";

@@ -26,7 +26,7 @@ import { planCrop } from "../vision/geometry.ts";
 import { resizeAndCrop } from "../vision/resample.ts";
 import type { RgbImage } from "../vision/rgb_image.ts";
 import type { GraphOutputs } from "../graph/graph_model.ts";
-import { isOutOfMemory } from "../runtime/input_check.ts";
+import { BatchTooLargeError, isOutOfMemory } from "../runtime/input_check.ts";
 import {
   type DecodedFile,
   decodeFiles,
@@ -201,6 +201,14 @@ async function classifyBatch(
   try {
     logits = (await classifier.engine.predict(x)) as Tensor2D;
   } catch (error) {
+    // Refused before it ran: the heap is intact, and the refusal knows the batch that fits.
+    if (error instanceof BatchTooLargeError) {
+      x.dispose();
+      throw new Error(
+        `a batch of ${count} images would run ${classifier.engine.name} out of memory: ` +
+          `lower the batch size (--batch, or the batch option) to at most ${error.maxBatch}`,
+      );
+    }
     if (!isOutOfMemory(error)) {
       x.dispose();
       throw error;

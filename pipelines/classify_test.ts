@@ -10,6 +10,7 @@ import {
 import type { DecodeStage } from "./decode_stage.ts";
 import { loadClassifier } from "./load.ts";
 import { useBackend } from "../runtime/backend.ts";
+import { BatchTooLargeError } from "../runtime/input_check.ts";
 import { decodeImage } from "../vision/decode.ts";
 import { preprocessImages } from "../vision/preprocess.ts";
 import { PREPROCESS_PRESETS } from "../arch/preprocess.ts";
@@ -138,4 +139,28 @@ Deno.test("a Classifier made by hand needs no outputs field: logits are softmaxe
   const [[best]] = await classifyImages(classifier, [image], { top: 1 });
   assertEquals(best.label, "yes");
   assert(Math.abs(best.probability - 0.75) < 1e-6);
+});
+
+Deno.test("a batch refused as too large for the wasm heap names the batch size that fits", async () => {
+  const classifier: Classifier = {
+    name: "refusing",
+    engine: {
+      name: "tfjs-wasm (2 threads)",
+      predict: () =>
+        Promise.reject(new BatchTooLargeError("net", 2, "images of 32×32", 2 ** 31, 1)),
+      dispose: () => Promise.resolve(),
+    },
+    preprocess: PREPROCESS_PRESETS.CIFAR10_RAW,
+    labels: ["no", "yes"],
+  };
+  const image = await decodeImage(await Deno.readFile(CAT), CAT);
+  const before = tf.memory().numTensors;
+  await assertRejects(
+    () => classifyImages(classifier, [image, image]),
+    Error,
+    "a batch of 2 images would run tfjs-wasm (2 threads) out of memory: " +
+      "lower the batch size (--batch, or the batch option) to at most 1",
+  );
+  // Refused before it ran: the batch is freed, as the heap still works.
+  assertEquals(tf.memory().numTensors, before);
 });

@@ -135,19 +135,18 @@ export async function openEngine(
 /** A network's own graph on the active tfjs backend. */
 async function tfjsGraph(resolved: GraphResolution): Promise<OpenedModel> {
   const graph = await resolved.load();
-  const { predict: _, dispose: __, ...shape } = graph;
+  const { predict: _, checkBatch: __, dispose: ___, ...shape } = graph;
   return {
     engine: {
       name: tfjsEngineName(),
-      // Images arrive NHWC; PyTorch's ONNX exports take their declared NCHW.
-      predict: (x) =>
-        Promise.resolve(
-          tf.tidy(() =>
-            graph.predict(
-              x.rank === 4 && graph.layout === "nchw" ? tf.transpose(x, [0, 3, 1, 2]) : x,
-            )
-          ),
-        ),
+      predict: async (x) => {
+        // Images arrive NHWC; PyTorch's ONNX exports take their declared NCHW.
+        const nchw = x.rank === 4 && graph.layout === "nchw";
+        const [batch, height, width, channels] = x.shape;
+        // On wasm, a batch too large for the heap is refused before it runs (see checkBatch).
+        await graph.checkBatch(nchw ? [batch, channels, height, width] : x.shape);
+        return tf.tidy(() => graph.predict(nchw ? tf.transpose(x, [0, 3, 1, 2]) : x));
+      },
       dispose: () => Promise.resolve(graph.dispose()),
     },
     shape,

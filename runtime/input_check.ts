@@ -75,12 +75,42 @@ export function isOutOfMemory(error: unknown): boolean {
 }
 
 /**
- * The bytes of activations a batch may hold at once on the wasm backend, by the estimate of
- * `InferenceGraph.peakBytesPerImage`: its heap ends at 4 GiB, which the weights and the
- * allocator share, and measured peaks run up to 1.7 times the estimate (grouped convolutions,
- * GroupNorm).
+ * The bytes of activations a batch may hold at once on the wasm backend: its heap ends at
+ * 4 GiB, which the weights and the allocator share. A zoo model's peak is estimated
+ * (`InferenceGraph.peakBytesPerImage`; measured peaks run up to 1.7 times the estimate, with
+ * grouped convolutions and GroupNorm), a graph's measured on one image (see `wasm_preflight.ts`).
  */
 export const WASM_ACTIVATION_BUDGET = 2 * 2 ** 30;
+
+/**
+ * Refuses a batch of `batch` items that each hold `perItem` bytes at the peak when together
+ * they exceed `budget`, naming the largest batch that fits. `item` says what one item is
+ * (`images of 224×224`). The one check behind zoo models and graphs on wasm.
+ *
+ * @throws {BatchTooLargeError} When `batch × perItem` exceeds `budget`.
+ *
+ * @example
+ * ```ts
+ * import { BatchTooLargeError, checkActivationBudget } from "./input_check.ts";
+ * checkActivationBudget("net", 8, "images of 32×32", 2 ** 20); // fits: nothing happens
+ * try {
+ *   checkActivationBudget("net", 8, "images of 32×32", 2 ** 20, 3 * 2 ** 20);
+ * } catch (error) {
+ *   console.log((error as BatchTooLargeError).maxBatch); // 3
+ * }
+ * ```
+ */
+export function checkActivationBudget(
+  model: string,
+  batch: number,
+  item: string,
+  perItem: number,
+  budget: number = WASM_ACTIVATION_BUDGET,
+): void {
+  if (batch * perItem <= budget) return;
+  const maxBatch = Math.max(1, Math.floor(budget / perItem));
+  throw new BatchTooLargeError(model, batch, item, batch * perItem, maxBatch);
+}
 
 /**
  * A batch too large to run on the wasm backend, refused before it runs: once its heap is
@@ -89,27 +119,27 @@ export const WASM_ACTIVATION_BUDGET = 2 * 2 ** 30;
  *
  * @example
  * ```ts
- * const error = new BatchTooLargeError("cifar_resnet56", 100_000, 32, 32, 8e9, 38_000);
+ * const error = new BatchTooLargeError("cifar_resnet56", 100_000, "images of 32×32", 8e9, 38_000);
  * console.log(error.maxBatch); // 38000
  * ```
  */
 export class BatchTooLargeError extends RangeError {
-  /** The largest batch of such images that fits. */
+  /** The largest batch of such items that fits. */
   readonly maxBatch: number;
 
-  /** A batch of `batch` images of `height`×`width` that needs `bytes` at its peak. */
-  constructor(
-    model: string,
-    batch: number,
-    height: number,
-    width: number,
-    bytes: number,
-    maxBatch: number,
-  ) {
+  /**
+   * A batch of `batch` items, each what `item` says (`images of 224×224`, `inputs of 8×20`),
+   * that needs `bytes` at its peak.
+   */
+  constructor(model: string, batch: number, item: string, bytes: number, maxBatch: number) {
+    // A lowered budget (in tests) refuses batches of megabytes, which GiB would round to 0.0.
+    const size = bytes >= 2 ** 30
+      ? `${(bytes / 2 ** 30).toFixed(1)} GiB`
+      : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
     super(
-      `${model}: a batch of ${batch} images of ${height}×${width} would run the wasm backend ` +
-        `out of memory (${(bytes / 2 ** 30).toFixed(1)} GiB of activations at its peak; its heap ` +
-        `ends at 4 GiB): use batches of at most ${maxBatch}`,
+      `${model}: a batch of ${batch} ${item} would run the wasm backend out of memory ` +
+        `(${size} of activations at its peak; its heap ends at 4 GiB): ` +
+        `use batches of at most ${maxBatch}`,
     );
     this.name = "BatchTooLargeError";
     this.maxBatch = maxBatch;

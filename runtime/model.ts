@@ -35,7 +35,7 @@ import { type DataFormat, getLayersWeights } from "./layers.ts";
 import { compileInference, type InferenceGraph } from "./infer.ts";
 import { createFeatureModel, type FeatureModel, type FeatureModelOptions } from "./features.ts";
 import { trainableLayersModel } from "./trainable.ts";
-import { BatchTooLargeError, inputMismatch, WASM_ACTIVATION_BUDGET } from "./input_check.ts";
+import { checkActivationBudget, inputMismatch } from "./input_check.ts";
 import { startBackendIfNone } from "./backend.ts";
 
 /**
@@ -123,9 +123,7 @@ function checkWasmBatch(
 ): void {
   const [batch, height, width] = layout === "nhwc" ? shape : [shape[0], shape[2], shape[3]];
   const perImage = graph.peakBytesPerImage(height, width);
-  if (batch * perImage <= WASM_ACTIVATION_BUDGET) return;
-  const maxBatch = Math.max(1, Math.floor(WASM_ACTIVATION_BUDGET / perImage));
-  throw new BatchTooLargeError(name, batch, height, width, batch * perImage, maxBatch);
+  checkActivationBudget(name, batch, `images of ${height}×${width}`, perImage);
 }
 
 function checkLabels(labels: readonly string[] | undefined, plan: Plan): void {

@@ -5,8 +5,8 @@
  * `bench/predict_memory.ts`, not here.
  */
 
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { readNpy, writeNpy } from "../formats/npy.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { npyHeader, readNpy, writeNpy } from "../formats/npy.ts";
 import { writeCifarInput } from "../tools/cifar_npy.ts";
 import { type CliResult, relativeError, runCli } from "./helpers.ts";
 
@@ -145,6 +145,48 @@ Deno.test("predict --engine onnxruntime runs an ONNX graph of its own as onnxrun
     const expected = readNpy(await Deno.readFile(`${fixture}_output.npy`), "e")
       .data as Float32Array;
     assert(relativeError(got, expected) < 1e-5, `relative error ${relativeError(got, expected)}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("predict on 2 wasm threads refuses a graph's batch too large for the heap in one line, without hanging", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 20000 CIFAR-sized images of zeros: 246 MB of input, 5.3 GiB of ResNet-8 activations at the
+    // peak, past the 4 GiB wasm heap: before the preflight, this run hung.
+    const rows = 20_000;
+    const file = await Deno.open(`${dir}/big.npy`, { write: true, create: true });
+    await file.write(npyHeader([rows, 32, 32, 3]));
+    await file.truncate(npyHeader([rows, 32, 32, 3]).length + rows * 32 * 32 * 3 * 4);
+    file.close();
+    const started = performance.now();
+    const run = await cli(
+      "predict",
+      "--weights",
+      `${root}testdata/keras-mlperf-tiny/resnet8_cifar10.h5`,
+      "--input",
+      `${dir}/big.npy`,
+      "--output",
+      `${dir}/y.npy`,
+      "--batch",
+      String(rows),
+      "--backend",
+      "wasm",
+      "--threads",
+      "2",
+    );
+    const seconds = (performance.now() - started) / 1000;
+    assertEquals(run.code, 1, run.stderr);
+    const refusal = run.stderr.trim().split("\n").filter((line) => line.includes("memory"));
+    assertEquals(refusal.length, 1, run.stderr);
+    const match = refusal[0].match(
+      /^denozoo: a batch of 20000 would run tfjs-wasm \(2 threads\) out of memory: lower --batch to at most (\d+)$/,
+    );
+    const maxBatch = Number(match?.[1]);
+    assert(maxBatch > 1000 && maxBatch < rows, run.stderr);
+    assert(seconds < 30, `took ${seconds.toFixed(1)} s`);
+    await assertRejects(() => Deno.stat(`${dir}/y.npy`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
