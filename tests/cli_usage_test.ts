@@ -9,7 +9,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { readNpy, writeNpy } from "../formats/npy.ts";
 import { startServer } from "./http_fixture.ts";
-import { type CliResult, runCli } from "./helpers.ts";
+import { type CliResult, runCli, tableRows } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const CAT = "testdata/images/cat.jpg";
@@ -33,9 +33,9 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
-/** The labels of classify's table rows: `  1. cat  100.00%  [3]`. */
+/** The labels of classify's table rows. */
 function labels(stdout: string): string[] {
-  return [...stdout.matchAll(/^\s+\d+\. (.+?)\s+[\d.]+%\s+\[\d+\]$/gm)].map((m) => m[1]);
+  return tableRows(stdout).map((row) => row.label);
 }
 
 Deno.test("unknown flags, stray operands and bad values are refused with a suggestion, exit 2", async () => {

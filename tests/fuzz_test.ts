@@ -13,6 +13,7 @@ import { loadH5wasm } from "../formats/libraries.ts";
 import { readPickle } from "../formats/pickle.ts";
 import { ZooFormatError } from "../arch/errors.ts";
 import { decodeImage } from "../vision/decode.ts";
+import { crc32 } from "./image_fixtures.ts";
 
 const fixtures = new URL("../testdata/fixtures/", import.meta.url);
 
@@ -228,16 +229,6 @@ Deno.test("tfjs: hostile JSON values in model.json are refused with a message", 
 // still be refused quickly, with the file's name.
 
 const gif = fixture("images/gif_two_frames.gif"); // 7×5, frame 0's descriptor at 109
-
-/** The CRC-32 of a PNG chunk's type and data, to keep a patched header valid. */
-function crc32(bytes: Uint8Array): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
 
 Deno.test("GIF: frames outside the screen and corrupt LZW data are refused", async () => {
   // A 65535×65535 frame made omggif allocate 4 GiB of indices; libvips grows the screen to it,

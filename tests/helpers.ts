@@ -60,6 +60,22 @@ export async function denoCache(): Promise<DenoCache> {
   return { denoDir, npmCache: await Deno.realPath(npmCache).catch(() => npmCache) };
 }
 
+/**
+ * The rows of classify's table (`  1. cat  100.00%  [3]`): label, percentage and class index.
+ *
+ * @example
+ * ```ts
+ * console.log(tableRows("cat.jpg  (model)\n  1. cat  100.00%  [3]\n")); // [ { label: "cat", percent: 100, index: 3 } ]
+ * ```
+ */
+export function tableRows(stdout: string): { label: string; percent: number; index: number }[] {
+  return [...stdout.matchAll(/^\s+\d+\. (.+?)\s+([\d.]+)%\s+\[(\d+)\]$/gm)].map((m) => ({
+    label: m[1],
+    percent: Number(m[2]),
+    index: Number(m[3]),
+  }));
+}
+
 /** What a run of the command line printed, and its exit code. */
 export interface CliResult {
   /** Exit code. */

@@ -1,6 +1,7 @@
 /**
  * What the image decoder tests share: reading the fixtures of testdata/fixtures/images (made by
- * its make_fixtures.py with Pillow) and comparing decoded pixels with Pillow's.
+ * its make_fixtures.py with Pillow), comparing decoded pixels with Pillow's, and keeping a patched
+ * PNG header valid.
  *
  * @module
  */
@@ -35,4 +36,17 @@ export function byteErrors(
 export function pixel(image: RgbImage, x: number, y: number): number[] {
   const at = (y * image.width + x) * 3;
   return [...image.data.subarray(at, at + 3)];
+}
+
+/**
+ * The CRC-32 of a PNG chunk's type and data (reflected polynomial 0xedb88320, as zip and gzip
+ * use), so that a test which patches a header keeps the chunk valid.
+ */
+export function crc32(bytes: Uint8Array): number {
+  let crc = ~0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return ~crc >>> 0;
 }

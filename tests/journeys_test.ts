@@ -27,7 +27,7 @@ import { CIFAR10_RAW, CIFAR10_TORCH, type PreprocessSpec } from "../arch/preproc
 import { graphPreprocess } from "../arch/defaults.ts";
 import { cifar10Labels } from "../arch/labels.ts";
 import { startServer } from "./http_fixture.ts";
-import { relativeError } from "./helpers.ts";
+import { relativeError, tableRows } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -158,15 +158,6 @@ function softmax(logits: Float32Array): number[] {
   const exp = Array.from(logits, (v) => Math.exp(v - max));
   const sum = exp.reduce((a, b) => a + b, 0);
   return exp.map((v) => v / sum);
-}
-
-/** `  1. cat  100.00%  [3]` rows of classify's table. */
-function tableRows(stdout: string): { label: string; percent: number; index: number }[] {
-  return [...stdout.matchAll(/^\s+\d+\. (.+?)\s+([\d.]+)%\s+\[(\d+)\]$/gm)].map((m) => ({
-    label: m[1],
-    percent: Number(m[2]),
-    index: Number(m[3]),
-  }));
 }
 
 async function missing(path: string): Promise<boolean> {

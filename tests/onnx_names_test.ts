@@ -7,7 +7,7 @@
 
 import { assertEquals } from "@std/assert";
 import onnxProto from "onnx-proto";
-import { type CliResult, runCli } from "./helpers.ts";
+import { type CliResult, runCli, tableRows } from "./helpers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const CAT = "testdata/images/cat.jpg";
@@ -30,7 +30,7 @@ const cli = (...args: string[]): Promise<CliResult> =>
 /** The labels of classify's table rows: `  1. cat  100.00%  [3]`. */
 function labels(result: CliResult): string[] {
   assertEquals(result.code, 0, result.stderr);
-  return [...result.stdout.matchAll(/^\s+\d+\. (.+?)\s+[\d.]+%\s+\[\d+\]$/gm)].map((m) => m[1]);
+  return tableRows(result.stdout).map((row) => row.label);
 }
 
 /** classify's best label for the cat on each engine (and tfjs on the cpu backend). */

@@ -11,7 +11,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { ZooFormatError } from "../arch/errors.ts";
 import { TORCHVISION_V1 } from "../arch/preprocess.ts";
 import { decodeForModel, decodeImage, sniffImageFormat } from "./decode.ts";
-import { byteErrors, pixel, readImageFixture } from "../tests/image_fixtures.ts";
+import { byteErrors, crc32, pixel, readImageFixture } from "../tests/image_fixtures.ts";
 
 const SHARED = new URL("../testdata/", import.meta.url);
 
@@ -125,16 +125,6 @@ Deno.test("the format is told by magic bytes, whatever the name says", async () 
     assertEquals(await decodeImage(bytes, "image.bin"), await decodeFixture(fixture), fixture);
   }
 });
-
-/** The CRC-32 of PNG chunks (and zip, gzip): reflected polynomial 0xedb88320. */
-function crc32(bytes: Uint8Array): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
 
 Deno.test("corrupt, truncated, unknown and oversized files raise ZooFormatError naming the file", async () => {
   const cat = await Deno.readFile(new URL("images/cat.jpg", SHARED));
